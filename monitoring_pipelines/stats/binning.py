@@ -1,0 +1,45 @@
+"""Bin edges for numerical columns, fitted once on the baseline.
+
+Edges are quantiles of the baseline's finite values, duplicates collapsed (so a
+discrete column gets one bin per distinct value), wrapped in open-ended outer
+bins: ``[-inf, q0, q1, ..., qk, +inf]``. Bin ``i`` spans ``[edges[i], edges[i+1])``;
+the last regular edge is nudged just above the baseline maximum so the maximum
+falls in a regular bin and only values beyond the training range land in the
+outer bins.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+DEFAULT_BINS = 20
+
+
+def quantile_edges(values: np.ndarray, n_bins: int = DEFAULT_BINS) -> np.ndarray:
+    """Return bin edges (float64, ends ±inf) from the finite values of ``values``."""
+    if not isinstance(n_bins, int | np.integer) or n_bins < 1:
+        raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}")
+    values = np.asarray(values, dtype=np.float64)
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return np.array([-np.inf, np.inf])
+    interior = np.unique(np.quantile(finite, np.linspace(0.0, 1.0, n_bins + 1)))
+    interior[-1] = np.nextafter(interior[-1], np.inf)
+    return np.concatenate(([-np.inf], interior, [np.inf]))
+
+
+def bin_index(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Index of the bin of each (non-NaN) value; ±inf land in the outer bins."""
+    return np.searchsorted(edges[1:-1], values, side="right")
+
+
+def validate_edges(edges: np.ndarray) -> np.ndarray:
+    """Check that ``edges`` are strictly increasing float64 with ±inf ends."""
+    edges = np.asarray(edges, dtype=np.float64)
+    if edges.ndim != 1 or edges.size < 2:
+        raise ValueError(f"bin edges need at least 2 elements, got {edges.size}")
+    if edges[0] != -np.inf or edges[-1] != np.inf:
+        raise ValueError("bin edges must start at -inf and end at +inf")
+    if np.any(np.isnan(edges)) or np.any(np.diff(edges) <= 0):
+        raise ValueError("bin edges must be strictly increasing and contain no NaN")
+    return edges

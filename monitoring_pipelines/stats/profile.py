@@ -1,0 +1,248 @@
+"""Column profiles: small, exactly mergeable summaries of one column over one window.
+
+A numerical profile holds bin counts on fixed edges, missing / invalid / infinite
+counts and the moments of the finite values (count, mean, M2 as in Welford's and
+Chan's algorithms), so merging two profiles gives the same mean and standard
+deviation as profiling the concatenated data. A categorical profile holds value
+counts over the baseline's categories plus new categories up to a cap; the rest
+are folded into ``__other__`` and counted there, never dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+
+import numpy as np
+import pandas as pd
+
+from monitoring_pipelines.stats.binning import bin_index, validate_edges
+
+OTHER = "__other__"
+DEFAULT_MAX_CATEGORIES = 100
+
+
+class Kind(StrEnum):
+    """Logical type of a monitored column (stored as 1 and 2 in ``aggregates``)."""
+
+    NUMERICAL = "numerical"
+    CATEGORICAL = "categorical"
+
+    @property
+    def code(self) -> int:
+        return 1 if self is Kind.NUMERICAL else 2
+
+
+@dataclass(frozen=True, eq=False)
+class NumericalProfile:
+    """Histogram and moments of a numerical column on fixed bin edges."""
+
+    edges: np.ndarray
+    counts: np.ndarray
+    missing: int = 0
+    invalid: int = 0
+    pos_inf: int = 0
+    neg_inf: int = 0
+    n_finite: int = 0
+    mean: float = float("nan")
+    m2: float = 0.0
+    min: float = float("nan")
+    max: float = float("nan")
+
+    kind = Kind.NUMERICAL
+
+    @property
+    def count(self) -> int:
+        """Non-missing, valid values (finite and infinite)."""
+        return self.n_finite + self.pos_inf + self.neg_inf
+
+    @property
+    def rows(self) -> int:
+        """Every row seen, whatever its value."""
+        return self.count + self.missing + self.invalid
+
+    @property
+    def std(self) -> float:
+        """Population standard deviation (ddof=0) of the finite values; NaN when empty."""
+        if self.n_finite == 0:
+            return float("nan")
+        return float(np.sqrt(max(self.m2, 0.0) / self.n_finite))
+
+    @classmethod
+    def empty(cls, edges: np.ndarray) -> NumericalProfile:
+        edges = validate_edges(edges)
+        return cls(edges=edges, counts=np.zeros(edges.size - 1, dtype=np.int64))
+
+    def merge(self, other: NumericalProfile) -> NumericalProfile:
+        """Exact merge (Chan et al. for the moments); edges must be identical."""
+        if not isinstance(other, NumericalProfile):
+            raise TypeError(f"cannot merge a numerical profile with {type(other).__name__}")
+        if self.edges.shape != other.edges.shape or not np.array_equal(self.edges, other.edges):
+            raise ValueError("cannot merge numerical profiles with different bin edges")
+        n = self.n_finite + other.n_finite
+        if other.n_finite == 0:
+            mean, m2 = self.mean, self.m2
+        elif self.n_finite == 0:
+            mean, m2 = other.mean, other.m2
+        else:
+            delta = other.mean - self.mean
+            mean = self.mean + delta * other.n_finite / n
+            m2 = self.m2 + other.m2 + delta * delta * self.n_finite * other.n_finite / n
+        return NumericalProfile(
+            edges=self.edges,
+            counts=self.counts + other.counts,
+            missing=self.missing + other.missing,
+            invalid=self.invalid + other.invalid,
+            pos_inf=self.pos_inf + other.pos_inf,
+            neg_inf=self.neg_inf + other.neg_inf,
+            n_finite=n,
+            mean=float(mean),
+            m2=float(m2),
+            min=float(np.fmin(self.min, other.min)),
+            max=float(np.fmax(self.max, other.max)),
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class CategoricalProfile:
+    """Value counts of a categorical column; categories beyond the cap fold into ``__other__``."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    missing: int = 0
+    other: int = 0
+    max_categories: int = DEFAULT_MAX_CATEGORIES
+    reference_categories: tuple[str, ...] = ()
+
+    kind = Kind.CATEGORICAL
+
+    @property
+    def count(self) -> int:
+        """Non-missing values, folded ones included."""
+        return sum(self.counts.values()) + self.other
+
+    @property
+    def rows(self) -> int:
+        return self.count + self.missing
+
+    @property
+    def new_categories(self) -> list[str]:
+        """Categories seen here that the baseline did not have."""
+        known = set(self.reference_categories)
+        return [c for c in self.counts if c not in known]
+
+    def merge(self, other: CategoricalProfile) -> CategoricalProfile:
+        """Add counts; re-apply the cap so the merged profile stays bounded."""
+        if not isinstance(other, CategoricalProfile):
+            raise TypeError(f"cannot merge a categorical profile with {type(other).__name__}")
+        if set(self.reference_categories) != set(other.reference_categories):
+            raise ValueError("cannot merge categorical profiles fitted on different baselines")
+        counts = dict(self.counts)
+        for value, n in other.counts.items():
+            counts[value] = counts.get(value, 0) + n
+        kept, folded = _cap(counts, self.reference_categories, self.max_categories)
+        return replace(
+            self,
+            counts=kept,
+            missing=self.missing + other.missing,
+            other=self.other + other.other + folded,
+        )
+
+
+ColumnProfile = NumericalProfile | CategoricalProfile
+
+
+def _cap(
+    counts: dict[str, int], reference: tuple[str, ...], max_categories: int
+) -> tuple[dict[str, int], int]:
+    """Keep the reference categories and at most ``max_categories`` others (the most frequent,
+    ties by name); return the kept counts and the total count of the folded rest."""
+    known = set(reference)
+    extra = [(v, n) for v, n in counts.items() if v not in known]
+    if len(extra) <= max_categories:
+        return counts, 0
+    extra.sort(key=lambda item: (-item[1], item[0]))
+    keep = {v for v, _ in extra[:max_categories]}
+    kept = {v: n for v, n in counts.items() if v in known or v in keep}
+    return kept, sum(n for _, n in extra[max_categories:])
+
+
+def to_float(values: pd.Series | np.ndarray) -> tuple[np.ndarray, int]:
+    """Values as float64 (NaN for missing) and the number of non-numeric values coerced away.
+
+    Numeric dtypes convert directly; object or string columns go through
+    ``pd.to_numeric(errors="coerce")`` and every value that was present but not a
+    number is counted as invalid, so nothing disappears silently.
+    """
+    series = values if isinstance(values, pd.Series) else pd.Series(values)
+    if pd.api.types.is_bool_dtype(series.dtype) or pd.api.types.is_numeric_dtype(series.dtype):
+        return series.to_numpy(dtype=np.float64, na_value=np.nan), 0
+    present = series.notna().to_numpy()
+    numeric = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    invalid_mask = present & np.isnan(numeric)
+    return numeric, int(invalid_mask.sum())
+
+
+def profile_numerical(values: pd.Series | np.ndarray, edges: np.ndarray) -> NumericalProfile:
+    """Profile one numerical column on the given edges."""
+    edges = validate_edges(edges)
+    x, invalid = to_float(values)
+    nan = np.isnan(x)
+    n_nan = int(nan.sum())
+    present = x[~nan] if n_nan else x
+    counts = np.bincount(bin_index(present, edges), minlength=edges.size - 1).astype(np.int64)
+    finite_mask = np.isfinite(present)
+    n_finite = int(finite_mask.sum())
+    finite = present if n_finite == present.size else present[finite_mask]
+    pos_inf = int(np.count_nonzero(present == np.inf)) if n_finite != present.size else 0
+    if n_finite:
+        mean = float(finite.mean())
+        centred = finite - mean
+        m2 = float(np.dot(centred, centred))
+        lo, hi = float(finite.min()), float(finite.max())
+    else:
+        mean, m2, lo, hi = float("nan"), 0.0, float("nan"), float("nan")
+    return NumericalProfile(
+        edges=edges,
+        counts=counts,
+        missing=n_nan - invalid,
+        invalid=invalid,
+        pos_inf=pos_inf,
+        neg_inf=present.size - n_finite - pos_inf,
+        n_finite=n_finite,
+        mean=mean,
+        m2=m2,
+        min=lo,
+        max=hi,
+    )
+
+
+def profile_categorical(
+    values: pd.Series | np.ndarray,
+    reference_categories: tuple[str, ...] = (),
+    max_categories: int = DEFAULT_MAX_CATEGORIES,
+) -> CategoricalProfile:
+    """Profile one categorical column; values are compared as strings."""
+    if max_categories < 1:
+        raise ValueError(f"max_categories must be at least 1, got {max_categories!r}")
+    series = values if isinstance(values, pd.Series) else pd.Series(values)
+    counted = series.value_counts(dropna=True, sort=False)
+    missing = int(series.size - counted.sum())
+    counts: dict[str, int] = dict.fromkeys(reference_categories, 0)
+    for value, n in zip(counted.index, counted.to_numpy(), strict=True):
+        key = _key(value)
+        counts[key] = counts.get(key, 0) + int(n)
+    kept, folded = _cap(counts, reference_categories, max_categories)
+    return CategoricalProfile(
+        counts=kept,
+        missing=missing,
+        other=folded,
+        max_categories=max_categories,
+        reference_categories=reference_categories,
+    )
+
+
+def _key(value: object) -> str:
+    """String key of a category: integral floats print without '.0' so 1 and 1.0 agree."""
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value)

@@ -1,0 +1,190 @@
+"""Dataset profiles to and from rows of the ``aggregates`` table."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection
+from datetime import UTC, datetime
+
+import numpy as np
+from sqlalchemy import Engine, select
+
+from monitoring_pipelines.stats.dataset import DatasetProfile
+from monitoring_pipelines.stats.profile import (
+    OTHER,
+    CategoricalProfile,
+    ColumnProfile,
+    Kind,
+    NumericalProfile,
+)
+from monitoring_pipelines.store.partitions import replace_partition
+from monitoring_pipelines.store.schema import aggregates
+
+
+def utc(moment: datetime) -> datetime:
+    """A timezone-aware UTC datetime; naive values (SQLite returns them) are taken as UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _number(value: float) -> float | None:
+    return None if value is None or math.isnan(value) else float(value)
+
+
+_OPTIONAL_COLUMNS = [c.name for c in aggregates.columns if c.nullable]
+
+
+def column_row(name: str, profile: ColumnProfile, row_count: int, is_response: bool) -> dict:
+    """One ``aggregates`` row for one column profile (without the partition key)."""
+    row = dict.fromkeys(_OPTIONAL_COLUMNS) | {
+        "column_name": name,
+        "is_response": is_response,
+        "logical_type": profile.kind.code,
+        "missing_counts": profile.missing,
+        "count": profile.count,
+        "row_count": row_count,
+        "invalid_counts": 0,
+    }
+    if isinstance(profile, NumericalProfile):
+        std = profile.std
+        row |= {
+            "bin_edges": [float(e) for e in profile.edges],
+            "bin_counts": [int(c) for c in profile.counts],
+            "mean": _number(profile.mean),
+            "standard_deviation": _number(std),
+            "min": _number(profile.min),
+            "max": _number(profile.max),
+            "finite_count": profile.n_finite,
+            "m2": float(profile.m2),
+            "invalid_counts": profile.invalid,
+            "pos_inf_counts": profile.pos_inf,
+            "neg_inf_counts": profile.neg_inf,
+        }
+    else:
+        counts = dict(profile.counts)
+        if profile.other:
+            counts[OTHER] = profile.other
+        row |= {
+            "value_counts": counts,
+            "other_counts": profile.other,
+            "max_categories": profile.max_categories,
+        }
+    return row
+
+
+def profile_rows(profile: DatasetProfile, response_columns: Collection[str] = ()) -> list[dict]:
+    """Rows for every column of a dataset profile."""
+    return [
+        column_row(name, p, profile.row_count, name in response_columns)
+        for name, p in profile.columns.items()
+    ]
+
+
+def column_profile(row, reference_categories: tuple[str, ...] = ()) -> ColumnProfile:
+    """Rebuild a column profile from an ``aggregates`` row (a mapping or Row)."""
+    if row["logical_type"] == Kind.NUMERICAL.code:
+        return NumericalProfile(
+            edges=np.asarray(row["bin_edges"], dtype=np.float64),
+            counts=np.asarray(row["bin_counts"], dtype=np.int64),
+            missing=int(row["missing_counts"]),
+            invalid=int(row["invalid_counts"] or 0),
+            pos_inf=int(row["pos_inf_counts"] or 0),
+            neg_inf=int(row["neg_inf_counts"] or 0),
+            n_finite=int(row["finite_count"] or 0),
+            mean=float("nan") if row["mean"] is None else float(row["mean"]),
+            m2=float(row["m2"] or 0.0),
+            min=float("nan") if row["min"] is None else float(row["min"]),
+            max=float("nan") if row["max"] is None else float(row["max"]),
+        )
+    counts = {str(k): int(v) for k, v in (row["value_counts"] or {}).items() if k != OTHER}
+    return CategoricalProfile(
+        counts=counts,
+        missing=int(row["missing_counts"]),
+        other=int(row["other_counts"] or 0),
+        max_categories=int(row["max_categories"]),
+        reference_categories=reference_categories,
+    )
+
+
+def write_profile(
+    engine: Engine,
+    deployment_id: str,
+    window_start: datetime,
+    profile: DatasetProfile,
+    *,
+    is_baseline: bool,
+    window_end: datetime | None = None,
+    response_columns: Collection[str] = (),
+) -> int:
+    """Replace one partition's rows: the deployment's baseline, or one window of it."""
+    key = {"deployment_id": deployment_id, "is_baseline": is_baseline}
+    if not is_baseline:
+        key["timestamp"] = utc(window_start)
+    now = datetime.now(UTC)
+    rows = [
+        {
+            **row,
+            "timestamp": utc(window_start),
+            "window_end": window_end and utc(window_end),
+            "computed_at": now,
+        }
+        for row in profile_rows(profile, response_columns)
+    ]
+    return replace_partition(engine, aggregates, key, rows)
+
+
+def read_baseline(engine: Engine, deployment_id: str) -> DatasetProfile | None:
+    """The deployment's baseline profile, or None when it has not been computed."""
+    with engine.connect() as conn:
+        rows = (
+            conn.execute(
+                select(aggregates)
+                .where(
+                    aggregates.c.deployment_id == deployment_id, aggregates.c.is_baseline.is_(True)
+                )
+                .order_by(aggregates.c.id)
+            )
+            .mappings()
+            .all()
+        )
+    if not rows:
+        return None
+    columns = {row["column_name"]: column_profile(row) for row in rows}
+    return DatasetProfile(row_count=int(rows[0]["row_count"]), columns=columns)
+
+
+def read_windows(
+    engine: Engine, deployment_id: str, start: datetime, end: datetime, baseline: DatasetProfile
+) -> dict[datetime, DatasetProfile]:
+    """Stored hourly profiles with ``start <= timestamp < end``, keyed by window start (UTC)."""
+    categories = {
+        name: tuple(c for c in p.counts)
+        for name, p in baseline.columns.items()
+        if isinstance(p, CategoricalProfile)
+    }
+    with engine.connect() as conn:
+        rows = (
+            conn.execute(
+                select(aggregates)
+                .where(
+                    aggregates.c.deployment_id == deployment_id,
+                    aggregates.c.is_baseline.is_(False),
+                    aggregates.c.timestamp >= utc(start),
+                    aggregates.c.timestamp < utc(end),
+                )
+                .order_by(aggregates.c.timestamp, aggregates.c.id)
+            )
+            .mappings()
+            .all()
+        )
+    windows: dict[datetime, dict] = {}
+    counts: dict[datetime, int] = {}
+    for row in rows:
+        moment = utc(row["timestamp"])
+        windows.setdefault(moment, {})[row["column_name"]] = column_profile(
+            row, categories.get(row["column_name"], ())
+        )
+        counts[moment] = int(row["row_count"])
+    return {
+        moment: DatasetProfile(row_count=counts[moment], columns=columns)
+        for moment, columns in windows.items()
+    }

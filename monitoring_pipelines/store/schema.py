@@ -1,0 +1,135 @@
+"""The monitoring tables, in SQLAlchemy Core. Table and column names are a contract.
+
+Types adapt to the backend: on PostgreSQL ``bin_edges`` is ``float8[]``,
+``bin_counts`` is ``bigint[]`` and JSON columns are ``jsonb``; on SQLite they are
+JSON text. Every column is documented in README.md (section "Tables").
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, DOUBLE_PRECISION, JSONB
+
+metadata = MetaData()
+
+Float8 = Float(53).with_variant(DOUBLE_PRECISION(), "postgresql")
+Json = JSON().with_variant(JSONB(), "postgresql")
+FloatArray = JSON().with_variant(ARRAY(DOUBLE_PRECISION()), "postgresql")
+BigIntArray = JSON().with_variant(ARRAY(BigInteger()), "postgresql")
+Id = BigInteger().with_variant(Integer(), "sqlite")
+Timestamp = DateTime(timezone=True)
+
+aggregates = Table(
+    "aggregates",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("deployment_id", String(48), nullable=False),
+    Column("timestamp", Timestamp, nullable=False),
+    Column("window_end", Timestamp, nullable=True),
+    Column("column_name", Text, nullable=False),
+    Column("is_baseline", Boolean, nullable=False),
+    Column("is_response", Boolean, nullable=False),
+    Column("logical_type", Integer, nullable=False),
+    Column("bin_edges", FloatArray, nullable=True),
+    Column("bin_counts", BigIntArray, nullable=True),
+    Column("value_counts", Json, nullable=True),
+    Column("missing_counts", BigInteger, nullable=False),
+    Column("count", BigInteger, nullable=False),
+    Column("mean", Float8, nullable=True),
+    Column("standard_deviation", Float8, nullable=True),
+    Column("min", Float8, nullable=True),
+    Column("max", Float8, nullable=True),
+    Column("finite_count", BigInteger, nullable=True),
+    Column("m2", Float8, nullable=True),
+    Column("invalid_counts", BigInteger, nullable=False, default=0),
+    Column("pos_inf_counts", BigInteger, nullable=True),
+    Column("neg_inf_counts", BigInteger, nullable=True),
+    Column("other_counts", BigInteger, nullable=True),
+    Column("max_categories", Integer, nullable=True),
+    Column("row_count", BigInteger, nullable=False),
+    Column("computed_at", Timestamp, nullable=False),
+    UniqueConstraint(
+        "deployment_id",
+        "timestamp",
+        "is_baseline",
+        "column_name",
+        name="uq_aggregates_window_column",
+    ),
+    Index("ix_aggregates_deployment_window", "deployment_id", "is_baseline", "timestamp"),
+)
+
+drift_scores = Table(
+    "drift_scores",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("deployment_id", String(48), nullable=False),
+    Column("window_start", Timestamp, nullable=False),
+    Column("window_end", Timestamp, nullable=False),
+    Column("granularity", String(32), nullable=False),
+    Column("column_name", Text, nullable=False),
+    Column("metric", String(64), nullable=False),
+    Column("value", Float8, nullable=True),
+    Column("p_value", Float8, nullable=True),
+    Column("threshold", Float8, nullable=True),
+    Column("status", String(32), nullable=False),
+    Column("drifted", Boolean, nullable=False),
+    Column("reference_size", BigInteger, nullable=False),
+    Column("current_size", BigInteger, nullable=False),
+    Column("detail", Json, nullable=True),
+    Column("computed_at", Timestamp, nullable=False),
+    Index("ix_drift_scores_deployment_window", "deployment_id", "window_start", "granularity"),
+)
+
+model_performance = Table(
+    "model_performance",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("deployment_id", String(48), nullable=False),
+    Column("window_start", Timestamp, nullable=False),
+    Column("window_end", Timestamp, nullable=False),
+    Column("metric", String(64), nullable=False),
+    Column("value", Float8, nullable=True),
+    Column("n_labelled", BigInteger, nullable=False),
+    Column("computed_at", Timestamp, nullable=False),
+    Index("ix_model_performance_deployment_window", "deployment_id", "window_start"),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("dedup_key", Text, nullable=False, unique=True),
+    Column("deployment_id", String(48), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("severity", String(32), nullable=False),
+    Column("window_start", Timestamp, nullable=True),
+    Column("window_end", Timestamp, nullable=True),
+    Column("column_name", Text, nullable=True),
+    Column("metric", String(64), nullable=True),
+    Column("value", Float8, nullable=True),
+    Column("threshold", Float8, nullable=True),
+    Column("payload", Json, nullable=True),
+    Column("created_at", Timestamp, nullable=False),
+    Column("slack_status", String(16), nullable=False, default="pending"),
+    Column("slack_attempts", Integer, nullable=False, default=0),
+    Column("slack_last_error", Text, nullable=True),
+    Column("slack_ts", Text, nullable=True),
+    Column("cloudwatch_status", String(16), nullable=False, default="pending"),
+    Column("cloudwatch_attempts", Integer, nullable=False, default=0),
+    Column("cloudwatch_last_error", Text, nullable=True),
+    Index("ix_alerts_pending", "slack_status", "cloudwatch_status"),
+)
