@@ -1,7 +1,7 @@
 """Bin edges for numerical columns, fitted once on the baseline.
 
-Edges are quantiles of the baseline's finite values, duplicates collapsed (so a
-discrete column gets one bin per distinct value), wrapped in open-ended outer
+Edges are quantiles of the baseline's finite values, duplicates collapsed (a
+column with at most ``n_bins`` distinct values gets one bin per value), wrapped in open-ended outer
 bins: ``[-inf, q0, q1, ..., qk, +inf]``. Bin ``i`` spans ``[edges[i], edges[i+1])``;
 the last regular edge is nudged just above the baseline maximum so the maximum
 falls in a regular bin and only values beyond the training range land in the
@@ -23,8 +23,13 @@ def quantile_edges(values: np.ndarray, n_bins: int = DEFAULT_BINS) -> np.ndarray
     finite = values[np.isfinite(values)]
     if finite.size == 0:
         return np.array([-np.inf, np.inf])
-    interior = np.unique(np.quantile(finite, np.linspace(0.0, 1.0, n_bins + 1)))
-    interior[-1] = np.nextafter(interior[-1], np.inf)
+    distinct = np.unique(finite)
+    if distinct.size <= n_bins:
+        # discrete data: one bin per distinct value
+        interior = np.append(distinct, np.nextafter(distinct[-1], np.inf))
+    else:
+        interior = np.unique(np.quantile(finite, np.linspace(0.0, 1.0, n_bins + 1)))
+        interior[-1] = np.nextafter(interior[-1], np.inf)
     return np.concatenate(([-np.inf], interior, [np.inf]))
 
 

@@ -40,7 +40,8 @@ class DatasetProfile:
     def merge(self, other: DatasetProfile) -> DatasetProfile:
         if self.columns.keys() != other.columns.keys():
             raise ValueError(
-                f"cannot merge profiles of different columns: {sorted(self.columns)} vs {sorted(other.columns)}"
+                "cannot merge profiles of different columns: "
+                f"{sorted(self.columns)} vs {sorted(other.columns)}"
             )
         return DatasetProfile(
             row_count=self.row_count + other.row_count,

@@ -1,4 +1,4 @@
-"""Idempotent partition writes: delete a partition's rows and insert the new ones in one transaction."""
+"""Idempotent partition writes: delete a partition's rows, insert the new ones, one transaction."""
 
 from __future__ import annotations
 

@@ -1,0 +1,256 @@
+"""``monitors.yaml``: the deployments to monitor, validated on load.
+
+A bad file fails with a :class:`ConfigError` whose message names the file and the
+field (``deployments[0].id``) and says what is wrong. Paths may use ``${VAR}``
+environment variables (``${DAGSTER_HOME}`` defaults to ``.dagster_home``) and
+are resolved relative to the file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from monitoring_pipelines.stats.profile import Kind
+from monitoring_pipelines.store.engine import DEPLOYMENT_ID, dagster_home
+
+CONFIG_ENV = "MONITORS_CONFIG"
+DEFAULT_CONFIG = "monitors.yaml"
+
+
+class ConfigError(ValueError):
+    """A ``monitors.yaml`` that cannot be used, with the field that is wrong."""
+
+
+class Role(StrEnum):
+    FEATURE = "feature"
+    PREDICTION = "prediction"
+    CONFIDENCE = "confidence"
+    LABEL = "label"
+    TIMESTAMP = "timestamp"
+    REQUEST_ID = "request_id"
+
+
+MONITORED_ROLES = {Role.FEATURE, Role.PREDICTION, Role.CONFIDENCE}
+RESPONSE_ROLES = {Role.PREDICTION, Role.CONFIDENCE}
+
+
+def _deployment_id(value: str) -> str:
+    if not DEPLOYMENT_ID.match(value):
+        raise ValueError(
+            f"unsafe deployment id {value!r}: "
+            "must match [a-z][a-z0-9_]* and be at most 48 characters"
+        )
+    return value
+
+
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ColumnConfig(Strict):
+    """One column of the scoring logs: its logical type and role."""
+
+    name: Annotated[str, Field(min_length=1)]
+    type: Kind | None = None
+    role: Role = Role.FEATURE
+
+    @model_validator(mode="after")
+    def _type_for_monitored(self) -> ColumnConfig:
+        if self.role in MONITORED_ROLES | {Role.LABEL} and self.type is None:
+            raise ValueError(f"column {self.name!r} with role {self.role.value} needs a type")
+        return self
+
+
+class ParquetLogs(Strict):
+    type: Literal["parquet"] = "parquet"
+    path: Path
+    timestamp_column: str
+
+
+class SqlLogs(Strict):
+    """Logs in a SQL table; the URL comes from the environment variable ``url_env``."""
+
+    type: Literal["sql"]
+    url_env: Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]*$")]
+    table: str
+    timestamp_column: str
+    deployment_column: str | None = None
+
+
+class ReferenceConfig(Strict):
+    path: Path
+
+
+class Defaults(Strict):
+    n_bins: PositiveInt = 20
+    max_categories: PositiveInt = 100
+    chunk_rows: PositiveInt = 100_000
+    min_rows: PositiveInt = 100
+    lag_minutes: Annotated[int, Field(ge=0, le=59)] = 15
+
+
+class DeploymentConfig(Strict):
+    """One deployed model: its training data, its logs, the columns to watch."""
+
+    id: Annotated[str, AfterValidator(_deployment_id)]
+    description: str = ""
+    reference: ReferenceConfig
+    logs: Annotated[ParquetLogs | SqlLogs, Field(discriminator="type")]
+    columns: Annotated[list[ColumnConfig], Field(min_length=1)]
+    start: Annotated[datetime, AfterValidator(_aware)]
+    n_bins: PositiveInt | None = None
+    max_categories: PositiveInt | None = None
+    drift: dict[str, Any] = Field(default_factory=dict)
+    alerts: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("columns")
+    @classmethod
+    def _unique_columns(cls, columns: list[ColumnConfig]) -> list[ColumnConfig]:
+        names = [c.name for c in columns]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate column names {duplicates}")
+        if not any(c.role in MONITORED_ROLES for c in columns):
+            raise ValueError("no column with role feature, prediction or confidence to monitor")
+        return columns
+
+    @property
+    def monitored(self) -> dict[str, Kind]:
+        """Columns profiled every hour, with their kinds."""
+        return {c.name: c.type for c in self.columns if c.role in MONITORED_ROLES}
+
+    @property
+    def response_columns(self) -> set[str]:
+        return {c.name for c in self.columns if c.role in RESPONSE_ROLES}
+
+    def column_with_role(self, role: Role) -> ColumnConfig | None:
+        return next((c for c in self.columns if c.role is role), None)
+
+
+class MonitorsConfig(Strict):
+    """The whole file: defaults and deployments."""
+
+    defaults: Defaults = Defaults()
+    deployments: Annotated[list[DeploymentConfig], Field(min_length=1)]
+
+    @field_validator("deployments")
+    @classmethod
+    def _unique_ids(cls, deployments: list[DeploymentConfig]) -> list[DeploymentConfig]:
+        ids = [d.id for d in deployments]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate deployment ids {duplicates}")
+        return deployments
+
+    def deployment(self, deployment_id: str) -> DeploymentConfig:
+        for deployment in self.deployments:
+            if deployment.id == deployment_id:
+                return deployment
+        known = ", ".join(d.id for d in self.deployments)
+        raise KeyError(f"unknown deployment {deployment_id!r} (configured: {known})")
+
+    @property
+    def ids(self) -> list[str]:
+        return [d.id for d in self.deployments]
+
+    @property
+    def start(self) -> datetime:
+        """Where the hourly partitions begin: the earliest deployment start."""
+        return min(d.start for d in self.deployments)
+
+    def setting(self, deployment: DeploymentConfig, name: str) -> Any:
+        """A per-deployment setting, falling back to the file's defaults."""
+        value = getattr(deployment, name, None)
+        return getattr(self.defaults, name) if value is None else value
+
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _expand(path: Path, base: Path) -> Path:
+    def substitute(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name == "DAGSTER_HOME":
+            return str(dagster_home())
+        if name not in os.environ:
+            raise ConfigError(f"path {str(path)!r} uses ${{{name}}}, which is not set")
+        return os.environ[name]
+
+    expanded = Path(_VAR.sub(substitute, str(path)))
+    return expanded if expanded.is_absolute() else (base / expanded).resolve()
+
+
+def config_path() -> Path:
+    """``$MONITORS_CONFIG`` or ``monitors.yaml`` in the working directory."""
+    return Path(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG).resolve()
+
+
+def _location(loc: tuple) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif part in {"parquet", "sql"} or part.startswith("function-"):
+            continue
+        else:
+            text += f".{part}" if text else str(part)
+    return text or "(top level)"
+
+
+def parse_config(
+    data: Any, source: str = "monitors.yaml", base: Path | None = None
+) -> MonitorsConfig:
+    """Validate already-loaded YAML data; paths are resolved against ``base``."""
+    try:
+        config = MonitorsConfig.model_validate(data)
+    except ValidationError as error:
+        problems = "; ".join(f"{_location(e['loc'])}: {e['msg']}" for e in error.errors())
+        raise ConfigError(f"{source}: {problems}") from None
+    base = base or Path.cwd()
+    deployments = [
+        d.model_copy(
+            update={
+                "reference": d.reference.model_copy(
+                    update={"path": _expand(d.reference.path, base)}
+                ),
+                "logs": d.logs.model_copy(update={"path": _expand(d.logs.path, base)})
+                if isinstance(d.logs, ParquetLogs)
+                else d.logs,
+            }
+        )
+        for d in config.deployments
+    ]
+    return config.model_copy(update={"deployments": deployments})
+
+
+def load_config(path: Path | str | None = None) -> MonitorsConfig:
+    """Read and validate ``monitors.yaml`` (default: :func:`config_path`)."""
+    path = Path(path).resolve() if path else config_path()
+    if not path.is_file():
+        raise ConfigError(f"{path}: file not found (set {CONFIG_ENV} to point at monitors.yaml)")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    return parse_config(data, source=str(path), base=path.parent)

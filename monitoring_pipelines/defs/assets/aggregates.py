@@ -1,0 +1,43 @@
+"""``hourly_aggregates``: each hour of each deployment's logs, profiled on the baseline's edges."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from monitoring_pipelines.config import MonitorsConfig
+from monitoring_pipelines.defs.metadata import windows_metadata
+from monitoring_pipelines.defs.partitions import hourly_partitions, windows_of
+from monitoring_pipelines.defs.resources import MonitorsResource, StoreResource
+from monitoring_pipelines.tasks import aggregate_windows
+
+BY_DEPLOYMENT = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="deployment")
+
+
+def build_hourly_aggregates(
+    config: MonitorsConfig, baseline: dg.AssetsDefinition
+) -> dg.AssetsDefinition:
+    @dg.asset(
+        partitions_def=hourly_partitions(config),
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        deps=[dg.AssetDep(baseline, partition_mapping=BY_DEPLOYMENT)],
+        group_name="monitoring",
+        kinds={"python", "sql"},
+        description="Histograms on the baseline's bin edges, value counts, moments and missing "
+        "counts of one hour of scoring logs, in the `aggregates` table. A backfill of any "
+        "range is one run that streams through the hours.",
+    )
+    def hourly_aggregates(
+        context: dg.AssetExecutionContext, monitors: MonitorsResource, store: StoreResource
+    ) -> dg.MaterializeResult:
+        windows = windows_of(context)
+
+        def progress(index: int, total: int, summary) -> None:
+            context.log.info(
+                f"[{index}/{total}] {summary.deployment_id} {summary.start:%Y-%m-%d %H:%M}: "
+                f"{summary.rows} rows"
+            )
+
+        summaries = aggregate_windows(monitors.load(), store.engine(), windows, progress)
+        return dg.MaterializeResult(metadata=windows_metadata(summaries))
+
+    return hourly_aggregates

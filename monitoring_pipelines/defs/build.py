@@ -1,0 +1,23 @@
+"""Assemble one ``Definitions`` object from a validated ``monitors.yaml``."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from monitoring_pipelines.config import MonitorsConfig
+from monitoring_pipelines.defs.assets.aggregates import build_hourly_aggregates
+from monitoring_pipelines.defs.assets.baseline import build_baseline_statistics
+from monitoring_pipelines.defs.jobs import build_hourly_job, build_hourly_schedule
+from monitoring_pipelines.defs.resources import MonitorsResource, store_resource
+
+
+def build_definitions(config: MonitorsConfig, config_path: str | None = None) -> dg.Definitions:
+    baseline = build_baseline_statistics(config)
+    hourly = build_hourly_aggregates(config, baseline)
+    job = build_hourly_job([hourly])
+    return dg.Definitions(
+        assets=[baseline, hourly],
+        jobs=[job],
+        schedules=[build_hourly_schedule(config, job)],
+        resources={"monitors": MonitorsResource(path=config_path), "store": store_resource()},
+    )

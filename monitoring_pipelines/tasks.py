@@ -1,0 +1,142 @@
+"""The work behind each asset, as plain functions: usable from Dagster, notebooks and benchmarks.
+
+Each function reads through ``sources``, computes with ``stats`` and writes with
+``store``; Dagster code only resolves resources, calls these, and reports.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine
+
+from monitoring_pipelines.config import DeploymentConfig, MonitorsConfig, ParquetLogs
+from monitoring_pipelines.sources.base import LogSource, read_reference
+from monitoring_pipelines.sources.parquet import ParquetLogSource
+from monitoring_pipelines.sources.sql import SqlLogSource
+from monitoring_pipelines.stats.dataset import DatasetProfile, fit_baseline, profile_chunks
+from monitoring_pipelines.store.aggregates import read_baseline, write_profile
+from monitoring_pipelines.store.engine import ensure_deployment_views
+
+HOUR = timedelta(hours=1)
+
+
+class MissingBaselineError(RuntimeError):
+    """Production windows are counted on the baseline's edges, so the baseline must come first."""
+
+
+@dataclass(frozen=True)
+class WindowSummary:
+    """What one profiled window looked like, for logs, metadata and the demo's table."""
+
+    deployment_id: str
+    start: datetime
+    end: datetime
+    profile: DatasetProfile
+
+    @property
+    def rows(self) -> int:
+        return self.profile.row_count
+
+
+def log_source(config: MonitorsConfig, deployment: DeploymentConfig) -> LogSource:
+    """The scoring-log reader a deployment's ``logs`` block describes."""
+    chunk_rows = config.defaults.chunk_rows
+    logs = deployment.logs
+    if isinstance(logs, ParquetLogs):
+        return ParquetLogSource(logs.path, logs.timestamp_column, chunk_rows=chunk_rows)
+    url = os.environ.get(logs.url_env)
+    if not url:
+        raise RuntimeError(
+            f"deployment {deployment.id!r}: logs.url_env names {logs.url_env}, which is not set"
+        )
+    return SqlLogSource(
+        url,
+        logs.table,
+        logs.timestamp_column,
+        logs.deployment_column,
+        deployment.id if logs.deployment_column else None,
+        chunk_rows=chunk_rows,
+    )
+
+
+def compute_baseline(
+    config: MonitorsConfig, deployment: DeploymentConfig, engine: Engine
+) -> DatasetProfile:
+    """Profile the reference data (fitting bin edges and categories) and store it."""
+    frame = read_reference(deployment.reference.path)
+    profile = fit_baseline(
+        frame,
+        deployment.monitored,
+        n_bins=config.setting(deployment, "n_bins"),
+        max_categories=config.setting(deployment, "max_categories"),
+    )
+    write_profile(
+        engine,
+        deployment.id,
+        datetime.now(UTC),
+        profile,
+        is_baseline=True,
+        response_columns=deployment.response_columns,
+    )
+    ensure_deployment_views(engine, [deployment.id])
+    return profile
+
+
+def aggregate_window(
+    deployment: DeploymentConfig,
+    engine: Engine,
+    source: LogSource,
+    start: datetime,
+    end: datetime,
+    baseline: DatasetProfile | None = None,
+) -> WindowSummary:
+    """Profile one window of scoring logs on the baseline's edges and replace its stored rows."""
+    baseline = baseline or read_baseline(engine, deployment.id)
+    if baseline is None:
+        raise MissingBaselineError(
+            f"deployment {deployment.id!r} has no baseline_statistics yet: materialize it first"
+        )
+    columns = [*deployment.monitored, deployment.logs.timestamp_column]
+    profile = profile_chunks(source.read_window(start, end, columns), baseline)
+    write_profile(
+        engine,
+        deployment.id,
+        start,
+        profile,
+        is_baseline=False,
+        window_end=end,
+        response_columns=deployment.response_columns,
+    )
+    return WindowSummary(deployment.id, start, end, profile)
+
+
+def aggregate_windows(
+    config: MonitorsConfig,
+    engine: Engine,
+    windows: list[tuple[str, datetime]],
+    progress: Callable[[int, int, WindowSummary], None] = lambda i, n, s: None,
+) -> list[WindowSummary]:
+    """Profile many hourly windows (a backfill) in one pass, reading each baseline once."""
+    baselines: dict[str, DatasetProfile | None] = {}
+    sources: dict[str, LogSource] = {}
+    summaries = []
+    for index, (deployment_id, start) in enumerate(windows, start=1):
+        deployment = config.deployment(deployment_id)
+        if deployment_id not in baselines:
+            baselines[deployment_id] = read_baseline(engine, deployment_id)
+            sources[deployment_id] = log_source(config, deployment)
+        summary = aggregate_window(
+            deployment,
+            engine,
+            sources[deployment_id],
+            start,
+            start + HOUR,
+            baselines[deployment_id],
+        )
+        summaries.append(summary)
+        progress(index, len(windows), summary)
+    return summaries
