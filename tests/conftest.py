@@ -55,3 +55,12 @@ def sqlite_engine(sqlite_url: str) -> Engine:
     from monitoring_pipelines.store.engine import get_engine
 
     return get_engine(sqlite_url)
+
+
+@pytest.fixture(scope="session")
+def dagster_instance(tmp_path_factory):
+    """One temporary Dagster instance for the whole session."""
+    import dagster as dg
+
+    with dg.instance_for_test(temp_dir=str(tmp_path_factory.mktemp("dagster_home"))) as instance:
+        yield instance

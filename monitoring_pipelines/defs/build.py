@@ -1,13 +1,15 @@
 """Assemble one ``Definitions`` object from a validated ``monitors.yaml``."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from monitoring_pipelines.config import MonitorsConfig
 from monitoring_pipelines.defs.assets.aggregates import build_hourly_aggregates
 from monitoring_pipelines.defs.assets.baseline import build_baseline_statistics
-from monitoring_pipelines.defs.jobs import build_hourly_job, build_hourly_schedule
+from monitoring_pipelines.defs.jobs import (
+    build_baseline_job,
+    build_hourly_job,
+    build_hourly_schedule,
+)
 from monitoring_pipelines.defs.resources import MonitorsResource, store_resource
 
 
@@ -17,7 +19,7 @@ def build_definitions(config: MonitorsConfig, config_path: str | None = None) ->
     job = build_hourly_job([hourly])
     return dg.Definitions(
         assets=[baseline, hourly],
-        jobs=[job],
+        jobs=[build_baseline_job(baseline), job],
         schedules=[build_hourly_schedule(config, job)],
         resources={"monitors": MonitorsResource(path=config_path), "store": store_resource()},
     )

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import dagster as dg
+from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from monitoring_pipelines.config import MonitorsConfig
 
 HOURLY_JOB = "hourly_monitoring_job"
+BASELINE_JOB = "baseline_job"
 
 
-def build_hourly_job(assets: list[dg.AssetsDefinition]) -> dg.UnresolvedAssetJobDefinition:
+def build_baseline_job(baseline: dg.AssetsDefinition) -> UnresolvedAssetJobDefinition:
+    return dg.define_asset_job(
+        BASELINE_JOB,
+        selection=dg.AssetSelection.assets(baseline),
+        description="Fit bin edges and categories on a deployment's reference data.",
+    )
+
+
+def build_hourly_job(assets: list[dg.AssetsDefinition]) -> UnresolvedAssetJobDefinition:
     return dg.define_asset_job(
         HOURLY_JOB,
         selection=dg.AssetSelection.assets(*assets),
@@ -18,7 +28,7 @@ def build_hourly_job(assets: list[dg.AssetsDefinition]) -> dg.UnresolvedAssetJob
 
 
 def build_hourly_schedule(
-    config: MonitorsConfig, job: dg.UnresolvedAssetJobDefinition
+    config: MonitorsConfig, job: UnresolvedAssetJobDefinition
 ) -> dg.ScheduleDefinition:
     """One run per deployment for the previous hour, ``lag_minutes`` after it ends."""
     return dg.build_schedule_from_partitioned_job(

@@ -1,7 +1,5 @@
 """Dagster metadata built from profiles, so the UI can show and plot each materialization."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from monitoring_pipelines.stats.dataset import DatasetProfile

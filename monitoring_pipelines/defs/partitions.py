@@ -1,7 +1,5 @@
 """Partitions: deployments from ``monitors.yaml``, and hour × deployment for everything hourly."""
 
-from __future__ import annotations
-
 from datetime import UTC, datetime
 
 import dagster as dg

@@ -5,8 +5,6 @@ The database URL may hold a password, so it comes from the environment only
 under ``$DAGSTER_HOME`` is used.
 """
 
-from __future__ import annotations
-
 import os
 
 import dagster as dg

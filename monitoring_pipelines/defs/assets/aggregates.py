@@ -1,7 +1,5 @@
 """``hourly_aggregates``: each hour of each deployment's logs, profiled on the baseline's edges."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from monitoring_pipelines.config import MonitorsConfig
@@ -10,8 +8,6 @@ from monitoring_pipelines.defs.partitions import hourly_partitions, windows_of
 from monitoring_pipelines.defs.resources import MonitorsResource, StoreResource
 from monitoring_pipelines.tasks import aggregate_windows
 
-BY_DEPLOYMENT = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="deployment")
-
 
 def build_hourly_aggregates(
     config: MonitorsConfig, baseline: dg.AssetsDefinition
@@ -19,7 +15,7 @@ def build_hourly_aggregates(
     @dg.asset(
         partitions_def=hourly_partitions(config),
         backfill_policy=dg.BackfillPolicy.single_run(),
-        deps=[dg.AssetDep(baseline, partition_mapping=BY_DEPLOYMENT)],
+        deps=[baseline],
         group_name="monitoring",
         kinds={"python", "sql"},
         description="Histograms on the baseline's bin edges, value counts, moments and missing "

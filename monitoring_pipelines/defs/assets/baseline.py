@@ -1,7 +1,5 @@
 """``baseline_statistics``: the profile of each deployment's training data, fitted once."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from monitoring_pipelines.config import MonitorsConfig
