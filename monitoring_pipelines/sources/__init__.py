@@ -1,0 +1,1 @@
+"""Scoring-log and reference-data readers: chunked, one deployment at a time, no Dagster."""

@@ -1,0 +1,90 @@
+"""The log-source interface: one deployment's scoring rows of a time window, in chunks.
+
+Assets depend on :class:`LogSource`, not on a storage format, so Parquet folders and
+SQL tables (and test doubles) are interchangeable; every reader yields bounded chunks
+so an hour of millions of rows never sits in memory at once.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+
+HOUR = timedelta(hours=1)
+REFERENCE_SUFFIXES = (".parquet", ".csv")
+
+
+class LogSourceError(RuntimeError):
+    """A log store failed (unreachable, bad query); the message never holds a secret."""
+
+
+class LogSource(ABC):
+    """One deployment's rows with ``start <= timestamp < end``, in chunks of ``chunk_rows``."""
+
+    timestamp_column: str
+    chunk_rows: int
+
+    @abstractmethod
+    def read_window(
+        self, start: datetime, end: datetime, columns: Sequence[str] | None = None
+    ) -> Iterator[pd.DataFrame]:
+        """Yield the window's rows; ``columns=None`` reads every column.
+
+        Requested columns a batch lacks are left out of its chunk (the profiler counts
+        them as absent); the timestamp comes back as UTC-aware datetimes.
+        """
+
+    @abstractmethod
+    def available_hours(self, start: datetime, end: datetime) -> list[datetime]:
+        """Starts of the hours in ``[start, end)`` that may hold rows (cheap, may over-report)."""
+
+
+def check_window(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """Both bounds as UTC datetimes; naive datetimes and reversed windows are rejected."""
+    for name, value in (("start", start), ("end", end)):
+        if not isinstance(value, datetime):
+            raise ValueError(f"{name} must be a datetime, got {type(value).__name__}")
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"{name}={value.isoformat()} is naive: pass a timezone-aware datetime")
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    if end < start:
+        raise ValueError(f"window end {end.isoformat()} is before start {start.isoformat()}")
+    return start, end
+
+
+def check_chunk_rows(chunk_rows: int) -> int:
+    """A positive integer chunk size."""
+    if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
+    return chunk_rows
+
+
+def hours_between(start: datetime, end: datetime) -> list[datetime]:
+    """Starts of every UTC hour that overlaps ``[start, end)``."""
+    start, end = check_window(start, end)
+    hour = start.replace(minute=0, second=0, microsecond=0)
+    hours = []
+    while hour < end:
+        hours.append(hour)
+        hour += HOUR
+    return hours
+
+
+def read_reference(path: Path | str) -> pd.DataFrame:
+    """Load reference (training) data from a Parquet or CSV file, chosen by suffix."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in REFERENCE_SUFFIXES:
+        raise ValueError(
+            f"reference data {str(path)!r}: unsupported suffix {path.suffix!r} "
+            f"(valid: {', '.join(REFERENCE_SUFFIXES)})"
+        )
+    if not path.is_file():
+        raise FileNotFoundError(f"reference data {str(path)!r} does not exist")
+    if suffix == ".parquet":
+        return pd.read_parquet(path, engine="pyarrow")
+    return pd.read_csv(path)

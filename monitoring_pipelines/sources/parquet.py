@@ -1,0 +1,98 @@
+"""Scoring logs as hive-style Parquet folders: ``<root>/date=YYYY-MM-DD/hour=HH/*.parquet``.
+
+Each file is streamed with pyarrow in record batches of at most ``chunk_rows``; the
+window filter runs in Arrow (and only when a batch holds out-of-window rows), so
+only the rows that are kept are converted to pandas.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from monitoring_pipelines.sources.base import (
+    LogSource,
+    check_chunk_rows,
+    check_window,
+    hours_between,
+)
+
+
+def hour_folder(root: Path, hour: datetime) -> Path:
+    """The folder holding the logs of the UTC hour starting at ``hour``."""
+    return root / f"date={hour:%Y-%m-%d}" / f"hour={hour:%H}"
+
+
+class ParquetLogSource(LogSource):
+    """One deployment's log folder, read hour folder by hour folder, file by file."""
+
+    def __init__(self, root: Path | str, timestamp_column: str, chunk_rows: int = 100_000):
+        self.root = Path(root)
+        self.timestamp_column = timestamp_column
+        self.chunk_rows = check_chunk_rows(chunk_rows)
+
+    def __repr__(self) -> str:
+        return (
+            f"ParquetLogSource(root={str(self.root)!r}, timestamp_column={self.timestamp_column!r})"
+        )
+
+    def files(self, hour: datetime) -> list[Path]:
+        """The Parquet files of one hour, in name order (none when the folder is missing)."""
+        return sorted(hour_folder(self.root, hour).glob("*.parquet"))
+
+    def available_hours(self, start: datetime, end: datetime) -> list[datetime]:
+        return [hour for hour in hours_between(start, end) if self.files(hour)]
+
+    def read_window(
+        self, start: datetime, end: datetime, columns: Sequence[str] | None = None
+    ) -> Iterator[pd.DataFrame]:
+        start, end = check_window(start, end)
+        for hour in hours_between(start, end):
+            for path in self.files(hour):
+                yield from self._read_file(path, start, end, columns)
+
+    def _read_file(
+        self, path: Path, start: datetime, end: datetime, columns: Sequence[str] | None
+    ) -> Iterator[pd.DataFrame]:
+        with pq.ParquetFile(path) as parquet:
+            names = parquet.schema_arrow.names
+            if self.timestamp_column not in names:
+                raise ValueError(
+                    f"{path}: no timestamp column {self.timestamp_column!r} (columns: {names})"
+                )
+            wanted = names if columns is None else [c for c in columns if c in names]
+            read = list(dict.fromkeys([*wanted, self.timestamp_column]))
+            for batch in parquet.iter_batches(batch_size=self.chunk_rows, columns=read):
+                table = self._in_window(pa.Table.from_batches([batch]), path, start, end)
+                if table.num_rows:
+                    yield table.select(wanted).to_pandas()
+
+    def _in_window(self, table: pa.Table, path: Path, start: datetime, end: datetime) -> pa.Table:
+        """Keep rows with ``start <= timestamp < end``; the timestamp becomes UTC-aware
+        (naive Parquet timestamps are taken as UTC)."""
+        index = table.schema.get_field_index(self.timestamp_column)
+        stamps = table.column(index)
+        if not pa.types.is_timestamp(stamps.type):
+            raise ValueError(
+                f"{path}: timestamp column {self.timestamp_column!r} has type {stamps.type}, "
+                "expected a Parquet timestamp"
+            )
+        utc_type = pa.timestamp(stamps.type.unit, tz="UTC")
+        stamps = stamps.cast(utc_type)
+        table = table.set_column(index, self.timestamp_column, stamps)
+        low, high = pa.scalar(start, type=utc_type), pa.scalar(end, type=utc_type)
+        bounds = pc.min_max(stamps)
+        if (
+            stamps.null_count == 0
+            and table.num_rows
+            and pc.greater_equal(bounds["min"], low).as_py()
+            and pc.less(bounds["max"], high).as_py()
+        ):
+            return table
+        return table.filter(pc.and_(pc.greater_equal(stamps, low), pc.less(stamps, high)))

@@ -1,0 +1,151 @@
+"""Scoring logs in a SQL table, streamed through a server-side cursor.
+
+The table and its columns are reflected, so every name is checked against the
+database before it reaches a query; the window and deployment filters are bound
+parameters; rows come back ``chunk_rows`` at a time (``stream_results`` +
+``yield_per``), so an hour never has to fit in memory. The URL's password never
+appears in an error: database failures surface as
+:class:`LogSourceError` with a redacted URL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+import pandas as pd
+from sqlalchemy import Column, DateTime, MetaData, Select, Table, create_engine, func, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
+
+from monitoring_pipelines.sources.base import (
+    HOUR,
+    LogSource,
+    LogSourceError,
+    check_chunk_rows,
+    check_window,
+    hours_between,
+)
+from monitoring_pipelines.store.engine import redacted
+
+
+class SqlLogSource(LogSource):
+    """One deployment's rows of a log table (optionally ``schema.table``)."""
+
+    def __init__(
+        self,
+        url: str,
+        table: str,
+        timestamp_column: str,
+        deployment_column: str | None = None,
+        deployment_id: str | None = None,
+        chunk_rows: int = 100_000,
+    ):
+        if (deployment_column is None) != (deployment_id is None):
+            raise ValueError(
+                "deployment_column and deployment_id go together: set both to filter one "
+                f"deployment's rows, or neither (got deployment_column={deployment_column!r}, "
+                f"deployment_id={deployment_id!r})"
+            )
+        self.chunk_rows = check_chunk_rows(chunk_rows)
+        self.timestamp_column = timestamp_column
+        self.deployment_id = deployment_id
+        self._url = url
+        self.engine = create_engine(url, pool_pre_ping=True)
+        self.table = self._reflect(table)
+        self._timestamp = self.column(timestamp_column)
+        if not isinstance(self._timestamp.type, DateTime):
+            raise ValueError(
+                f"timestamp column {timestamp_column!r} of table {table!r} has type "
+                f"{self._timestamp.type}, expected a timestamp"
+            )
+        self._deployment = None if deployment_column is None else self.column(deployment_column)
+
+    def __repr__(self) -> str:
+        return f"SqlLogSource(url={redacted(self._url)!r}, table={self.table.fullname!r})"
+
+    def column(self, name: str) -> Column:
+        """The reflected column ``name``; a ValueError lists the table's columns otherwise."""
+        if name not in self.table.c:
+            raise ValueError(
+                f"table {self.table.fullname!r} has no column {name!r} "
+                f"(columns: {', '.join(self.table.c.keys())})"
+            )
+        return self.table.c[name]
+
+    def read_window(
+        self, start: datetime, end: datetime, columns: Sequence[str] | None = None
+    ) -> Iterator[pd.DataFrame]:
+        selected = (
+            list(self.table.c)
+            if columns is None
+            else [self.column(name) for name in dict.fromkeys(columns)]
+        )
+        query = self._where(select(*selected), start, end)
+        keys = [c.name for c in selected]
+        with _redacting(self._url), self.engine.connect() as conn:
+            options = conn.execution_options(stream_results=True, yield_per=self.chunk_rows)
+            for rows in options.execute(query).partitions():
+                frame = pd.DataFrame.from_records(rows, columns=keys, coerce_float=True)
+                if self.timestamp_column in frame.columns:
+                    frame[self.timestamp_column] = pd.to_datetime(
+                        frame[self.timestamp_column], utc=True
+                    )
+                yield frame
+
+    def available_hours(self, start: datetime, end: datetime) -> list[datetime]:
+        """Hours of the window with rows, from one ``MIN``/``MAX`` query (gaps inside count)."""
+        query = self._where(
+            select(func.min(self._timestamp), func.max(self._timestamp)), start, end
+        )
+        with _redacting(self._url), self.engine.connect() as conn:
+            first, last = conn.execute(query).one()
+        if first is None:
+            return []
+        first, last = _as_utc(first), _as_utc(last)
+        return [h for h in hours_between(start, end) if h <= last and h + HOUR > first]
+
+    def _where(self, query: Select, start: datetime, end: datetime) -> Select:
+        start, end = check_window(start, end)
+        if not self._timestamp.type.timezone:
+            start, end = _naive(start), _naive(end)
+        query = query.where(self._timestamp >= start, self._timestamp < end)
+        if self._deployment is not None:
+            query = query.where(self._deployment == self.deployment_id)
+        return query
+
+    def _reflect(self, name: str) -> Table:
+        schema, _, table = name.rpartition(".")
+        try:
+            with _redacting(self._url):
+                return Table(table, MetaData(), schema=schema or None, autoload_with=self.engine)
+        except NoSuchTableError:
+            raise ValueError(f"no table {name!r} in {redacted(self._url)}") from None
+
+
+@contextmanager
+def _redacting(url: str) -> Iterator[None]:
+    """Re-raise database errors as LogSourceError, the URL's password scrubbed, unchained."""
+    try:
+        yield
+    except NoSuchTableError:
+        raise
+    except SQLAlchemyError as error:
+        message = str(getattr(error, "orig", None) or error).splitlines()[0]
+        password = make_url(url).password
+        if password:
+            message = message.replace(str(password), "***")
+        raise LogSourceError(
+            f"log database {redacted(url)}: {type(error).__name__}: {message}"
+        ) from None
+
+
+def _as_utc(moment: datetime) -> datetime:
+    """A database datetime as UTC; naive values are taken as UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _naive(moment: datetime) -> datetime:
+    """A UTC datetime without tzinfo, for ``timestamp without time zone`` columns."""
+    return moment.astimezone(UTC).replace(tzinfo=None)

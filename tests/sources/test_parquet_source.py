@@ -1,0 +1,132 @@
+"""ParquetLogSource: hive-layout round trip, chunk bounds, window filtering, empty hours."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from monitoring_pipelines.sources.parquet import ParquetLogSource, hour_folder
+
+T0 = datetime(2025, 3, 1, 22, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+
+
+def write_hours(root: Path, hours: int, rows: int, files_per_hour: int = 2) -> pd.DataFrame:
+    """Write ``hours`` hours of rows (split over several files) and return everything written."""
+    rng = np.random.default_rng(1)
+    frames = []
+    for h in range(hours):
+        start = T0 + h * HOUR
+        offsets = np.sort(rng.integers(0, 3_600_000_000, rows))
+        frame = pd.DataFrame(
+            {
+                "ts": pd.to_datetime(start) + pd.to_timedelta(offsets, unit="us"),
+                "x": rng.normal(size=rows),
+                "cat": rng.choice(["a", "b", "c"], rows),
+                "row": np.arange(rows) + h * rows,
+            }
+        )
+        folder = hour_folder(root, start)
+        folder.mkdir(parents=True)
+        for i, part in enumerate(np.array_split(np.arange(rows), files_per_hour)):
+            piece = frame.iloc[part]
+            pq.write_table(
+                pa.Table.from_pandas(piece, preserve_index=False),
+                folder / f"part-{i:05d}.parquet",
+                row_group_size=97,
+            )
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def read_all(source: ParquetLogSource, start, end, columns=None) -> list[pd.DataFrame]:
+    return list(source.read_window(start, end, columns))
+
+
+def test_one_hour_round_trip_in_bounded_chunks(tmp_path):
+    written = write_hours(tmp_path, hours=3, rows=1000)
+    source = ParquetLogSource(tmp_path, "ts", chunk_rows=128)
+    chunks = read_all(source, T0 + HOUR, T0 + 2 * HOUR)
+    assert len(chunks) > 2
+    assert max(len(c) for c in chunks) <= 128
+    got = pd.concat(chunks, ignore_index=True).sort_values("row", ignore_index=True)
+    want = written[(written.ts >= T0 + HOUR) & (written.ts < T0 + 2 * HOUR)]
+    pd.testing.assert_frame_equal(got, want.reset_index(drop=True), check_dtype=False)
+    assert str(got.ts.dt.tz) == "UTC"
+    assert got["x"].dtype == np.float64
+
+
+def test_hour_crosses_midnight_folder_names(tmp_path):
+    write_hours(tmp_path, hours=3, rows=10)
+    assert (tmp_path / "date=2025-03-01" / "hour=23").is_dir()
+    assert (tmp_path / "date=2025-03-02" / "hour=00").is_dir()
+
+
+def test_missing_hour_yields_nothing(tmp_path):
+    write_hours(tmp_path, hours=2, rows=50)
+    source = ParquetLogSource(tmp_path, "ts")
+    assert read_all(source, T0 + 5 * HOUR, T0 + 6 * HOUR) == []
+    assert read_all(ParquetLogSource(tmp_path / "nowhere", "ts"), T0, T0 + HOUR) == []
+
+
+def test_available_hours(tmp_path):
+    write_hours(tmp_path, hours=2, rows=5)
+    source = ParquetLogSource(tmp_path, "ts")
+    assert source.available_hours(T0 - HOUR, T0 + 4 * HOUR) == [T0, T0 + HOUR]
+
+
+def test_partial_window_filters_rows(tmp_path):
+    written = write_hours(tmp_path, hours=2, rows=400)
+    source = ParquetLogSource(tmp_path, "ts", chunk_rows=64)
+    start, end = T0 + timedelta(minutes=20), T0 + timedelta(minutes=75)
+    got = pd.concat(read_all(source, start, end), ignore_index=True)
+    want = written[(written.ts >= start) & (written.ts < end)]
+    assert sorted(got.row) == sorted(want.row)
+    assert got.ts.min() >= start and got.ts.max() < end
+
+
+def test_rows_outside_their_folder_hour_are_dropped(tmp_path):
+    folder = hour_folder(tmp_path, T0)
+    folder.mkdir(parents=True)
+    stamps = [T0 - timedelta(seconds=1), T0, T0 + timedelta(minutes=59), T0 + HOUR, None]
+    frame = pd.DataFrame({"ts": pd.to_datetime(stamps, utc=True), "row": range(5)})
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), folder / "a.parquet")
+    got = pd.concat(read_all(ParquetLogSource(tmp_path, "ts"), T0, T0 + HOUR))
+    assert list(got.row) == [1, 2]
+
+
+def test_naive_timestamps_are_read_as_utc(tmp_path):
+    folder = hour_folder(tmp_path, T0)
+    folder.mkdir(parents=True)
+    frame = pd.DataFrame({"ts": [datetime(2025, 3, 1, 22, 30)], "v": [1.0]})
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), folder / "a.parquet")
+    (got,) = read_all(ParquetLogSource(tmp_path, "ts"), T0, T0 + HOUR)
+    assert got.ts.iloc[0] == pd.Timestamp("2025-03-01 22:30", tz="UTC")
+
+
+def test_column_selection(tmp_path):
+    write_hours(tmp_path, hours=1, rows=20)
+    source = ParquetLogSource(tmp_path, "ts")
+    chunks = read_all(source, T0, T0 + HOUR, columns=["x", "absent"])
+    assert all(list(c.columns) == ["x"] for c in chunks)
+    assert sum(len(c) for c in chunks) == 20
+
+
+def test_errors_name_the_problem(tmp_path):
+    write_hours(tmp_path, hours=1, rows=5)
+    with pytest.raises(ValueError, match="'when'"):
+        read_all(ParquetLogSource(tmp_path, "when"), T0, T0 + HOUR)
+    with pytest.raises(ValueError, match=r"'x'.*expected a Parquet timestamp"):
+        read_all(ParquetLogSource(tmp_path, "x"), T0, T0 + HOUR)
+    with pytest.raises(ValueError, match="naive"):
+        read_all(ParquetLogSource(tmp_path, "ts"), datetime(2025, 3, 1), T0)
+    with pytest.raises(ValueError, match="before start"):
+        read_all(ParquetLogSource(tmp_path, "ts"), T0 + HOUR, T0)
+    with pytest.raises(ValueError, match="chunk_rows"):
+        ParquetLogSource(tmp_path, "ts", chunk_rows=0)
