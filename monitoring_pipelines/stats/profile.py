@@ -16,7 +16,7 @@ from enum import StrEnum
 import numpy as np
 import pandas as pd
 
-from monitoring_pipelines.stats.binning import bin_index, validate_edges
+from monitoring_pipelines.stats.binning import validate_edges
 
 OTHER = "__other__"
 DEFAULT_MAX_CATEGORIES = 100
@@ -183,36 +183,41 @@ def to_float(values: pd.Series | np.ndarray) -> tuple[np.ndarray, int]:
 
 
 def profile_numerical(values: pd.Series | np.ndarray, edges: np.ndarray) -> NumericalProfile:
-    """Profile one numerical column on the given edges."""
+    """Profile one numerical column on the given edges.
+
+    One sort does the work (NaN sorts last, then ±inf bracket the finite values): bin
+    counts come from locating the edges in the sorted values, as ``np.histogram`` does,
+    which is several times faster than locating every value among the edges.
+    """
     edges = validate_edges(edges)
     x, invalid = to_float(values)
-    nan = np.isnan(x)
-    n_nan = int(nan.sum())
-    present = x[~nan] if n_nan else x
-    counts = np.bincount(bin_index(present, edges), minlength=edges.size - 1).astype(np.int64)
-    finite_mask = np.isfinite(present)
-    n_finite = int(finite_mask.sum())
-    finite = present if n_finite == present.size else present[finite_mask]
-    pos_inf = int(np.count_nonzero(present == np.inf)) if n_finite != present.size else 0
-    if n_finite:
+    ordered = np.sort(x)
+    n_present = int(np.searchsorted(ordered, np.nan))
+    present = ordered[:n_present]
+    below = np.searchsorted(present, edges[1:-1], side="left")
+    counts = np.diff(below, prepend=0, append=n_present).astype(np.int64)
+    lo = int(np.searchsorted(present, -np.inf, side="right"))
+    hi = int(np.searchsorted(present, np.inf, side="left"))
+    finite = present[lo:hi]
+    if finite.size:
         mean = float(finite.mean())
         centred = finite - mean
         m2 = float(np.dot(centred, centred))
-        lo, hi = float(finite.min()), float(finite.max())
+        low, high = float(finite[0]), float(finite[-1])
     else:
-        mean, m2, lo, hi = float("nan"), 0.0, float("nan"), float("nan")
+        mean, m2, low, high = float("nan"), 0.0, float("nan"), float("nan")
     return NumericalProfile(
         edges=edges,
         counts=counts,
-        missing=n_nan - invalid,
+        missing=x.size - n_present - invalid,
         invalid=invalid,
-        pos_inf=pos_inf,
-        neg_inf=present.size - n_finite - pos_inf,
-        n_finite=n_finite,
+        pos_inf=n_present - hi,
+        neg_inf=lo,
+        n_finite=int(finite.size),
         mean=mean,
         m2=m2,
-        min=lo,
-        max=hi,
+        min=low,
+        max=high,
     )
 
 
