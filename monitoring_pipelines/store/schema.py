@@ -28,6 +28,7 @@ metadata = MetaData()
 
 Float8 = Float(53).with_variant(DOUBLE_PRECISION(), "postgresql")
 Json = JSON().with_variant(JSONB(), "postgresql")
+NullableJson = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 FloatArray = JSON().with_variant(ARRAY(DOUBLE_PRECISION()), "postgresql")
 BigIntArray = JSON().with_variant(ARRAY(BigInteger()), "postgresql")
 Id = BigInteger().with_variant(Integer(), "sqlite")
@@ -108,6 +109,9 @@ model_performance = Table(
     Index("ix_model_performance_deployment_window", "deployment_id", "window_start"),
 )
 
+# The outbox. One row per alert (kind drift, resolved, run_failure) or per window's metrics
+# (kind metrics); each channel has its own status: pending → sending → sent, or skipped when
+# the row is not for that channel. ``dedup_key`` is unique: an alert is enqueued once.
 alerts = Table(
     "alerts",
     metadata,
@@ -118,18 +122,30 @@ alerts = Table(
     Column("severity", String(32), nullable=False),
     Column("window_start", Timestamp, nullable=True),
     Column("window_end", Timestamp, nullable=True),
+    Column("granularity", String(32), nullable=True),
     Column("column_name", Text, nullable=True),
     Column("metric", String(64), nullable=True),
     Column("value", Float8, nullable=True),
+    Column("p_value", Float8, nullable=True),
     Column("threshold", Float8, nullable=True),
-    Column("payload", Json, nullable=True),
+    Column("status", String(32), nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("payload", NullableJson, nullable=True),
     Column("created_at", Timestamp, nullable=False),
+    Column("slack_channel", Text, nullable=True),
     Column("slack_status", String(16), nullable=False, default="pending"),
     Column("slack_attempts", Integer, nullable=False, default=0),
     Column("slack_last_error", Text, nullable=True),
+    Column("slack_claimed_at", Timestamp, nullable=True),
+    Column("slack_sent_at", Timestamp, nullable=True),
     Column("slack_ts", Text, nullable=True),
+    Column("cloudwatch", NullableJson, nullable=True),
     Column("cloudwatch_status", String(16), nullable=False, default="pending"),
     Column("cloudwatch_attempts", Integer, nullable=False, default=0),
     Column("cloudwatch_last_error", Text, nullable=True),
-    Index("ix_alerts_pending", "slack_status", "cloudwatch_status"),
+    Column("cloudwatch_claimed_at", Timestamp, nullable=True),
+    Column("cloudwatch_sent_at", Timestamp, nullable=True),
+    Index("ix_alerts_slack_status", "slack_status", "id"),
+    Index("ix_alerts_cloudwatch_status", "cloudwatch_status", "id"),
+    Index("ix_alerts_history", "deployment_id", "column_name", "metric", "window_start"),
 )
