@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-DEFAULT_BINS = 20
+DEFAULT_BINS = 40
 
 
 def quantile_edges(values: np.ndarray, n_bins: int = DEFAULT_BINS) -> np.ndarray:

@@ -1,0 +1,225 @@
+"""Drift results: a metric's value judged against a threshold, with the sample sizes behind it.
+
+``decide`` is the one place where drift is decided: distances drift when
+value ≥ threshold, tests when p-value < threshold. ``score_column`` compares two
+column profiles; ``score`` compares two raw samples (for notebooks).
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from monitoring_pipelines.stats.binning import DEFAULT_BINS, quantile_edges
+from monitoring_pipelines.stats.dataset import reference_categories
+from monitoring_pipelines.stats.metrics.measurement import Measurement
+from monitoring_pipelines.stats.metrics.registry import MetricSpec, get_spec
+from monitoring_pipelines.stats.profile import (
+    DEFAULT_MAX_CATEGORIES,
+    ColumnProfile,
+    Kind,
+    profile_categorical,
+    profile_numerical,
+    to_float,
+)
+
+INSUFFICIENT_DATA = "insufficient_data"
+UNDEFINED = "undefined"
+
+
+@dataclass(frozen=True)
+class DriftResult:
+    """One metric on one column for one window, with the threshold actually applied."""
+
+    metric: str
+    value: float | None
+    p_value: float | None
+    threshold: float
+    status: str
+    drifted: bool
+    reference_size: int
+    current_size: int
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+def decide(
+    spec: MetricSpec, value: float | None, p_value: float | None, threshold: float
+) -> tuple[str, bool]:
+    """Status band and drift flag for a measurement: the single drift comparison."""
+    if spec.decision == "p_value":
+        if p_value is None or math.isnan(p_value):
+            return UNDEFINED, False
+        status = next(name for bound, name in spec.bands if p_value >= bound)
+        return status, p_value < threshold
+    if value is None or math.isnan(value):
+        return UNDEFINED, False
+    status = next(name for bound, name in spec.bands if value < bound)
+    return status, value >= threshold
+
+
+def score_column(
+    metric: str,
+    baseline: ColumnProfile,
+    current: ColumnProfile,
+    *,
+    threshold: float | None = None,
+    min_rows: int = 1,
+    **params: Any,
+) -> DriftResult:
+    """Score one production column profile against its baseline profile.
+
+    Fewer than ``min_rows`` production values (rows, for ``missing_rate``) or an
+    empty baseline give status ``insufficient_data`` and no value.
+    """
+    spec = get_spec(metric)
+    _check_kinds(metric, spec, baseline.kind, current.kind)
+    threshold = _check_threshold(metric, spec, threshold)
+    _check_params(metric, spec, params)
+    sizes = (
+        (baseline.rows, current.rows) if spec.sizes == "rows" else (baseline.count, current.count)
+    )
+    if sizes[0] == 0 or sizes[1] < max(min_rows, 1):
+        return insufficient(metric, threshold, *sizes, min_rows)
+    return judged(metric, spec, spec.function(baseline, current, **params), threshold, *sizes)
+
+
+def score(
+    metric: str,
+    reference: np.ndarray | pd.Series | list,
+    current: np.ndarray | pd.Series | list,
+    *,
+    kind: Kind | str | None = None,
+    threshold: float | None = None,
+    min_rows: int = 1,
+    n_bins: int = DEFAULT_BINS,
+    max_categories: int = DEFAULT_MAX_CATEGORIES,
+    **params: Any,
+) -> DriftResult:
+    """Score two raw samples. ``ks`` and ``wasserstein`` are exact on numerical samples;
+    other metrics use the pipeline's binning of the reference (``n_bins`` quantile bins)
+    or the category counts. ``kind`` defaults to numerical for numeric, non-boolean data.
+    """
+    spec = get_spec(metric)
+    reference, current = pd.Series(reference), pd.Series(current)
+    kind = _kind_of(reference) if kind is None else _check_kind(kind)
+    if kind is Kind.NUMERICAL:
+        edges = quantile_edges(to_float(reference)[0], n_bins)
+        baseline, window = profile_numerical(reference, edges), profile_numerical(current, edges)
+    else:
+        baseline = profile_categorical(reference, (), max_categories)
+        window = profile_categorical(current, reference_categories(baseline), max_categories)
+    if spec.raw is None or kind is not Kind.NUMERICAL:
+        return score_column(
+            metric, baseline, window, threshold=threshold, min_rows=min_rows, **params
+        )
+    _check_kinds(metric, spec, kind, kind)
+    threshold = _check_threshold(metric, spec, threshold)
+    _check_params(metric, spec, params, spec.raw)
+    sizes = (baseline.count, window.count)
+    if sizes[0] == 0 or sizes[1] < max(min_rows, 1):
+        return insufficient(metric, threshold, *sizes, min_rows)
+    ref_values, cur_values = to_float(reference)[0], to_float(current)[0]
+    measurement = spec.raw(
+        ref_values[~np.isnan(ref_values)], cur_values[~np.isnan(cur_values)], **params
+    )
+    return judged(metric, spec, measurement, threshold, *sizes)
+
+
+def judged(
+    metric: str,
+    spec: MetricSpec,
+    measurement: Measurement,
+    threshold: float,
+    reference_size: int,
+    current_size: int,
+) -> DriftResult:
+    """A measurement turned into a result by :func:`decide`."""
+    status, drifted = decide(spec, measurement.value, measurement.p_value, threshold)
+    return DriftResult(
+        metric=metric,
+        value=measurement.value,
+        p_value=measurement.p_value,
+        threshold=threshold,
+        status=status,
+        drifted=drifted,
+        reference_size=int(reference_size),
+        current_size=int(current_size),
+        detail=measurement.detail,
+    )
+
+
+def insufficient(
+    metric: str, threshold: float, reference_size: int, current_size: int, min_rows: int
+) -> DriftResult:
+    """The result of a window too small (or a baseline empty) to score."""
+    return DriftResult(
+        metric=metric,
+        value=None,
+        p_value=None,
+        threshold=threshold,
+        status=INSUFFICIENT_DATA,
+        drifted=False,
+        reference_size=int(reference_size),
+        current_size=int(current_size),
+        detail={"min_rows": int(min_rows)},
+    )
+
+
+def _kind_of(values: pd.Series) -> Kind:
+    dtype = values.dtype
+    numeric = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+    return Kind.NUMERICAL if numeric else Kind.CATEGORICAL
+
+
+def _check_kind(kind: Kind | str) -> Kind:
+    try:
+        return Kind(kind)
+    except ValueError:
+        valid = ", ".join(k.value for k in Kind)
+        raise ValueError(f"unknown column kind {kind!r} (valid: {valid})") from None
+
+
+def _check_kinds(metric: str, spec: MetricSpec, baseline: Kind, current: Kind) -> None:
+    if baseline is not current:
+        raise ValueError(
+            f"{metric}: baseline is {baseline.value} but the window is {current.value}"
+        )
+    if baseline not in spec.kinds:
+        valid = ", ".join(k.value for k in spec.kinds)
+        raise ValueError(f"{metric} does not apply to {baseline.value} columns (only: {valid})")
+
+
+def _check_threshold(metric: str, spec: MetricSpec, threshold: float | None) -> float:
+    if threshold is None:
+        return spec.threshold
+    threshold = float(threshold)
+    if spec.decision == "p_value" and not 0.0 < threshold <= 1.0:
+        raise ValueError(f"{metric}: threshold is a significance level in (0, 1], got {threshold}")
+    if not math.isfinite(threshold) or threshold < spec.bounds[0]:
+        raise ValueError(
+            f"{metric}: threshold must be a finite number ≥ {spec.bounds[0]}, got {threshold}"
+        )
+    return threshold
+
+
+def _check_params(metric: str, spec: MetricSpec, params: Mapping[str, Any], function=None) -> None:
+    if not params:
+        return
+    valid = _keyword_params(function or spec.function)
+    unknown = sorted(set(params) - set(valid))
+    if unknown:
+        choices = ", ".join(valid) or "none"
+        raise ValueError(f"{metric}: unknown parameter(s) {unknown} (valid: {choices})")
+
+
+@cache
+def _keyword_params(function) -> tuple[str, ...]:
+    parameters = inspect.signature(function).parameters.values()
+    return tuple(p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY)

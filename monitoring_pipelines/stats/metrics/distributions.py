@@ -1,0 +1,86 @@
+"""Align a baseline and a production profile into two count vectors over the same cells.
+
+Numerical profiles: every bin, including the open-ended outer bins that hold values
+(and ±inf) beyond the training range; missing values are not part of the
+distribution. Categorical profiles: the union of both profiles' categories, so a
+category seen only in production (or only in the baseline) is a cell with a zero on
+the other side, never dropped. When the baseline folded rare categories into
+``__other__`` (``baseline.other > 0``), a production category the baseline did not
+keep may be one of those folded ones, so it is counted in ``__other__`` on the
+production side too; when the baseline folded nothing, it is a new cell.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from monitoring_pipelines.stats.profile import (
+    OTHER,
+    CategoricalProfile,
+    ColumnProfile,
+    NumericalProfile,
+)
+
+
+def aligned_counts(
+    reference: ColumnProfile, current: ColumnProfile
+) -> tuple[np.ndarray, np.ndarray]:
+    """Counts of the two profiles on common cells, as float64 vectors of equal length."""
+    if isinstance(reference, NumericalProfile) and isinstance(current, NumericalProfile):
+        if reference.edges.shape != current.edges.shape or not np.array_equal(
+            reference.edges, current.edges
+        ):
+            raise ValueError("numerical profiles must share the baseline's bin edges")
+        return reference.counts.astype(np.float64), current.counts.astype(np.float64)
+    if isinstance(reference, CategoricalProfile) and isinstance(current, CategoricalProfile):
+        return _aligned_categories(reference, current)
+    raise ValueError(
+        f"cannot compare a {reference.kind.value} baseline with a {current.kind.value} window"
+    )
+
+
+def _aligned_categories(
+    reference: CategoricalProfile, current: CategoricalProfile
+) -> tuple[np.ndarray, np.ndarray]:
+    ref = {c: n for c, n in reference.counts.items() if c != OTHER}
+    ref_other = reference.other + reference.counts.get(OTHER, 0)
+    cur_other = current.other + current.counts.get(OTHER, 0)
+    cur: dict[str, int] = {}
+    for category, n in current.counts.items():
+        if category == OTHER:
+            continue
+        if category in ref or not ref_other:
+            cur[category] = n
+        else:
+            cur_other += n
+    cells = list(ref.keys() | cur.keys())
+    ref_counts = [ref.get(c, 0) for c in cells]
+    cur_counts = [cur.get(c, 0) for c in cells]
+    if ref_other or cur_other:
+        ref_counts.append(ref_other)
+        cur_counts.append(cur_other)
+    return np.asarray(ref_counts, dtype=np.float64), np.asarray(cur_counts, dtype=np.float64)
+
+
+def coarsen(
+    ref_counts: np.ndarray, cur_counts: np.ndarray, max_bins: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Merge adjacent inner bins into at most ``max_bins`` groups of about equal baseline mass.
+
+    The outer bins stay separate (they hold the out-of-range values). With quantile
+    edges this turns, e.g., 40 stored bins into the conventional deciles.
+    """
+    inner = ref_counts[1:-1]
+    if inner.size <= max_bins:
+        return ref_counts, cur_counts
+    total = inner.sum()
+    before = (np.cumsum(inner) - inner) / total if total else np.arange(inner.size) / inner.size
+    group = np.minimum((before * max_bins + 1e-9).astype(np.int64), max_bins - 1)
+    boundaries = np.flatnonzero(group[1:] != group[:-1]) + 2
+    starts = np.concatenate(([0, 1], boundaries, [ref_counts.size - 1]))
+    return np.add.reduceat(ref_counts, starts), np.add.reduceat(cur_counts, starts)
+
+
+def proportions(counts: np.ndarray) -> np.ndarray:
+    """Counts divided by their total (the caller guarantees a positive total)."""
+    return counts / counts.sum()

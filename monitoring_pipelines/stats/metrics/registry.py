@@ -1,0 +1,131 @@
+"""Every drift metric, in one literal mapping from its snake_case key to a frozen spec.
+
+A spec says which function computes the metric, on which column kinds, whether it
+is a distance (drift when value ≥ threshold) or a test (drift when p-value <
+threshold), its default threshold, the range of its value and its status bands.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from monitoring_pipelines.stats.metrics.chi_squared import chi_squared
+from monitoring_pipelines.stats.metrics.hellinger import hellinger
+from monitoring_pipelines.stats.metrics.hellinger_gaussian import hellinger_gaussian
+from monitoring_pipelines.stats.metrics.jensen_shannon import jensen_shannon
+from monitoring_pipelines.stats.metrics.ks import ks, ks_raw
+from monitoring_pipelines.stats.metrics.measurement import Measurement
+from monitoring_pipelines.stats.metrics.missing_rate import missing_rate
+from monitoring_pipelines.stats.metrics.psi import psi
+from monitoring_pipelines.stats.metrics.tvd import tvd
+from monitoring_pipelines.stats.metrics.wasserstein import wasserstein, wasserstein_raw
+from monitoring_pipelines.stats.metrics.z_score import z_score
+from monitoring_pipelines.stats.profile import Kind
+
+INF = math.inf
+BOTH = (Kind.NUMERICAL, Kind.CATEGORICAL)
+NUMERICAL = (Kind.NUMERICAL,)
+TEST_BANDS = ((0.05, "stable"), (0.001, "drifting"), (0.0, "critical"))
+HELLINGER_BANDS = (
+    (0.05, "stable"),
+    (0.15, "small"),
+    (0.3, "moderate"),
+    (0.5, "large"),
+    (INF, "severe"),
+)
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """How to compute, bound and judge one metric.
+
+    ``bands`` for a distance: (upper bound, status) ascending, value < bound picks the
+    status. For a test: (lower bound, status) descending, p-value ≥ bound picks it.
+    ``raw`` computes the metric exactly on raw numerical samples; metrics without it
+    are computed on the pipeline's binning of the reference. ``sizes`` is "values"
+    (non-missing values) or "rows" (every row, for missing-value metrics).
+    """
+
+    function: Callable[..., Measurement]
+    kinds: tuple[Kind, ...]
+    decision: Literal["distance", "p_value"]
+    threshold: float
+    bounds: tuple[float, float]
+    bands: tuple[tuple[float, str], ...]
+    raw: Callable[..., Measurement] | None = None
+    sizes: Literal["values", "rows"] = "values"
+
+
+METRICS: dict[str, MetricSpec] = {
+    "psi": MetricSpec(
+        psi,
+        BOTH,
+        "distance",
+        0.1,
+        (0.0, INF),
+        ((0.1, "stable"), (0.25, "moderate"), (INF, "significant")),
+    ),
+    "tvd": MetricSpec(
+        tvd,
+        BOTH,
+        "distance",
+        0.2,
+        (0.0, 1.0),
+        ((0.2, "stable"), (0.3, "concerning"), (0.35, "drifting"), (INF, "critical")),
+    ),
+    "jensen_shannon": MetricSpec(
+        jensen_shannon,
+        BOTH,
+        "distance",
+        0.1,
+        (0.0, 1.0),
+        ((0.1, "stable"), (0.2, "moderate"), (INF, "significant")),
+    ),
+    "hellinger": MetricSpec(hellinger, BOTH, "distance", 0.15, (0.0, 1.0), HELLINGER_BANDS),
+    "hellinger_gaussian": MetricSpec(
+        hellinger_gaussian, NUMERICAL, "distance", 0.15, (0.0, 1.0), HELLINGER_BANDS
+    ),
+    "ks": MetricSpec(ks, NUMERICAL, "p_value", 0.05, (0.0, 1.0), TEST_BANDS, raw=ks_raw),
+    "chi_squared": MetricSpec(
+        chi_squared, (Kind.CATEGORICAL,), "p_value", 0.05, (0.0, INF), TEST_BANDS
+    ),
+    "wasserstein": MetricSpec(
+        wasserstein,
+        NUMERICAL,
+        "distance",
+        0.2,
+        (0.0, INF),
+        ((0.2, "stable"), (0.5, "moderate"), (INF, "significant")),
+        raw=wasserstein_raw,
+    ),
+    "z_score": MetricSpec(
+        z_score,
+        NUMERICAL,
+        "distance",
+        0.5,
+        (0.0, INF),
+        ((0.5, "stable"), (1.5, "moderate"), (3.0, "large"), (INF, "extreme")),
+    ),
+    "missing_rate": MetricSpec(
+        missing_rate,
+        BOTH,
+        "distance",
+        0.05,
+        (0.0, 1.0),
+        ((0.05, "stable"), (0.15, "moderate"), (INF, "significant")),
+        sizes="rows",
+    ),
+}
+
+
+def get_spec(metric: str) -> MetricSpec:
+    """The spec of ``metric``; a ValueError lists the valid keys otherwise."""
+    try:
+        return METRICS[metric]
+    except KeyError:
+        raise ValueError(
+            f"unknown drift metric {metric!r} (valid: {', '.join(sorted(METRICS))})"
+        ) from None

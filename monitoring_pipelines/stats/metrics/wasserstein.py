@@ -1,0 +1,84 @@
+"""Wasserstein-1 distance normalised by the baseline standard deviation (``wasserstein``).
+
+- Column kinds: numerical.
+- Formula: W = ∫ |F_b(x) − F_c(x)| dx / max(σ_b, ``std_floor``); σ_b is the
+  baseline's population std (ddof = 0) and ``std_floor`` (default 1e-3, as
+  Evidently) stands in when the baseline is constant.
+- On profiles each CDF is taken as linear inside a bin (values spread evenly), so
+  the integral is exact for that piecewise-linear CDF. The open-ended outer bins
+  span from the smaller of the two profiles' minima to the first finite edge, and
+  from the last finite edge to the larger maximum; ±inf values count in the outer
+  bins at those positions. Measured against ``scipy.stats.wasserstein_distance`` on
+  the raw values with the default 40 quantile bins: absolute error of the
+  normalised W below 0.01 (typically < 0.005) for normal, lognormal and bimodal
+  data, 1k–100k rows, shifts up to 0.5 sd (``benchmarks/binned_accuracy.py``).
+- On raw samples (``stats.drift.score``) it is exactly
+  ``scipy.stats.wasserstein_distance`` of the finite values / max(std, floor).
+- Range: [0, ∞). Not symmetric (scaled by the baseline). W ≥ z_score (a mean
+  shift moves every value). Default threshold: 0.2, above Evidently's 0.1: on
+  clean 500-row windows of the demo data W averaged 0.05 and reached 0.15.
+
+| W            | status      |
+|--------------|-------------|
+| < 0.2        | stable      |
+| 0.2 – 0.5    | moderate    |
+| ≥ 0.5        | significant |
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+from monitoring_pipelines.stats.metrics.distributions import aligned_counts
+from monitoring_pipelines.stats.metrics.measurement import Measurement
+from monitoring_pipelines.stats.profile import NumericalProfile
+
+DEFAULT_STD_FLOOR = 1e-3
+
+
+def wasserstein(
+    reference: NumericalProfile, current: NumericalProfile, *, std_floor: float = DEFAULT_STD_FLOOR
+) -> Measurement:
+    """Normalised W1 between the piecewise-linear CDFs of the two histograms."""
+    ref_counts, cur_counts = aligned_counts(reference, current)
+    x = bin_positions(reference, current)
+    diff = np.zeros(x.size)
+    diff[1:] = np.cumsum(ref_counts) / ref_counts.sum() - np.cumsum(cur_counts) / cur_counts.sum()
+    a, b, width = diff[:-1], diff[1:], np.diff(x)
+    same_sign = a * b >= 0
+    total = np.abs(a) + np.abs(b)
+    safe = np.where(total > 0, total, 1.0)
+    area = np.where(same_sign, 0.5 * total, 0.5 * (a * a + b * b) / safe) * width
+    return _normalised(float(area.sum()), reference.std, std_floor)
+
+
+def wasserstein_raw(
+    reference: np.ndarray, current: np.ndarray, *, std_floor: float = DEFAULT_STD_FLOOR
+) -> Measurement:
+    """Exact normalised W1 of the finite raw values (``scipy.stats.wasserstein_distance``)."""
+    reference, current = reference[np.isfinite(reference)], current[np.isfinite(current)]
+    if reference.size == 0 or current.size == 0:
+        return Measurement(value=None, detail={"undefined": "no finite values"})
+    distance = float(stats.wasserstein_distance(reference, current))
+    return _normalised(distance, float(np.std(reference)), std_floor)
+
+
+def bin_positions(reference: NumericalProfile, current: NumericalProfile) -> np.ndarray:
+    """Finite positions of the edges: the outer ±inf edges move to the observed min / max."""
+    x = reference.edges.copy()
+    if x.size == 2:
+        low = np.fmin(reference.min, current.min)
+        high = np.fmax(reference.max, current.max)
+        x[0], x[1] = (0.0, 0.0) if np.isnan(low) else (low, high)
+        return x
+    x[0] = np.fmin(np.fmin(reference.min, current.min), x[1])
+    x[-1] = np.fmax(np.fmax(reference.max, current.max), x[-2])
+    return x
+
+
+def _normalised(distance: float, std: float, std_floor: float) -> Measurement:
+    if not std_floor > 0:
+        raise ValueError(f"wasserstein: std_floor must be positive, got {std_floor!r}")
+    scale = std if std > std_floor else std_floor
+    return Measurement(value=distance / scale, detail={"distance": distance, "scale": scale})
