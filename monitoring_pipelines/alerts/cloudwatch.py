@@ -1,0 +1,165 @@
+"""CloudWatch: metric datums for a window's drift results, and a batched, retrying transport.
+
+Metric names: ``drift_score`` (dimensions ModelName, Feature, Metric), ``max_drift_score``,
+``drifted_columns`` and ``rows_scored`` (dimension ModelName), stamped at the window start.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+NAMESPACE_ENV = "CLOUDWATCH_NAMESPACE"
+ENDPOINT_ENV = "AWS_ENDPOINT_URL_CLOUDWATCH"
+REGION_ENV = "AWS_REGION"
+DEFAULT_NAMESPACE = "MonitoringPipelines"
+MAX_DATUMS_PER_CALL = 1000
+MAX_PAYLOAD_BYTES = 900_000
+MAX_AGE = timedelta(days=14)
+
+
+@dataclass(frozen=True)
+class CloudWatchSettings:
+    """Namespace, dimension names and endpoint; credentials come from boto3's usual chain.
+
+    ``max_attempts`` counts the first call too (botocore's ``total_max_attempts``).
+    """
+
+    namespace: str = DEFAULT_NAMESPACE
+    endpoint_url: str | None = None
+    region_name: str | None = None
+    model_dimension: str = "ModelName"
+    feature_dimension: str = "Feature"
+    metric_dimension: str = "Metric"
+    retry_mode: str = "standard"
+    max_attempts: int = 5
+    timeout_seconds: int = 10
+
+    def __post_init__(self) -> None:
+        if self.retry_mode not in ("standard", "adaptive"):
+            raise ValueError(
+                f"unknown retry_mode {self.retry_mode!r}: choose 'standard' or 'adaptive'"
+            )
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> CloudWatchSettings:
+        """Read CLOUDWATCH_NAMESPACE, AWS_ENDPOINT_URL_CLOUDWATCH and AWS_REGION."""
+        env = os.environ if env is None else env
+        return cls(
+            namespace=env.get(NAMESPACE_ENV) or DEFAULT_NAMESPACE,
+            endpoint_url=env.get(ENDPOINT_ENV) or None,
+            region_name=env.get(REGION_ENV) or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+        )
+
+
+def window_datums(
+    deployment_id: str,
+    window_start: datetime,
+    metrics: Mapping[str, Any],
+    settings: CloudWatchSettings,
+) -> list[dict[str, Any]]:
+    """Datums for one window from an outbox ``cloudwatch`` payload (rows_scored, scores)."""
+    model = {"Name": settings.model_dimension, "Value": deployment_id}
+    scores = [s for s in metrics["scores"] if s["value"] is not None]
+    datums = [
+        {
+            "MetricName": "drift_score",
+            "Dimensions": [
+                model,
+                {"Name": settings.feature_dimension, "Value": s["column_name"]},
+                {"Name": settings.metric_dimension, "Value": s["metric"]},
+            ],
+            "Timestamp": window_start,
+            "Value": float(s["value"]),
+            "Unit": "None",
+        }
+        for s in scores
+    ]
+    drifted = {s["column_name"] for s in metrics["scores"] if s["drifted"]}
+    summary = {"drifted_columns": float(len(drifted)), "rows_scored": float(metrics["rows_scored"])}
+    if scores:
+        summary["max_drift_score"] = max(float(s["value"]) for s in scores)
+    for name, value in summary.items():
+        datums.append(
+            {
+                "MetricName": name,
+                "Dimensions": [model],
+                "Timestamp": window_start,
+                "Value": value,
+                "Unit": "Count" if name != "max_drift_score" else "None",
+            }
+        )
+    return datums
+
+
+def batches(datums: Sequence[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    """Split into PutMetricData calls: at most 1000 datums and well under 1 MB each."""
+    batch: list[dict[str, Any]] = []
+    size = 0
+    for datum in datums:
+        datum_size = len(json.dumps(datum, default=str))
+        if batch and (len(batch) == MAX_DATUMS_PER_CALL or size + datum_size > MAX_PAYLOAD_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(datum)
+        size += datum_size
+    if batch:
+        yield batch
+
+
+def too_old(window_start: datetime, now: datetime | None = None) -> bool:
+    """CloudWatch rejects datums older than two weeks."""
+    return window_start < (now or datetime.now(UTC)) - MAX_AGE
+
+
+class CloudWatchTransport:
+    """``put_metric_data`` (and optional alarms) through boto3 with standard/adaptive retries."""
+
+    def __init__(self, settings: CloudWatchSettings) -> None:
+        self.settings = settings
+        self._client = boto3.client(
+            "cloudwatch",
+            endpoint_url=settings.endpoint_url,
+            region_name=settings.region_name,
+            config=Config(
+                retries={"mode": settings.retry_mode, "total_max_attempts": settings.max_attempts},
+                connect_timeout=settings.timeout_seconds,
+                read_timeout=settings.timeout_seconds,
+            ),
+        )
+
+    def put(self, datums: Sequence[dict[str, Any]]) -> int:
+        """Send the datums in as few calls as the limits allow; returns the number of calls."""
+        calls = 0
+        for batch in batches(datums):
+            self._client.put_metric_data(Namespace=self.settings.namespace, MetricData=batch)
+            calls += 1
+        return calls
+
+    def put_drift_alarm(
+        self, deployment_id: str, threshold: float, alarm_actions: Sequence[str] = ()
+    ) -> str:
+        """Create or update the deployment's alarm on ``max_drift_score`` (hourly maximum)."""
+        name = f"{self.settings.namespace}-{deployment_id}-max_drift_score"
+        self._client.put_metric_alarm(
+            AlarmName=name,
+            AlarmDescription=f"Maximum drift score of {deployment_id} reached {threshold}",
+            Namespace=self.settings.namespace,
+            MetricName="max_drift_score",
+            Dimensions=[{"Name": self.settings.model_dimension, "Value": deployment_id}],
+            Statistic="Maximum",
+            Period=3600,
+            EvaluationPeriods=1,
+            Threshold=threshold,
+            ComparisonOperator="GreaterThanOrEqualToThreshold",
+            TreatMissingData="notBreaching",
+            AlarmActions=list(alarm_actions),
+        )
+        return name
