@@ -108,6 +108,7 @@ class Defaults(Strict):
     chunk_rows: PositiveInt = 100_000
     min_rows: PositiveInt = 100
     lag_minutes: Annotated[int, Field(ge=0, le=59)] = 15
+    quality_checks: bool = True
 
 
 class DeploymentConfig(Strict):

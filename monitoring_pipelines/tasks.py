@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine
 
 from monitoring_pipelines.config import DeploymentConfig, MonitorsConfig, ParquetLogs
+from monitoring_pipelines.quality import CheckOutcome, HourValidator
 from monitoring_pipelines.sources.base import LogSource, read_reference
 from monitoring_pipelines.sources.parquet import ParquetLogSource
 from monitoring_pipelines.sources.sql import SqlLogSource
@@ -36,6 +37,7 @@ class WindowSummary:
     start: datetime
     end: datetime
     profile: DatasetProfile
+    quality: tuple[CheckOutcome, ...] = ()
 
     @property
     def rows(self) -> int:
@@ -93,15 +95,23 @@ def aggregate_window(
     start: datetime,
     end: datetime,
     baseline: DatasetProfile | None = None,
+    validator: HourValidator | None = None,
 ) -> WindowSummary:
-    """Profile one window of scoring logs on the baseline's edges and replace its stored rows."""
+    """Profile one window of scoring logs on the baseline's edges and replace its stored rows.
+
+    With a ``validator``, every chunk is also checked against the baseline's expectations.
+    """
     baseline = baseline or read_baseline(engine, deployment.id)
     if baseline is None:
         raise MissingBaselineError(
             f"deployment {deployment.id!r} has no baseline_statistics yet: materialize it first"
         )
     columns = [*deployment.monitored, deployment.logs.timestamp_column]
-    profile = profile_chunks(source.read_window(start, end, columns), baseline)
+    chunks = source.read_window(start, end, columns)
+    if validator is not None:
+        validator.reset()
+        chunks = validator.observe(chunks)
+    profile = profile_chunks(chunks, baseline)
     write_profile(
         engine,
         deployment.id,
@@ -111,7 +121,8 @@ def aggregate_window(
         window_end=end,
         response_columns=deployment.response_columns,
     )
-    return WindowSummary(deployment.id, start, end, profile)
+    quality = tuple(validator.outcomes()) if validator is not None else ()
+    return WindowSummary(deployment.id, start, end, profile, quality)
 
 
 def aggregate_windows(
@@ -119,16 +130,21 @@ def aggregate_windows(
     engine: Engine,
     windows: list[tuple[str, datetime]],
     progress: Callable[[int, int, WindowSummary], None] = lambda i, n, s: None,
+    validate: bool = False,
 ) -> list[WindowSummary]:
     """Profile many hourly windows (a backfill) in one pass, reading each baseline once."""
     baselines: dict[str, DatasetProfile | None] = {}
     sources: dict[str, LogSource] = {}
+    validators: dict[str, HourValidator | None] = {}
     summaries = []
     for index, (deployment_id, start) in enumerate(windows, start=1):
         deployment = config.deployment(deployment_id)
         if deployment_id not in baselines:
-            baselines[deployment_id] = read_baseline(engine, deployment_id)
+            baseline = baselines[deployment_id] = read_baseline(engine, deployment_id)
             sources[deployment_id] = log_source(config, deployment)
+            validators[deployment_id] = (
+                HourValidator(deployment_id, baseline) if validate and baseline else None
+            )
         summary = aggregate_window(
             deployment,
             engine,
@@ -136,6 +152,7 @@ def aggregate_windows(
             start,
             start + HOUR,
             baselines[deployment_id],
+            validators[deployment_id],
         )
         summaries.append(summary)
         progress(index, len(windows), summary)

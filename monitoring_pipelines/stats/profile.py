@@ -234,7 +234,7 @@ def profile_categorical(
     missing = int(series.size - counted.sum())
     counts: dict[str, int] = dict.fromkeys(reference_categories, 0)
     for value, n in zip(counted.index, counted.to_numpy(), strict=True):
-        key = _key(value)
+        key = category_key(value)
         counts[key] = counts.get(key, 0) + int(n)
     kept, folded = _cap(counts, reference_categories, max_categories)
     return CategoricalProfile(
@@ -246,7 +246,7 @@ def profile_categorical(
     )
 
 
-def _key(value: object) -> str:
+def category_key(value: object) -> str:
     """String key of a category: integral floats print without '.0' so 1 and 1.0 agree."""
     if isinstance(value, float | np.floating) and float(value).is_integer():
         return str(int(value))

@@ -3,6 +3,7 @@
 import dagster as dg
 
 from monitoring_pipelines.config import MonitorsConfig
+from monitoring_pipelines.defs.checks import quality_check_results, quality_check_specs
 from monitoring_pipelines.defs.metadata import windows_metadata
 from monitoring_pipelines.defs.partitions import hourly_partitions, windows_of
 from monitoring_pipelines.defs.resources import MonitorsResource, StoreResource
@@ -12,12 +13,15 @@ from monitoring_pipelines.tasks import aggregate_windows
 def build_hourly_aggregates(
     config: MonitorsConfig, baseline: dg.AssetsDefinition
 ) -> dg.AssetsDefinition:
+    checks = config.defaults.quality_checks
+
     @dg.asset(
         partitions_def=hourly_partitions(config),
         backfill_policy=dg.BackfillPolicy.single_run(),
         deps=[baseline],
         group_name="monitoring",
         kinds={"python", "sql"},
+        check_specs=quality_check_specs("hourly_aggregates") if checks else None,
         description="Histograms on the baseline's bin edges, value counts, moments and missing "
         "counts of one hour of scoring logs, in the `aggregates` table. A backfill of any "
         "range is one run that streams through the hours.",
@@ -33,7 +37,12 @@ def build_hourly_aggregates(
                 f"{summary.rows} rows"
             )
 
-        summaries = aggregate_windows(monitors.load(), store.engine(), windows, progress)
-        return dg.MaterializeResult(metadata=windows_metadata(summaries))
+        summaries = aggregate_windows(
+            monitors.load(), store.engine(), windows, progress, validate=checks
+        )
+        return dg.MaterializeResult(
+            metadata=windows_metadata(summaries),
+            check_results=quality_check_results(summaries) if checks else None,
+        )
 
     return hourly_aggregates

@@ -1,0 +1,57 @@
+"""The `monitoring-pipelines` console script: demo, alerts."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+
+
+def _hour(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    if moment.minute or moment.second or moment.microsecond:
+        raise argparse.ArgumentTypeError(f"{text!r} is not on an hour boundary")
+    return moment
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="monitoring-pipelines", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo = commands.add_parser("demo", help="generate a drifting deployment and materialize it")
+    demo.add_argument("--hours", type=_positive, default=72)
+    demo.add_argument("--drift-from-hour", type=int, default=48)
+    demo.add_argument("--rows-per-hour", type=_positive, default=2000)
+    demo.add_argument("--reference-rows", type=_positive, default=20_000)
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--end", type=_hour, help="end of the last hour (UTC, ISO); default: now")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "demo":
+        from monitoring_pipelines.demo.run import DemoSettings, run_demo
+
+        run_demo(
+            DemoSettings(
+                hours=args.hours,
+                drift_from_hour=args.drift_from_hour,
+                rows_per_hour=args.rows_per_hour,
+                reference_rows=args.reference_rows,
+                seed=args.seed,
+                end=args.end,
+            )
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
