@@ -87,7 +87,9 @@ class SqlLogSource(LogSource):
         with _redacting(self._url), self.engine.connect() as conn:
             options = conn.execution_options(stream_results=True, yield_per=self.chunk_rows)
             for rows in options.execute(query).partitions():
-                frame = pd.DataFrame.from_records(rows, columns=keys, coerce_float=True)
+                # Plain tuples: pandas probes Row objects for attributes, which costs ~2x.
+                records = [tuple(row) for row in rows]
+                frame = pd.DataFrame.from_records(records, columns=keys, coerce_float=True)
                 if self.timestamp_column in frame.columns:
                     frame[self.timestamp_column] = pd.to_datetime(
                         frame[self.timestamp_column], utc=True
