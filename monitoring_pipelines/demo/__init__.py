@@ -1,0 +1,1 @@
+"""A synthetic credit-risk deployment (training set, model, hourly logs, late labels) for demos."""

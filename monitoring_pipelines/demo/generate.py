@@ -1,0 +1,295 @@
+"""Write a complete demo deployment: reference set with model outputs, hourly scoring logs
+with daily seasonality and injected drift, and late-arriving ground-truth labels.
+
+Layout under ``root``: ``reference.parquet``, ``logs/date=YYYY-MM-DD/hour=HH/part-00000.parquet``,
+``labels/labels.parquet`` and a ``demo.json`` manifest. Everything is drawn from one seeded
+numpy Generator.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from sklearn.ensemble import HistGradientBoostingClassifier
+
+from monitoring_pipelines.demo.applicants import (
+    CATEGORICAL,
+    DRIFTED_COLUMNS,
+    FEATURES,
+    inject_drift,
+    sample_applicants,
+    sample_defaults,
+)
+from monitoring_pipelines.demo.model import score, train_model
+from monitoring_pipelines.sources.parquet import hour_folder
+from monitoring_pipelines.stats.profile import Kind
+
+HOUR = timedelta(hours=1)
+SEASONALITY = 0.6  # traffic peaks at 1.6x the mean at 15:00 UTC and dips to 0.4x at 03:00
+PEAK_HOUR = 15
+LABEL_DELAY_MEDIAN_HOURS = 24.0
+MIN_REFERENCE_ROWS = 200
+MANIFEST = "demo.json"
+
+
+class Role(StrEnum):
+    """What a demo column is to the monitor."""
+
+    REQUEST_ID = "request_id"
+    TIMESTAMP = "timestamp"
+    FEATURE = "feature"
+    PREDICTION = "prediction"
+    CONFIDENCE = "confidence"
+    SCORE = "score"
+    LATENCY = "latency"
+    LABEL = "label"
+
+
+@dataclass(frozen=True)
+class DemoColumn:
+    """One column of the demo data: its name, role, and kind (None for ids and timestamps)."""
+
+    name: str
+    role: Role
+    kind: Kind | None
+
+
+COLUMNS = (
+    DemoColumn("request_id", Role.REQUEST_ID, None),
+    DemoColumn("scored_at", Role.TIMESTAMP, None),
+    *(
+        DemoColumn(name, Role.FEATURE, Kind.CATEGORICAL if name in CATEGORICAL else Kind.NUMERICAL)
+        for name in FEATURES
+    ),
+    DemoColumn("predicted_class", Role.PREDICTION, Kind.CATEGORICAL),
+    DemoColumn("confidence", Role.CONFIDENCE, Kind.NUMERICAL),
+    DemoColumn("score", Role.SCORE, Kind.NUMERICAL),
+    DemoColumn("latency_ms", Role.LATENCY, Kind.NUMERICAL),
+    DemoColumn("defaulted", Role.LABEL, Kind.CATEGORICAL),
+)
+
+
+@dataclass(frozen=True)
+class DemoData:
+    """Where the demo deployment was written and what its columns mean."""
+
+    root: Path
+    reference_path: Path
+    logs_path: Path
+    labels_path: Path
+    start: datetime
+    end: datetime
+    drift_from_hour: int
+    drift_start: datetime | None
+    drifted_columns: tuple[str, ...]
+    rows_per_hour: tuple[int, ...]
+    reference_rows: int
+    labelled_rows: int
+    columns: tuple[DemoColumn, ...] = COLUMNS
+    timestamp_column: str = "scored_at"
+    request_id_column: str = "request_id"
+    label_column: str = "defaulted"
+
+    def names(self, *roles: Role) -> list[str]:
+        """Column names with any of the given roles, in file order."""
+        return [c.name for c in self.columns if c.role in roles]
+
+    def kinds(self, *roles: Role) -> dict[str, Kind]:
+        """``{name: kind}`` of the columns with the given roles (all profiled columns if none)."""
+        return {
+            c.name: c.kind
+            for c in self.columns
+            if c.kind is not None and (not roles or c.role in roles)
+        }
+
+
+def generate_demo(
+    root: Path,
+    end: datetime,
+    hours: int = 72,
+    drift_from_hour: int = 48,
+    rows_per_hour: int = 2000,
+    reference_rows: int = 20_000,
+    seed: int = 0,
+) -> DemoData:
+    """Write the demo deployment for the ``hours`` hours before ``end`` (an hour boundary, UTC).
+
+    Hours with index ``>= drift_from_hour`` (0 is the oldest) are drifted, so
+    ``drift_from_hour >= hours`` means no drift. A previous demo under ``root`` (recognised by
+    its ``demo.json`` manifest) is replaced; any other existing output is left alone.
+    """
+    _check_arguments(end, hours, drift_from_hour, rows_per_hour, reference_rows)
+    root = Path(root)
+    paths = root / "reference.parquet", root / "logs", root / "labels" / "labels.parquet"
+    _clear(root, paths)
+    rng = np.random.default_rng(seed)
+
+    reference = sample_applicants(rng, reference_rows)
+    reference["defaulted"] = sample_defaults(rng, reference)
+    model = train_model(reference, reference["defaulted"].to_numpy(), seed)
+    reference = pd.concat([reference, score(model, reference)], axis=1)
+    _write(reference, paths[0])
+
+    end = end.astimezone(UTC)
+    start = end - hours * HOUR
+    counts = hourly_counts(rng, start, hours, rows_per_hour)
+    hour_index = np.repeat(np.arange(hours), counts)
+    logs, outcomes = _production(rng, start, hour_index, hour_index >= drift_from_hour, model)
+    bounds = np.concatenate(([0], np.cumsum(counts)))
+    for h in range(hours):
+        if counts[h]:
+            part = logs.iloc[bounds[h] : bounds[h + 1]]
+            _write(part, hour_folder(paths[1], start + h * HOUR) / "part-00000.parquet")
+
+    labels = _labels(rng, logs, outcomes, end)
+    _write(labels, paths[2])
+    demo = DemoData(
+        root=root,
+        reference_path=paths[0],
+        logs_path=paths[1],
+        labels_path=paths[2],
+        start=start,
+        end=end,
+        drift_from_hour=drift_from_hour,
+        drift_start=start + drift_from_hour * HOUR if drift_from_hour < hours else None,
+        drifted_columns=DRIFTED_COLUMNS if drift_from_hour < hours else (),
+        rows_per_hour=tuple(int(c) for c in counts),
+        reference_rows=reference_rows,
+        labelled_rows=len(labels),
+    )
+    (root / MANIFEST).write_text(json.dumps(_manifest(demo), indent=2) + "\n")
+    return demo
+
+
+def traffic_weight(hour_of_day: np.ndarray) -> np.ndarray:
+    """Relative traffic by UTC hour of day; averages exactly 1 over a day."""
+    return 1.0 + SEASONALITY * np.cos(2 * np.pi * (np.asarray(hour_of_day) - PEAK_HOUR) / 24)
+
+
+def hourly_counts(
+    rng: np.random.Generator, start: datetime, hours: int, rows_per_hour: int
+) -> np.ndarray:
+    """Poisson row counts per hour around ``rows_per_hour`` times the daily traffic weight."""
+    hour_of_day = (start.hour + np.arange(hours)) % 24
+    return rng.poisson(rows_per_hour * traffic_weight(hour_of_day))
+
+
+def _production(
+    rng: np.random.Generator,
+    start: datetime,
+    hour_index: np.ndarray,
+    drifted: np.ndarray,
+    model: HistGradientBoostingClassifier,
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The scoring-log rows (sorted by time) and each row's true outcome."""
+    n = hour_index.size
+    features = inject_drift(rng, sample_applicants(rng, n), drifted)
+    outcomes = sample_defaults(rng, features)
+    offsets = np.sort(hour_index * 3_600_000_000 + rng.integers(0, 3_600_000_000, n))
+    latency = rng.lognormal(np.log(35.0), 0.35, n)
+    slow = rng.random(n) < 0.005
+    latency[slow] *= rng.uniform(8.0, 25.0, int(slow.sum()))
+    ids = rng.bytes(16 * n)
+    logs = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "request_id": [
+                        str(uuid.UUID(bytes=ids[16 * i : 16 * i + 16], version=4)) for i in range(n)
+                    ],
+                    "scored_at": pd.Timestamp(start) + pd.to_timedelta(offsets, unit="us"),
+                }
+            ).astype({"request_id": "str"}),
+            features,
+            score(model, features),
+            pd.DataFrame({"latency_ms": np.round(latency, 2)}),
+        ],
+        axis=1,
+    )
+    return logs, outcomes
+
+
+def _labels(
+    rng: np.random.Generator, logs: pd.DataFrame, outcomes: np.ndarray, end: datetime
+) -> pd.DataFrame:
+    """Ground truth that arrives hours to days after scoring; only what arrived by ``end``."""
+    delay = rng.lognormal(np.log(LABEL_DELAY_MEDIAN_HOURS), 0.9, len(logs)) + 1.0
+    labelled_at = logs["scored_at"] + pd.to_timedelta(np.round(delay * 3_600_000_000), unit="us")
+    arrived = (labelled_at < pd.Timestamp(end)).to_numpy()
+    labels = pd.DataFrame(
+        {
+            "request_id": logs["request_id"].to_numpy()[arrived],
+            "defaulted": outcomes[arrived],
+            "labelled_at": labelled_at.to_numpy()[arrived],
+        }
+    )
+    return labels.sort_values("labelled_at", ignore_index=True)
+
+
+def _write(frame: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path)
+
+
+def _clear(root: Path, paths: tuple[Path, Path, Path]) -> None:
+    """Remove a previous demo's output; refuse to touch files it did not write."""
+    existing = [p for p in paths if p.exists()]
+    if existing and not (root / MANIFEST).is_file():
+        raise FileExistsError(
+            f"{', '.join(str(p) for p in existing)} exist(s) but {root} holds no {MANIFEST}: "
+            "not a previous demo, so nothing is replaced; choose another root"
+        )
+    for path in existing:
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+
+
+def _manifest(demo: DemoData) -> dict:
+    """What was generated, as JSON-ready values (also marks ``root`` as demo output)."""
+    return {
+        "start": demo.start.isoformat(),
+        "end": demo.end.isoformat(),
+        "drift_start": demo.drift_start.isoformat() if demo.drift_start else None,
+        "drifted_columns": list(demo.drifted_columns),
+        "rows": sum(demo.rows_per_hour),
+        "reference_rows": demo.reference_rows,
+        "labelled_rows": demo.labelled_rows,
+        "columns": [
+            {"name": c.name, "role": c.role.value, "kind": c.kind.value if c.kind else None}
+            for c in demo.columns
+        ],
+    }
+
+
+def _check_arguments(
+    end: datetime, hours: int, drift_from_hour: int, rows_per_hour: int, reference_rows: int
+) -> None:
+    if not isinstance(end, datetime) or end.tzinfo is None or end.utcoffset() is None:
+        raise ValueError(f"end must be a timezone-aware datetime, got {end!r}")
+    if end.astimezone(UTC).replace(minute=0, second=0, microsecond=0) != end:
+        raise ValueError(f"end must be a UTC hour boundary, got {end.isoformat()}")
+    if hours < 1:
+        raise ValueError(f"hours must be at least 1, got {hours!r}")
+    if drift_from_hour < 0:
+        raise ValueError(
+            f"drift_from_hour must be >= 0 (>= hours means no drift), got {drift_from_hour!r}"
+        )
+    if rows_per_hour < 1:
+        raise ValueError(f"rows_per_hour must be at least 1, got {rows_per_hour!r}")
+    if reference_rows < MIN_REFERENCE_ROWS:
+        raise ValueError(
+            f"reference_rows must be at least {MIN_REFERENCE_ROWS} to train the model, "
+            f"got {reference_rows!r}"
+        )
