@@ -5,7 +5,8 @@
   edges only (outer ±inf bins included, missing values excluded), so D is the
   maximum over the edges; its p-value is the asymptotic two-sided one for the two
   sample sizes, P(D_{n'} ≥ D) with n' = round(n·m / (n + m)), as
-  ``scipy.stats.ks_2samp(method="asymp")``.
+  ``scipy.stats.ks_2samp(method="asymp")`` (n' at least 1, so one-row windows
+  get a p-value; it is rough for tiny windows, where ``min_rows`` should apply).
 - Binned vs raw: the binned D never exceeds the raw D; with the default 40
   quantile bins it stayed within 0.01 of ``scipy.stats.ks_2samp`` (worst seen
   0.008) on normal, lognormal and bimodal data, mean shifts 0–0.5 sd, 1k–100k
@@ -37,7 +38,7 @@ def ks(reference: NumericalProfile, current: NumericalProfile) -> Measurement:
     ref_counts, cur_counts = aligned_counts(reference, current)
     n, m = ref_counts.sum(), cur_counts.sum()
     statistic = float(np.max(np.abs(np.cumsum(ref_counts) / n - np.cumsum(cur_counts) / m)))
-    p_value = float(stats.kstwo.sf(statistic, np.round(n * m / (n + m))))
+    p_value = float(stats.kstwo.sf(statistic, max(np.round(n * m / (n + m)), 1.0)))
     return Measurement(value=statistic, p_value=min(max(p_value, 0.0), 1.0))
 
 

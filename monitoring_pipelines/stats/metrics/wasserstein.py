@@ -4,14 +4,20 @@
 - Formula: W = ∫ |F_b(x) − F_c(x)| dx / max(σ_b, ``std_floor``); σ_b is the
   baseline's population std (ddof = 0) and ``std_floor`` (default 1e-3, as
   Evidently) stands in when the baseline is constant.
-- On profiles each CDF is taken as linear inside a bin (values spread evenly), so
-  the integral is exact for that piecewise-linear CDF. The open-ended outer bins
-  span from the smaller of the two profiles' minima to the first finite edge, and
-  from the last finite edge to the larger maximum; ±inf values count in the outer
-  bins at those positions. Measured against ``scipy.stats.wasserstein_distance`` on
-  the raw values with the default 40 quantile bins: absolute error of the
-  normalised W below 0.01 (typically < 0.005) for normal, lognormal and bimodal
-  data, 1k–100k rows, shifts up to 0.5 sd (``benchmarks/binned_accuracy.py``).
+- On profiles each CDF is taken as linear inside a bin (values spread evenly) and
+  |F_b − F_c| is integrated exactly bin by bin. The open-ended outer bins span from
+  the smaller of the two profiles' minima to the first finite edge, and from the
+  last finite edge to the larger maximum. Evenly spread is a poor guess in the
+  long tails, so the two tail regions (outer bin plus first / last regular bin)
+  are anchored on the exact means: ∫(F_b − F_c) dx = μ_c − μ_b, and the part of
+  that identity the inner bins do not explain is given to the tails, in proportion
+  to their own estimates. (Skipped when either side holds ±inf values: those count
+  in the outer bins at the min / max positions.) Measured against
+  ``scipy.stats.wasserstein_distance`` / std on raw values with the default 40
+  quantile bins: absolute error below 0.02 (95 % of cases below 0.015) on normal,
+  lognormal, exponential and bimodal data, 1k–100k rows against 100k, shifts up
+  to 0.5 sd (``benchmarks/binned_accuracy.py``); without the anchoring the error
+  reached 0.47 on lognormal data.
 - On raw samples (``stats.drift.score``) it is exactly
   ``scipy.stats.wasserstein_distance`` of the finite values / max(std, floor).
 - Range: [0, ∞). Not symmetric (scaled by the baseline). W ≥ z_score (a mean
@@ -40,17 +46,21 @@ DEFAULT_STD_FLOOR = 1e-3
 def wasserstein(
     reference: NumericalProfile, current: NumericalProfile, *, std_floor: float = DEFAULT_STD_FLOOR
 ) -> Measurement:
-    """Normalised W1 between the piecewise-linear CDFs of the two histograms."""
+    """Normalised W1 between the two histograms, tails anchored on the exact means."""
     ref_counts, cur_counts = aligned_counts(reference, current)
     x = bin_positions(reference, current)
     diff = np.zeros(x.size)
     diff[1:] = np.cumsum(ref_counts) / ref_counts.sum() - np.cumsum(cur_counts) / cur_counts.sum()
-    a, b, width = diff[:-1], diff[1:], np.diff(x)
-    same_sign = a * b >= 0
-    total = np.abs(a) + np.abs(b)
-    safe = np.where(total > 0, total, 1.0)
-    area = np.where(same_sign, 0.5 * total, 0.5 * (a * a + b * b) / safe) * width
-    return _normalised(float(area.sum()), reference.std, std_floor)
+    absolute, signed = _bin_integrals(diff[:-1], diff[1:], np.diff(x))
+    if x.size < 6 or not (_all_finite(reference) and _all_finite(current)):
+        return _normalised(float(absolute.sum()), reference.std, std_floor)
+    low, high = signed[:2].sum(), signed[-2:].sum()
+    residual = (current.mean - reference.mean) - (signed[2:-2].sum() + low + high)
+    weight_low, weight_high = (abs(low), abs(high)) if low or high else (1.0, 1.0)
+    low += residual * weight_low / (weight_low + weight_high)
+    high += residual * weight_high / (weight_low + weight_high)
+    distance = float(absolute[2:-2].sum() + abs(low) + abs(high))
+    return _normalised(distance, reference.std, std_floor)
 
 
 def wasserstein_raw(
@@ -75,6 +85,20 @@ def bin_positions(reference: NumericalProfile, current: NumericalProfile) -> np.
     x[0] = np.fmin(np.fmin(reference.min, current.min), x[1])
     x[-1] = np.fmax(np.fmax(reference.max, current.max), x[-2])
     return x
+
+
+def _bin_integrals(
+    a: np.ndarray, b: np.ndarray, width: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """∫|D| and ∫D over each bin for D linear from ``a`` to ``b`` across the bin."""
+    total = np.abs(a) + np.abs(b)
+    safe = np.where(total > 0, total, 1.0)
+    absolute = np.where(a * b >= 0, 0.5 * total, 0.5 * (a * a + b * b) / safe) * width
+    return absolute, 0.5 * (a + b) * width
+
+
+def _all_finite(profile: NumericalProfile) -> bool:
+    return profile.pos_inf == 0 and profile.neg_inf == 0
 
 
 def _normalised(distance: float, std: float, std_floor: float) -> Measurement:
