@@ -1,0 +1,150 @@
+"""Part 4: one hour end to end, read → profile → write, from Parquet and from PostgreSQL.
+
+The hour is read through the project's log sources, profiled chunk by chunk and
+written with ``write_profile`` into a benchmark database on the local PostgreSQL,
+with each phase timed separately so the next bottleneck is visible.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from benchmarks.data import CATEGORICAL, FEATURES, HOUR, KINDS, NUMERICAL, TIMESTAMP
+from benchmarks.table import Row
+from monitoring_pipelines.sources.base import LogSource
+from monitoring_pipelines.sources.parquet import ParquetLogSource
+from monitoring_pipelines.sources.sql import SqlLogSource
+from monitoring_pipelines.stats.dataset import (
+    DatasetProfile,
+    empty_like,
+    fit_baseline,
+    profile_frame,
+)
+from monitoring_pipelines.store.aggregates import write_profile
+from monitoring_pipelines.store.engine import get_engine
+
+DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/monitoring_bench"
+LOG_TABLE = "bench_scoring_logs"
+DEPLOYMENT = "bench_e2e"
+
+
+@dataclass(frozen=True)
+class Phases:
+    """Seconds spent reading, profiling and writing one hour."""
+
+    read: float
+    profile: float
+    write: float
+    rows: int
+
+
+def ensure_database(url: str = DATABASE_URL) -> None:
+    """Create the benchmark database on the server when it does not exist."""
+    name = make_url(url).database
+    admin = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        found = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+        if found.first() is None:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+
+
+def load_log_table(parquet_path: Path, url: str = DATABASE_URL) -> None:
+    """Copy the hour's Parquet rows into the log table, unless it already holds them."""
+    table = pq.read_table(parquet_path, columns=[*FEATURES, TIMESTAMP])
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        exists = conn.execute(text("SELECT to_regclass(:t)"), {"t": LOG_TABLE}).scalar()
+        if exists and conn.execute(text(f"SELECT count(*) FROM {LOG_TABLE}")).scalar() == len(
+            table
+        ):
+            return
+        conn.execute(text(f"DROP TABLE IF EXISTS {LOG_TABLE}"))
+        columns = [f"{n} double precision" for n in NUMERICAL] + [f"{c} text" for c in CATEGORICAL]
+        conn.execute(
+            text(f"CREATE TABLE {LOG_TABLE} ({', '.join(columns)}, {TIMESTAMP} timestamptz)")
+        )
+        for name in NUMERICAL:
+            column = table.column(name)
+            table = table.set_column(
+                table.schema.get_field_index(name),
+                name,
+                pc.if_else(pc.is_nan(column), pa.scalar(None, pa.float64()), column),
+            )
+        buffer = io.BytesIO()
+        pacsv.write_csv(table, buffer, pacsv.WriteOptions(include_header=False))
+        cursor = conn.connection.dbapi_connection.cursor()
+        names = ", ".join(table.column_names)
+        with cursor.copy(f"COPY {LOG_TABLE} ({names}) FROM STDIN WITH (FORMAT csv)") as copy:
+            copy.write(buffer.getvalue())
+        conn.execute(text(f"ANALYZE {LOG_TABLE}"))
+    engine.dispose()
+
+
+def run_hour(source: LogSource, baseline: DatasetProfile, url: str = DATABASE_URL) -> Phases:
+    """Read, profile and write one hour, timing each phase."""
+    chunks: Iterator[pd.DataFrame] = source.read_window(HOUR, HOUR + timedelta(hours=1), FEATURES)
+    profile = empty_like(baseline)
+    read = work = 0.0
+    while True:
+        start = time.perf_counter()
+        chunk = next(chunks, None)
+        read += time.perf_counter() - start
+        if chunk is None:
+            break
+        start = time.perf_counter()
+        profile = profile.merge(profile_frame(chunk, baseline))
+        work += time.perf_counter() - start
+    engine = get_engine(url)
+    start = time.perf_counter()
+    write_profile(
+        engine, DEPLOYMENT, HOUR, profile, is_baseline=False, window_end=HOUR + timedelta(hours=1)
+    )
+    return Phases(read, work, time.perf_counter() - start, profile.row_count)
+
+
+def end_to_end(
+    reference: pd.DataFrame,
+    parquet_path: Path,
+    log_root: Path,
+    chunk_rows: int,
+    url: str = DATABASE_URL,
+) -> list[Row]:
+    """One row per source with the read / profile / write split; ``url`` holds logs and store."""
+    ensure_database(url)
+    load_log_table(parquet_path, url)
+    baseline = fit_baseline(reference, KINDS)
+    sources = {
+        "Parquet (ParquetLogSource)": ParquetLogSource(log_root, TIMESTAMP, chunk_rows),
+        "PostgreSQL table (SqlLogSource)": SqlLogSource(
+            url, LOG_TABLE, TIMESTAMP, chunk_rows=chunk_rows
+        ),
+    }
+    table = []
+    for label, source in sources.items():
+        phases = run_hour(source, baseline, url)
+        total = phases.read + phases.profile + phases.write
+        table.append(
+            Row(
+                f"4 end-to-end hour (chunks of {chunk_rows:,} rows)",
+                f"{label}: {phases.rows:,} rows",
+                f"read {phases.read:.2f} s, profile {phases.profile:.2f} s, "
+                f"write {phases.write:.3f} s; total {total:.2f} s "
+                f"({phases.rows / total / 1e6:.2f} M rows/s)",
+                f"read is {phases.read / total:.0%} of the total",
+            )
+        )
+    return table

@@ -1,0 +1,88 @@
+"""Part 2: ours next to Evidently, whylogs and NannyML on the same Parquet files.
+
+Every contender runs in a fresh child process of its own venv and is measured the
+same way (compute time reported by the child, peak RSS from the kernel).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks.measure import ChildRun, run_child
+from benchmarks.table import Row
+
+
+@dataclass(frozen=True)
+class Contender:
+    """One peer run: which venv, which job, and the speed-up we must reach over it."""
+
+    label: str
+    venv: str
+    module: str
+    args: tuple[str, ...] = ()
+    target: float | None = None
+
+
+CONTENDERS = (
+    Contender(
+        "NannyML univariate drift (KS, chi²)",
+        "nannyml",
+        "benchmarks.jobs.nannyml_drift",
+        ("--methods", "ks_chi2"),
+        3.0,
+    ),
+    Contender(
+        "NannyML univariate drift (Jensen–Shannon)",
+        "nannyml",
+        "benchmarks.jobs.nannyml_drift",
+        ("--methods", "jensen_shannon"),
+    ),
+    Contender("whylogs profile", "whylogs", "benchmarks.jobs.whylogs_profile", (), 15.0),
+    Contender(
+        "Evidently data drift report", "evidently", "benchmarks.jobs.evidently_report", (), 35.0
+    ),
+)
+
+
+def _figure(run: ChildRun) -> str:
+    increase = run.peak_rss_mb - run.report["rss_loaded_mb"]
+    return (
+        f"{run.report['seconds']:.2f} s compute ({run.wall_seconds:.1f} s process), "
+        f"peak {run.peak_rss_mb:,.0f} MB (+{increase:,.0f} MB over the loaded data)"
+    )
+
+
+def peers_side_by_side(
+    reference: Path, production: Path, pythons: dict[str, str | None], rows: int
+) -> list[Row]:
+    """Time and peak memory of ours and of each installed peer, with the ratios."""
+    part = f"2 peers ({rows:,} rows, reference as in part 1)"
+    paths = [str(reference), str(production)]
+    ours = run_child("benchmarks.jobs.ours_profile", paths, sys.executable)
+    table = [Row(part, "ours: fit_baseline + profile_frame", _figure(ours))]
+    for peer in CONTENDERS:
+        python = pythons.get(peer.venv)
+        if python is None:
+            table.append(Row(part, peer.label, "not installed", target=_target(peer), met=False))
+            continue
+        run = run_child(peer.module, [*paths, *peer.args], python)
+        speedup = run.report["seconds"] / ours.report["seconds"]
+        memory = run.peak_rss_mb / ours.peak_rss_mb
+        met = None if peer.target is None else speedup >= peer.target and memory > 1.0
+        table.append(
+            Row(
+                part,
+                peer.label,
+                _figure(run),
+                f"ours {speedup:.1f}× faster, {memory:.2f}× less peak memory",
+                _target(peer),
+                met,
+            )
+        )
+    return table
+
+
+def _target(peer: Contender) -> str:
+    return "" if peer.target is None else f"≥ {peer.target:g}× faster, lower peak"

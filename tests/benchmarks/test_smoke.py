@@ -1,0 +1,149 @@
+"""Each benchmark part at a tiny size, so the scripts keep working as the package changes.
+
+These check that every part runs and reports sane figures, not the speed itself.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from benchmarks import data, venvs
+from benchmarks.end_to_end import end_to_end
+from benchmarks.measure import run_child
+from benchmarks.memory import memory_bounded
+from benchmarks.peers import CONTENDERS, peers_side_by_side
+from benchmarks.run import main
+from benchmarks.scaling import scaling_curve
+from benchmarks.table import Row, markdown
+from benchmarks.throughput import profile_throughput
+
+SECONDS = re.compile(r"(\d+\.\d+) s")
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("bench-data")
+
+
+@pytest.fixture(scope="module")
+def reference(data_dir: Path) -> pd.DataFrame:
+    return pd.read_parquet(data.parquet(2_000, "reference", data_dir), columns=data.FEATURES)
+
+
+@pytest.fixture(scope="module")
+def production(data_dir: Path) -> pd.DataFrame:
+    return pd.read_parquet(data.parquet(4_000, "production", data_dir), columns=data.FEATURES)
+
+
+def test_data_has_the_columns_missing_share_and_cardinalities_asked_for(data_dir, production):
+    table = pq.read_table(data.parquet(4_000, "production", data_dir))
+    assert table.column_names == [*data.FEATURES, data.TIMESTAMP]
+    assert production[data.NUMERICAL].dtypes.eq(np.float64).all()
+    missing = production[data.NUMERICAL].isna().to_numpy().mean()
+    assert 0.005 < missing < 0.015
+    distinct = [production[c].nunique() for c in data.CATEGORICAL]
+    assert distinct[:3] == [3, 10, 50] and 150 < distinct[3] <= 200 and distinct[4] <= 1000
+    stamps = table.column(data.TIMESTAMP).to_pandas()
+    assert stamps.min() >= pd.Timestamp(data.HOUR)
+    assert stamps.max() < pd.Timestamp(data.HOUR) + pd.Timedelta(hours=1)
+
+
+def test_data_is_written_once_and_reused(data_dir):
+    path = data.parquet(4_000, "production", data_dir)
+    stamp = path.stat().st_mtime_ns
+    assert data.parquet(4_000, "production", data_dir).stat().st_mtime_ns == stamp
+    with pytest.raises(ValueError, match="'reference' or 'production'"):
+        data.parquet(10, "training", data_dir)
+
+
+def data_sizes() -> list[tuple[int, str]]:
+    return [(2_000, "reference"), (4_000, "production")]
+
+
+def _seconds(row: Row) -> float:
+    return float(SECONDS.search(row.figure).group(1))
+
+
+def test_throughput_reports_ours_and_both_numpy_baselines(reference, production):
+    rows = profile_throughput(reference, production, repeats=1)
+    assert len(rows) == 3
+    assert all(_seconds(row) > 0 for row in rows)
+    assert rows[1].met is not None and rows[1].target == "≥ 0.5×"
+
+
+def test_peers_report_ours_and_mark_missing_peers_as_not_met(data_dir):
+    reference, production = (data.parquet(n, k, data_dir) for n, k in data_sizes())
+    rows = peers_side_by_side(reference, production, {}, 4_000)
+    assert rows[0].what.startswith("ours") and _seconds(rows[0]) > 0
+    missing = rows[1:]
+    assert len(missing) == len(CONTENDERS)
+    assert all(row.figure == "not installed" and row.met is False for row in missing)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("peer", CONTENDERS, ids=lambda peer: peer.label)
+def test_each_installed_peer_job_runs_on_tiny_data(data_dir, peer):
+    if not venvs.installed(peer.venv):
+        pytest.skip(f"{peer.venv} venv not created (python -m benchmarks.run creates it)")
+    paths = [str(data.parquet(n, k, data_dir)) for n, k in data_sizes()]
+    run = run_child(peer.module, [*paths, *peer.args], str(venvs.python_of(peer.venv)))
+    assert run.report["seconds"] > 0 and run.peak_rss_mb > run.report["rss_loaded_mb"] * 0.5
+
+
+def test_child_measurement_sees_the_memory_a_child_allocates():
+    run = run_child("benchmarks.jobs.allocate", ["200"])
+    assert run.peak_rss_mb >= run.report["rss_loaded_mb"] + 150
+
+
+def test_memory_part_streams_every_row_and_compares_peaks(data_dir, reference):
+    ref_path = data.parquet(2_000, "reference", data_dir)
+    roots = {n: data.log_root(n, "production", data_dir) for n in (4_000, 12_000)}
+    data.parquet(12_000, "production", data_dir)
+    rows = memory_bounded(ref_path, roots, chunk_rows=1_000)
+    assert len(rows) == 3 and rows[-1].met is not None
+    assert "12,000 vs 4,000" in rows[-1].what
+
+
+@pytest.mark.postgres
+def test_end_to_end_reads_profiles_and_writes_from_both_sources(data_dir, reference, postgres_url):
+    path = data.parquet(4_000, "production", data_dir)
+    root = data.log_root(4_000, "production", data_dir)
+    rows = end_to_end(reference, path, root, chunk_rows=1_000, url=postgres_url)
+    assert [row.what for row in rows] == [
+        "Parquet (ParquetLogSource): 4,000 rows",
+        "PostgreSQL table (SqlLogSource): 4,000 rows",
+    ]
+
+
+def test_scaling_reports_each_size_the_slope_and_the_bins(reference, production):
+    rows = scaling_curve(reference, production, (500, 1_000, 4_000), (10, 100), 1_000, 1)
+    assert [row.what for row in rows[:3]] == ["500 rows", "1,000 rows", "4,000 rows"]
+    assert "slope" in rows[3].what and rows[3].met is not None
+    assert rows[-1].what == "bins 10…100: slowest / fastest"
+
+
+def test_markdown_marks_missed_targets():
+    text = markdown([Row("p", "w", "1 s", "2×", "≥ 3×", False), Row("p", "x", "2 s")])
+    lines = text.splitlines()
+    assert lines[0] == "| Part | Measurement | Figure | Ratio | Target | Met |"
+    assert lines[2].endswith("| ≥ 3× | **no** |") and lines[3].endswith("|  |  |  |")
+
+
+def test_run_writes_the_table_it_prints(tmp_path, capsys):
+    output = tmp_path / "results.md"
+    main(["--quick", "--parts", "1,7", "--data-dir", str(tmp_path), "--output", str(output)])
+    text = output.read_text()
+    assert text in capsys.readouterr().out
+    assert "| 1 throughput (5,000 rows × 25 cols) | ours: profile_frame |" in text
+    assert "| 7 scaling | 10,000 rows |" in text
+
+
+def test_run_rejects_unknown_parts():
+    with pytest.raises(SystemExit):
+        main(["--parts", "1,5"])
