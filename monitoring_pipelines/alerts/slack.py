@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+from slack_sdk.http_retry.jitter import Jitter
 
 from monitoring_pipelines.alerts.redact import RedactingFilter, describe
 
@@ -134,6 +136,13 @@ def run_failure_message(row: Mapping[str, Any], ui_url: str | None) -> dict:
     return {"text": f"{title}: {error[:200]}", "blocks": blocks}
 
 
+class ProportionalJitter(Jitter):
+    """Full jitter scaled to the backoff (slack-sdk's default adds up to one whole second)."""
+
+    def recalculate(self, duration: float) -> float:
+        return duration * (0.5 + random.random())
+
+
 class SlackDeliveryError(RuntimeError):
     """A post that failed; the message is secret-free. ``maybe_sent``: outcome unknown."""
 
@@ -173,7 +182,7 @@ class SlackTransport:
         if not settings.token:
             raise ValueError(f"no Slack token: set {TOKEN_ENV} to post to Slack")
         self.settings = settings
-        backoff = BackoffRetryIntervalCalculator(backoff_factor=settings.backoff_seconds)
+        backoff = BackoffRetryIntervalCalculator(settings.backoff_seconds, ProportionalJitter())
         logger = logging.getLogger(f"{__name__}.sdk")
         if not any(isinstance(f, RedactingFilter) for f in logger.filters):
             logger.addFilter(RedactingFilter())

@@ -104,6 +104,7 @@ def run_failure_entry(
 _EMPTY_ROW: dict[str, Any] = dict.fromkeys(c.name for c in alerts.columns if c.nullable) | {
     "slack_status": PENDING,
     "slack_attempts": 0,
+    "slack_unconfirmed": False,
     "cloudwatch_status": PENDING,
     "cloudwatch_attempts": 0,
 }
@@ -151,15 +152,20 @@ def pending(engine: Engine, channel: str, limit: int | None = None) -> list[dict
 
 
 def claim(engine: Engine, alert_ids: Iterable[int], channel: str) -> list[int]:
-    """Start an attempt: pending → sending, attempts + 1. Returns the ids this caller won."""
+    """Start an attempt: pending → sending, attempts + 1. Returns the ids this caller won.
+
+    For Slack the row is also marked unconfirmed until an outcome is recorded: a later
+    delivery must look the message up before posting it again.
+    """
     status, attempts, claimed_at = _columns(channel)
+    values = {status: SENDING, claimed_at: datetime.now(UTC), attempts: attempts + 1}
+    if channel == "slack":
+        values[alerts.c.slack_unconfirmed] = True
     won = []
     with engine.begin() as conn:
         for alert_id in alert_ids:
             result = conn.execute(
-                update(alerts)
-                .where(alerts.c.id == alert_id, status == PENDING)
-                .values({status: SENDING, claimed_at: datetime.now(UTC), attempts: attempts + 1})
+                update(alerts).where(alerts.c.id == alert_id, status == PENDING).values(values)
             )
             if result.rowcount:
                 won.append(alert_id)
@@ -206,9 +212,10 @@ def record_attempt(
     ok: bool,
     error: str | None = None,
     slack_ts: str | None = None,
+    unconfirmed: bool = False,
 ) -> None:
     """Record the outcome of an attempt (counted by :func:`claim`): sent with the Slack ts,
-    or pending again with the error."""
+    or pending again with the error; ``unconfirmed`` when the post may have arrived."""
     status, _, _ = _columns(channel)
     ids = [alert_id] if isinstance(alert_id, int) else list(alert_id)
     values: dict[Any, Any] = {
@@ -219,8 +226,10 @@ def record_attempt(
     }
     if ok:
         values[alerts.c[f"{channel}_sent_at"]] = datetime.now(UTC)
-    if channel == "slack" and slack_ts is not None:
-        values[alerts.c.slack_ts] = slack_ts
+    if channel == "slack":
+        values[alerts.c.slack_unconfirmed] = unconfirmed and not ok
+        if slack_ts is not None:
+            values[alerts.c.slack_ts] = slack_ts
     with engine.begin() as conn:
         for one in ids:
             conn.execute(update(alerts).where(alerts.c.id == one).values(values))

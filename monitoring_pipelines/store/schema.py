@@ -139,6 +139,7 @@ alerts = Table(
     Column("slack_claimed_at", Timestamp, nullable=True),
     Column("slack_sent_at", Timestamp, nullable=True),
     Column("slack_ts", Text, nullable=True),
+    Column("slack_unconfirmed", Boolean, nullable=False, default=False),
     Column("cloudwatch", NullableJson, nullable=True),
     Column("cloudwatch_status", String(16), nullable=False, default="pending"),
     Column("cloudwatch_attempts", Integer, nullable=False, default=0),

@@ -48,7 +48,7 @@ class ThrottlingProxy:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def start(self) -> ThrottlingProxy:
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
         return self
 
     def stop(self) -> None:

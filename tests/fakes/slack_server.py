@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -38,7 +39,7 @@ class FakeSlack:
         self.down = False
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._ts = 1_700_000_000
+        self._ts = 0.0
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
 
@@ -47,7 +48,7 @@ class FakeSlack:
         return f"http://127.0.0.1:{self._server.server_address[1]}/api/"
 
     def start(self) -> FakeSlack:
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
         return self
 
     def stop(self) -> None:
@@ -69,10 +70,10 @@ class FakeSlack:
             return {"ok": False, "error": "invalid_auth"}
         if method == "chat.postMessage":
             with self._lock:
-                self._ts += 1
+                self._ts = max(time.time(), self._ts + 0.001)
                 message = {
                     "channel": body["channel"],
-                    "ts": f"{self._ts}.000100",
+                    "ts": f"{self._ts:.6f}",
                     "text": body.get("text"),
                     "blocks": body.get("blocks"),
                     "metadata": body.get("metadata"),

@@ -1,0 +1,222 @@
+"""Delivering the outbox through faults: nothing lost, nothing sent twice."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from monitoring_pipelines.alerts.cloudwatch import CloudWatchTransport
+from monitoring_pipelines.alerts.delivery import deliver_pending
+from monitoring_pipelines.alerts.slack import SlackTransport, drift_message
+from monitoring_pipelines.stats.alert_policy import AlertSettings, DriftRecord, decide_alerts
+from monitoring_pipelines.store import alerts as outbox
+from monitoring_pipelines.store.schema import alerts
+from tests.alerts.conftest import CHANNEL, cloudwatch_settings
+from tests.fakes.slack_server import HANG_AFTER_POST, RATE_LIMITED
+
+HOUR = timedelta(hours=1)
+T0 = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - 6 * HOUR
+
+
+def record(hour: int, column: str, status: str = "significant", value: float = 0.4):
+    return DriftRecord("credit_risk", T0 + hour * HOUR, T0 + (hour + 1) * HOUR, "hour", column,
+                       "psi", value, None, 0.25, status, status != "no_drift")  # fmt: skip
+
+
+def enqueue_windows(engine, hours=(0, 1, 2), columns=("age", "income")) -> list[int]:
+    records = [record(h, c) for h in hours for c in columns]
+    decision = decide_alerts(records, {"credit_risk": AlertSettings(cooldown=timedelta(0))}, [])
+    return outbox.enqueue(engine, [outbox.alert_entry(a) for a in decision.alerts])
+
+
+def enqueue_metrics(engine, hours=(0, 1)) -> list[int]:
+    scores = [{"column_name": "age", "metric": "psi", "value": 0.4, "drifted": True}]
+    return outbox.enqueue(
+        engine,
+        [
+            outbox.metrics_entry("credit_risk", start, start + HOUR, "hour", scores, 100 + h)
+            for h, start in ((h, T0 + h * HOUR) for h in hours)
+        ],
+    )
+
+
+def rows(engine) -> dict[int, dict]:
+    return {row["id"]: row for row in outbox.list_recent(engine, limit=1000)}
+
+
+def delivered_keys(fake_slack) -> Counter:
+    return Counter(
+        key for m in fake_slack.messages for key in m["metadata"]["event_payload"]["dedup_keys"]
+    )
+
+
+def test_one_message_per_window_with_all_its_alerts(sqlite_engine, slack, fake_slack):
+    ids = enqueue_windows(sqlite_engine)
+    report = deliver_pending(sqlite_engine, slack, None)
+    assert (report.sent["slack"], report.slack_messages) == (6, 3)
+    assert len(fake_slack.messages) == 3
+    stored = rows(sqlite_engine)
+    assert {stored[i]["slack_status"] for i in ids} == {"sent"}
+    ts_by_key = {stored[i]["dedup_key"]: stored[i]["slack_ts"] for i in ids}
+    for message in fake_slack.messages:
+        for key in message["metadata"]["event_payload"]["dedup_keys"]:
+            assert ts_by_key[key] == message["ts"]
+    assert deliver_pending(sqlite_engine, slack, None).slack_messages == 0
+
+
+def test_429_then_200_delivers_one_message(sqlite_engine, slack, fake_slack):
+    [row_id] = enqueue_windows(sqlite_engine, hours=(0,), columns=("age",))
+    fake_slack.script.append(RATE_LIMITED)
+    deliver_pending(sqlite_engine, slack, None)
+    assert len(fake_slack.posts()) == 2
+    assert len(fake_slack.messages) == 1
+    row = rows(sqlite_engine)[row_id]
+    assert (row["slack_status"], row["slack_attempts"]) == ("sent", 1)
+    assert row["slack_ts"] == fake_slack.messages[0]["ts"]
+
+
+def test_slack_down_for_three_runs_then_up_delivers_each_alert_once(
+    sqlite_engine, slack, fake_slack
+):
+    ids = enqueue_windows(sqlite_engine)
+    fake_slack.down = True
+    for run in range(1, 4):
+        report = deliver_pending(sqlite_engine, slack, None)
+        assert report.failed["slack"] == len(ids)
+        stored = rows(sqlite_engine)
+        assert {stored[i]["slack_status"] for i in ids} == {"pending"}
+        assert {stored[i]["slack_attempts"] for i in ids} == {run}
+        assert {stored[i]["slack_last_error"] for i in ids} == {
+            "chat.postMessage failed: SlackApiError: internal_error (HTTP 500)"
+        }
+    assert fake_slack.messages == []
+    fake_slack.down = False
+    deliver_pending(sqlite_engine, slack, None)
+    deliver_pending(sqlite_engine, slack, None)
+    stored = rows(sqlite_engine)
+    assert delivered_keys(fake_slack) == Counter({stored[i]["dedup_key"]: 1 for i in ids})
+    assert {stored[i]["slack_status"] for i in ids} == {"sent"}
+    assert {stored[i]["slack_last_error"] for i in ids} == {None}
+
+
+def test_timeout_after_slack_stored_the_message_is_not_reposted(sqlite_engine, slack, fake_slack):
+    ids = enqueue_windows(sqlite_engine, hours=(0,))
+    fake_slack.script.append(HANG_AFTER_POST)
+    first = deliver_pending(sqlite_engine, slack, None)
+    assert first.failed["slack"] == 2 and "TimeoutError" in first.errors[0]
+    assert len(fake_slack.messages) == 1  # Slack has it, we do not know yet
+    second = deliver_pending(sqlite_engine, slack, None)
+    assert (second.sent["slack"], second.slack_messages) == (2, 0)
+    assert len(fake_slack.messages) == 1
+    assert {rows(sqlite_engine)[i]["slack_ts"] for i in ids} == {fake_slack.messages[0]["ts"]}
+
+
+def test_crash_between_post_and_record_is_recovered_without_a_second_post(
+    sqlite_engine, slack, fake_slack
+):
+    ids = enqueue_windows(sqlite_engine, hours=(0,))
+    group = outbox.pending(sqlite_engine, "slack")
+    assert outbox.claim(sqlite_engine, ids, "slack") == ids
+    ts = slack.post(CHANNEL, drift_message(group, None), [r["dedup_key"] for r in group])
+    deliver_pending(sqlite_engine, slack, None)  # the claim is fresh: left alone
+    assert {rows(sqlite_engine)[i]["slack_status"] for i in ids} == {"sending"}
+    deliver_pending(sqlite_engine, slack, None, claim_timeout=timedelta(0))
+    assert len(fake_slack.messages) == 1
+    assert {rows(sqlite_engine)[i]["slack_ts"] for i in ids} == {ts}
+
+
+def test_the_same_decision_enqueued_twice_is_sent_once(sqlite_engine, slack, fake_slack):
+    enqueue_windows(sqlite_engine, hours=(0,))
+    deliver_pending(sqlite_engine, slack, None)
+    assert enqueue_windows(sqlite_engine, hours=(0,)) == []
+    deliver_pending(sqlite_engine, slack, None)
+    assert len(fake_slack.messages) == 1
+    with sqlite_engine.connect() as conn:
+        duplicates = conn.execute(
+            select(alerts.c.dedup_key).group_by(alerts.c.dedup_key).having(func.count() > 1)
+        ).all()
+    assert duplicates == []
+
+
+def test_without_a_token_alerts_are_logged_and_kept(sqlite_engine, caplog):
+    ids = enqueue_windows(sqlite_engine, hours=(0,))
+    with caplog.at_level(logging.INFO, logger="monitoring_pipelines.alerts.delivery"):
+        report = deliver_pending(sqlite_engine, None, None)
+    assert report.held["slack"] == 2
+    notices = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert notices == [
+        "Slack is not configured (set SLACK_BOT_TOKEN): 2 alert(s) logged below "
+        "and kept in the outbox"
+    ]
+    assert any(r.getMessage().startswith("Critical drift: credit_risk") for r in caplog.records)
+    assert {rows(sqlite_engine)[i]["slack_status"] for i in ids} == {"pending"}
+
+
+def test_cloudwatch_down_then_up_puts_each_window_once(
+    sqlite_engine, moto, throttling_proxy, cloudwatch_reader
+):
+    ids = enqueue_metrics(sqlite_engine)
+    down = CloudWatchTransport(cloudwatch_settings("http://127.0.0.1:9", max_attempts=1))
+    report = deliver_pending(sqlite_engine, None, down)
+    assert report.failed["cloudwatch"] == 2
+    assert all("EndpointConnectionError" in rows(sqlite_engine)[i]["cloudwatch_last_error"]
+               for i in ids)  # fmt: skip
+    up = CloudWatchTransport(cloudwatch_settings(throttling_proxy.url))
+    throttling_proxy.throttle = 1
+    report = deliver_pending(sqlite_engine, None, up)
+    assert (report.sent["cloudwatch"], report.cloudwatch_calls) == (2, 1)
+    assert throttling_proxy.throttled == 1
+    assert deliver_pending(sqlite_engine, None, up).cloudwatch_calls == 0
+    stored = rows(sqlite_engine)
+    assert {(stored[i]["cloudwatch_status"], stored[i]["cloudwatch_attempts"]) for i in ids} == {
+        ("sent", 2)
+    }
+    result = cloudwatch_reader.get_metric_statistics(
+        Namespace=up.settings.namespace,
+        MetricName="rows_scored",
+        Dimensions=[{"Name": "ModelName", "Value": "credit_risk"}],
+        StartTime=T0 - HOUR,
+        EndTime=T0 + 3 * HOUR,
+        Period=3600,
+        Statistics=["Sum", "SampleCount"],
+    )
+    points = sorted((p["Timestamp"], p["Sum"], p["SampleCount"]) for p in result["Datapoints"])
+    assert [(s, n) for _, s, n in points] == [(100.0, 1.0), (101.0, 1.0)]
+
+
+def test_windows_older_than_two_weeks_are_skipped_for_cloudwatch(sqlite_engine, cloudwatch):
+    scores = [{"column_name": "age", "metric": "psi", "value": 0.4, "drifted": True}]
+    old = T0 - timedelta(days=20)
+    [row_id] = outbox.enqueue(
+        sqlite_engine, [outbox.metrics_entry("credit_risk", old, old + HOUR, "hour", scores, 1)]
+    )
+    report = deliver_pending(sqlite_engine, None, cloudwatch)
+    assert report.cloudwatch_calls == 0
+    row = rows(sqlite_engine)[row_id]
+    assert row["cloudwatch_status"] == "skipped"
+    assert "14-day" in row["cloudwatch_last_error"]
+
+
+def test_run_failures_and_named_channels(sqlite_engine, slack, fake_slack):
+    outbox.enqueue(
+        sqlite_engine,
+        [outbox.run_failure_entry("credit_risk", "run1", "hourly_job", "boom", "#ml-alerts")],
+    )
+    deliver_pending(sqlite_engine, slack, None)
+    [message] = fake_slack.messages
+    assert message["channel"] == "#ml-alerts"
+    assert message["text"].startswith("Run failed: hourly_job (credit_risk): boom")
+
+
+def test_missing_channel_is_an_error_that_keeps_the_alert(sqlite_engine, slack_settings):
+    from dataclasses import replace
+
+    transport = SlackTransport(replace(slack_settings, default_channel=None))
+    [row_id] = enqueue_windows(sqlite_engine, hours=(0,), columns=("age",))
+    deliver_pending(sqlite_engine, transport, None)
+    row = rows(sqlite_engine)[row_id]
+    assert row["slack_status"] == "pending"
+    assert row["slack_last_error"].startswith("no Slack channel for credit_risk")
