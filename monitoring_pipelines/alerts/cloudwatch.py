@@ -83,7 +83,9 @@ def window_datums(
         for s in scores
     ]
     drifted = {s["column_name"] for s in metrics["scores"] if s["drifted"]}
-    summary = {"drifted_columns": float(len(drifted)), "rows_scored": float(metrics["rows_scored"])}
+    summary = {"drifted_columns": float(len(drifted))}
+    if metrics["rows_scored"] is not None:
+        summary["rows_scored"] = float(metrics["rows_scored"])
     if scores:
         summary["max_drift_score"] = max(float(s["value"]) for s in scores)
     for name, value in summary.items():

@@ -253,7 +253,8 @@ def decide_alerts(
 
     A breach alerts unless the same (deployment, column, metric) alerted at the same or a
     higher severity less than ``cooldown`` earlier (window time); an escalation always
-    alerts. A stable result after an alert raises one ``resolved`` notice.
+    alerts. A stable result after an alert raises one ``resolved`` notice. Windows not
+    after the last alert's window (replays, backfills) never alert.
     """
     last = {history_key(h): h for h in history}
     alerts: list[Alert] = []
@@ -289,6 +290,11 @@ def _judge(
         return None, f"{record.metric} on {record.column_name} is not watched"
     if record.status in INDETERMINATE_STATUSES:
         return None, f"status {record.status}: nothing to judge"
+    if previous is not None and record.window_start <= previous.window_start:
+        return None, (
+            f"not after the last alert's window {previous.window_start.isoformat()}"
+            " (a replay or backfill is not alerted again)"
+        )
     severity = settings.severity(record)
     if previous is not None and previous.kind != DRIFT:
         previous = None

@@ -60,11 +60,12 @@ def metrics_entry(
     window_end: datetime,
     granularity: str,
     scores: Sequence[Mapping[str, Any]],
-    rows_scored: int,
+    rows_scored: int | None,
 ) -> dict[str, Any]:
     """An outbox row with one window's CloudWatch metrics.
 
     ``scores`` are drift results (column_name, metric, value, drifted); Slack skips it.
+    ``rows_scored`` None (unknown) leaves the ``rows_scored`` metric out.
     """
     keep = ("column_name", "metric", "value", "drifted")
     return {
@@ -76,7 +77,7 @@ def metrics_entry(
         "window_end": utc(window_end),
         "granularity": granularity,
         "cloudwatch": {
-            "rows_scored": int(rows_scored),
+            "rows_scored": None if rows_scored is None else int(rows_scored),
             "scores": [{k: score[k] for k in keep} for score in scores],
         },
         "slack_status": SKIPPED,

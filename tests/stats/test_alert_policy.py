@@ -206,3 +206,14 @@ def test_consecutive_run_counts_only_the_run_ending_at_the_latest_window():
     assert consecutive_run(windows, HOUR, T0 + 3 * HOUR) == 0
     with pytest.raises(ValueError, match="consecutive_windows must be >= 1"):
         RetrainingPolicy(consecutive_windows=0)
+
+
+def test_replayed_or_backfilled_windows_are_not_alerted_again():
+    previous = LastAlert("credit_risk", "age", "psi", DRIFT, "critical", T0 + 2 * HOUR)
+    decision = decide(
+        [rec(0, "no_drift"), rec(1, "significant"), rec(2, "significant")], history=[previous]
+    )
+    assert decision.alerts == ()
+    assert all(
+        s.reason.startswith("not after the last alert's window") for s in decision.suppressed
+    )
