@@ -3,6 +3,9 @@ baselines, categories on one side only, NaN/inf inputs, window scoring and p-val
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -192,3 +195,13 @@ def test_score_window_rejects_unknown_columns_and_corrections():
         score_window(baseline, current, metrics={"nope": ("psi",)})
     with pytest.raises(ValueError, match="unknown correction"):
         score_window(baseline, current, correction="fdr")
+
+
+def test_score_is_importable_from_stats_without_dagster():
+    code = (
+        "import sys, monitoring_pipelines.stats as s; "
+        "assert 'dagster' not in sys.modules; "
+        "print(s.score('tvd', ['a', 'b'], ['a', 'a']).value)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "0.5"
