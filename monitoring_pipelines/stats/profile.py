@@ -202,7 +202,7 @@ def profile_numerical(values: pd.Series | np.ndarray, edges: np.ndarray) -> Nume
     if finite.size:
         mean = float(finite.mean())
         centred = finite - mean
-        m2 = float(np.dot(centred, centred))
+        m2 = float(np.square(centred, out=centred).sum())
         low, high = float(finite[0]), float(finite[-1])
     else:
         mean, m2, low, high = float("nan"), 0.0, float("nan"), float("nan")
