@@ -14,7 +14,7 @@
   to their own estimates. (Skipped when either side holds ±inf values: those count
   in the outer bins at the min / max positions.) Measured against
   ``scipy.stats.wasserstein_distance`` / std on raw values with the default 40
-  quantile bins: absolute error below 0.02 (95 % of cases below 0.015) on normal,
+  quantile bins: absolute error below 0.02 (95 % of cases below 0.006) on normal,
   lognormal, exponential and bimodal data, 1k–100k rows against 100k, shifts up
   to 0.5 sd (``benchmarks/binned_accuracy.py``); without the anchoring the error
   reached 0.47 on lognormal data.
