@@ -1,8 +1,10 @@
 """Scoring logs as hive-style Parquet folders: ``<root>/date=YYYY-MM-DD/hour=HH/*.parquet``.
 
-Each file is streamed with pyarrow in record batches of at most ``chunk_rows``; the
-window filter runs in Arrow (and only when a batch holds out-of-window rows), so
-only the rows that are kept are converted to pandas.
+Each file is streamed with pyarrow, row group by row group (``iter_batches`` over a
+whole file pre-buffers every row group, so memory would grow with the file), in
+record batches of at most ``chunk_rows``; the window filter runs in Arrow (and only
+when a batch holds out-of-window rows), so only the rows that are kept are
+converted to pandas.
 """
 
 from __future__ import annotations
@@ -68,10 +70,14 @@ class ParquetLogSource(LogSource):
                 )
             wanted = names if columns is None else [c for c in columns if c in names]
             read = list(dict.fromkeys([*wanted, self.timestamp_column]))
-            for batch in parquet.iter_batches(batch_size=self.chunk_rows, columns=read):
-                table = self._in_window(pa.Table.from_batches([batch]), path, start, end)
-                if table.num_rows:
-                    yield table.select(wanted).to_pandas()
+            for group in range(parquet.num_row_groups):
+                batches = parquet.iter_batches(
+                    batch_size=self.chunk_rows, row_groups=[group], columns=read
+                )
+                for batch in batches:
+                    table = self._in_window(pa.Table.from_batches([batch]), path, start, end)
+                    if table.num_rows:
+                        yield table.select(wanted).to_pandas()
 
     def _in_window(self, table: pa.Table, path: Path, start: datetime, end: datetime) -> pa.Table:
         """Keep rows with ``start <= timestamp < end``; the timestamp becomes UTC-aware
