@@ -37,8 +37,7 @@ def numpy_counting(frame: pd.DataFrame, edges: dict[str, np.ndarray]) -> None:
         np.bincount(np.searchsorted(inner, present, side="right"), minlength=inner.size + 1)
         finite = present[np.isfinite(present)]
         mean = finite.mean()
-        centred = finite - mean
-        np.dot(centred, centred)
+        ((finite - mean) ** 2).sum()
         finite.min(), finite.max()
     for name in CATEGORICAL:
         frame[name].value_counts(dropna=True)

@@ -23,13 +23,22 @@ def arguments(description: str) -> argparse.Namespace:
     return parser.parse_args()
 
 
-def rss_mb() -> float:
-    """Resident memory of this process now, from /proc (MB)."""
+def _status_mb(field: str) -> float:
     with open("/proc/self/status") as status:
         for line in status:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
-    raise RuntimeError("VmRSS missing from /proc/self/status")
+    raise RuntimeError(f"{field} missing from /proc/self/status")
+
+
+def rss_mb() -> float:
+    """Resident memory of this process now (MB)."""
+    return _status_mb("VmRSS")
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process since it started its program (MB)."""
+    return _status_mb("VmHWM")
 
 
 def load(args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
@@ -41,5 +50,5 @@ def load(args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
 
 
 def report(**fields: object) -> None:
-    """Print the child's one-line JSON report, with its resident memory after the work."""
-    print(json.dumps({**fields, "rss_end_mb": rss_mb()}), flush=True)
+    """Print the child's one-line JSON report, with its current and peak resident memory."""
+    print(json.dumps({**fields, "rss_end_mb": rss_mb(), "peak_rss_mb": peak_rss_mb()}), flush=True)
