@@ -27,7 +27,13 @@ from pydantic import (
     model_validator,
 )
 
+from monitoring_pipelines.stats.binning import DEFAULT_BINS
+from monitoring_pipelines.stats.metrics.registry import METRICS
+from monitoring_pipelines.stats.model_signals import DEFAULT_LOW_CONFIDENCE
+from monitoring_pipelines.stats.multiple_testing import CORRECTIONS
 from monitoring_pipelines.stats.profile import Kind
+from monitoring_pipelines.stats.scoring import DEFAULT_CORRECTION, DEFAULT_MIN_ROWS
+from monitoring_pipelines.stats.windows import GRANULARITIES
 from monitoring_pipelines.store.engine import DEPLOYMENT_ID, dagster_home
 
 CONFIG_ENV = "MONITORS_CONFIG"
@@ -39,16 +45,21 @@ class ConfigError(ValueError):
 
 
 class Role(StrEnum):
+    """What a log column is to the monitor."""
+
     FEATURE = "feature"
     PREDICTION = "prediction"
     CONFIDENCE = "confidence"
+    SCORE = "score"
+    LATENCY = "latency"
     LABEL = "label"
     TIMESTAMP = "timestamp"
     REQUEST_ID = "request_id"
 
 
-MONITORED_ROLES = {Role.FEATURE, Role.PREDICTION, Role.CONFIDENCE}
-RESPONSE_ROLES = {Role.PREDICTION, Role.CONFIDENCE}
+# Latency has no training-time baseline, so it is declared but not scored for drift.
+MONITORED_ROLES = {Role.FEATURE, Role.PREDICTION, Role.CONFIDENCE, Role.SCORE}
+RESPONSE_ROLES = {Role.PREDICTION, Role.CONFIDENCE, Role.SCORE}
 
 
 def _deployment_id(value: str) -> str:
@@ -102,11 +113,38 @@ class ReferenceConfig(Strict):
     path: Path
 
 
+def _metric(name: str) -> str:
+    if name not in METRICS:
+        raise ValueError(f"unknown metric {name!r} (valid: {', '.join(METRICS)})")
+    return name
+
+
+Metric = Annotated[str, AfterValidator(_metric)]
+
+
+class DriftConfig(Strict):
+    """How a deployment's windows are scored (every key optional; defaults in stats/scoring.py)."""
+
+    default_metrics: dict[Literal["numerical", "categorical", "prediction"], list[Metric]] = Field(
+        default_factory=dict
+    )
+    metrics: dict[str, list[Metric]] = Field(default_factory=dict)
+    thresholds: dict[Metric, float] = Field(default_factory=dict)
+    column_thresholds: dict[str, dict[Metric, float]] = Field(default_factory=dict)
+    params: dict[Metric, dict[str, float]] = Field(default_factory=dict)
+    min_rows: PositiveInt | None = None
+    correction: Literal[CORRECTIONS] = DEFAULT_CORRECTION
+    granularities: Annotated[list[Literal[GRANULARITIES]], Field(min_length=1)] = list(
+        GRANULARITIES
+    )
+    low_confidence_threshold: Annotated[float, Field(gt=0, lt=1)] = DEFAULT_LOW_CONFIDENCE
+
+
 class Defaults(Strict):
-    n_bins: PositiveInt = 20
+    n_bins: PositiveInt = DEFAULT_BINS
     max_categories: PositiveInt = 100
     chunk_rows: PositiveInt = 100_000
-    min_rows: PositiveInt = 100
+    min_rows: PositiveInt = DEFAULT_MIN_ROWS
     lag_minutes: Annotated[int, Field(ge=0, le=59)] = 15
     quality_checks: bool = True
 
@@ -122,7 +160,7 @@ class DeploymentConfig(Strict):
     start: Annotated[datetime, AfterValidator(_aware)]
     n_bins: PositiveInt | None = None
     max_categories: PositiveInt | None = None
-    drift: dict[str, Any] = Field(default_factory=dict)
+    drift: DriftConfig = DriftConfig()
     alerts: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("columns")
@@ -135,6 +173,18 @@ class DeploymentConfig(Strict):
         if not any(c.role in MONITORED_ROLES for c in columns):
             raise ValueError("no column with role feature, prediction or confidence to monitor")
         return columns
+
+    @model_validator(mode="after")
+    def _drift_columns_exist(self) -> DeploymentConfig:
+        monitored = self.monitored
+        for field_name in ("metrics", "column_thresholds"):
+            unknown = sorted(set(getattr(self.drift, field_name)) - set(monitored))
+            if unknown:
+                raise ValueError(
+                    f"drift.{field_name} names column(s) {unknown} that are not monitored "
+                    f"(monitored: {', '.join(monitored)})"
+                )
+        return self
 
     @property
     def monitored(self) -> dict[str, Kind]:

@@ -5,6 +5,7 @@ import dagster as dg
 from monitoring_pipelines.config import MonitorsConfig
 from monitoring_pipelines.defs.assets.aggregates import build_hourly_aggregates
 from monitoring_pipelines.defs.assets.baseline import build_baseline_statistics
+from monitoring_pipelines.defs.assets.drift import build_drift_scores
 from monitoring_pipelines.defs.jobs import (
     build_baseline_job,
     build_hourly_job,
@@ -16,9 +17,10 @@ from monitoring_pipelines.defs.resources import MonitorsResource, store_resource
 def build_definitions(config: MonitorsConfig, config_path: str | None = None) -> dg.Definitions:
     baseline = build_baseline_statistics(config)
     hourly = build_hourly_aggregates(config, baseline)
-    job = build_hourly_job([hourly])
+    drift = build_drift_scores(config, hourly)
+    job = build_hourly_job([hourly, drift])
     return dg.Definitions(
-        assets=[baseline, hourly],
+        assets=[baseline, hourly, drift],
         jobs=[build_baseline_job(baseline), job],
         schedules=[build_hourly_schedule(config, job)],
         resources={"monitors": MonitorsResource(path=config_path), "store": store_resource()},

@@ -6,8 +6,8 @@ per kind of expectation, failing hours and columns listed in its metadata.
 
 import dagster as dg
 
+from monitoring_pipelines.pipeline.aggregation import WindowSummary
 from monitoring_pipelines.quality import CHECKS
-from monitoring_pipelines.tasks import WindowSummary
 
 
 def quality_check_specs(asset: str) -> list[dg.AssetCheckSpec]:

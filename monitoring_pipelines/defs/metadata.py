@@ -2,8 +2,9 @@
 
 import dagster as dg
 
+from monitoring_pipelines.pipeline.aggregation import WindowSummary
+from monitoring_pipelines.pipeline.drift import WindowScores
 from monitoring_pipelines.stats.dataset import DatasetProfile
-from monitoring_pipelines.tasks import WindowSummary
 
 
 def profile_metadata(profile: DatasetProfile) -> dict[str, dg.MetadataValue]:
@@ -50,3 +51,58 @@ def windows_metadata(summaries: list[WindowSummary]) -> dict[str, dg.MetadataVal
         "last_window": dg.MetadataValue.text(summaries[-1].start.isoformat()),
         "per_window": dg.MetadataValue.md(table),
     }
+
+
+def _number(value: float | None) -> dg.MetadataValue:
+    return dg.MetadataValue.float(float(value)) if value is not None else dg.MetadataValue.null()
+
+
+def _scores_table(window: WindowScores) -> str:
+    lines = ["| column | metric | value | threshold | status |", "|---|---|---:|---:|---|"]
+    for column, results in window.scores.items():
+        for r in results:
+            value = "–" if r.value is None else f"{r.value:.4g}"
+            flag = " **drifted**" if r.drifted else ""
+            lines.append(
+                f"| {column} | {r.metric} | {value} | {r.threshold:.4g} | {r.status}{flag} |"
+            )
+    return "\n".join(lines)
+
+
+def drift_metadata(results: list[WindowScores]) -> dict[str, dg.MetadataValue]:
+    """What the UI plots over time: the largest drift, drifted columns, model signals."""
+    hours = [r for r in results if r.granularity == "hour"]
+    latest = hours[-1]
+    largest = latest.max_drift
+    metadata: dict[str, dg.MetadataValue] = {
+        "window": dg.MetadataValue.text(f"{latest.start.isoformat()} – {latest.end.isoformat()}"),
+        "max_drift_score": _number(largest[2] if largest else None),
+        "max_drift": dg.MetadataValue.text(f"{largest[0]} {largest[1]}" if largest else "none"),
+        "drifted_columns": dg.MetadataValue.int(len(latest.drifted_columns)),
+        "drifted_column_names": dg.MetadataValue.json(latest.drifted_columns),
+        "rows": dg.MetadataValue.int(latest.rows),
+        "scores": dg.MetadataValue.md(_scores_table(latest)),
+    }
+    signals = latest.signals
+    if signals is not None:
+        metadata |= {
+            "prediction_drift": _number(
+                signals.prediction_drift.value if signals.prediction_drift else None
+            ),
+            "mean_confidence": _number(signals.mean_confidence),
+            "confidence_drop": _number(signals.confidence_drop),
+            "low_confidence_share": _number(signals.low_confidence_share),
+        }
+    if len(hours) > 1:
+        rows = [
+            f"| {h.deployment_id} | {h.start:%Y-%m-%d %H:%M} | {h.rows} | "
+            f"{', '.join(h.drifted_columns) or '–'} |"
+            for h in hours
+        ]
+        metadata["windows"] = dg.MetadataValue.int(len(hours))
+        metadata["per_window"] = dg.MetadataValue.md(
+            "\n".join(
+                ["| deployment | hour | rows | drifted columns |", "|---|---|---:|---|", *rows]
+            )
+        )
+    return metadata

@@ -13,7 +13,6 @@ import shutil
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sklearn.ensemble import HistGradientBoostingClassifier
 
+from monitoring_pipelines.config import Role
 from monitoring_pipelines.demo.applicants import (
     CATEGORICAL,
     DRIFTED_COLUMNS,
@@ -40,19 +40,6 @@ PEAK_HOUR = 15
 LABEL_DELAY_MEDIAN_HOURS = 24.0
 MIN_REFERENCE_ROWS = 200
 MANIFEST = "demo.json"
-
-
-class Role(StrEnum):
-    """What a demo column is to the monitor."""
-
-    REQUEST_ID = "request_id"
-    TIMESTAMP = "timestamp"
-    FEATURE = "feature"
-    PREDICTION = "prediction"
-    CONFIDENCE = "confidence"
-    SCORE = "score"
-    LATENCY = "latency"
-    LABEL = "label"
 
 
 @dataclass(frozen=True)

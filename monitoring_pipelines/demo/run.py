@@ -32,7 +32,7 @@ def last_complete_hour_end(now: datetime | None = None) -> datetime:
     return now.replace(minute=0, second=0, microsecond=0)
 
 
-def run_demo(settings: DemoSettings, out: TextIO = sys.stdout) -> dict:
+def run_demo(settings: DemoSettings, out: TextIO = sys.stdout) -> DemoResult:
     """Generate the demo data and materialize baseline and hours; return what was done."""
     # Imported here so `monitoring-pipelines --help` stays fast.
     import dagster as dg
@@ -42,7 +42,8 @@ def run_demo(settings: DemoSettings, out: TextIO = sys.stdout) -> dict:
     from monitoring_pipelines.defs.jobs import BASELINE_JOB, HOURLY_JOB
     from monitoring_pipelines.defs.partitions import hour_key
     from monitoring_pipelines.demo.generate import generate_demo
-    from monitoring_pipelines.store.aggregates import read_windows
+    from monitoring_pipelines.store.aggregates import read_baseline, read_windows
+    from monitoring_pipelines.store.drift import read_drift_scores
     from monitoring_pipelines.store.engine import dagster_home, get_engine
 
     home = dagster_home()
@@ -97,18 +98,60 @@ def run_demo(settings: DemoSettings, out: TextIO = sys.stdout) -> dict:
         )
 
     engine = get_engine()
-    from monitoring_pipelines.store.aggregates import read_baseline
-
-    windows = read_windows(
-        engine, DEMO_DEPLOYMENT, first, end, read_baseline(engine, DEMO_DEPLOYMENT)
-    )
-    print("\nhour (UTC)          rows  missing", file=out)
-    for start, profile in windows.items():
-        missing = sum(profile.missing_counts.values())
-        print(f"{start:%Y-%m-%d %H:%M}  {profile.row_count:>6}  {missing:>7}", file=out)
+    baseline = read_baseline(engine, DEMO_DEPLOYMENT)
+    windows = read_windows(engine, DEMO_DEPLOYMENT, first, end, baseline)
+    hourly_drift = drifted_by_hour(read_drift_scores(engine, DEMO_DEPLOYMENT, first, end, "hour"))
+    print(hourly_table(windows, hourly_drift), file=out)
+    onset = first_drift(hourly_drift)
+    if onset:
+        print("\ndrifted columns (first drifted hour):", file=out)
+        for column, hour in onset.items():
+            print(f"  {column:<20} {hour:%Y-%m-%d %H:%M}", file=out)
+    else:
+        print("\nno column drifted", file=out)
     print(
         f"\n{len(windows)} hours materialized. Open the UI with `make dev` "
         f"(DAGSTER_HOME={home}) and browse http://127.0.0.1:3000/assets",
         file=out,
     )
-    return {"demo": demo, "windows": windows, "first": first, "end": end}
+    return DemoResult(demo, first, end, windows, hourly_drift, onset)
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    """What the demo generated and what the pipeline found."""
+
+    data: object
+    first: datetime
+    end: datetime
+    windows: dict
+    drifted: dict[datetime, list[str]]
+    onset: dict[str, datetime]
+
+
+def drifted_by_hour(rows: list[dict]) -> dict[datetime, list[str]]:
+    """Hour start → the columns with at least one drifted metric, from drift_scores rows."""
+    hours: dict[datetime, set[str]] = {}
+    for row in rows:
+        columns = hours.setdefault(row["window_start"], set())
+        if row["drifted"]:
+            columns.add(row["column_name"])
+    return {hour: sorted(columns) for hour, columns in sorted(hours.items())}
+
+
+def first_drift(drifted: dict[datetime, list[str]]) -> dict[str, datetime]:
+    """Each drifted column with the first hour it drifted."""
+    onset: dict[str, datetime] = {}
+    for hour, columns in drifted.items():
+        for column in columns:
+            onset.setdefault(column, hour)
+    return dict(sorted(onset.items(), key=lambda item: (item[1], item[0])))
+
+
+def hourly_table(windows: dict, drifted: dict[datetime, list[str]]) -> str:
+    lines = ["", "hour (UTC)          rows  missing  drifted columns"]
+    for start, profile in windows.items():
+        missing = sum(profile.missing_counts.values())
+        columns = ", ".join(drifted.get(start, [])) or "-"
+        lines.append(f"{start:%Y-%m-%d %H:%M}  {profile.row_count:>6}  {missing:>7}  {columns}")
+    return "\n".join(lines)

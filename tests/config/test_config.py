@@ -36,7 +36,8 @@ def test_the_repository_file_loads():
     deployment = config.deployment("credit_risk")
     assert deployment.monitored["annual_income"] == "numerical"
     assert "defaulted" not in deployment.monitored  # labels are not profiled as features
-    assert deployment.response_columns == {"predicted_class", "confidence"}
+    assert deployment.response_columns == {"predicted_class", "confidence", "score"}
+    assert "latency_ms" not in deployment.monitored
 
 
 def test_paths_resolve_against_the_file_and_expand_variables(tmp_path, monkeypatch):

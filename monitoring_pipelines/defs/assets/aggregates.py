@@ -7,7 +7,7 @@ from monitoring_pipelines.defs.checks import quality_check_results, quality_chec
 from monitoring_pipelines.defs.metadata import windows_metadata
 from monitoring_pipelines.defs.partitions import hourly_partitions, windows_of
 from monitoring_pipelines.defs.resources import MonitorsResource, StoreResource
-from monitoring_pipelines.tasks import aggregate_windows
+from monitoring_pipelines.pipeline.aggregation import aggregate_windows
 
 
 def build_hourly_aggregates(

@@ -6,7 +6,7 @@ from monitoring_pipelines.config import MonitorsConfig
 from monitoring_pipelines.defs.metadata import profile_metadata
 from monitoring_pipelines.defs.partitions import deployment_partitions
 from monitoring_pipelines.defs.resources import MonitorsResource, StoreResource
-from monitoring_pipelines.tasks import compute_baseline
+from monitoring_pipelines.pipeline.aggregation import compute_baseline
 
 
 def build_baseline_statistics(config: MonitorsConfig) -> dg.AssetsDefinition:

@@ -1,0 +1,194 @@
+"""Score stored hourly profiles against the baseline, for the hour and its rolled-up windows.
+
+Rolled-up windows (trailing 24 h, calendar day, week) are merges of the stored
+hourly profiles, exact by construction. Day and week windows are scored to date:
+the run for 10:00 scores the day from 00:00 to 11:00 and replaces that row, so the
+complete day's score is there once its last hour is in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from itertools import groupby
+
+from sqlalchemy import Engine
+
+from monitoring_pipelines.config import DeploymentConfig, MonitorsConfig, Role
+from monitoring_pipelines.stats.dataset import DatasetProfile
+from monitoring_pipelines.stats.drift import DriftResult
+from monitoring_pipelines.stats.model_signals import ModelSignals, model_signals
+from monitoring_pipelines.stats.scoring import score_window
+from monitoring_pipelines.stats.windows import merge_window, window_bounds
+from monitoring_pipelines.store.aggregates import read_baseline, read_windows
+from monitoring_pipelines.store.drift import write_drift_scores
+
+HOUR = timedelta(hours=1)
+CUMULATIVE = {"day", "week"}
+
+
+class MissingAggregatesError(RuntimeError):
+    """Drift is scored from stored hourly profiles, so they must be materialized first."""
+
+
+@dataclass(frozen=True)
+class WindowScores:
+    """Every metric of every column for one window, plus the model signals of the hour."""
+
+    deployment_id: str
+    granularity: str
+    start: datetime
+    end: datetime
+    rows: int
+    scores: dict[str, tuple[DriftResult, ...]]
+    signals: ModelSignals | None = None
+
+    @property
+    def drifted_columns(self) -> list[str]:
+        return [name for name, results in self.scores.items() if any(r.drifted for r in results)]
+
+    @property
+    def max_drift(self) -> tuple[str, str, float] | None:
+        """(column, metric, value) of the largest drifted value relative to its threshold."""
+        candidates = [
+            (r.value / r.threshold if r.threshold else 0.0, column, r.metric, r.value)
+            for column, results in self.scores.items()
+            for r in results
+            if r.value is not None and r.threshold
+        ]
+        if not candidates:
+            return None
+        _, column, metric, value = max(candidates)
+        return column, metric, value
+
+
+def _metrics_by_column(deployment: DeploymentConfig) -> dict[str, list[str]]:
+    """Per-column metric lists: explicit ones, else the deployment's per-kind defaults."""
+    drift = deployment.drift
+    predictions = {c.name for c in deployment.columns if c.role is Role.PREDICTION}
+    chosen = {}
+    for name, kind in deployment.monitored.items():
+        kind_key = "prediction" if name in predictions else kind.value
+        metrics = drift.metrics.get(name) or drift.default_metrics.get(kind_key)
+        if metrics:
+            chosen[name] = metrics
+    return chosen
+
+
+def score_profile(
+    config: MonitorsConfig,
+    deployment: DeploymentConfig,
+    baseline: DatasetProfile,
+    window: DatasetProfile,
+) -> dict[str, tuple[DriftResult, ...]]:
+    """Score one window with the deployment's drift settings."""
+    drift = deployment.drift
+    return score_window(
+        baseline,
+        window,
+        metrics=_metrics_by_column(deployment),
+        prediction_columns={c.name for c in deployment.columns if c.role is Role.PREDICTION},
+        thresholds=drift.thresholds,
+        column_thresholds=drift.column_thresholds,
+        params=drift.params,
+        min_rows=drift.min_rows or config.defaults.min_rows,
+        correction=drift.correction,
+    )
+
+
+def signals_of(
+    deployment: DeploymentConfig, baseline: DatasetProfile, window: DatasetProfile
+) -> ModelSignals | None:
+    """Prediction drift and confidence numbers, when the deployment declares those columns."""
+    prediction = deployment.column_with_role(Role.PREDICTION)
+    confidence = deployment.column_with_role(Role.CONFIDENCE)
+    if prediction is None and confidence is None:
+        return None
+
+    def pick(profile: DatasetProfile, column) -> object:
+        return profile.columns.get(column.name) if column is not None else None
+
+    return model_signals(
+        pick(baseline, prediction),
+        pick(window, prediction),
+        pick(baseline, confidence),
+        pick(window, confidence),
+        low_confidence_threshold=deployment.drift.low_confidence_threshold,
+    )
+
+
+def _earliest_needed(hour: datetime, granularities: Iterable[str]) -> datetime:
+    return min(window_bounds(hour, g)[0] for g in granularities)
+
+
+def score_deployment_hours(
+    config: MonitorsConfig,
+    engine: Engine,
+    deployment: DeploymentConfig,
+    hours: list[datetime],
+) -> list[WindowScores]:
+    """Score every configured window of each hour; read the stored hours needed once."""
+    baseline = read_baseline(engine, deployment.id)
+    if baseline is None:
+        raise MissingAggregatesError(
+            f"deployment {deployment.id!r} has no baseline_statistics yet: materialize it first"
+        )
+    granularities = deployment.drift.granularities
+    hours = sorted(hours)
+    start = _earliest_needed(hours[0], granularities)
+    hourly = read_windows(engine, deployment.id, start, hours[-1] + HOUR, baseline)
+    absent = [h for h in hours if h not in hourly]
+    if absent:
+        shown = ", ".join(f"{h:%Y-%m-%d %H:%M}" for h in absent[:5])
+        raise MissingAggregatesError(
+            f"deployment {deployment.id!r} has no hourly_aggregates for {shown}"
+            f"{' and more' if len(absent) > 5 else ''}: materialize them first"
+        )
+    results = []
+    to_date: dict[tuple[str, datetime], tuple[datetime, DatasetProfile]] = {}
+    for hour in hours:
+        for granularity in granularities:
+            window_start, window_end = window_bounds(hour, granularity)
+            if granularity in CUMULATIVE and (granularity, window_start) in to_date:
+                # extend the window-to-date with the hours since the last one scored
+                last, so_far = to_date[(granularity, window_start)]
+                newer = merge_window(hourly, last + HOUR, hour + HOUR)
+                profile = so_far.merge(newer) if newer is not None else so_far
+            else:
+                profile = merge_window(hourly, window_start, min(window_end, hour + HOUR))
+            if granularity in CUMULATIVE:
+                to_date[(granularity, window_start)] = (hour, profile)
+            scores = score_profile(config, deployment, baseline, profile)
+            write_drift_scores(engine, deployment.id, window_start, window_end, granularity, scores)
+            signals = signals_of(deployment, baseline, profile) if granularity == "hour" else None
+            results.append(
+                WindowScores(
+                    deployment.id,
+                    granularity,
+                    window_start,
+                    window_end,
+                    profile.row_count,
+                    scores,
+                    signals,
+                )
+            )
+    return results
+
+
+def score_windows(
+    config: MonitorsConfig,
+    engine: Engine,
+    windows: list[tuple[str, datetime]],
+    progress: Callable[[int, int, WindowScores], None] = lambda i, n, s: None,
+) -> list[WindowScores]:
+    """Score the hours of a run (one, or a single-run backfill), deployment by deployment."""
+    results: list[WindowScores] = []
+    total = len(windows)
+    for deployment_id, group in groupby(sorted(windows), key=lambda w: w[0]):
+        deployment = config.deployment(deployment_id)
+        for item in score_deployment_hours(config, engine, deployment, [h for _, h in group]):
+            results.append(item)
+            if item.granularity == "hour":
+                progress(sum(r.granularity == "hour" for r in results), total, item)
+    return results

@@ -1,0 +1,83 @@
+"""The demo end to end on a reduced size: generate, materialize baseline and every hour through
+Dagster into a persistent DAGSTER_HOME, and find the injected drift where it was injected."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from monitoring_pipelines.demo.run import DemoSettings, run_demo
+
+REPO = Path(__file__).resolve().parents[2]
+END = datetime(2026, 11, 10, 0, tzinfo=UTC)
+HOURS, DRIFT_FROM = 8, 4
+DRIFTED = {"annual_income", "loan_purpose", "years_employed"}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    home = tmp_path_factory.mktemp("demo_home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DAGSTER_HOME", str(home))
+        patch.setenv("MONITORS_CONFIG", str(REPO / "monitors.yaml"))
+        patch.delenv("MONITORING_DATABASE_URL", raising=False)
+        out = io.StringIO()
+        settings = DemoSettings(
+            hours=HOURS,
+            drift_from_hour=DRIFT_FROM,
+            rows_per_hour=1500,
+            reference_rows=6000,
+            end=END,
+        )
+        result = run_demo(settings, out)
+        yield result, out.getvalue(), home
+
+
+def test_every_hour_is_materialized_in_the_persistent_instance(demo):
+    result, output, home = demo
+    assert len(result.windows) == HOURS
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        key = dg.AssetKey("drift_scores")
+        partitions = instance.get_materialized_partitions(key)
+    assert len([p for p in partitions if p.startswith("credit_risk|")]) == HOURS
+    assert "[3/3] backfilling 8 hours" in output
+
+
+def test_injected_drift_is_found_from_its_first_hour_and_nowhere_else(demo):
+    result, output, _ = demo
+    hours = sorted(result.drifted)
+    assert len(hours) == HOURS
+    for index, hour in enumerate(hours):
+        drifted = set(result.drifted[hour])
+        if index < DRIFT_FROM:
+            assert drifted == set(), f"false alarm at clean hour {hour}: {drifted}"
+        else:
+            assert drifted == DRIFTED, f"hour {hour}: {drifted}"
+    assert set(result.onset) == DRIFTED
+    assert all(h == hours[DRIFT_FROM] for h in result.onset.values())
+    assert "drifted columns (first drifted hour):" in output
+
+
+def test_rerunning_the_demo_is_safe_and_gives_the_same_rows(demo, monkeypatch):
+    result, _, home = demo
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setenv("MONITORS_CONFIG", str(REPO / "monitors.yaml"))
+    monkeypatch.delenv("MONITORING_DATABASE_URL", raising=False)
+    again = run_demo(
+        DemoSettings(
+            hours=HOURS,
+            drift_from_hour=DRIFT_FROM,
+            rows_per_hour=1500,
+            reference_rows=6000,
+            end=END,
+        ),
+        io.StringIO(),
+    )
+    assert {h: p.row_count for h, p in again.windows.items()} == {
+        h: p.row_count for h, p in result.windows.items()
+    }
+    assert again.drifted == result.drifted
