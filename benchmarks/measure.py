@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @dataclass(frozen=True)
 class ChildRun:
-    """What one child reported, plus what the parent measured from outside."""
+    """What one child reported, its wall time, and its whole-process peak RSS (MB)."""
 
     wall_seconds: float
     peak_rss_mb: float
@@ -48,4 +48,4 @@ def run_child(module: str, args: list[str], python: str = sys.executable) -> Chi
             f"{module} printed no JSON report:\n{proc.stdout[-2000:]}\n{errors[-2000:]}"
         )
     report = json.loads(lines[-1])
-    return ChildRun(wall, report["peak_rss_mb"], report)
+    return ChildRun(wall, max(report.get("load_peak_mb", 0.0), report["work_peak_mb"]), report)

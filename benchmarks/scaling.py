@@ -19,13 +19,15 @@ SLOPE_RANGE = (0.9, 1.1)
 BINS_TARGET = 1.25
 
 
-def _profile_seconds(frame: pd.DataFrame, baseline, repeats: int) -> float:
-    seconds = []
+def _best_seconds(frames: dict, baselines: dict, repeats: int) -> dict:
+    """Best time of profiling each frame on its baseline, repeats interleaved across keys."""
+    seconds: dict = {key: [] for key in frames}
     for _ in range(repeats):
-        start = time.perf_counter()
-        profile_frame(frame, baseline)
-        seconds.append(time.perf_counter() - start)
-    return best_of(seconds)
+        for key, frame in frames.items():
+            start = time.perf_counter()
+            profile_frame(frame, baselines[key])
+            seconds[key].append(time.perf_counter() - start)
+    return {key: best_of(values) for key, values in seconds.items()}
 
 
 def scaling_curve(
@@ -36,33 +38,36 @@ def scaling_curve(
     bins_rows: int,
     repeats: int,
 ) -> list[Row]:
-    """Time per size (with the log-log slope over the sizes ≥ the second one) and per bin count."""
+    """Time per size, the log-log slope between the two largest sizes, and time per bin count."""
     baseline = fit_baseline(reference, KINDS)
     part = "7 scaling"
-    seconds = {n: _profile_seconds(production.iloc[:n], baseline, repeats) for n in sizes}
+    seconds = _best_seconds(
+        {n: production.iloc[:n] for n in sizes}, dict.fromkeys(sizes, baseline), repeats
+    )
     table = [
         Row(part, f"{n:,} rows", f"{s:.4f} s ({s / n * 1e9:.0f} ns/row)")
         for n, s in seconds.items()
     ]
-    fitted = sizes[1:] if len(sizes) > 2 else sizes
-    slope = float(np.polyfit(np.log(fitted), np.log([seconds[n] for n in fitted]), 1)[0])
+    small, large = sizes[-2], sizes[-1]
+    slope = float(np.log(seconds[large] / seconds[small]) / np.log(large / small))
     all_slope = float(np.polyfit(np.log(sizes), np.log(list(seconds.values())), 1)[0])
     low, high = SLOPE_RANGE
     table.append(
         Row(
             part,
-            f"log-log slope of time over rows, {fitted[0]:,}…{fitted[-1]:,}",
-            f"{slope:.3f} ({all_slope:.3f} from {sizes[0]:,}, where fixed costs dominate)",
-            f"{seconds[sizes[-1]] / seconds[sizes[-2]]:.1f}× time for "
-            f"{sizes[-1] / sizes[-2]:.0f}× rows",
+            f"log-log slope of time over rows, {small:,} → {large:,}",
+            f"{slope:.3f} ({all_slope:.3f} fitted from {sizes[0]:,}, where fixed costs dominate)",
+            f"{seconds[large] / seconds[small]:.1f}× time for {large / small:.0f}× rows",
             f"{low}…{high} (linear)",
             low <= slope <= high,
         )
     )
     window = production.iloc[:bins_rows]
-    by_bins = {
-        b: _profile_seconds(window, fit_baseline(reference, KINDS, n_bins=b), repeats) for b in bins
-    }
+    by_bins = _best_seconds(
+        dict.fromkeys(bins, window),
+        {b: fit_baseline(reference, KINDS, n_bins=b) for b in bins},
+        repeats,
+    )
     table += [Row(part, f"{b} bins, {bins_rows:,} rows", f"{s:.4f} s") for b, s in by_bins.items()]
     spread = max(by_bins.values()) / min(by_bins.values())
     table.append(

@@ -1,4 +1,4 @@
-"""Calibration child for the measurement itself: allocate and touch N MB, then report."""
+"""Calibration child for the measurement itself: touch LOAD MB, free it, then WORK MB."""
 
 from __future__ import annotations
 
@@ -6,13 +6,16 @@ import sys
 
 import numpy as np
 
-from benchmarks.jobs.common import report, rss_mb
+from benchmarks.jobs.common import report, start_work
 
 
 def main() -> None:
-    before = rss_mb()
-    block = np.ones(int(sys.argv[1]) * 2**20 // 8)
-    report(rss_loaded_mb=before, seconds=float(block[0]))
+    load_mb, work_mb = (int(arg) for arg in sys.argv[1:3])
+    loading = np.ones(load_mb * 2**20 // 8)
+    del loading
+    marks = start_work()
+    working = np.ones(work_mb * 2**20 // 8)
+    report(**marks, seconds=float(working[0]))
 
 
 if __name__ == "__main__":

@@ -8,12 +8,11 @@ from evidently import DataDefinition, Dataset, Report
 from evidently.presets import DataDriftPreset
 
 from benchmarks.data import CATEGORICAL, NUMERICAL
-from benchmarks.jobs.common import arguments, load, report, rss_mb
+from benchmarks.jobs.common import arguments, load, report
 
 
 def main() -> None:
     reference, production, loaded = load(arguments(__doc__))
-    rss_loaded = rss_mb()
     start = time.perf_counter()
     definition = DataDefinition(numerical_columns=NUMERICAL, categorical_columns=CATEGORICAL)
     snapshot = Report([DataDriftPreset()]).run(
@@ -23,7 +22,6 @@ def main() -> None:
     result = snapshot.dict()
     report(
         **loaded,
-        rss_loaded_mb=rss_loaded,
         seconds=time.perf_counter() - start,
         metrics=len(result["metrics"]),
     )

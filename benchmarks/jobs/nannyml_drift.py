@@ -8,7 +8,7 @@ import time
 import nannyml
 
 from benchmarks.data import CATEGORICAL, FEATURES, NUMERICAL
-from benchmarks.jobs.common import load, report, rss_mb
+from benchmarks.jobs.common import load, report
 
 METHODS = {
     "ks_chi2": (["kolmogorov_smirnov"], ["chi2"]),
@@ -23,7 +23,6 @@ def main() -> None:
     parser.add_argument("--methods", choices=sorted(METHODS), default="ks_chi2")
     args = parser.parse_args()
     reference, production, loaded = load(args)
-    rss_loaded = rss_mb()
     continuous, categorical = METHODS[args.methods]
     start = time.perf_counter()
     calculator = nannyml.UnivariateDriftCalculator(
@@ -37,7 +36,6 @@ def main() -> None:
     results = calculator.fit(reference).calculate(production).to_df()
     report(
         **loaded,
-        rss_loaded_mb=rss_loaded,
         seconds=time.perf_counter() - start,
         result_rows=len(results),
     )

@@ -5,13 +5,12 @@ from __future__ import annotations
 import time
 
 from benchmarks.data import KINDS
-from benchmarks.jobs.common import arguments, load, report, rss_mb
+from benchmarks.jobs.common import arguments, load, report
 from monitoring_pipelines.stats.dataset import fit_baseline, profile_frame
 
 
 def main() -> None:
     reference, production, loaded = load(arguments(__doc__))
-    rss_loaded = rss_mb()
     start = time.perf_counter()
     baseline = fit_baseline(reference, KINDS)
     fitted = time.perf_counter()
@@ -19,7 +18,6 @@ def main() -> None:
     done = time.perf_counter()
     report(
         **loaded,
-        rss_loaded_mb=rss_loaded,
         seconds=done - start,
         fit_seconds=fitted - start,
         rows=profile.row_count,

@@ -6,18 +6,16 @@ import time
 
 import whylogs
 
-from benchmarks.jobs.common import arguments, load, report, rss_mb
+from benchmarks.jobs.common import arguments, load, report
 
 
 def main() -> None:
     _, production, loaded = load(arguments(__doc__))
-    rss_loaded = rss_mb()
     start = time.perf_counter()
     view = whylogs.log(production).view()
     summary = view.to_pandas()
     report(
         **loaded,
-        rss_loaded_mb=rss_loaded,
         seconds=time.perf_counter() - start,
         columns=len(summary),
     )
