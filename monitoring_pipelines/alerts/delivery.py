@@ -89,14 +89,18 @@ def deliver_pending(
     ui_url: str | None = None,
     claim_timeout: timedelta = CLAIM_TIMEOUT,
     logger: logging.Logger | logging.LoggerAdapter = log,
+    channels: Sequence[str] = outbox.CHANNELS,
 ) -> DeliveryReport:
-    """Deliver every pending outbox row; failures stay pending with the error recorded."""
+    """Deliver every pending outbox row of ``channels``; failures stay pending with the error
+    recorded. One channel at a time lets a job deliver each channel in its own step."""
     report = DeliveryReport()
-    for channel in outbox.CHANNELS:
+    for channel in map(outbox.check_channel, channels):
         stale = outbox.stale_claims(engine, channel, claim_timeout)
         outbox.release(engine, [row["id"] for row in stale], channel)
-    _deliver_slack(engine, slack, ui_url, report, logger)
-    _deliver_cloudwatch(engine, cloudwatch, report, logger)
+    if "slack" in channels:
+        _deliver_slack(engine, slack, ui_url, report, logger)
+    if "cloudwatch" in channels:
+        _deliver_cloudwatch(engine, cloudwatch, report, logger)
     return report
 
 

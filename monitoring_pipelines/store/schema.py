@@ -93,6 +93,7 @@ drift_scores = Table(
     Column("detail", Json, nullable=True),
     Column("computed_at", Timestamp, nullable=False),
     Index("ix_drift_scores_deployment_window", "deployment_id", "window_start", "granularity"),
+    sqlite_autoincrement=True,  # never reuse ids: a rewritten window must look new to a cursor
 )
 
 model_performance = Table(
