@@ -3,6 +3,7 @@
 import dagster as dg
 
 from monitoring_pipelines.config import MonitorsConfig
+from monitoring_pipelines.defs.alerting import build_alerting
 from monitoring_pipelines.defs.assets.aggregates import build_hourly_aggregates
 from monitoring_pipelines.defs.assets.baseline import build_baseline_statistics
 from monitoring_pipelines.defs.assets.drift import build_drift_scores
@@ -19,9 +20,13 @@ def build_definitions(config: MonitorsConfig, config_path: str | None = None) ->
     hourly = build_hourly_aggregates(config, baseline)
     drift = build_drift_scores(config, hourly)
     job = build_hourly_job([hourly, drift])
+    baseline_job = build_baseline_job(baseline)
+    alert_jobs, sensors, sinks = build_alerting(config, [baseline_job, job])
     return dg.Definitions(
         assets=[baseline, hourly, drift],
-        jobs=[build_baseline_job(baseline), job],
+        jobs=[baseline_job, job, *alert_jobs],
         schedules=[build_hourly_schedule(config, job)],
-        resources={"monitors": MonitorsResource(path=config_path), "store": store_resource()},
+        sensors=sensors,
+        resources={"monitors": MonitorsResource(path=config_path), "store": store_resource()}
+        | sinks,
     )

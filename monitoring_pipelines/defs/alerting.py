@@ -1,0 +1,93 @@
+"""The alert job (deliver the outbox to Slack and CloudWatch) and its wiring into Definitions.
+
+Each op delivers one channel through ``deliver_pending`` and records counts (never the
+token) as output metadata. A failed delivery fails its op after recording it, so an outage
+is visible in the UI; the alerts stay pending for the next run. The run-failure sensor does
+not watch this job, so a Slack outage cannot loop into more Slack alerts.
+"""
+
+from collections.abc import Sequence
+
+import dagster as dg
+from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
+
+from monitoring_pipelines.alerts.delivery import DeliveryReport, deliver_pending
+from monitoring_pipelines.config import MonitorsConfig
+from monitoring_pipelines.defs.alert_resources import AlertSink, MetricSink, alert_resources
+from monitoring_pipelines.defs.resources import StoreResource
+from monitoring_pipelines.defs.sensors.drift_threshold import build_drift_threshold_sensor
+from monitoring_pipelines.defs.sensors.run_failure import build_run_failure_sensor
+from monitoring_pipelines.defs.sensors.settings import alert_settings
+
+ALERT_JOB = "alert_delivery_job"
+
+
+def _finish(context: dg.OpExecutionContext, report: DeliveryReport, channel: str) -> None:
+    """Counts as metadata; a Failure (secret-free message) when anything stayed pending."""
+    calls = ("slack_messages", report.slack_messages)
+    if channel == "cloudwatch":
+        calls = ("cloudwatch_calls", report.cloudwatch_calls)
+    metadata = {
+        "sent": report.sent[channel],
+        "failed": report.failed[channel],
+        "held": report.held[channel],
+        calls[0]: calls[1],
+    }
+    if report.failed[channel]:
+        raise dg.Failure(
+            description=f"{report.failed[channel]} {channel} deliveries failed and stay pending "
+            f"for the next run; first error: {report.errors[0]}",
+            metadata=metadata,
+        )
+    context.add_output_metadata(metadata)
+
+
+@dg.op(description="Post pending drift, resolved and run-failure alerts to Slack.")
+def post_slack_alerts(
+    context: dg.OpExecutionContext, store: StoreResource, slack: AlertSink
+) -> None:
+    report = deliver_pending(
+        store.engine(),
+        slack.transport(),
+        None,
+        ui_url=slack.ui_url,
+        logger=context.log,
+        channels=("slack",),
+    )
+    _finish(context, report, "slack")
+
+
+@dg.op(description="Put pending window metrics (drift scores, rows scored) to CloudWatch.")
+def put_cloudwatch_metrics(
+    context: dg.OpExecutionContext, store: StoreResource, cloudwatch: MetricSink
+) -> None:
+    report = deliver_pending(
+        store.engine(), None, cloudwatch.transport(), logger=context.log, channels=("cloudwatch",)
+    )
+    _finish(context, report, "cloudwatch")
+
+
+@dg.job(
+    name=ALERT_JOB,
+    description="Deliver the alert outbox: Slack messages and CloudWatch metrics, each at most "
+    "once per dedup key; what cannot be delivered stays pending.",
+)
+def alert_delivery_job() -> None:
+    post_slack_alerts()
+    put_cloudwatch_metrics()
+
+
+def build_alerting(
+    config: MonitorsConfig,
+    monitored_jobs: Sequence[dg.JobDefinition | UnresolvedAssetJobDefinition],
+) -> tuple[list[dg.JobDefinition], list[dg.SensorDefinition], dict[str, dg.ConfigurableResource]]:
+    """The alert job, the drift-threshold and run-failure sensors, and the sinks.
+
+    ``monitors.yaml``'s alerts blocks are validated here, so a bad one fails on load.
+    """
+    alert_settings(config)
+    sensors = [
+        build_drift_threshold_sensor(alert_delivery_job),
+        build_run_failure_sensor(alert_delivery_job, monitored_jobs),
+    ]
+    return [alert_delivery_job], sensors, alert_resources()

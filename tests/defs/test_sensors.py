@@ -1,0 +1,270 @@
+"""drift_threshold_sensor ticks through build_sensor_context: first tick, nothing new, new
+breaches, restarts, cooldown, resolved notices, batching, retries and many deployments."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import yaml
+
+from monitoring_pipelines.config import ConfigError, load_config
+from monitoring_pipelines.defs.alerting import alert_delivery_job, build_alerting
+from monitoring_pipelines.defs.resources import MonitorsResource, StoreResource
+from monitoring_pipelines.defs.sensors.drift_threshold import (
+    build_drift_threshold_sensor,
+    parse_cursor,
+    read_whole_windows,
+)
+from monitoring_pipelines.defs.sensors.run_failure import build_run_failure_sensor
+from monitoring_pipelines.stats.drift import DriftResult
+from monitoring_pipelines.store import alerts as outbox
+from monitoring_pipelines.store.drift import write_drift_scores
+from monitoring_pipelines.store.engine import get_engine
+
+HOUR = timedelta(hours=1)
+T0 = datetime(2026, 11, 2, tzinfo=UTC)
+PSI = {"no_drift": 0.03, "moderate": 0.17, "significant": 0.42}
+ALERTS = {
+    "slack_channel": "C0MODELS1",
+    "severity_channels": {"critical": "C0CRITIC1"},
+    "cooldown_minutes": 120,
+}
+
+
+def write_config(folder: Path, ids: list[str], alerts: dict | None = None) -> Path:
+    deployments = [
+        {
+            "id": deployment_id,
+            "reference": {"path": "reference.parquet"},
+            "logs": {"type": "parquet", "path": "logs", "timestamp_column": "scored_at"},
+            "start": T0.isoformat(),
+            "columns": [{"name": "age", "type": "numerical"}],
+            "alerts": ALERTS if alerts is None else alerts,
+        }
+        for deployment_id in ids
+    ]
+    path = folder / "monitors.yaml"
+    path.write_text(yaml.safe_dump({"deployments": deployments}))
+    return path
+
+
+class Harness:
+    """The sensor with its resources, the store behind it, and a way to write drift scores."""
+
+    def __init__(self, folder: Path, instance, ids=("model_a",), batch_size=5000) -> None:
+        self.url = f"sqlite:///{folder / 'monitoring.db'}"
+        self.engine = get_engine(self.url)
+        self.config_path = write_config(folder, list(ids))
+        self.instance = instance
+        self.sensor = build_drift_threshold_sensor(alert_delivery_job, batch_size=batch_size)
+
+    def write(self, hour: int, statuses: dict[str, str], deployment: str = "model_a") -> None:
+        start = T0 + hour * HOUR
+        scores = {
+            column: [DriftResult("psi", PSI[s], None, 0.25, s, s != "no_drift", 5000, 400 + hour)]
+            for column, s in statuses.items()
+        }
+        write_drift_scores(self.engine, deployment, start, start + HOUR, "hour", scores)
+
+    def tick(self, cursor: str | None) -> dg.SensorResult:
+        context = dg.build_sensor_context(
+            cursor=cursor,
+            instance=self.instance,
+            resources={
+                "store": StoreResource(database_url=self.url),
+                "monitors": MonitorsResource(path=str(self.config_path)),
+            },
+        )
+        return self.sensor(context)
+
+    def outbox(self) -> list[dict]:
+        return sorted(outbox.list_recent(self.engine, limit=10_000), key=lambda r: r["id"])
+
+
+@pytest.fixture
+def harness(tmp_path, dagster_instance) -> Harness:
+    return Harness(tmp_path, dagster_instance)
+
+
+def key(hour: int, column: str, level: str, deployment: str = "model_a") -> str:
+    return f"{deployment}|hour|{(T0 + hour * HOUR).isoformat()}|{column}|psi|{level}"
+
+
+def drift_alerts(rows: list[dict]) -> list[tuple]:
+    return [
+        (r["dedup_key"], r["kind"], r["severity"], r["slack_channel"])
+        for r in rows
+        if r["kind"] != outbox.METRICS
+    ]
+
+
+def test_first_tick_without_scores_skips(harness):
+    result = harness.tick(None)
+    assert result.skip_reason.skip_message == "no drift scores after id 0"
+    assert not result.run_requests and result.cursor is None
+    assert harness.outbox() == []
+
+
+def test_new_breaches_become_exact_alerts_and_one_run_request(harness):
+    harness.write(0, {"age": "significant", "income": "moderate", "region": "no_drift"})
+    result = harness.tick(None)
+    rows = harness.outbox()
+    assert drift_alerts(rows) == [
+        (key(0, "age", "critical"), "drift", "critical", "C0CRITIC1"),
+        (key(0, "income", "warning"), "drift", "warning", "C0MODELS1"),
+    ]
+    [metrics] = [r for r in rows if r["kind"] == outbox.METRICS]
+    assert metrics["cloudwatch"]["rows_scored"] == 400
+    assert sorted(s["column_name"] for s in metrics["cloudwatch"]["scores"]) == [
+        "age",
+        "income",
+        "region",
+    ]
+    assert result.cursor == "3"  # the three drift_scores rows
+    [request] = result.run_requests
+    ids = [r["id"] for r in rows]
+    assert request.run_key == f"outbox:{min(ids)}-{max(ids)}"
+    assert request.tags["monitoring/alerts"] == "2"
+
+
+def test_nothing_new_after_the_cursor_skips_without_reading_again(harness):
+    harness.write(0, {"age": "significant"})
+    first = harness.tick(None)
+    before = harness.outbox()
+    second = harness.tick(first.cursor)
+    assert second.skip_reason.skip_message == f"no drift scores after id {first.cursor}"
+    assert not second.run_requests
+    assert harness.outbox() == before
+
+
+def test_restart_that_lost_its_cursor_judges_nothing_twice(harness):
+    harness.write(0, {"age": "significant", "income": "moderate"})
+    first = harness.tick(None)
+    before = harness.outbox()
+    replay = harness.tick(None)  # the first tick's cursor was never saved
+    assert replay.skip_reason.skip_message == "2 new drift scores, nothing new to deliver"
+    assert replay.cursor == first.cursor and not replay.run_requests
+    assert harness.outbox() == before
+
+
+def test_rewritten_window_gets_new_ids_but_is_not_alerted_again(harness):
+    harness.write(0, {"age": "significant"})
+    first = harness.tick(None)
+    before = harness.outbox()
+    harness.write(0, {"age": "significant"})  # a backfill re-materializes the hour
+    again = harness.tick(first.cursor)
+    assert int(again.cursor) > int(first.cursor)
+    assert again.skip_reason is not None and not again.run_requests
+    assert harness.outbox() == before
+
+
+def test_cooldown_then_realert_then_resolved(harness):
+    timeline = ["significant", "significant", "significant", "significant", "no_drift"]
+    cursor = None
+    requested = []
+    for hour, status in enumerate(timeline):
+        harness.write(hour, {"age": status})
+        result = harness.tick(cursor)
+        cursor = result.cursor
+        requested.append(len(result.run_requests or []))
+    # Hand-worked with a 120-minute cooldown: alert at 0, held at 1 (60 min), alert again at
+    # 2 (120 min is not < 120), held at 3, resolved at 4. Every hour adds its metrics row, so
+    # every tick requests a run.
+    assert drift_alerts(harness.outbox()) == [
+        (key(0, "age", "critical"), "drift", "critical", "C0CRITIC1"),
+        (key(2, "age", "critical"), "drift", "critical", "C0CRITIC1"),
+        (key(4, "age", "resolved"), "resolved", "info", "C0MODELS1"),
+    ]
+    assert requested == [1, 1, 1, 1, 1]
+    assert [r["reason"] for r in harness.outbox() if r["kind"] != outbox.METRICS] == [
+        "significant: severity critical",
+        "still critical after cooldown 2:00:00",
+        "returned to stable after an alert",
+    ]
+
+
+def test_batches_never_split_a_window(tmp_path, dagster_instance):
+    harness = Harness(tmp_path, dagster_instance, batch_size=4)
+    three = {"age": "significant", "income": "no_drift", "region": "no_drift"}
+    for hour in range(3):
+        harness.write(hour, three)
+    five = {c: "no_drift" for c in ("a", "b", "c", "d", "e")}
+    harness.write(3, five)
+    cursors, windows = [], []
+    cursor = None
+    for _ in range(5):
+        result = harness.tick(cursor)
+        cursor = result.cursor or cursor
+        cursors.append(result.cursor)
+        windows.append(len([r for r in harness.outbox() if r["kind"] == outbox.METRICS]))
+    # 4-row batches hold one 3-row window each; the 5-row window is read whole; then nothing.
+    assert cursors == ["3", "6", "9", "14", None]
+    assert windows == [1, 2, 3, 4, 4]
+    assert [len(read_whole_windows(harness.engine, after, 4)) for after in (0, 9, 14)] == [3, 5, 0]
+
+
+def test_failed_deliveries_request_one_retry_per_slot(harness):
+    harness.write(0, {"age": "significant"})
+    first = harness.tick(None)
+    assert harness.tick(first.cursor).skip_reason is not None  # pending, never tried: no retry
+    [alert] = [r for r in harness.outbox() if r["kind"] == "drift"]
+    outbox.claim(harness.engine, [alert["id"]], "slack")
+    outbox.record_attempt(harness.engine, alert["id"], "slack", ok=False, error="HTTP 500")
+    [retry] = harness.tick(first.cursor).run_requests
+    assert retry.run_key == f"retry:{int(time.time() // 900)}"
+    assert harness.tick(first.cursor).run_requests[0].run_key == retry.run_key
+
+
+def test_unknown_deployment_is_skipped_and_logged_not_alerted(harness):
+    harness.write(0, {"age": "significant"}, deployment="model_gone")
+    result = harness.tick(None)
+    assert drift_alerts(harness.outbox()) == []
+    [request] = result.run_requests  # its metrics still go to CloudWatch
+    assert request.tags["monitoring/alerts"] == "0"
+
+
+def test_tick_stays_fast_with_many_deployments(tmp_path, dagster_instance):
+    ids = [f"model_{i:03d}" for i in range(200)]
+    harness = Harness(tmp_path, dagster_instance, ids=ids)
+    columns = [f"feature_{c:02d}" for c in range(10)]
+    statuses = {"feature_00": "significant"} | dict.fromkeys(columns[1:], "no_drift")
+    for deployment in ids:
+        harness.write(0, statuses, deployment=deployment)
+    start = time.perf_counter()
+    result = harness.tick(None)
+    elapsed = time.perf_counter() - start
+    rows = harness.outbox()
+    assert len([r for r in rows if r["kind"] == "drift"]) == 200
+    assert len([r for r in rows if r["kind"] == outbox.METRICS]) == 200
+    assert result.cursor == str(200 * 10)
+    assert elapsed < 5.0, f"tick over 200 deployments took {elapsed:.2f}s"
+    start = time.perf_counter()
+    assert harness.tick(result.cursor).skip_reason is not None
+    assert time.perf_counter() - start < 0.5
+
+
+def test_bad_cursor_names_itself():
+    assert parse_cursor(None) == parse_cursor("") == 0
+    assert parse_cursor("42") == 42
+    with pytest.raises(ValueError, match="bad drift_threshold_sensor cursor 'x1'"):
+        parse_cursor("x1")
+
+
+def test_bad_alerts_block_fails_on_load_naming_the_field(tmp_path):
+    path = write_config(tmp_path, ["model_a", "model_b"])
+    data = yaml.safe_load(path.read_text())
+    data["deployments"][1]["alerts"] = {"cooldown_minutes": 60, "colour": "red"}
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError) as caught:
+        build_alerting(load_config(path), [])
+    assert str(caught.value).startswith("deployments[1].alerts (model_b): unknown alert settings")
+    assert "colour" in str(caught.value)
+
+
+def test_run_failure_sensor_refuses_to_watch_the_alert_job():
+    with pytest.raises(ValueError, match="must not include the alert job"):
+        build_run_failure_sensor(alert_delivery_job, [alert_delivery_job])
