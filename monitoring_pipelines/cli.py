@@ -32,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--reference-rows", type=_positive, default=20_000)
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--end", type=_hour, help="end of the last hour (UTC, ISO); default: now")
+    alerts = commands.add_parser("alerts", help="list recent alerts and their delivery status")
+    alerts.add_argument("--limit", type=_positive, default=50, help="rows to show (newest first)")
     return parser
 
 
@@ -50,6 +52,12 @@ def main(argv: list[str] | None = None) -> int:
                 end=args.end,
             )
         )
+    elif args.command == "alerts":
+        from monitoring_pipelines.alerts.listing import format_alerts
+        from monitoring_pipelines.store.alerts import list_recent
+        from monitoring_pipelines.store.engine import get_engine
+
+        print(format_alerts(list_recent(get_engine(), args.limit)))
     return 0
 
 

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from monitoring_pipelines.config import MonitorsConfig, load_config
+from tests.alerts.conftest import aws_env, fake_slack, moto, moto_url, slack_token  # noqa: F401
 
 START = datetime(2026, 11, 2, 0, tzinfo=UTC)
 HOURS = 3

@@ -4,85 +4,16 @@ breaches, restarts, cooldown, resolved notices, batching, retries and many deplo
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import dagster as dg
 import pytest
 import yaml
 
 from monitoring_pipelines.config import ConfigError, load_config
 from monitoring_pipelines.defs.alerting import alert_delivery_job, build_alerting
-from monitoring_pipelines.defs.resources import MonitorsResource, StoreResource
-from monitoring_pipelines.defs.sensors.drift_threshold import (
-    build_drift_threshold_sensor,
-    parse_cursor,
-    read_whole_windows,
-)
+from monitoring_pipelines.defs.sensors.drift_threshold import parse_cursor, read_whole_windows
 from monitoring_pipelines.defs.sensors.run_failure import build_run_failure_sensor
-from monitoring_pipelines.stats.drift import DriftResult
 from monitoring_pipelines.store import alerts as outbox
-from monitoring_pipelines.store.drift import write_drift_scores
-from monitoring_pipelines.store.engine import get_engine
-
-HOUR = timedelta(hours=1)
-T0 = datetime(2026, 11, 2, tzinfo=UTC)
-PSI = {"no_drift": 0.03, "moderate": 0.17, "significant": 0.42}
-ALERTS = {
-    "slack_channel": "C0MODELS1",
-    "severity_channels": {"critical": "C0CRITIC1"},
-    "cooldown_minutes": 120,
-}
-
-
-def write_config(folder: Path, ids: list[str], alerts: dict | None = None) -> Path:
-    deployments = [
-        {
-            "id": deployment_id,
-            "reference": {"path": "reference.parquet"},
-            "logs": {"type": "parquet", "path": "logs", "timestamp_column": "scored_at"},
-            "start": T0.isoformat(),
-            "columns": [{"name": "age", "type": "numerical"}],
-            "alerts": ALERTS if alerts is None else alerts,
-        }
-        for deployment_id in ids
-    ]
-    path = folder / "monitors.yaml"
-    path.write_text(yaml.safe_dump({"deployments": deployments}))
-    return path
-
-
-class Harness:
-    """The sensor with its resources, the store behind it, and a way to write drift scores."""
-
-    def __init__(self, folder: Path, instance, ids=("model_a",), batch_size=5000) -> None:
-        self.url = f"sqlite:///{folder / 'monitoring.db'}"
-        self.engine = get_engine(self.url)
-        self.config_path = write_config(folder, list(ids))
-        self.instance = instance
-        self.sensor = build_drift_threshold_sensor(alert_delivery_job, batch_size=batch_size)
-
-    def write(self, hour: int, statuses: dict[str, str], deployment: str = "model_a") -> None:
-        start = T0 + hour * HOUR
-        scores = {
-            column: [DriftResult("psi", PSI[s], None, 0.25, s, s != "no_drift", 5000, 400 + hour)]
-            for column, s in statuses.items()
-        }
-        write_drift_scores(self.engine, deployment, start, start + HOUR, "hour", scores)
-
-    def tick(self, cursor: str | None) -> dg.SensorResult:
-        context = dg.build_sensor_context(
-            cursor=cursor,
-            instance=self.instance,
-            resources={
-                "store": StoreResource(database_url=self.url),
-                "monitors": MonitorsResource(path=str(self.config_path)),
-            },
-        )
-        return self.sensor(context)
-
-    def outbox(self) -> list[dict]:
-        return sorted(outbox.list_recent(self.engine, limit=10_000), key=lambda r: r["id"])
+from tests.defs.drift_harness import HOUR, T0, Harness, write_config
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""``run_failure_sensor``: a failed monitoring run becomes a critical Slack alert.
+"""``monitoring_run_failure_sensor``: a failed monitoring run becomes a critical Slack alert.
 
 The failure is written to the outbox (keyed by run id, so a re-evaluated tick adds nothing)
 and the alert job is requested; delivery then has the outbox's retries and exactly-once
@@ -20,7 +20,7 @@ from monitoring_pipelines.defs.sensors.settings import alert_settings
 from monitoring_pipelines.store import alerts as outbox
 from monitoring_pipelines.store.engine import DATABASE_URL_ENV
 
-SENSOR_NAME = "run_failure_sensor"
+SENSOR_NAME = "monitoring_run_failure_sensor"
 ALL_DEPLOYMENTS = "all"
 SECRET_ENVS = (TOKEN_ENV, "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", DATABASE_URL_ENV)
 PARTITION_TAGS = (
