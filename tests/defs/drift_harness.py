@@ -48,10 +48,16 @@ class Harness:
     """The sensor with its resources, the store behind it, and a way to write drift scores."""
 
     def __init__(
-        self, folder: Path, instance, ids=("model_a",), batch_size=5000, t0: datetime = T0
+        self,
+        folder: Path,
+        instance,
+        ids=("model_a",),
+        batch_size=5000,
+        t0: datetime = T0,
+        url: str | None = None,
     ) -> None:
         self.t0 = t0
-        self.url = f"sqlite:///{folder / 'monitoring.db'}"
+        self.url = url or f"sqlite:///{folder / 'monitoring.db'}"
         self.engine = get_engine(self.url)
         self.config_path = write_config(folder, list(ids))
         self.instance = instance

@@ -4,21 +4,39 @@ breaches, restarts, cooldown, resolved notices, batching, retries and many deplo
 from __future__ import annotations
 
 import time
+import uuid
+from collections.abc import Iterator
 
 import pytest
 import yaml
+from sqlalchemy import create_engine, text
 
 from monitoring_pipelines.config import ConfigError, load_config
 from monitoring_pipelines.defs.alerting import alert_delivery_job, build_alerting
 from monitoring_pipelines.defs.sensors.drift_threshold import parse_cursor, read_whole_windows
 from monitoring_pipelines.defs.sensors.run_failure import build_run_failure_sensor
 from monitoring_pipelines.store import alerts as outbox
+from tests.conftest import postgres_or_skip
 from tests.defs.drift_harness import HOUR, T0, Harness, write_config
 
 
 @pytest.fixture
 def harness(tmp_path, dagster_instance) -> Harness:
     return Harness(tmp_path, dagster_instance)
+
+
+@pytest.fixture
+def postgres_schema_url() -> Iterator[str]:
+    """A schema of its own on the test server, so this test sees only its own rows."""
+    admin_url = postgres_or_skip()
+    schema = f"mp_sensor_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(admin_url)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    yield f"{admin_url}?options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
 
 
 def key(hour: int, column: str, level: str, deployment: str = "model_a") -> str:
@@ -199,3 +217,21 @@ def test_bad_alerts_block_fails_on_load_naming_the_field(tmp_path):
 def test_run_failure_sensor_refuses_to_watch_the_alert_job():
     with pytest.raises(ValueError, match="must not include the alert job"):
         build_run_failure_sensor(alert_delivery_job, [alert_delivery_job])
+
+
+@pytest.mark.postgres
+def test_restart_cooldown_and_rewrite_on_postgres(tmp_path, dagster_instance, postgres_schema_url):
+    harness = Harness(tmp_path, dagster_instance, url=postgres_schema_url)
+    harness.write(0, {"age": "significant", "income": "no_drift"})
+    first = harness.tick(None)
+    assert harness.tick(None).skip_reason is not None  # lost cursor: nothing judged twice
+    harness.write(0, {"age": "significant", "income": "no_drift"})  # rewritten: new ids
+    rewritten = harness.tick(first.cursor)
+    assert (rewritten.cursor, rewritten.run_requests) == ("4", [])
+    harness.write(1, {"age": "significant", "income": "no_drift"})
+    harness.write(2, {"age": "no_drift", "income": "no_drift"})
+    harness.tick(rewritten.cursor)
+    assert drift_alerts(harness.outbox()) == [
+        (key(0, "age", "critical"), "drift", "critical", "C0CRITIC1"),
+        (key(2, "age", "resolved"), "resolved", "info", "C0MODELS1"),
+    ]
