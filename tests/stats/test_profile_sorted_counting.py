@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitoring_pipelines.stats.binning import bin_index, quantile_edges
-from monitoring_pipelines.stats.profile import profile_numerical
+from monitoring_pipelines.stats.profile import BLOCK, profile_numerical
 
 special = st.sampled_from([np.nan, np.inf, -np.inf, 0.0, 1.0, 2.5])
 values = st.lists(st.one_of(st.floats(-1e6, 1e6), special), max_size=200)
@@ -44,3 +44,21 @@ def test_invalid_strings_are_not_missing():
     edges = np.array([-np.inf, 0.0, np.inf])
     profile = profile_numerical(np.array(["1", "x", None, "-2"], dtype=object), edges)
     assert (profile.counts.tolist(), profile.invalid, profile.missing) == ([1, 1], 1, 1)
+
+
+def test_columns_longer_than_a_block_are_counted_exactly():
+    rng = np.random.default_rng(7)
+    x = rng.lognormal(size=int(2.5 * BLOCK))
+    x[rng.random(x.size) < 0.01] = np.nan
+    x[:3], x[-2:] = np.inf, -np.inf
+    edges = quantile_edges(x[:10_000], 20)
+    profile = profile_numerical(x, edges)
+    present = x[~np.isnan(x)]
+    expected = np.bincount(bin_index(present, edges), minlength=edges.size - 1)
+    np.testing.assert_array_equal(profile.counts, expected)
+    finite = x[np.isfinite(x)]
+    assert (profile.pos_inf, profile.neg_inf, profile.n_finite) == (3, 2, finite.size)
+    assert profile.missing == int(np.isnan(x).sum())
+    assert (profile.min, profile.max) == (finite.min(), finite.max())
+    np.testing.assert_allclose(profile.mean, finite.mean(), rtol=1e-12)
+    np.testing.assert_allclose(profile.std, finite.std(), rtol=1e-10)
