@@ -20,7 +20,7 @@ def quantile_edges(values: np.ndarray, n_bins: int = DEFAULT_BINS) -> np.ndarray
     if not isinstance(n_bins, int | np.integer) or n_bins < 1:
         raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}")
     values = np.asarray(values, dtype=np.float64)
-    finite = values[np.isfinite(values)]
+    finite = np.sort(values[np.isfinite(values)])
     if finite.size == 0:
         return np.array([-np.inf, np.inf])
     distinct = np.unique(finite)
