@@ -58,9 +58,11 @@ def _fastest(module: str, args: list[str], python: str) -> ChildRun:
 
 
 def _figure(run: ChildRun) -> str:
+    report = run.report
     return (
-        f"{run.report['seconds']:.2f} s compute ({run.wall_seconds:.1f} s process); "
-        f"peak {run.report['work_peak_mb']:,.0f} MB during the work "
+        f"{report['seconds']:.2f} s compute ({run.wall_seconds:.1f} s process); "
+        f"peak {report['work_peak_mb']:,.0f} MB during the work, "
+        f"+{report['work_peak_mb'] - report['rss_loaded_mb']:,.0f} MB over the loaded data "
         f"({run.peak_rss_mb:,.0f} MB with loading)"
     )
 
