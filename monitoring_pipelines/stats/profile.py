@@ -200,7 +200,8 @@ def profile_numerical(values: pd.Series | np.ndarray, edges: np.ndarray) -> Nume
 def _count_block(x: np.ndarray, edges: np.ndarray) -> NumericalProfile:
     """Profile float values (NaN counted as missing) with one sort: NaN sorts last and ±inf
     bracket the finite values, so bin counts come from locating the edges in the sorted
-    values, as ``np.histogram`` does, several times faster than locating every value."""
+    values, as ``np.histogram`` does, several times faster than locating every value.
+    The sorted copy is ours, so the moments are then computed in place in it."""
     ordered = np.sort(x)
     n_present = int(np.searchsorted(ordered, np.nan))
     present = ordered[:n_present]
@@ -211,9 +212,9 @@ def _count_block(x: np.ndarray, edges: np.ndarray) -> NumericalProfile:
     finite = present[lo:hi]
     if finite.size:
         mean = float(finite.mean())
-        centred = finite - mean
-        m2 = float(np.square(centred, out=centred).sum())
         low, high = float(finite[0]), float(finite[-1])
+        centred = np.subtract(finite, mean, out=finite)
+        m2 = float(np.square(centred, out=centred).sum())
     else:
         mean, m2, low, high = float("nan"), 0.0, float("nan"), float("nan")
     return NumericalProfile(

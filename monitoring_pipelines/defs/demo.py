@@ -14,6 +14,7 @@ from typing import TextIO
 
 DEMO_DEPLOYMENT = "credit_risk"
 HOUR = timedelta(hours=1)
+ALERTS_SHOWN = 20
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,9 @@ def run_demo(settings: DemoSettings, out: TextIO = sys.stdout) -> DemoResult:
     from monitoring_pipelines.defs.partitions import hour_key
     from monitoring_pipelines.demo.generate import generate_demo
     from monitoring_pipelines.store.aggregates import read_baseline, read_windows
+    from monitoring_pipelines.alerts.listing import format_alerts
+    from monitoring_pipelines.defs.sensors.drift_threshold import SENSOR_NAME as DRIFT_SENSOR
+    from monitoring_pipelines.store.alerts import list_recent
     from monitoring_pipelines.store.drift import read_drift_scores
     from monitoring_pipelines.store.engine import dagster_home, get_engine
 
@@ -65,7 +69,7 @@ def run_demo(settings: DemoSettings, out: TextIO = sys.stdout) -> DemoResult:
         )
 
     root = deployment.reference.path.parent
-    print(f"[1/3] generating {settings.hours} hours of scoring logs under {root}", file=out)
+    print(f"[1/4] generating {settings.hours} hours of scoring logs under {root}", file=out)
     demo = generate_demo(
         root,
         end,
@@ -79,12 +83,12 @@ def run_demo(settings: DemoSettings, out: TextIO = sys.stdout) -> DemoResult:
     defs = build_definitions(config, str(config_path()))
     quiet = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
     with dg.DagsterInstance.get() as instance:
-        print(f"[2/3] materializing baseline_statistics for {DEMO_DEPLOYMENT}", file=out)
+        print(f"[2/4] materializing baseline_statistics for {DEMO_DEPLOYMENT}", file=out)
         defs.resolve_job_def(BASELINE_JOB).execute_in_process(
             partition_key=DEMO_DEPLOYMENT, instance=instance, run_config=quiet
         )
         print(
-            f"[3/3] backfilling {settings.hours} hours {first:%Y-%m-%d %H:%M} → "
+            f"[3/4] backfilling {settings.hours} hours {first:%Y-%m-%d %H:%M} → "
             f"{end:%Y-%m-%d %H:%M} UTC as one run",
             file=out,
         )
@@ -96,6 +100,17 @@ def run_demo(settings: DemoSettings, out: TextIO = sys.stdout) -> DemoResult:
                 "dagster/asset_partition_range_end": str(hour_key(DEMO_DEPLOYMENT, end - HOUR)),
             },
         )
+        print("[4/4] judging the new drift scores with drift_threshold_sensor", file=out)
+        sensor = defs.resolve_sensor_def(DRIFT_SENSOR)
+        cursor = None
+        while True:  # one tick per batch, as the daemon would, until nothing is new
+            with dg.build_sensor_context(
+                instance=instance, cursor=cursor, resources=defs.resources
+            ) as context:
+                tick = sensor(context)
+            if not tick.cursor or tick.cursor == cursor:
+                break
+            cursor = tick.cursor
 
     engine = get_engine()
     baseline = read_baseline(engine, DEMO_DEPLOYMENT)
@@ -109,6 +124,14 @@ def run_demo(settings: DemoSettings, out: TextIO = sys.stdout) -> DemoResult:
             print(f"  {column:<20} {hour:%Y-%m-%d %H:%M}", file=out)
     else:
         print("\nno column drifted", file=out)
+    print("\nalerts the alert job would send (monitoring-pipelines alerts):", file=out)
+    alerts = [row for row in list_recent(engine, limit=1000) if row["kind"] != "metrics"]
+    print(format_alerts(alerts[:ALERTS_SHOWN]), file=out)
+    print(
+        "(set SLACK_BOT_TOKEN / CLOUDWATCH_NAMESPACE and start drift_threshold_sensor to deliver "
+        "them; see README 'Alerts')",
+        file=out,
+    )
     print(
         f"\n{len(windows)} hours materialized. Open the UI with `make dev` "
         f"(DAGSTER_HOME={home}) and browse http://127.0.0.1:3000/assets",
