@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "demo":
-        from monitoring_pipelines.demo.run import DemoSettings, run_demo
+        from monitoring_pipelines.defs.demo import DemoSettings, run_demo
 
         run_demo(
             DemoSettings(

@@ -12,6 +12,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
+import dagster as dg
+
+from monitoring_pipelines.alerts.listing import format_alerts
+from monitoring_pipelines.config import config_path, load_config
+from monitoring_pipelines.defs.build import build_definitions
+from monitoring_pipelines.defs.jobs import BASELINE_JOB, HOURLY_JOB
+from monitoring_pipelines.defs.partitions import hour_key
+from monitoring_pipelines.defs.sensors.drift_threshold import SENSOR_NAME as DRIFT_SENSOR
+from monitoring_pipelines.demo.generate import generate_demo
+from monitoring_pipelines.store.aggregates import read_baseline, read_windows
+from monitoring_pipelines.store.alerts import list_recent
+from monitoring_pipelines.store.drift import read_drift_scores
+from monitoring_pipelines.store.engine import dagster_home, get_engine
+
 DEMO_DEPLOYMENT = "credit_risk"
 HOUR = timedelta(hours=1)
 ALERTS_SHOWN = 20
@@ -35,21 +49,6 @@ def last_complete_hour_end(now: datetime | None = None) -> datetime:
 
 def run_demo(settings: DemoSettings, out: TextIO = sys.stdout) -> DemoResult:
     """Generate the demo data and materialize baseline and hours; return what was done."""
-    # Imported here so `monitoring-pipelines --help` stays fast.
-    import dagster as dg
-
-    from monitoring_pipelines.config import config_path, load_config
-    from monitoring_pipelines.defs.build import build_definitions
-    from monitoring_pipelines.defs.jobs import BASELINE_JOB, HOURLY_JOB
-    from monitoring_pipelines.defs.partitions import hour_key
-    from monitoring_pipelines.demo.generate import generate_demo
-    from monitoring_pipelines.store.aggregates import read_baseline, read_windows
-    from monitoring_pipelines.alerts.listing import format_alerts
-    from monitoring_pipelines.defs.sensors.drift_threshold import SENSOR_NAME as DRIFT_SENSOR
-    from monitoring_pipelines.store.alerts import list_recent
-    from monitoring_pipelines.store.drift import read_drift_scores
-    from monitoring_pipelines.store.engine import dagster_home, get_engine
-
     home = dagster_home()
     home.mkdir(parents=True, exist_ok=True)
     os.environ["DAGSTER_HOME"] = str(home)

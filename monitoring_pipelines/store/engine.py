@@ -41,10 +41,14 @@ def redacted(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-@cache
 def get_engine(url: str | None = None) -> Engine:
-    """An engine for ``url`` (default: :func:`database_url`) with the schema in place."""
-    url = url or database_url()
+    """An engine for ``url`` (default: :func:`database_url`, read now) with the schema in place."""
+    return _engine(url or database_url())
+
+
+@cache
+def _engine(url: str) -> Engine:
+    """One engine per URL for the whole process."""
     if make_url(url).get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"timeout": 60})
         event.listen(engine, "connect", _sqlite_pragmas)

@@ -10,7 +10,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from monitoring_pipelines.demo.run import DemoSettings, run_demo
+from monitoring_pipelines.defs.demo import DemoSettings, run_demo
 
 REPO = Path(__file__).resolve().parents[2]
 END = datetime(2026, 11, 10, 0, tzinfo=UTC)
@@ -44,7 +44,7 @@ def test_every_hour_is_materialized_in_the_persistent_instance(demo):
         key = dg.AssetKey("drift_scores")
         partitions = instance.get_materialized_partitions(key)
     assert len([p for p in partitions if p.startswith("credit_risk|")]) == HOURS
-    assert "[3/3] backfilling 8 hours" in output
+    assert "[3/4] backfilling 8 hours" in output
 
 
 def test_injected_drift_is_found_from_its_first_hour_and_nowhere_else(demo):
@@ -81,3 +81,18 @@ def test_rerunning_the_demo_is_safe_and_gives_the_same_rows(demo, monkeypatch):
         h: p.row_count for h, p in result.windows.items()
     }
     assert again.drifted == result.drifted
+
+
+def test_the_demo_ends_listing_the_alerts_for_the_drifted_columns(demo):
+    from monitoring_pipelines.store.alerts import list_recent
+    from monitoring_pipelines.store.engine import get_engine
+
+    result, output, home = demo
+    engine = get_engine(f"sqlite:///{home / 'monitoring.db'}")
+    drift_alerts = [row for row in list_recent(engine, limit=1000) if row["kind"] == "drift"]
+    assert {row["column_name"] for row in drift_alerts} == DRIFTED
+    first_drifted = sorted(result.drifted)[DRIFT_FROM]
+    assert {row["window_start"] for row in drift_alerts} == {first_drifted}  # then cooldown
+    assert "alerts the alert job would send" in output
+    for column in DRIFTED:
+        assert column in output.split("alerts the alert job would send")[1]
