@@ -59,6 +59,11 @@ def test_baseline_then_one_hour_writes_the_expected_rows(tiny_deployment, dagste
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks == dict.fromkeys(CHECKS, True)
 
+    drift = result.asset_materializations_for_node("drift_scores")[0].metadata
+    assert drift["mean_confidence"].value == pytest.approx(frame["confidence"].mean(), rel=1e-9)
+    assert drift["drifted_columns"].value == 0  # 200 rows < min_rows: insufficient data
+    assert "insufficient_data" in drift["scores"].value
+
 
 def test_range_backfill_is_one_run_writing_every_hour(tiny_deployment, dagster_instance):
     defs = build_definitions(tiny_deployment.config, str(tiny_deployment.config_path))
