@@ -75,6 +75,12 @@ def _aware(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def _reject_duplicates(what: str, names: list[str]) -> None:
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"duplicate {what} {duplicates}")
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -166,10 +172,7 @@ class DeploymentConfig(Strict):
     @field_validator("columns")
     @classmethod
     def _unique_columns(cls, columns: list[ColumnConfig]) -> list[ColumnConfig]:
-        names = [c.name for c in columns]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise ValueError(f"duplicate column names {duplicates}")
+        _reject_duplicates("column names", [c.name for c in columns])
         if not any(c.role in MONITORED_ROLES for c in columns):
             raise ValueError("no column with role feature, prediction or confidence to monitor")
         return columns
@@ -208,10 +211,7 @@ class MonitorsConfig(Strict):
     @field_validator("deployments")
     @classmethod
     def _unique_ids(cls, deployments: list[DeploymentConfig]) -> list[DeploymentConfig]:
-        ids = [d.id for d in deployments]
-        duplicates = sorted({i for i in ids if ids.count(i) > 1})
-        if duplicates:
-            raise ValueError(f"duplicate deployment ids {duplicates}")
+        _reject_duplicates("deployment ids", [d.id for d in deployments])
         return deployments
 
     def deployment(self, deployment_id: str) -> DeploymentConfig:

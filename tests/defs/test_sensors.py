@@ -4,19 +4,17 @@ breaches, restarts, cooldown, resolved notices, batching, retries and many deplo
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 
 import pytest
 import yaml
-from sqlalchemy import create_engine, text
 
 from monitoring_pipelines.config import ConfigError, load_config
 from monitoring_pipelines.defs.alerting import alert_delivery_job, build_alerting
 from monitoring_pipelines.defs.sensors.drift_threshold import parse_cursor, read_whole_windows
 from monitoring_pipelines.defs.sensors.run_failure import build_run_failure_sensor
 from monitoring_pipelines.store import alerts as outbox
-from tests.conftest import postgres_or_skip
+from tests.conftest import postgres_schema
 from tests.defs.drift_harness import HOUR, T0, Harness, write_config
 
 
@@ -28,15 +26,8 @@ def harness(tmp_path, dagster_instance) -> Harness:
 @pytest.fixture
 def postgres_schema_url() -> Iterator[str]:
     """A schema of its own on the test server, so this test sees only its own rows."""
-    admin_url = postgres_or_skip()
-    schema = f"mp_sensor_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(admin_url)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    yield f"{admin_url}?options=-csearch_path%3D{schema}"
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+    with postgres_schema("mp_sensor") as url:
+        yield url
 
 
 def key(hour: int, column: str, level: str, deployment: str = "model_a") -> str:
