@@ -116,3 +116,23 @@ def test_quantile_edges_used_by_the_baseline_come_from_the_config(
     np.testing.assert_array_equal(
         baseline.columns["amount"].edges, quantile_edges(reference["amount"].to_numpy(), 10)
     )
+
+
+def test_an_hour_without_logs_is_an_empty_window_not_a_failure(tiny_deployment, dagster_instance):
+    defs = build_definitions(tiny_deployment.config, str(tiny_deployment.config_path))
+    _materialize_baseline(defs, dagster_instance)
+    empty_hour = START + timedelta(hours=HOURS + 2)
+    result = defs.resolve_job_def(HOURLY_JOB).execute_in_process(
+        instance=dagster_instance, partition_key=hour_key("tiny_model", empty_hour)
+    )
+    assert result.success
+    engine = get_engine(tiny_deployment.database_url)
+    baseline = read_baseline(engine, "tiny_model")
+    stored = read_windows(
+        engine, "tiny_model", empty_hour, empty_hour + timedelta(hours=1), baseline
+    )
+    assert stored[empty_hour].row_count == 0
+    assert all(p.count == 0 and p.missing == 0 for p in stored[empty_hour].columns.values())
+    drift = result.asset_materializations_for_node("drift_scores")[0].metadata
+    assert drift["rows"].value == 0 and drift["drifted_columns"].value == 0
+    assert "insufficient_data" in drift["scores"].value
