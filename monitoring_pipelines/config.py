@@ -264,6 +264,8 @@ def _location(loc: tuple) -> str:
             text += f"[{part}]"
         elif part in {"parquet", "sql"} or part.startswith("function-"):
             continue
+        elif part == "[key]":
+            text += " (the key)"
         else:
             text += f".{part}" if text else str(part)
     return text or "(top level)"

@@ -71,6 +71,18 @@ def test_paths_resolve_against_the_file_and_expand_variables(tmp_path, monkeypat
         (lambda d: d["deployments"].append(d["deployments"][0]), r"duplicate deployment ids"),
         (lambda d: d.update(defaults={"lag_minutes": 90}), r"defaults\.lag_minutes"),
         (lambda d: d["deployments"][0]["logs"].update(type="kafka"), r"deployments\[0\]\.logs"),
+        (
+            lambda d: d["deployments"][0].update(drift={"thresholds": {"psy": 0.2}}),
+            r"deployments\[0\]\.drift\.thresholds\.psy \(the key\): .*unknown metric 'psy'",
+        ),
+        (
+            lambda d: d["deployments"][0].update(drift={"metrics": {"nope": ["psi"]}}),
+            r"drift\.metrics names column\(s\) \['nope'\] that are not monitored",
+        ),
+        (
+            lambda d: d["deployments"][0].update(drift={"correction": "holm"}),
+            r"deployments\[0\]\.drift\.correction",
+        ),
     ],
 )
 def test_malformed_files_name_the_field(mutate, message):
