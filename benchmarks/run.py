@@ -1,8 +1,8 @@
 """``make bench``: run the benchmark parts, print one table of figures and ratios, save it.
 
-Usage: ``.venv/bin/python -m benchmarks.run [--quick] [--parts 1,2,3,4,7] [--no-install]``
+Usage: ``.venv/bin/python -m benchmarks.run [--quick] [--parts 1,2,3,4,5,6,7] [--no-install]``
 from the repository root. The table also goes to ``benchmarks/results.md`` (or
-``--output``). Parts 5 (backfill) and 6 (drift and sensor cost) are not built yet.
+``--output``).
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from pathlib import Path
 import pandas as pd
 
 from benchmarks import data, venvs
+from benchmarks.backfill import BackfillSizes, backfill
+from benchmarks.drift_cost import drift_cost
 from benchmarks.end_to_end import end_to_end
 from benchmarks.memory import memory_bounded
 from benchmarks.peers import peers_side_by_side
@@ -28,7 +30,7 @@ from benchmarks.scaling import scaling_curve
 from benchmarks.table import Row, markdown
 from benchmarks.throughput import profile_throughput
 
-PARTS = ("1", "2", "3", "4", "7")
+PARTS = ("1", "2", "3", "4", "5", "6", "7")
 RESULTS = Path(__file__).resolve().parent / "results.md"
 
 
@@ -42,6 +44,8 @@ class Sizes:
     scaling: tuple[int, ...]
     chunk_rows: int
     repeats: int
+    backfill: BackfillSizes
+    deployments: int
     bins: tuple[int, ...] = (10, 20, 100)
 
 
@@ -52,6 +56,8 @@ FULL = Sizes(
     scaling=(10_000, 100_000, 1_000_000, 10_000_000),
     chunk_rows=100_000,
     repeats=5,
+    backfill=BackfillSizes(days=30, rows_per_hour=10_000, reference_rows=100_000, sample_hours=10),
+    deployments=100,
 )
 QUICK = Sizes(
     reference=2_000,
@@ -60,6 +66,8 @@ QUICK = Sizes(
     scaling=(1_000, 2_000, 5_000, 10_000),
     chunk_rows=1_000,
     repeats=1,
+    backfill=BackfillSizes(days=1, rows_per_hour=200, reference_rows=2_000, sample_hours=2),
+    deployments=3,
 )
 
 
@@ -127,6 +135,12 @@ def run(args: argparse.Namespace) -> list[Row]:
     if "4" in args.parts:
         root = data.log_root(sizes.window, "production", args.data_dir)
         rows += end_to_end(reference, window_path, root, sizes.chunk_rows)
+    if "5" in args.parts:
+        rows += backfill(sizes.backfill, args.data_dir)
+    if "6" in args.parts:
+        folder = args.data_dir / "drift-cost"
+        folder.mkdir(parents=True, exist_ok=True)
+        rows += drift_cost(folder, sizes.deployments)
     if "7" in args.parts:
         largest = data.parquet(max(sizes.scaling), "production", args.data_dir)
         production = pd.read_parquet(largest, columns=data.FEATURES)
@@ -150,8 +164,6 @@ def main(argv: list[str] | None = None) -> None:
             f"Machine: {header}.",
             "",
             markdown(rows),
-            "",
-            "Parts 5 (backfill) and 6 (drift and sensor cost) are not measured yet.",
             "",
         ]
     )

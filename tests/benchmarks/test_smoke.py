@@ -14,6 +14,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from benchmarks import data, venvs
+from benchmarks.backfill import BackfillSizes, backfill
+from benchmarks.backfill_data import DEPLOYMENT, write_config, write_deployment
+from benchmarks.drift_cost import drift_cost
 from benchmarks.end_to_end import end_to_end
 from benchmarks.measure import run_child
 from benchmarks.memory import memory_bounded
@@ -22,6 +25,7 @@ from benchmarks.run import main
 from benchmarks.scaling import scaling_curve
 from benchmarks.table import Row, markdown
 from benchmarks.throughput import profile_throughput
+from monitoring_pipelines.config import load_config
 
 SECONDS = re.compile(r"(\d+\.\d+) s")
 
@@ -150,4 +154,38 @@ def test_run_writes_the_table_it_prints(tmp_path, capsys):
 
 def test_run_rejects_unknown_parts():
     with pytest.raises(SystemExit):
-        main(["--parts", "1,5"])
+        main(["--parts", "1,8"])
+
+
+@pytest.mark.slow
+def test_backfill_runs_one_run_and_per_hour_runs_and_splits_the_time(data_dir):
+    sizes = BackfillSizes(days=1, rows_per_hour=50, reference_rows=1_000, sample_hours=2)
+    rows = backfill(sizes, data_dir)
+    assert [row.met is not None for row in rows] == [True, False, True, False]
+    assert "single-run backfill of 24 hours" in rows[0].what
+    assert "2 consecutive hours" in rows[2].what and "mean × 24" in rows[2].what
+    per_run = float(re.search(r"(\d+\.\d+) s/run", rows[2].figure).group(1))
+    extrapolated = float(re.search(r"→ (\d+) s", rows[2].figure).group(1))
+    assert extrapolated == pytest.approx(per_run * 24, abs=1.0)
+    assert all(phase in rows[3].figure for phase in ("read", "GE", "profile", "write", "drift"))
+
+
+def test_backfill_data_lays_out_every_hour_and_a_valid_config(data_dir):
+    folder = write_deployment(1, 30, 500, data_dir)
+    files = sorted(folder.glob("logs/date=*/hour=*/part-0.parquet"))
+    assert len(files) == 24
+    table = pq.read_table(files[5])
+    stamps = table.column("scored_at").to_pandas()
+    assert table.num_rows == 30 and stamps.dt.hour.eq(5).all()
+    config = load_config(write_config(folder, quality_checks=False))
+    assert not config.defaults.quality_checks
+    assert len(config.deployment(DEPLOYMENT).monitored) == 22
+
+
+def test_drift_cost_scores_every_deployment_and_the_sensor_judges_every_row(tmp_path):
+    rows = drift_cost(tmp_path, deployments=3, reference_rows=1_000, window_rows=600)
+    assert len(rows) == 5
+    results = int(re.search(r"for ([\d,]+) results", rows[0].figure).group(1).replace(",", ""))
+    assert results == 3 * (40 * 4 + 10 * 3)  # default metrics: numerical 4, categorical 3
+    assert rows[1].met is not None and rows[4].met is not None
+    assert f"all {results * 4:,} new rows" in rows[4].what  # 4 windows per hour as shipped
