@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from monitoring_pipelines.stats.drift import DriftResult
 from monitoring_pipelines.stats.windows import GRANULARITIES
@@ -80,14 +80,33 @@ def read_drift_scores(
 
 
 def read_drift_scores_since(
-    engine: Engine, after_id: int, deployment_id: str | None = None, limit: int | None = None
+    engine: Engine,
+    after_id: int,
+    deployment_id: str | None = None,
+    limit: int | None = None,
+    *,
+    up_to_id: int | None = None,
+    granularity: str | None = None,
+    with_detail: bool = True,
 ) -> list[dict[str, Any]]:
-    """Rows with ``id > after_id`` in id order (a sensor's cursor is the last id it saw)."""
-    query = select(drift_scores).where(drift_scores.c.id > after_id)
+    """Rows with ``after_id < id <= up_to_id`` in id order (a sensor's cursor is the last id
+    it saw); ``with_detail=False`` skips decoding the JSON ``detail`` column."""
+    columns = [c for c in drift_scores.c if with_detail or c.name != "detail"]
+    query = select(*columns).where(drift_scores.c.id > after_id)
+    if up_to_id is not None:
+        query = query.where(drift_scores.c.id <= up_to_id)
     if deployment_id is not None:
         query = query.where(drift_scores.c.deployment_id == deployment_id)
+    if granularity is not None:
+        query = query.where(drift_scores.c.granularity == _check_granularity(granularity))
     query = query.order_by(drift_scores.c.id)
     return _fetch(engine, query if limit is None else query.limit(limit))
+
+
+def last_drift_score_id(engine: Engine) -> int:
+    """The newest ``drift_scores`` id, 0 when the table is empty."""
+    with engine.connect() as conn:
+        return conn.execute(select(func.max(drift_scores.c.id))).scalar_one() or 0
 
 
 def _fetch(engine: Engine, query) -> list[dict[str, Any]]:

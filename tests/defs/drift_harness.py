@@ -63,13 +63,19 @@ class Harness:
         self.instance = instance
         self.sensor = build_drift_threshold_sensor(alert_delivery_job, batch_size=batch_size)
 
-    def write(self, hour: int, statuses: dict[str, str], deployment: str = "model_a") -> None:
+    def write(
+        self,
+        hour: int,
+        statuses: dict[str, str],
+        deployment: str = "model_a",
+        granularity: str = "hour",
+    ) -> None:
         start = self.t0 + hour * HOUR
         scores = {
             column: [DriftResult("psi", PSI[s], None, 0.25, s, s != "no_drift", 5000, 400 + hour)]
             for column, s in statuses.items()
         }
-        write_drift_scores(self.engine, deployment, start, start + HOUR, "hour", scores)
+        write_drift_scores(self.engine, deployment, start, start + HOUR, granularity, scores)
 
     def tick(self, cursor: str | None) -> dg.SensorResult:
         context = dg.build_sensor_context(

@@ -14,6 +14,7 @@ from monitoring_pipelines.defs.alerting import alert_delivery_job, build_alertin
 from monitoring_pipelines.defs.sensors.drift_threshold import parse_cursor, read_whole_windows
 from monitoring_pipelines.defs.sensors.run_failure import build_run_failure_sensor
 from monitoring_pipelines.store import alerts as outbox
+from monitoring_pipelines.store.drift import read_drift_scores_since
 from tests.conftest import postgres_schema
 from tests.defs.drift_harness import HOUR, T0, Harness, write_config
 
@@ -44,7 +45,7 @@ def drift_alerts(rows: list[dict]) -> list[tuple]:
 
 def test_first_tick_without_scores_skips(harness):
     result = harness.tick(None)
-    assert result.skip_reason.skip_message == "no drift scores after id 0"
+    assert result.skip_reason.skip_message == "no drift scores to judge after id 0"
     assert not result.run_requests and result.cursor is None
     assert harness.outbox() == []
 
@@ -76,7 +77,7 @@ def test_nothing_new_after_the_cursor_skips_without_reading_again(harness):
     first = harness.tick(None)
     before = harness.outbox()
     second = harness.tick(first.cursor)
-    assert second.skip_reason.skip_message == f"no drift scores after id {first.cursor}"
+    assert second.skip_reason.skip_message == f"no drift scores to judge after id {first.cursor}"
     assert not second.run_requests
     assert harness.outbox() == before
 
@@ -144,7 +145,8 @@ def test_batches_never_split_a_window(tmp_path, dagster_instance):
     # 4-row batches hold one 3-row window each; the 5-row window is read whole; then nothing.
     assert cursors == ["3", "6", "9", "14", None]
     assert windows == [1, 2, 3, 4, 4]
-    assert [len(read_whole_windows(harness.engine, after, 4)) for after in (0, 9, 14)] == [3, 5, 0]
+    reads = [read_whole_windows(harness.engine, after, 4) for after in (0, 9, 14)]
+    assert [(len(rows), complete) for rows, complete in reads] == [(3, False), (5, True), (0, True)]
 
 
 def test_failed_deliveries_request_one_retry_per_slot(harness):
@@ -226,3 +228,16 @@ def test_restart_cooldown_and_rewrite_on_postgres(tmp_path, dagster_instance, po
         (key(0, "age", "critical"), "drift", "critical", "C0CRITIC1"),
         (key(2, "age", "resolved"), "resolved", "info", "C0MODELS1"),
     ]
+
+
+def test_rolled_up_windows_are_skipped_without_being_judged(harness):
+    harness.write(0, {"age": "significant"})
+    harness.write(0, {"age": "significant", "income": "significant"}, granularity="day")
+    first = harness.tick(None)
+    newest = max(r["id"] for r in read_drift_scores_since(harness.engine, 0))
+    assert first.cursor == str(newest)  # past the day rows too
+    assert [r["column_name"] for r in harness.outbox() if r["kind"] == "drift"] == ["age"]
+    harness.write(1, {"age": "significant"}, granularity="week")
+    only_rolled_up = harness.tick(first.cursor)
+    assert only_rolled_up.skip_reason is not None and not only_rolled_up.run_requests
+    assert only_rolled_up.cursor == str(newest + 1)

@@ -20,12 +20,12 @@ from monitoring_pipelines.defs.resources import MonitorsResource, StoreResource
 from monitoring_pipelines.defs.sensors.settings import alert_settings
 from monitoring_pipelines.stats.alert_policy import DriftRecord
 from monitoring_pipelines.store import alerts as outbox
-from monitoring_pipelines.store.drift import read_drift_scores_since
+from monitoring_pipelines.store.drift import last_drift_score_id, read_drift_scores_since
 from monitoring_pipelines.store.schema import alerts
 
 SENSOR_NAME = "drift_threshold_sensor"
 JUDGED_GRANULARITY = "hour"
-BATCH_SIZE = 5000
+BATCH_SIZE = 50_000
 RETRY_MINUTES = 15
 
 
@@ -42,21 +42,31 @@ def _window(row: Mapping[str, Any]) -> tuple[str, datetime, str]:
     return row["deployment_id"], row["window_start"], row["granularity"]
 
 
-def read_whole_windows(engine: Engine, after_id: int, batch_size: int) -> list[dict[str, Any]]:
-    """Up to ``batch_size`` rows after ``after_id``, never splitting a window between ticks.
+def read_whole_windows(
+    engine: Engine, after_id: int, batch_size: int, up_to_id: int | None = None
+) -> tuple[list[dict[str, Any]], bool]:
+    """Up to ``batch_size`` judged (hourly) rows with ``after_id < id <= up_to_id``, never
+    splitting a window between ticks, and whether they are all there are up to ``up_to_id``.
 
     A full batch drops the rows from the first one of its last window on; a window larger
-    than the batch is read whole.
+    than the batch is read whole. Rows come without ``detail``, which the policy never reads.
     """
     limit = batch_size
     while True:
-        rows = read_drift_scores_since(engine, after_id, limit=limit)
+        rows = read_drift_scores_since(
+            engine,
+            after_id,
+            limit=limit,
+            up_to_id=up_to_id,
+            granularity=JUDGED_GRANULARITY,
+            with_detail=False,
+        )
         if len(rows) < limit:
-            return rows
+            return rows, True
         last = _window(rows[-1])
         cut = next(i for i, row in enumerate(rows) if _window(row) == last)
         if cut:
-            return rows[:cut]
+            return rows[:cut], False
         limit *= 2
 
 
@@ -123,13 +133,18 @@ def build_drift_threshold_sensor(
     ) -> dg.SensorResult:
         engine = store.engine()
         after = parse_cursor(context.cursor)
-        rows = read_whole_windows(engine, after, batch_size)
+        newest = last_drift_score_id(engine)  # read first: rows written later wait a tick
+        rows, complete = read_whole_windows(engine, after, batch_size, up_to_id=newest)
         if not rows:
             retry = _retry_request(engine, retry_minutes)
+            skipped = str(newest) if newest > after else None  # only rolled-up windows
             if retry is not None:
-                return dg.SensorResult(run_requests=[retry])
-            return dg.SensorResult(skip_reason=f"no drift scores after id {after}")
-        cursor = str(rows[-1]["id"])
+                return dg.SensorResult(run_requests=[retry], cursor=skipped)
+            return dg.SensorResult(
+                skip_reason=f"no drift scores to judge after id {after}", cursor=skipped
+            )
+        # a complete read holds every judged row up to ``newest``: skip the rolled-up rest
+        cursor = str(newest if complete else rows[-1]["id"])
         records, rows_scored = drift_records(rows)
         settings, routing = alert_settings(
             monitors.load(), {record.deployment_id for record in records}
