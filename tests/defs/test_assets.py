@@ -136,3 +136,20 @@ def test_an_hour_without_logs_is_an_empty_window_not_a_failure(tiny_deployment, 
     drift = result.asset_materializations_for_node("drift_scores")[0].metadata
     assert drift["rows"].value == 0 and drift["drifted_columns"].value == 0
     assert "insufficient_data" in drift["scores"].value
+
+
+def test_a_run_without_the_checks_skips_validation(tiny_deployment, dagster_instance):
+    defs = build_definitions(tiny_deployment.config, str(tiny_deployment.config_path))
+    _materialize_baseline(defs, dagster_instance)
+    unchecked = dg.define_asset_job(
+        "hourly_without_checks",
+        selection=dg.AssetSelection.assets("hourly_aggregates").without_checks(),
+    )
+    defs = dg.Definitions.merge(defs, dg.Definitions(jobs=[unchecked]))
+    result = defs.resolve_job_def("hourly_without_checks").execute_in_process(
+        instance=dagster_instance, partition_key=hour_key("tiny_model", START)
+    )
+    assert result.success
+    assert result.get_asset_check_evaluations() == []
+    materialization = result.asset_materializations_for_node("hourly_aggregates")[0]
+    assert materialization.metadata["row_count"].value == len(tiny_deployment.logs[START])
