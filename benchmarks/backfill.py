@@ -1,10 +1,13 @@
 """Part 5: a month of one deployment's hours through Dagster, as one run and as a run per hour.
 
-The single-run backfill is ``hourly_monitoring_job`` over the whole hour range (as
-shipped: profile, great-expectations checks, drift scores; and again without the
-checks). Run-per-hour is measured on consecutive hours from mid-month, each its own
-``execute_in_process`` run on the same instance, and extrapolated linearly. The split
-comes from the plain functions behind the assets, called directly with timers.
+The single-run backfill is one ``execute_in_process`` run over the whole hour range, with
+the great-expectations checks (``hourly_monitoring_job``, as shipped) and without them (a
+job whose selection excludes the checks, as a UI backfill with the checks deselected).
+Run-per-hour is measured on consecutive hours from mid-month, both ways: as
+``execute_in_process`` runs (a lower bound: no process start, no code loading) and as one
+``dagster`` CLI process per hour (what the default run launcher costs); each is
+extrapolated linearly. The split comes from the plain functions behind the assets, called
+directly with timers.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ from pathlib import Path
 import dagster as dg
 
 from benchmarks.backfill_data import DEPLOYMENT, hours, write_config, write_deployment
+from benchmarks.backfill_jobs import UNCHECKED_JOB, with_unchecked_job
 from benchmarks.dagster_home import temporary_dagster_home
 from benchmarks.data import DATA_DIR
+from benchmarks.launched_runs import LaunchedRun, launched_runs
 from benchmarks.table import Row
 from monitoring_pipelines.config import MonitorsConfig, load_config
 from monitoring_pipelines.defs.build import build_definitions
@@ -35,27 +40,44 @@ HOUR = timedelta(hours=1)
 SPEEDUP_TARGET = 50.0
 SECONDS_TARGET = 120.0
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+JOBS = {True: HOURLY_JOB, False: UNCHECKED_JOB}
 
 
 @dataclass(frozen=True)
 class BackfillSizes:
-    """The month to generate and how many per-hour runs to sample."""
+    """The month to generate, the per-hour runs to sample in process and as CLI processes
+    (at least one each)."""
 
     days: int
     rows_per_hour: int
     reference_rows: int
     sample_hours: int
+    launched_hours: int
 
 
-def _definitions(folder: Path, quality_checks: bool) -> dg.Definitions:
-    path = write_config(folder, quality_checks)
-    return build_definitions(load_config(path), str(path))
+@dataclass(frozen=True)
+class Timings:
+    """Seconds of each way of running the month, with and without the checks."""
+
+    single: dict[bool, float]
+    in_process: dict[bool, list[float]]
+    launched: dict[bool, list[LaunchedRun]]
+    split: dict[str, float]
 
 
-def single_run(defs: dg.Definitions, instance: dg.DagsterInstance, span: list[datetime]) -> float:
+def _expect_checks(what: str, evaluations: int, checks: bool) -> None:
+    """Fail when a run evaluated checks it should have skipped, or skipped those it should run."""
+    if (evaluations > 0) != checks:
+        expected = "some" if checks else "none"
+        raise RuntimeError(f"{what} evaluated {evaluations} asset checks, expected {expected}")
+
+
+def single_run(
+    defs: dg.Definitions, instance: dg.DagsterInstance, span: list[datetime], checks: bool
+) -> float:
     """Seconds for one run materializing every hour of ``span`` (a single-run range backfill)."""
     start = time.perf_counter()
-    result = defs.resolve_job_def(HOURLY_JOB).execute_in_process(
+    result = defs.resolve_job_def(JOBS[checks]).execute_in_process(
         instance=instance,
         run_config=QUIET,
         tags={
@@ -66,14 +88,15 @@ def single_run(defs: dg.Definitions, instance: dg.DagsterInstance, span: list[da
     seconds = time.perf_counter() - start
     if not result.success:
         raise RuntimeError("the single-run backfill failed")
+    _expect_checks("the single-run backfill", len(result.get_asset_check_evaluations()), checks)
     return seconds
 
 
 def run_per_hour(
-    defs: dg.Definitions, instance: dg.DagsterInstance, sample: list[datetime]
+    defs: dg.Definitions, instance: dg.DagsterInstance, sample: list[datetime], checks: bool
 ) -> list[float]:
-    """Seconds of each one-hour run of ``hourly_monitoring_job``, one run per hour."""
-    job = defs.resolve_job_def(HOURLY_JOB)
+    """Seconds of each one-hour ``execute_in_process`` run, one run per hour."""
+    job = defs.resolve_job_def(JOBS[checks])
     seconds = []
     for hour in sample:
         start = time.perf_counter()
@@ -83,6 +106,9 @@ def run_per_hour(
         seconds.append(time.perf_counter() - start)
         if not result.success:
             raise RuntimeError(f"the run for {hour:%Y-%m-%d %H:%M} failed")
+        _expect_checks(
+            f"the run for {hour:%H:%M}", len(result.get_asset_check_evaluations()), checks
+        )
     return seconds
 
 
@@ -131,47 +157,75 @@ def phase_split(config: MonitorsConfig, url: str, span: list[datetime]) -> dict[
 
 
 def backfill(sizes: BackfillSizes, data_dir: Path = DATA_DIR) -> list[Row]:
-    """Rows for the single run (with and without checks), run-per-hour, and the split."""
+    """Rows for the single run, run-per-hour in process and as CLI processes, and the split."""
     folder = write_deployment(sizes.days, sizes.rows_per_hour, sizes.reference_rows, data_dir)
+    config_path = write_config(folder, quality_checks=True)
     span = hours(sizes.days)
     middle = len(span) // 2
     sample = span[middle : middle + sizes.sample_hours]
+    partitions = [
+        str(hour_key(DEPLOYMENT, h)) for h in span[middle : middle + sizes.launched_hours]
+    ]
     with temporary_dagster_home() as home:
-        checked = _definitions(folder, quality_checks=True)
-        unchecked = _definitions(folder, quality_checks=False)
-        baseline = checked.resolve_job_def(BASELINE_JOB).execute_in_process(
+        defs = with_unchecked_job(build_definitions(load_config(config_path), str(config_path)))
+        baseline = defs.resolve_job_def(BASELINE_JOB).execute_in_process(
             instance=home.instance, run_config=QUIET, partition_key=DEPLOYMENT
         )
         if not baseline.success:
             raise RuntimeError("the baseline run failed")
-        with_checks = single_run(checked, home.instance, span)
-        without_checks = single_run(unchecked, home.instance, span)
-        per_hour = run_per_hour(checked, home.instance, sample)
-        split = phase_split(load_config(write_config(folder, True)), home.store_url, span)
-    return _rows(sizes, span, sample, with_checks, without_checks, per_hour, split)
+        ways = (True, False)
+        single = {checks: single_run(defs, home.instance, span, checks) for checks in ways}
+        in_process = {checks: run_per_hour(defs, home.instance, sample, checks) for checks in ways}
+        launched = {}
+        for checks in ways:
+            launched[checks] = launched_runs(home, config_path, partitions, checks)
+            for run in launched[checks]:
+                _expect_checks(f"the CLI run for {run.partition}", run.check_evaluations, checks)
+        split = phase_split(load_config(config_path), home.store_url, span)
+    return _rows(sizes, span, sample, Timings(single, in_process, launched, split))
+
+
+def _per_hour_row(
+    part: str, what: str, seconds: list[float], n: int, single: float, target: bool
+) -> Row:
+    mean = sum(seconds) / len(seconds)
+    speedup = mean * n / single
+    return Row(
+        part,
+        what,
+        f"{mean:.2f} s/run (min {min(seconds):.2f}, max {max(seconds):.2f}) → {mean * n:.0f} s",
+        f"single run {speedup:.0f}× faster" + ("" if target else " (lower bound)"),
+        f"≥ {SPEEDUP_TARGET:.0f}×" if target else "",
+        speedup >= SPEEDUP_TARGET if target else None,
+    )
 
 
 def _rows(
-    sizes: BackfillSizes,
-    span: list[datetime],
-    sample: list[datetime],
-    with_checks: float,
-    without_checks: float,
-    per_hour: list[float],
-    split: dict[str, float],
+    sizes: BackfillSizes, span: list[datetime], sample: list[datetime], t: Timings
 ) -> list[Row]:
     n = len(span)
     part = (
         f"5 backfill ({sizes.days} days × 24 h of one deployment, {sizes.rows_per_hour:,} rows "
         f"per hour, 22 columns)"
     )
-    extrapolated = sum(per_hour) / len(per_hour) * n
-    speedup = extrapolated / with_checks
+    with_checks, without_checks = t.single[True], t.single[False]
     rows_per_second = n * sizes.rows_per_hour / with_checks / 1e6
+    launched_from = t.launched[True][0].partition
+    variants = {
+        True: (with_checks, "with checks (hourly_monitoring_job)"),
+        False: (without_checks, "without checks (the job of the two assets .without_checks())"),
+    }
+    commands = {
+        True: "`dagster asset materialize -m monitoring_pipelines.definitions --select "
+        "hourly_aggregates,drift_scores --partition <deployment|hour>`",
+        False: f"`dagster job execute -m benchmarks.backfill_location -j {UNCHECKED_JOB} "
+        '--tags \'{"dagster/partition": "<deployment|hour>"}\'`',
+    }
     table = [
         Row(
             part,
-            f"single-run backfill of {n} hours, as shipped (profile + GE checks + drift scores)",
+            f"single-run backfill of {n} hours, as shipped: hourly_monitoring_job (profile + GE "
+            "checks + drift scores), one execute_in_process run with range tags",
             f"{with_checks:.1f} s ({with_checks / n * 1000:.0f} ms/hour, {rows_per_second:.2f} M "
             "rows/s)",
             target=f"< {SECONDS_TARGET:.0f} s",
@@ -179,22 +233,40 @@ def _rows(
         ),
         Row(
             part,
-            f"single-run backfill of {n} hours, quality_checks: false",
+            f"single-run backfill of {n} hours without the checks: a job over "
+            "AssetSelection.assets('hourly_aggregates', 'drift_scores').without_checks() (a UI "
+            "backfill with the checks deselected), one execute_in_process run",
             f"{without_checks:.1f} s ({without_checks / n * 1000:.0f} ms/hour)",
             f"GE checks are {1 - without_checks / with_checks:.0%} of the shipped run",
         ),
-        Row(
-            part,
-            f"one run per hour: {len(per_hour)} consecutive hours from "
-            f"{sample[0]:%Y-%m-%d %H:%M}, extrapolated to {n} (mean × {n})",
-            f"{sum(per_hour) / len(per_hour):.2f} s/run (min {min(per_hour):.2f}, max "
-            f"{max(per_hour):.2f}) → {extrapolated:.0f} s",
-            f"single run {speedup:.0f}× faster",
-            f"≥ {SPEEDUP_TARGET:.0f}×",
-            speedup >= SPEEDUP_TARGET,
-        ),
     ]
-    direct = sum(split.values())
+    for checks, (single, label) in variants.items():
+        table.append(
+            _per_hour_row(
+                part,
+                f"one run per hour {label}, in process (lower bound: no process start, no code "
+                f"loading): {len(sample)} consecutive hours from {sample[0]:%Y-%m-%d %H:%M}, each "
+                f"an execute_in_process run on the same instance; mean × {n}",
+                t.in_process[checks],
+                n,
+                single,
+                target=False,
+            )
+        )
+    for checks, (single, label) in variants.items():
+        table.append(
+            _per_hour_row(
+                part,
+                f"one run per hour {label}, each a fresh process as the default run launcher "
+                f"starts: {len(t.launched[checks])} consecutive hours from {launched_from}, each "
+                f"{commands[checks]}, subprocess wall-clock; mean × {n}",
+                [run.seconds for run in t.launched[checks]],
+                n,
+                single,
+                target=True,
+            )
+        )
+    direct = sum(t.split.values())
     labels = {
         "read": "read (ParquetLogSource, baseline)",
         "validate": "GE checks (HourValidator)",
@@ -202,7 +274,7 @@ def _rows(
         "write": "write aggregates (write_profile)",
         "drift": "drift scores (score_windows: read, score, write)",
     }
-    shares = ", ".join(f"{labels[k]} {v:.1f} s ({v / direct:.0%})" for k, v in split.items())
+    shares = ", ".join(f"{labels[k]} {v:.1f} s ({v / direct:.0%})" for k, v in t.split.items())
     table.append(
         Row(
             part,

@@ -1,8 +1,9 @@
 """A throwaway Dagster home for the benchmarks that go through Dagster (parts 5 and 6).
 
 A real SQLite-backed instance (runs, event log, schedules) in a temporary folder, with
-the monitoring store as a SQLite file next to it; the environment variables that point
-there are restored on exit.
+the monitoring store as a SQLite file next to it, and a ``dagster.yaml`` so the ``dagster``
+CLI started with the same ``DAGSTER_HOME`` opens the same instance; the environment
+variables that point there are restored on exit.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from pathlib import Path
 import dagster as dg
 
 from monitoring_pipelines.store.engine import DATABASE_URL_ENV
+
+INSTANCE_YAML = "telemetry:\n  enabled: false\n"
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,7 @@ def temporary_dagster_home() -> Iterator[DagsterHome]:
     saved = {name: os.environ.get(name) for name in names}
     with tempfile.TemporaryDirectory(prefix="bench-dagster-") as folder:
         url = f"sqlite:///{Path(folder) / 'monitoring.db'}"
+        (Path(folder) / "dagster.yaml").write_text(INSTANCE_YAML)
         os.environ["DAGSTER_HOME"] = folder
         os.environ[DATABASE_URL_ENV] = url
         try:

@@ -56,7 +56,9 @@ FULL = Sizes(
     scaling=(10_000, 100_000, 1_000_000, 10_000_000),
     chunk_rows=100_000,
     repeats=5,
-    backfill=BackfillSizes(days=30, rows_per_hour=10_000, reference_rows=100_000, sample_hours=10),
+    backfill=BackfillSizes(
+        days=30, rows_per_hour=10_000, reference_rows=100_000, sample_hours=10, launched_hours=4
+    ),
     deployments=100,
 )
 QUICK = Sizes(
@@ -66,7 +68,9 @@ QUICK = Sizes(
     scaling=(1_000, 2_000, 5_000, 10_000),
     chunk_rows=1_000,
     repeats=1,
-    backfill=BackfillSizes(days=1, rows_per_hour=200, reference_rows=2_000, sample_hours=2),
+    backfill=BackfillSizes(
+        days=1, rows_per_hour=200, reference_rows=2_000, sample_hours=2, launched_hours=1
+    ),
     deployments=3,
 )
 

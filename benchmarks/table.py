@@ -21,12 +21,12 @@ class Row:
 
 
 def markdown(rows: Sequence[Row]) -> str:
-    """A GitHub-flavoured Markdown table of the rows."""
+    """A GitHub-flavoured Markdown table of the rows (a ``|`` in a cell is escaped)."""
     lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     for row in rows:
         met = {True: "yes", False: "**no**", None: ""}[row.met]
         cells = (row.part, row.what, row.figure, row.ratio, row.target, met)
-        lines.append("| " + " | ".join(cells) + " |")
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     return "\n".join(lines)
 
 

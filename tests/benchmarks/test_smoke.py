@@ -143,6 +143,12 @@ def test_markdown_marks_missed_targets():
     assert lines[2].endswith("| ≥ 3× | **no** |") and lines[3].endswith("|  |  |  |")
 
 
+def test_markdown_escapes_pipes_in_cells():
+    line = markdown([Row("p", "key model_a|2025-01-01-00:00", "1 s")]).splitlines()[2]
+    assert line == "| p | key model_a\\|2025-01-01-00:00 | 1 s |  |  |  |"
+    assert len(line.replace("\\|", "").split("|")) == 8
+
+
 def test_run_writes_the_table_it_prints(tmp_path, capsys):
     output = tmp_path / "results.md"
     main(["--quick", "--parts", "1,7", "--data-dir", str(tmp_path), "--output", str(output)])
@@ -159,15 +165,24 @@ def test_run_rejects_unknown_parts():
 
 @pytest.mark.slow
 def test_backfill_runs_one_run_and_per_hour_runs_and_splits_the_time(data_dir):
-    sizes = BackfillSizes(days=1, rows_per_hour=50, reference_rows=1_000, sample_hours=2)
+    sizes = BackfillSizes(
+        days=1, rows_per_hour=50, reference_rows=1_000, sample_hours=2, launched_hours=1
+    )
     rows = backfill(sizes, data_dir)
-    assert [row.met is not None for row in rows] == [True, False, True, False]
-    assert "single-run backfill of 24 hours" in rows[0].what
-    assert "2 consecutive hours" in rows[2].what and "mean × 24" in rows[2].what
-    per_run = float(re.search(r"(\d+\.\d+) s/run", rows[2].figure).group(1))
-    extrapolated = float(re.search(r"→ (\d+) s", rows[2].figure).group(1))
-    assert extrapolated == pytest.approx(per_run * 24, abs=1.0)
-    assert all(phase in rows[3].figure for phase in ("read", "GE", "profile", "write", "drift"))
+    assert [row.met is not None for row in rows] == [True, False, False, False, True, True, False]
+    assert "single-run backfill of 24 hours, as shipped" in rows[0].what
+    assert ".without_checks()" in rows[1].what
+    in_process, launched = rows[2:4], rows[4:6]
+    assert all("2 consecutive hours" in row.what and "mean × 24" in row.what for row in in_process)
+    assert all("lower bound" in row.ratio for row in in_process)
+    assert "dagster asset materialize" in launched[0].what
+    assert "dagster job execute" in launched[1].what
+    per_run = [float(re.search(r"(\d+\.\d+) s/run", row.figure).group(1)) for row in rows[2:6]]
+    for row, seconds in zip(rows[2:6], per_run, strict=True):
+        extrapolated = float(re.search(r"→ (\d+) s", row.figure).group(1))
+        assert extrapolated == pytest.approx(seconds * 24, abs=1.0)
+    assert per_run[2] > per_run[0]  # a fresh process loads the code location before any work
+    assert all(phase in rows[6].figure for phase in ("read", "GE", "profile", "write", "drift"))
 
 
 def test_backfill_data_lays_out_every_hour_and_a_valid_config(data_dir):
