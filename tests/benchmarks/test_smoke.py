@@ -199,8 +199,10 @@ def test_backfill_data_lays_out_every_hour_and_a_valid_config(data_dir):
 
 def test_drift_cost_scores_every_deployment_and_the_sensor_judges_every_row(tmp_path):
     rows = drift_cost(tmp_path, deployments=3, reference_rows=1_000, window_rows=600)
-    assert len(rows) == 5
+    assert len(rows) == 4
     results = int(re.search(r"for ([\d,]+) results", rows[0].figure).group(1).replace(",", ""))
     assert results == 3 * (40 * 4 + 10 * 3)  # default metrics: numerical 4, categorical 3
-    assert rows[1].met is not None and rows[4].met is not None
-    assert f"all {results * 4:,} new rows" in rows[4].what  # 4 windows per hour as shipped
+    assert rows[1].met is not None and rows[3].met is not None
+    # 4 windows per hour as shipped; the sensor judges the hourly ones
+    assert f"all {results * 4:,} new rows ({results:,} hourly)" in rows[3].what
+    assert rows[3].figure.startswith("1 tick,")
