@@ -3,9 +3,12 @@
 The table and its columns are reflected, so every name is checked against the
 database before it reaches a query; the window and deployment filters are bound
 parameters; rows come back ``chunk_rows`` at a time (``stream_results`` +
-``yield_per``), so an hour never has to fit in memory. The URL's password never
-appears in an error: database failures surface as
-:class:`LogSourceError` with a redacted URL.
+``yield_per``), so an hour never has to fit in memory. On PostgreSQL through
+psycopg 3, when every selected column has a type :func:`pg_copy.arrow_type` maps,
+the same SELECT is streamed with ``COPY`` and parsed by pyarrow instead (about 2x
+faster on 1M rows × 25 columns), giving the same frames. The URL's password never
+appears in an error: database failures surface as :class:`LogSourceError` with a
+redacted URL.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pandas as pd
+import pyarrow as pa
 from sqlalchemy import Column, DateTime, MetaData, Select, Table, create_engine, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
@@ -27,11 +31,15 @@ from monitoring_pipelines.sources.base import (
     check_window,
     hours_between,
 )
+from monitoring_pipelines.sources.pg_copy import arrow_type, stream_copy
 from monitoring_pipelines.store.engine import redacted
 
 
 class SqlLogSource(LogSource):
-    """One deployment's rows of a log table (optionally ``schema.table``)."""
+    """One deployment's rows of a log table (optionally ``schema.table``).
+
+    ``use_copy=False`` keeps PostgreSQL on the server-side cursor (the path every database takes).
+    """
 
     def __init__(
         self,
@@ -41,6 +49,7 @@ class SqlLogSource(LogSource):
         deployment_column: str | None = None,
         deployment_id: str | None = None,
         chunk_rows: int = 100_000,
+        use_copy: bool = True,
     ):
         if (deployment_column is None) != (deployment_id is None):
             raise ValueError(
@@ -51,6 +60,7 @@ class SqlLogSource(LogSource):
         self.chunk_rows = check_chunk_rows(chunk_rows)
         self.timestamp_column = timestamp_column
         self.deployment_id = deployment_id
+        self.use_copy = use_copy
         self._url = url
         self.engine = create_engine(url, pool_pre_ping=True)
         self.table = self._reflect(table)
@@ -83,18 +93,45 @@ class SqlLogSource(LogSource):
             else [self.column(name) for name in dict.fromkeys(columns)]
         )
         query = self._where(select(*selected), start, end)
+        types = self._copy_types(selected)
+        frames = self._copy_frames(query, types) if types else self._fetch_frames(query, selected)
+        for frame in frames:
+            if self.timestamp_column in frame.columns:
+                frame[self.timestamp_column] = pd.to_datetime(
+                    frame[self.timestamp_column], utc=True
+                )
+            yield frame
+
+    def _copy_types(self, selected: list[Column]) -> dict[str, pa.DataType] | None:
+        """Arrow types of the selected columns when the COPY fast path can read them all."""
+        dialect = self.engine.dialect
+        if not self.use_copy or (dialect.name, dialect.driver) != ("postgresql", "psycopg"):
+            return None
+        types = {c.name: arrow_type(c.type) for c in selected}
+        return None if None in types.values() else types
+
+    def _copy_frames(self, query: Select, types: dict[str, pa.DataType]) -> Iterator[pd.DataFrame]:
+        """The query's rows through ``COPY … TO STDOUT``, parsed by pyarrow chunk by chunk."""
+        compiled = query.compile(dialect=self.engine.dialect)
+        with (
+            _redacting(self._url, self.engine.dialect.loaded_dbapi.Error, pa.ArrowException),
+            self.engine.connect() as conn,
+        ):
+            dbapi_connection = conn.connection.dbapi_connection
+            for table in stream_copy(
+                dbapi_connection, compiled.string, compiled.params, types, self.chunk_rows
+            ):
+                yield _as_fetched(table)
+
+    def _fetch_frames(self, query: Select, selected: list[Column]) -> Iterator[pd.DataFrame]:
+        """The query's rows from a server-side cursor, ``chunk_rows`` at a time."""
         keys = [c.name for c in selected]
         with _redacting(self._url), self.engine.connect() as conn:
             options = conn.execution_options(stream_results=True, yield_per=self.chunk_rows)
             for rows in options.execute(query).partitions():
                 # Plain tuples: pandas probes Row objects for attributes, which costs ~2x.
                 records = [tuple(row) for row in rows]
-                frame = pd.DataFrame.from_records(records, columns=keys, coerce_float=True)
-                if self.timestamp_column in frame.columns:
-                    frame[self.timestamp_column] = pd.to_datetime(
-                        frame[self.timestamp_column], utc=True
-                    )
-                yield frame
+                yield pd.DataFrame.from_records(records, columns=keys, coerce_float=True)
 
     def available_hours(self, start: datetime, end: datetime) -> list[datetime]:
         """Hours of the window with rows, from one ``MIN``/``MAX`` query (gaps inside count)."""
@@ -127,13 +164,13 @@ class SqlLogSource(LogSource):
 
 
 @contextmanager
-def _redacting(url: str) -> Iterator[None]:
-    """Re-raise database errors as LogSourceError, the URL's password scrubbed, unchained."""
+def _redacting(url: str, *errors: type[Exception]) -> Iterator[None]:
+    """Re-raise database errors (and ``errors``) as LogSourceError, password scrubbed, unchained."""
     try:
         yield
     except NoSuchTableError:
         raise
-    except SQLAlchemyError as error:
+    except (SQLAlchemyError, *errors) as error:
         message = str(getattr(error, "orig", None) or error).splitlines()[0]
         password = make_url(url).password
         if password:
@@ -141,6 +178,15 @@ def _redacting(url: str) -> Iterator[None]:
         raise LogSourceError(
             f"log database {redacted(url)}: {type(error).__name__}: {message}"
         ) from None
+
+
+def _as_fetched(table: pa.Table) -> pd.DataFrame:
+    """The frame ``DataFrame.from_records`` would build: all-NULL columns hold None (object)."""
+    frame = table.to_pandas()
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        if column.null_count == table.num_rows:
+            frame[name] = pd.Series([None] * len(frame), index=frame.index, dtype=object)
+    return frame
 
 
 def _as_utc(moment: datetime) -> datetime:

@@ -163,21 +163,25 @@ def test_naive_timestamp_column_is_read_as_utc(tmp_path):
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize(("use_copy", "statement"), [(True, "COPY"), (False, "FETCH")])
 @pytest.mark.parametrize("log_table", ["postgresql"], indirect=True)
-def test_postgres_uses_a_server_side_cursor(log_table):
+def test_postgres_streams_with_copy_or_a_server_side_cursor(log_table, use_copy, statement):
     url, name, _ = log_table
-    source = SqlLogSource(url, name, "scored_at", "deployment", "a", chunk_rows=50)
+    source = SqlLogSource(url, name, "scored_at", "deployment", "a", 50, use_copy=use_copy)
     chunks = source.read_window(T0, T0 + 3 * HOUR)
-    first = next(chunks)
-    with create_engine(url).connect() as other:
-        queries = other.execute(
-            text(
-                "SELECT query FROM pg_stat_activity "
-                "WHERE datname = 'test' AND pid <> pg_backend_pid()"
-            )
-        ).scalars()
-        assert any(q.lstrip().upper().startswith("FETCH") for q in queries)
-    rest = list(chunks)
+    try:
+        first = next(chunks)
+        with create_engine(url).connect() as other:
+            queries = other.execute(
+                text(
+                    "SELECT query FROM pg_stat_activity "
+                    "WHERE datname = 'test' AND pid <> pg_backend_pid()"
+                )
+            ).scalars()
+            assert any(q.lstrip().upper().startswith(statement) for q in queries)
+        rest = list(chunks)
+    finally:
+        chunks.close()
     assert len(first) == 50 and sum(map(len, rest)) + 50 == 3 * ROWS_PER_HOUR
 
 
