@@ -5,6 +5,7 @@ place that reads the environment to pick the live or the log-only implementation
 Slack token is a ``dagster.EnvVar`` resolved at run time, never a default or a log line.
 """
 
+import dataclasses
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -92,19 +93,8 @@ class CloudWatchResource(MetricSink):
     timeout_seconds: int = 10
 
     def transport(self) -> CloudWatchTransport:
-        return CloudWatchTransport(
-            CloudWatchSettings(
-                namespace=self.namespace,
-                endpoint_url=self.endpoint_url,
-                region_name=self.region_name,
-                model_dimension=self.model_dimension,
-                feature_dimension=self.feature_dimension,
-                metric_dimension=self.metric_dimension,
-                retry_mode=self.retry_mode,
-                max_attempts=self.max_attempts,
-                timeout_seconds=self.timeout_seconds,
-            )
-        )
+        names = (f.name for f in dataclasses.fields(CloudWatchSettings))
+        return CloudWatchTransport(CloudWatchSettings(**{n: getattr(self, n) for n in names}))
 
 
 class DisabledMetricSink(MetricSink):
