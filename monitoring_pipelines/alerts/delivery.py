@@ -177,9 +177,9 @@ def _deliver_cloudwatch(engine, transport, report: DeliveryReport, logger) -> No
             f"CloudWatch is not configured: {len(rows)} window(s) of metrics kept in the outbox"
         )
         return
-    old = [row["id"] for row in rows if too_old(row["window_start"])]
-    outbox.skip(engine, old, "cloudwatch", "window older than CloudWatch's 14-day limit")
-    fresh = [row for row in rows if row["id"] not in set(old)]
+    old = {row["id"] for row in rows if too_old(row["window_start"])}
+    outbox.skip(engine, sorted(old), "cloudwatch", "window older than CloudWatch's 14-day limit")
+    fresh = [row for row in rows if row["id"] not in old]
     won = set(outbox.claim(engine, [row["id"] for row in fresh], "cloudwatch"))
     secrets = [os.environ.get("AWS_SECRET_ACCESS_KEY"), os.environ.get("AWS_SESSION_TOKEN")]
     for pack_rows, datums in _packs([row for row in fresh if row["id"] in won], transport):
