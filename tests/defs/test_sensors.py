@@ -20,6 +20,8 @@ from monitoring_pipelines.defs.sensors.run_failure import build_run_failure_sens
 from monitoring_pipelines.store import alerts as outbox
 from tests.conftest import postgres_schema
 from tests.defs.drift_harness import HOUR, T0, Harness, write_config
+from tests.store.legacy import T0 as LEGACY_T0
+from tests.store.legacy import load_previous_release
 
 
 @pytest.fixture
@@ -245,3 +247,20 @@ def test_rolled_up_windows_are_not_judged(harness):
     assert only_rolled_up.skip_reason is not None and not only_rolled_up.run_requests
     harness.write(1, {"age": "no_drift"})
     assert harness.tick(first.cursor).cursor == "commit_seq:4"
+
+
+def test_cursor_of_the_previous_release_judges_only_what_it_had_not(tmp_path, dagster_instance):
+    url = f"sqlite:///{tmp_path / 'monitoring.db'}"
+    load_previous_release(url)  # hourly windows at ids 1-2, 3-4, 6-7; a day window at id 5
+    harness = Harness(tmp_path, dagster_instance, t0=LEGACY_T0, url=url)
+    after_two_hours = harness.tick("4")  # the old sensor had judged hours 0 and 1
+    assert after_two_hours.cursor == "commit_seq:4"
+    metrics = [r["window_start"] for r in harness.outbox() if r["kind"] == outbox.METRICS]
+    assert metrics == [LEGACY_T0 + 2 * HOUR]
+    assert harness.tick("7").skip_reason.skip_message == (
+        "no new hourly drift windows after commit_seq 4"
+    )
+    assert harness.tick("7").cursor == "commit_seq:4"  # converted once, then kept
+    harness.write(0, {"age": "significant"})  # a rewrite after the upgrade is judged again
+    again = harness.tick(after_two_hours.cursor)
+    assert again.cursor == "commit_seq:5" and again.run_requests
