@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
 import weakref
 
@@ -54,6 +55,11 @@ def create_store_engine(url: str | URL, *, pooled: bool = True) -> Engine:
     backend = url.get_backend_name()
     options: dict = {} if pooled else {"poolclass": NullPool}
     if backend == "sqlite":
+        if url.database in (None, "", ":memory:"):
+            raise ValueError(
+                "an in-memory SQLite store vanishes with its connection: use a file, "
+                "e.g. sqlite:////tmp/monitoring.db"
+            )
         busy = {"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}
         engine = create_engine(url, connect_args=busy, **options)
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -157,9 +163,28 @@ def _unreachable(url: URL, attempts: int, elapsed: float, reason: str) -> str:
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     """WAL so readers (the UI, sensors) never block the writer of a partition."""
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
+    try:
+        _use_wal(cursor)
+        cursor.execute("PRAGMA foreign_keys=ON")
+    finally:
+        cursor.close()
+
+
+def _use_wal(cursor) -> None:
+    """Switch the file to WAL once (it stays so). The switch needs the file to itself and does
+    not wait on the busy timeout, so while another process holds it (a first start-up's
+    migration), wait here, up to the same timeout."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_SECONDS
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal":
+                return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+        if time.monotonic() > deadline:
+            raise sqlite3.OperationalError("database is locked: could not switch to WAL")
+        time.sleep(0.05)
 
 
 def _forget_inherited_pools() -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import event, func, select
@@ -19,15 +18,6 @@ from tests.defs.drift_harness import HOUR, T0, Harness
 from tests.store.partition_writers import WAIT, Writer, paused_before
 
 COUNTER_BUMP = "UPDATE store_counters "
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request, tmp_path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'monitoring.db'}"
-    else:
-        with postgres_schema("mp_order") as schema_url:
-            yield schema_url
 
 
 def judged(harness: Harness) -> tuple[Counter, Counter]:

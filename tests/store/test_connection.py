@@ -78,6 +78,8 @@ def test_sqlite_file_that_cannot_be_opened_is_named(tmp_path):
 def test_unsupported_databases_and_drivers_are_refused():
     with pytest.raises(ValueError, match=r"unsupported database 'mysql'.*sqlite or postgresql"):
         create_store_engine(f"mysql://user:{PASSWORD}@db/monitoring")
+    with pytest.raises(ValueError, match="an in-memory SQLite store vanishes"):
+        create_store_engine("sqlite://")
     with pytest.raises(ValueError, match=r"driver 'pg8000'.*user:\*\*\*@db") as caught:
         create_store_engine(f"postgresql+pg8000://user:{PASSWORD}@db/monitoring")
     assert PASSWORD not in str(caught.value)

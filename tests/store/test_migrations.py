@@ -8,7 +8,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,16 +31,6 @@ from tests.conftest import postgres_schema
 from tests.store.legacy import T0, H, load_previous_release
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_url(request, tmp_path) -> Iterator[str]:
-    """An empty database: a SQLite file, or a fresh schema on the PostgreSQL server."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'store.db'}"
-    else:
-        with postgres_schema("mp_migrate") as url:
-            yield url
 
 
 def schema_differences(url: str) -> list:
@@ -68,10 +57,10 @@ def test_head_is_the_newest_revision_of_a_linear_history():
     assert head_revision() == "0002_written_windows"
 
 
-def test_empty_database_is_migrated_to_schema_py(empty_url):
-    engine = get_engine(empty_url)
-    assert revision_rows(empty_url) == [head_revision()]
-    assert schema_differences(empty_url) == []
+def test_empty_database_is_migrated_to_schema_py(empty_store_url):
+    engine = get_engine(empty_store_url)
+    assert revision_rows(empty_store_url) == [head_revision()]
+    assert schema_differences(empty_store_url) == []
     with engine.connect() as conn:
         assert conn.execute(select(store_counters.c.value)).scalar_one() == 0
         if engine.dialect.name == "sqlite":  # ids never reused: a rewrite must look new
@@ -81,14 +70,14 @@ def test_empty_database_is_migrated_to_schema_py(empty_url):
             assert "AUTOINCREMENT" in ddl
     with engine.begin() as conn:  # the comparison can fail: a missing index is a difference
         conn.execute(text("DROP INDEX ix_alerts_history"))
-    assert [d[0] for d in schema_differences(empty_url)] == ["add_index"]
+    assert [d[0] for d in schema_differences(empty_store_url)] == ["add_index"]
 
 
-def test_previous_release_schema_is_stamped_then_upgraded_with_its_rows(empty_url):
-    load_previous_release(empty_url)
-    engine = get_engine(empty_url)
-    assert revision_rows(empty_url) == [head_revision()]
-    assert schema_differences(empty_url) == []
+def test_previous_release_schema_is_stamped_then_upgraded_with_its_rows(empty_store_url):
+    load_previous_release(empty_store_url)
+    engine = get_engine(empty_store_url)
+    assert revision_rows(empty_store_url) == [head_revision()]
+    assert schema_differences(empty_store_url) == []
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(drift_scores)).scalar_one() == 7
         [baseline] = conn.execute(select(aggregates)).mappings().all()
@@ -134,11 +123,11 @@ with get_engine(sys.argv[1]).connect() as conn:
 """
 
 
-def test_two_processes_migrating_at_once_both_succeed(empty_url):
+def test_two_processes_migrating_at_once_both_succeed(empty_store_url):
     start = time.time() + 4.0  # both interpreters are up and importing by then
     processes = [
         subprocess.Popen(
-            [sys.executable, "-c", MIGRATE_AT, empty_url, str(start)],
+            [sys.executable, "-c", MIGRATE_AT, empty_store_url, str(start)],
             cwd=REPO,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -149,8 +138,8 @@ def test_two_processes_migrating_at_once_both_succeed(empty_url):
     outcomes = [process.communicate(timeout=120) for process in processes]
     assert [p.returncode for p in processes] == [0, 0], [err for _, err in outcomes]
     assert [out.strip() for out, _ in outcomes] == [head_revision()] * 2
-    assert revision_rows(empty_url) == [head_revision()]
-    assert schema_differences(empty_url) == []
+    assert revision_rows(empty_store_url) == [head_revision()]
+    assert schema_differences(empty_store_url) == []
 
 
 @pytest.mark.postgres
