@@ -72,8 +72,10 @@ def test_window_committed_after_a_later_id_window_was_judged_is_judged_once(
         )
 
 
-def test_two_runs_in_flight_are_judged_once_each_in_commit_order(url, tmp_path, dagster_instance):
-    harness = Harness(tmp_path, dagster_instance, url=url)
+def test_two_runs_in_flight_are_judged_once_each_in_commit_order(
+    empty_store_url, tmp_path, dagster_instance
+):
+    harness = Harness(tmp_path, dagster_instance, url=empty_store_url)
     engine = harness.engine
     committing, resume = threading.Event(), threading.Event()
 
