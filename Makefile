@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: install demo test lint bench dev clean
+.PHONY: install demo test lint bench dev serve clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,13 @@ demo: install $(DAGSTER_HOME)/dagster.yaml
 
 dev: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev
+
+# Production: webserver + daemon on PostgreSQL (README "Run it in production"). A missing
+# $(DAGSTER_HOME)/dagster.yaml starts as deploy/dagster.postgres.yaml; an existing one is kept.
+serve: install
+	@test -f "$(DAGSTER_HOME)/dagster.yaml" || \
+		{ mkdir -p "$(DAGSTER_HOME)" && cp deploy/dagster.postgres.yaml "$(DAGSTER_HOME)/dagster.yaml"; }
+	exec $(BIN)/monitoring-pipelines serve --workspace workspace.yaml
 
 lint: install
 	$(BIN)/ruff check .

@@ -1,10 +1,11 @@
-"""The `monitoring-pipelines` console script: demo, alerts."""
+"""The `monitoring-pipelines` console script: demo, alerts, serve."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 
 def _hour(text: str) -> datetime:
@@ -34,6 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--end", type=_hour, help="end of the last hour (UTC, ISO); default: now")
     alerts = commands.add_parser("alerts", help="list recent alerts and their delivery status")
     alerts.add_argument("--limit", type=_positive, default=50, help="rows to show (newest first)")
+    serve = commands.add_parser(
+        "serve", help="run the Dagster daemon and webserver on PostgreSQL (see README)"
+    )
+    serve.add_argument("--workspace", type=Path, default=Path("workspace.yaml"))
     return parser
 
 
@@ -58,6 +63,14 @@ def main(argv: list[str] | None = None) -> int:
         from monitoring_pipelines.store.engine import get_engine
 
         print(format_alerts(list_recent(get_engine(), args.limit)))
+    elif args.command == "serve":
+        from monitoring_pipelines.service import ServiceError, serve
+
+        try:
+            return serve(args.workspace)
+        except ServiceError as error:
+            print(f"monitoring-pipelines serve: {error}", file=sys.stderr)
+            return 2
     return 0
 
 

@@ -48,6 +48,23 @@ def postgres_schema(prefix: str = "mp_test") -> Iterator[str]:
         admin.dispose()
 
 
+@contextmanager
+def postgres_database(prefix: str = "mp_db") -> Iterator[str]:
+    """A uniquely named database on the test server (its name), dropped afterwards even while
+    clients are still connected (Dagster's storage keeps pools open)."""
+    url = postgres_or_skip()
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    try:
+        yield name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """One schema of its own for the whole session."""

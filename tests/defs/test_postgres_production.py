@@ -1,12 +1,10 @@
-"""Production wiring on the real PostgreSQL server: the README's dagster.yaml (dagster-postgres
-with the psycopg2 scheme) for Dagster's storage and MONITORING_DATABASE_URL for the tables,
-exercised by a small demo run end to end."""
+"""Production wiring on the real PostgreSQL server: deploy/dagster.postgres.yaml (dagster-postgres
+with the psycopg2 scheme, the deployment-tagging run queue) for Dagster's storage and
+MONITORING_DATABASE_URL for the tables, exercised by a small in-process demo run end to end."""
 
 from __future__ import annotations
 
 import io
-import re
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,37 +13,26 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from monitoring_pipelines.defs.demo import DemoSettings, run_demo
-from tests.conftest import postgres_or_skip
+from tests.conftest import postgres_database
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _readme_postgres_yaml() -> str:
-    readme = (REPO / "README.md").read_text()
-    return re.search(r"```yaml\n(storage:\n.*?)```", readme, re.S).group(1)
-
-
 @pytest.fixture
 def fresh_database():
-    admin_url = postgres_or_skip()
-    name = f"mp_prod_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    yield name
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
-    admin.dispose()
+    with postgres_database("mp_prod") as name:
+        yield name
 
 
 def test_demo_on_postgres_storage_and_store(tmp_path, monkeypatch, fresh_database):
-    (tmp_path / "dagster.yaml").write_text(_readme_postgres_yaml())
+    (tmp_path / "dagster.yaml").write_text((REPO / "deploy" / "dagster.postgres.yaml").read_text())
     store_url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{fresh_database}"
     for name, value in {
         "DAGSTER_HOME": str(tmp_path),
         "DAGSTER_PG_USERNAME": "postgres",
         "DAGSTER_PG_PASSWORD": "",
         "DAGSTER_PG_HOST": "127.0.0.1",
+        "DAGSTER_PG_PORT": "5432",
         "DAGSTER_PG_DB": fresh_database,
         "MONITORING_DATABASE_URL": store_url,
         "MONITORS_CONFIG": str(REPO / "monitors.yaml"),
@@ -63,6 +50,7 @@ def test_demo_on_postgres_storage_and_store(tmp_path, monkeypatch, fresh_databas
 
     with dg.DagsterInstance.get() as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        assert type(instance.run_coordinator).__name__ == "DeploymentRunCoordinator"
         materialized = instance.get_materialized_partitions(dg.AssetKey("hourly_aggregates"))
     assert len(materialized) == 4
     engine = create_engine(store_url)
