@@ -20,9 +20,10 @@ from datetime import UTC, datetime
 import pandas as pd
 import pyarrow as pa
 from sqlalchemy import Column, DateTime, MetaData, Select, Table, create_engine, func, select
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 
+from monitoring_pipelines.sources import sql_pushdown
 from monitoring_pipelines.sources.base import (
     HOUR,
     LogSource,
@@ -32,13 +33,15 @@ from monitoring_pipelines.sources.base import (
     hours_between,
 )
 from monitoring_pipelines.sources.pg_copy import arrow_type, stream_copy
+from monitoring_pipelines.stats.dataset import DatasetProfile
 from monitoring_pipelines.store.connection import redacted
 
 
 class SqlLogSource(LogSource):
     """One deployment's rows of a log table (optionally ``schema.table``).
 
-    ``use_copy=False`` keeps PostgreSQL on the server-side cursor (the path every database takes).
+    ``use_copy=False`` keeps PostgreSQL on the server-side cursor (the path every database takes);
+    ``pushdown=False`` turns off profiling inside the database (:meth:`profile_window`).
     """
 
     def __init__(
@@ -50,6 +53,8 @@ class SqlLogSource(LogSource):
         deployment_id: str | None = None,
         chunk_rows: int = 100_000,
         use_copy: bool = True,
+        pushdown: bool = True,
+        pushdown_workers: int = sql_pushdown.DEFAULT_WORKERS,
     ):
         if (deployment_column is None) != (deployment_id is None):
             raise ValueError(
@@ -61,6 +66,8 @@ class SqlLogSource(LogSource):
         self.timestamp_column = timestamp_column
         self.deployment_id = deployment_id
         self.use_copy = use_copy
+        self.pushdown = pushdown
+        self.pushdown_workers = pushdown_workers
         self._url = url
         self.engine = create_engine(url, pool_pre_ping=True)
         self.table = self._reflect(table)
@@ -92,7 +99,7 @@ class SqlLogSource(LogSource):
             if columns is None
             else [self.column(name) for name in dict.fromkeys(columns)]
         )
-        query = self._where(select(*selected), start, end)
+        query = self.where(select(*selected), start, end)
         types = self._copy_types(selected)
         frames = self._copy_frames(query, types) if types else self._fetch_frames(query, selected)
         for frame in frames:
@@ -133,11 +140,24 @@ class SqlLogSource(LogSource):
                 records = [tuple(row) for row in rows]
                 yield pd.DataFrame.from_records(records, columns=keys, coerce_float=True)
 
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A connection whose database errors surface as LogSourceError (password scrubbed)."""
+        with _redacting(self._url), self.engine.connect() as conn:
+            yield conn
+
+    def profile_window(
+        self, start: datetime, end: datetime, baseline: DatasetProfile
+    ) -> DatasetProfile | None:
+        """The window profiled inside the database (``sql_pushdown``), or None where push-down
+        is off or the dialect is not one it supports (then read the rows)."""
+        if not self.pushdown or not sql_pushdown.supports(self):
+            return None
+        return sql_pushdown.profile_window(self, start, end, baseline, self.pushdown_workers)
+
     def available_hours(self, start: datetime, end: datetime) -> list[datetime]:
         """Hours of the window with rows, from one ``MIN``/``MAX`` query (gaps inside count)."""
-        query = self._where(
-            select(func.min(self._timestamp), func.max(self._timestamp)), start, end
-        )
+        query = self.where(select(func.min(self._timestamp), func.max(self._timestamp)), start, end)
         with _redacting(self._url), self.engine.connect() as conn:
             first, last = conn.execute(query).one()
         if first is None:
@@ -145,7 +165,8 @@ class SqlLogSource(LogSource):
         first, last = _as_utc(first), _as_utc(last)
         return [h for h in hours_between(start, end) if h <= last and h + HOUR > first]
 
-    def _where(self, query: Select, start: datetime, end: datetime) -> Select:
+    def where(self, query: Select, start: datetime, end: datetime) -> Select:
+        """``query`` restricted to the window (and the deployment's rows)."""
         start, end = check_window(start, end)
         if not self._timestamp.type.timezone:
             start, end = _naive(start), _naive(end)
