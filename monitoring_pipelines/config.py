@@ -113,6 +113,10 @@ class SqlLogs(Strict):
     table: str
     timestamp_column: str
     deployment_column: str | None = None
+    # PostgreSQL: profile each hour inside the database (only aggregates cross the wire)
+    # when the run does not validate raw rows with great-expectations.
+    pushdown: bool = True
+    pushdown_workers: Annotated[int, Field(ge=1, le=16)] = 2
 
 
 class ReferenceConfig(Strict):

@@ -62,6 +62,8 @@ def log_source(config: MonitorsConfig, deployment: DeploymentConfig) -> LogSourc
         logs.deployment_column,
         deployment.id if logs.deployment_column else None,
         chunk_rows=chunk_rows,
+        pushdown=logs.pushdown,
+        pushdown_workers=logs.pushdown_workers,
     )
 
 
@@ -99,19 +101,23 @@ def aggregate_window(
 ) -> WindowSummary:
     """Profile one window of scoring logs on the baseline's edges and replace its stored rows.
 
-    With a ``validator``, every chunk is also checked against the baseline's expectations.
+    With a ``validator``, every chunk is also checked against the baseline's expectations;
+    without one, a source that can profile the window itself (a PostgreSQL table, see
+    ``sources.sql_pushdown``) does, and no row is read.
     """
     baseline = baseline or read_baseline(engine, deployment.id)
     if baseline is None:
         raise MissingBaselineError(
             f"deployment {deployment.id!r} has no baseline_statistics yet: materialize it first"
         )
-    columns = [*deployment.monitored, deployment.logs.timestamp_column]
-    chunks = source.read_window(start, end, columns)
-    if validator is not None:
-        validator.reset()
-        chunks = validator.observe(chunks)
-    profile = profile_chunks(chunks, baseline)
+    profile = source.profile_window(start, end, baseline) if validator is None else None
+    if profile is None:
+        columns = [*deployment.monitored, deployment.logs.timestamp_column]
+        chunks = source.read_window(start, end, columns)
+        if validator is not None:
+            validator.reset()
+            chunks = validator.observe(chunks)
+        profile = profile_chunks(chunks, baseline)
     write_profile(
         engine,
         deployment.id,

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from monitoring_pipelines.stats.dataset import DatasetProfile
+
 HOUR = timedelta(hours=1)
 REFERENCE_SUFFIXES = (".parquet", ".csv")
 
@@ -37,6 +39,12 @@ class LogSource(ABC):
         Requested columns a batch lacks are left out of its chunk (the profiler counts
         them as absent); the timestamp comes back as UTC-aware datetimes.
         """
+
+    def profile_window(
+        self, start: datetime, end: datetime, baseline: DatasetProfile
+    ) -> DatasetProfile | None:
+        """The window's profile computed where the rows live, or None (read them instead)."""
+        return None
 
     @abstractmethod
     def available_hours(self, start: datetime, end: datetime) -> list[datetime]:
