@@ -133,7 +133,7 @@ def profile_window(
                 groups[name][key] = groups[name].get(key, 0) + n
     numerical = {name: _numerical(baseline.columns[name], groups[name]) for name in plan.bucketed}
     finite = {
-        name: _finite(x, numerical[name])
+        name: _finite(x, numerical[name].edges, groups[name])
         for name, x in plan.bucketed.items()
         if numerical[name].n_finite
     }
@@ -244,9 +244,11 @@ def _numerical(ref: NumericalProfile, buckets: dict) -> NumericalProfile:
     )
 
 
-def _finite(x: ColumnElement, profile: NumericalProfile) -> ColumnElement:
-    """The column's finite values (others NULL); the column itself when it has no other."""
-    if profile.count == profile.n_finite and not profile.missing:
+def _finite(x: ColumnElement, edges: np.ndarray, buckets: dict) -> ColumnElement:
+    """The column's finite values (NaN and ±inf as NULL, which aggregates skip); the column
+    itself when its buckets hold no NaN or ±inf (NULLs are skipped anyway)."""
+    k = edges.size - 1
+    if not any(buckets.get(b) for b in (0, k + 1, k + 2)):
         return x
     return func.nullif(func.nullif(func.nullif(x, _NAN), _POS_INF), _NEG_INF)
 

@@ -123,10 +123,12 @@ def test_end_to_end_reads_profiles_and_writes_from_both_sources(data_dir, refere
     path = data.parquet(4_000, "production", data_dir)
     root = data.log_root(4_000, "production", data_dir)
     rows = end_to_end(reference, path, root, chunk_rows=1_000, url=postgres_url)
-    assert [row.what for row in rows] == [
+    assert [row.what for row in rows[:2]] == [
         "Parquet (ParquetLogSource): 4,000 rows",
         "PostgreSQL table (SqlLogSource): 4,000 rows",
     ]
+    assert rows[2].what.startswith("PostgreSQL table profiled in the database")
+    assert "same counts as reading the rows" in rows[2].figure and rows[2].met is not None
 
 
 def test_scaling_reports_each_size_the_slope_and_the_bins(reference, production):
