@@ -7,6 +7,7 @@ from monitoring_pipelines.defs.alerting import build_alerting
 from monitoring_pipelines.defs.assets.aggregates import build_hourly_aggregates
 from monitoring_pipelines.defs.assets.baseline import build_baseline_statistics
 from monitoring_pipelines.defs.assets.drift import build_drift_scores
+from monitoring_pipelines.defs.executors import executor_from_env
 from monitoring_pipelines.defs.jobs import (
     build_baseline_job,
     build_hourly_job,
@@ -27,6 +28,7 @@ def build_definitions(config: MonitorsConfig, config_path: str | None = None) ->
         jobs=[baseline_job, job, *alert_jobs],
         schedules=[build_hourly_schedule(config, job)],
         sensors=sensors,
+        executor=executor_from_env(),
         resources={"monitors": MonitorsResource(path=config_path), "store": store_resource()}
         | sinks,
     )

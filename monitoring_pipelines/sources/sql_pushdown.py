@@ -11,15 +11,18 @@ rounding. Per window, one query groups with ``GROUPING SETS``:
   path parses with ``pd.to_numeric``), by its value; the Python code then turns the
   value counts into the profile (keys, cap and folding, parsing) exactly as it would rows.
 
-Two light queries then take the moments of the finite values of each numerical column:
-``avg``, ``min``, ``max``, then the sums of deviations from that mean and of their squares
-(the Python path's two passes; PostgreSQL's own ``var_pop`` is Youngs–Cramer, which loses
-about ``eps·|mean|/std`` and so misses 1e-9 on values like ``1e9 + noise``). A column whose
-buckets show no NaN or ±inf is aggregated as it is; others through ``NULLIF``.
+One light query then takes the moments of the finite values of each numerical column:
+``min``, ``max`` and the sums of deviations from the baseline's mean and of their squares,
+so ``M2 = Σd² − (Σd)²/n``; a column whose window mean lies more than ``FAR_FROM_SHIFT``
+standard deviations from that shift (where the subtraction would cancel digits) gets a
+second pass with its own mean, as the Python path's two passes. (PostgreSQL's own
+``var_pop`` is Youngs–Cramer, which loses about ``eps·|mean|/std`` and so misses 1e-9 on
+values like ``1e9 + noise``.) A column whose buckets show no NaN or ±inf is aggregated as
+it is; others through ``NULLIF``.
 
 PostgreSQL does not run grouping sets in parallel, so the window is cut into
-``workers`` equal time slices profiled on concurrent connections and merged (profiles
-merge exactly). ``enable_sort`` is off for these queries: the planner estimates a bucket
+``workers`` equal time slices grouped on concurrent connections, their counts added.
+``enable_sort`` is off for these queries: the planner estimates a bucket
 column to have as many groups as the column has values and would sort instead of hashing
 a few dozen groups.
 """
@@ -71,6 +74,10 @@ if TYPE_CHECKING:
     from monitoring_pipelines.sources.sql import SqlLogSource
 
 DEFAULT_WORKERS = 2
+# A column's window mean more than this many of its standard deviations from the shift
+# (the baseline's mean) gets a second pass with its own mean as the shift: the shifted sums
+# then lose up to FAR_FROM_SHIFT² × their rounding error (1e-13 on 1M values) to cancellation.
+FAR_FROM_SHIFT = 30.0
 SESSION_SETTINGS = (
     "SET LOCAL enable_sort = off",
     "SET LOCAL work_mem = '64MB'",
@@ -138,7 +145,7 @@ def profile_window(
         if numerical[name].n_finite
     }
     with _session(source) as conn:
-        numerical |= _moments(conn, source, finite, numerical, start, end)
+        numerical |= _moments(conn, source, finite, numerical, baseline, start, end)
     columns = {}
     for name, ref in baseline.columns.items():
         if name in plan.absent:
@@ -258,33 +265,65 @@ def _moments(
     source,
     finite: dict[str, ColumnElement],
     profiles: dict[str, NumericalProfile],
+    baseline: DatasetProfile,
     start,
     end,
 ) -> dict[str, NumericalProfile]:
-    """Mean, M2, min and max of the finite values, in two passes: mean, min and max first,
-    then the sums of deviations from that mean (``M2 = Σd² − (Σd)²/n`` has nothing left to
-    cancel, as the Python path's deviations from its mean)."""
+    """Mean, M2, min and max of the finite values from sums of deviations from a shift:
+    first the baseline's mean, then, for a column whose mean lies more than
+    :data:`FAR_FROM_SHIFT` standard deviations from it (where ``Σd² − (Σd)²/n`` would cancel
+    digits), the window's own mean, as the Python path's second pass does."""
+    shifts = {name: _shift(baseline.columns[name].mean) for name in finite}
+    sums = _shifted_sums(conn, source, finite, shifts, start, end, with_range=True)
+    result, redo = {}, {}
+    for name, (total, squares, low, high) in sums.items():
+        n = profiles[name].n_finite
+        offset, m2 = total / n, squares - total * total / n
+        result[name] = replace(
+            profiles[name], mean=shifts[name] + offset, m2=m2, min=float(low), max=float(high)
+        )
+        if not (math.isfinite(m2) and m2 > 0) or offset * offset > FAR_FROM_SHIFT**2 * m2 / n:
+            redo[name] = shifts[name] + offset
+    if redo:
+        again = _shifted_sums(conn, source, {n: finite[n] for n in redo}, redo, start, end)
+        for name, (total, squares) in again.items():
+            n = profiles[name].n_finite
+            m2 = max(squares - total * total / n, 0.0)
+            result[name] = replace(result[name], mean=redo[name] + total / n, m2=m2)
+    return result
+
+
+def _shift(mean: float) -> float:
+    return float(mean) if math.isfinite(mean) else 0.0
+
+
+def _shifted_sums(
+    conn: Connection,
+    source,
+    finite: dict[str, ColumnElement],
+    shifts: dict[str, float],
+    start,
+    end,
+    with_range: bool = False,
+) -> dict[str, tuple]:
+    """Per column ``Σ(x − shift)``, ``Σ(x − shift)²`` (and ``min``, ``max``), one scan."""
     if not finite:
         return {}
-    first = [agg(g) for g in finite.values() for agg in (func.avg, func.min, func.max)]
-    row = conn.execute(source.where(select(*first), start, end)).one()
-    ranges = {name: row[3 * i : 3 * i + 3] for i, name in enumerate(finite)}
-    second = []
+    selected = []
     for name, g in finite.items():
-        deviation = g - literal(float(ranges[name][0]), DOUBLE_PRECISION)
-        second += [func.sum(deviation), func.sum(deviation * deviation)]
-    row = conn.execute(source.where(select(*second), start, end)).one()
-    result = {}
-    for i, (name, (shift, low, high)) in enumerate(ranges.items()):
-        n, total, squares = profiles[name].n_finite, float(row[2 * i]), float(row[2 * i + 1])
-        result[name] = replace(
-            profiles[name],
-            mean=float(shift) + total / n,
-            m2=max(squares - total * total / n, 0.0),
-            min=float(low),
-            max=float(high),
+        deviation = g - literal(shifts[name], DOUBLE_PRECISION)
+        selected += [func.sum(deviation), func.sum(deviation * deviation)]
+        selected += [func.min(g), func.max(g)] if with_range else []
+    row = conn.execute(source.where(select(*selected), start, end)).one()
+    width = 4 if with_range else 2
+    return {
+        name: (
+            float(row[width * i]),
+            float(row[width * i + 1]),
+            *row[width * i + 2 : width * (i + 1)],
         )
-    return result
+        for i, name in enumerate(finite)
+    }
 
 
 def _categorical(ref: CategoricalProfile, values: dict) -> CategoricalProfile:

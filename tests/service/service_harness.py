@@ -65,16 +65,18 @@ def _rows(rng: np.random.Generator, n: int, shift: float) -> pd.DataFrame:
     )
 
 
-def write_deployments(root: Path) -> Path:
-    """Reference and 24 hours of Parquet logs per deployment (the drifting one shifts from
-    hour 12), and a monitors.yaml alerting to the local Slack channel."""
+def write_deployments(
+    root: Path, deployments: tuple[str, ...] = DEPLOYMENTS, hours: int = HOURS
+) -> Path:
+    """Reference and ``hours`` hours of Parquet logs per deployment (the drifting one shifts
+    from hour 12), and a monitors.yaml alerting to the local Slack channel."""
     rng = np.random.default_rng(7)
-    deployments = []
-    for deployment in DEPLOYMENTS:
+    entries = []
+    for deployment in deployments:
         base = root / deployment
         base.mkdir(parents=True)
         _rows(rng, 4000, 0.0).to_parquet(base / "reference.parquet")
-        for h in range(HOURS):
+        for h in range(hours):
             hour = START + timedelta(hours=h)
             shift = 0.6 if deployment == DRIFTING and h >= DRIFT_FROM else 0.0
             frame = _rows(rng, ROWS_PER_HOUR, shift)
@@ -82,7 +84,7 @@ def write_deployments(root: Path) -> Path:
             folder = base / "logs" / f"date={hour:%Y-%m-%d}" / f"hour={hour:%H}"
             folder.mkdir(parents=True)
             frame.to_parquet(folder / "part-00000.parquet")
-        deployments.append(
+        entries.append(
             {
                 "id": deployment,
                 "reference": {"path": f"{deployment}/reference.parquet"},
@@ -104,7 +106,7 @@ def write_deployments(root: Path) -> Path:
             }
         )
     path = root / "monitors.yaml"
-    path.write_text(yaml.safe_dump({"defaults": {"n_bins": 10}, "deployments": deployments}))
+    path.write_text(yaml.safe_dump({"defaults": {"n_bins": 10}, "deployments": entries}))
     return path
 
 
