@@ -145,9 +145,9 @@ def reference_rows(setting):
         patch.setenv("MONITORING_DATABASE_URL", stores["in_process"])
         patch.delenv(executor_env := "MONITORING_EXECUTOR", raising=False)
         assert executor_env not in os.environ
-        defs = build_definitions(load_config(config_path), str(config_path))
-        job = defs.resolve_job_def("hourly_monitoring_job")
         with dg.instance_for_test() as instance:
+            defs = build_definitions(load_config(config_path), str(config_path))
+            job = defs.resolve_job_def("hourly_monitoring_job")
             assert job.execute_in_process(instance=instance, tags=RANGE).success
     rows = _rows(stores["in_process"])
     assert len({r[1] for r in rows["aggregates"]}) == HOURS
