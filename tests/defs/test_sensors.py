@@ -10,9 +10,8 @@ import pytest
 import yaml
 
 from monitoring_pipelines.config import ConfigError, load_config
-from monitoring_pipelines.defs.alerting import alert_delivery_job, build_alerting
+from monitoring_pipelines.defs.alerting import build_alerting
 from monitoring_pipelines.defs.sensors.drift_threshold import parse_cursor, read_whole_windows
-from monitoring_pipelines.defs.sensors.run_failure import build_run_failure_sensor
 from monitoring_pipelines.store import alerts as outbox
 from monitoring_pipelines.store.drift import read_drift_scores_since
 from tests.conftest import postgres_schema
@@ -56,7 +55,7 @@ def test_new_breaches_become_exact_alerts_and_one_run_request(harness):
     rows = harness.outbox()
     assert drift_alerts(rows) == [
         (key(0, "age", "critical"), "drift", "critical", "C0CRITIC1"),
-        (key(0, "income", "warning"), "drift", "warning", "C0MODELS1"),
+        (key(0, "income", "warning"), "drift", "warning", "C0CRITIC1"),  # one message per window
     ]
     [metrics] = [r for r in rows if r["kind"] == outbox.METRICS]
     assert metrics["cloudwatch"]["rows_scored"] == 400
@@ -202,14 +201,9 @@ def test_bad_alerts_block_fails_on_load_naming_the_field(tmp_path):
     data["deployments"][1]["alerts"] = {"cooldown_minutes": 60, "colour": "red"}
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(ConfigError) as caught:
-        build_alerting(load_config(path), [])
+        build_alerting(load_config(path))
     assert str(caught.value).startswith("deployments[1].alerts (model_b): unknown alert settings")
     assert "colour" in str(caught.value)
-
-
-def test_run_failure_sensor_refuses_to_watch_the_alert_job():
-    with pytest.raises(ValueError, match="must not include the alert job"):
-        build_run_failure_sensor(alert_delivery_job, [alert_delivery_job])
 
 
 @pytest.mark.postgres

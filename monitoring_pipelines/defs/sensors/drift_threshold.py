@@ -13,15 +13,15 @@ from datetime import datetime
 from typing import Any
 
 import dagster as dg
-from sqlalchemy import Engine, and_, or_, select
+from sqlalchemy import Engine
 
-from monitoring_pipelines.alerts.evaluate import enqueue_drift
+from monitoring_pipelines.alerts.evaluate import Sinks, enqueue_drift
+from monitoring_pipelines.defs.alert_resources import AlertSink, MetricSink
 from monitoring_pipelines.defs.resources import MonitorsResource, StoreResource
 from monitoring_pipelines.defs.sensors.settings import alert_settings
 from monitoring_pipelines.stats.alert_policy import DriftRecord
 from monitoring_pipelines.store import alerts as outbox
 from monitoring_pipelines.store.drift import last_drift_score_id, read_drift_scores_since
-from monitoring_pipelines.store.schema import alerts
 
 SENSOR_NAME = "drift_threshold_sensor"
 JUDGED_GRANULARITY = "hour"
@@ -82,30 +82,9 @@ def drift_records(
     return [DriftRecord.from_mapping(row) for row in judged], rows_scored
 
 
-def delivery_failed_earlier(engine: Engine) -> bool:
-    """Whether a pending row already failed an attempt (an outage), in one query."""
-    query = (
-        select(alerts.c.id)
-        .limit(1)
-        .where(
-            or_(
-                *(
-                    and_(
-                        alerts.c[f"{channel}_status"] == outbox.PENDING,
-                        alerts.c[f"{channel}_attempts"] > 0,
-                    )
-                    for channel in outbox.CHANNELS
-                )
-            )
-        )
-    )
-    with engine.connect() as conn:
-        return conn.execute(query).first() is not None
-
-
 def _retry_request(engine: Engine, retry_minutes: float) -> dg.RunRequest | None:
     """A retry run after failed deliveries, at most once per ``retry_minutes`` slot."""
-    if not delivery_failed_earlier(engine):
+    if not outbox.needs_retry(engine):
         return None
     slot = int(time.time() // (retry_minutes * 60))
     return dg.RunRequest(run_key=f"retry:{slot}", tags={"monitoring/trigger": "retry"})
@@ -129,7 +108,11 @@ def build_drift_threshold_sensor(
         "monitors.yaml, write alerts and metrics to the outbox, and request the alert job.",
     )
     def drift_threshold_sensor(
-        context: dg.SensorEvaluationContext, store: StoreResource, monitors: MonitorsResource
+        context: dg.SensorEvaluationContext,
+        store: StoreResource,
+        monitors: MonitorsResource,
+        slack: AlertSink,
+        cloudwatch: MetricSink,
     ) -> dg.SensorResult:
         engine = store.engine()
         after = parse_cursor(context.cursor)
@@ -149,14 +132,15 @@ def build_drift_threshold_sensor(
         settings, routing = alert_settings(
             monitors.load(), {record.deployment_id for record in records}
         )
-        result = enqueue_drift(engine, records, settings, routing, rows_scored)
+        sinks = Sinks(slack.configured, slack.channel, cloudwatch.configured)
+        result = enqueue_drift(engine, records, settings, routing, rows_scored, sinks=sinks)
         new_ids = result.alert_ids + result.metrics_ids
         context.log.info(
             f"{len(rows)} drift scores (ids {after + 1}–{cursor}): "
             f"{len(result.alert_ids)} alert(s), {len(result.metrics_ids)} metric window(s), "
             f"{len(result.decision.suppressed)} result(s) not alerted"
         )
-        if not new_ids:
+        if not result.deliverable:
             return dg.SensorResult(
                 skip_reason=f"{len(rows)} new drift scores, nothing new to deliver", cursor=cursor
             )
