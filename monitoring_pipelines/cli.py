@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     alerts.add_argument("--limit", type=_positive, default=50, help="rows to show (newest first)")
     alerts.add_argument("--kind", dest="kinds", choices=KINDS, nargs="+", help="only these kinds")
-    _selection(alerts, "only rows with this status in either channel")
+    _selection(alerts, "only rows with this status (window metrics: CloudWatch's, others: Slack's)")
     redeliver = commands.add_parser(
         "redeliver",
         help="after fixing a cause, put chosen outbox rows back to pending and deliver them now",
@@ -110,8 +110,10 @@ def _redeliver(args: argparse.Namespace) -> int:
         send=not args.no_send,
     )
     print(format_redelivery(result))
-    undelivered = result.report and sum(result.report.undelivered(c) for c in args.channels)
-    return 1 if undelivered else 0
+    if result.report is None:
+        return 0
+    counts = [result.report.summary(channel) for channel in args.channels]
+    return 1 if any(n for c in counts for outcome, n in c.items() if outcome != "sent") else 0
 
 
 def _demo(args: argparse.Namespace) -> int:

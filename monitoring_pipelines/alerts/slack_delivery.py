@@ -144,10 +144,11 @@ class SlackDelivery:
             groups[(self._channel(row), thread)].append(row)
         settled_before = datetime.now(UTC) - self.settings.settle
         for (channel, thread), group in groups.items():
-            if channel is None:
-                reason = no_channel(group[0]["deployment_id"])
-                outbox.skip(self.engine, [r["id"] for r in group], SLACK, reason)
-                self.report.add(SLACK, "skipped", len(group))
+            if channel is None:  # only rows from before channels were recorded at claim time
+                message = f"{no_channel(group[0]['deployment_id'])}: cannot look it up"
+                outbox.record(self.engine, [r["id"] for r in group], SLACK, outbox.UNCONFIRMED,
+                              error=message)  # fmt: skip
+                self._failed("unconfirmed", len(group), message)
                 continue
             ready = [
                 r for r in group if (r["slack_claimed_at"] or r["created_at"]) <= settled_before
@@ -263,11 +264,9 @@ class SlackDelivery:
             outbox.skip(self.engine, [r["id"] for r in group], SLACK, reason)
             self.report.add(SLACK, "skipped", len(group))
             return
-        won = set(
-            outbox.claim(
-                self.engine, [r["id"] for r in group], SLACK, guarantee=self._guarantee(channel)
-            )
-        )
+        ids = [r["id"] for r in group]
+        guarantee = self._guarantee(channel)
+        won = set(outbox.claim(self.engine, ids, SLACK, guarantee=guarantee, slack_channel=channel))
         group = [r for r in group if r["id"] in won]
         if not group:
             return

@@ -2,18 +2,17 @@
 
 The baseline and every hour are materialized in-process against the persistent
 instance in ``$DAGSTER_HOME``, so ``dagster dev`` afterwards shows the partitions. A re-run
-replaces the previous demo: its store rows and alerts are removed, and hours it no longer
-covers are wiped from the instance, so nothing outlives the logs it came from.
+replaces the previous demo: the deployment's store rows and alerts are removed before the
+new hours are materialized, so none outlives the logs it came from (Dagster's own event log
+keeps its history: its SQL storages cannot wipe single partitions).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import TextIO
 
 import dagster as dg
@@ -24,7 +23,7 @@ from monitoring_pipelines.defs.build import build_definitions
 from monitoring_pipelines.defs.jobs import BASELINE_JOB, HOURLY_JOB
 from monitoring_pipelines.defs.partitions import hour_key
 from monitoring_pipelines.defs.sensors.drift_threshold import SENSOR_NAME as DRIFT_SENSOR
-from monitoring_pipelines.demo.generate import MANIFEST, generate_demo
+from monitoring_pipelines.demo.generate import generate_demo
 from monitoring_pipelines.store.aggregates import read_baseline, read_windows
 from monitoring_pipelines.store.alerts import list_recent
 from monitoring_pipelines.store.drift import read_drift_scores
@@ -74,7 +73,6 @@ def run_demo(settings: DemoSettings, out: TextIO = sys.stdout) -> DemoResult:
 
     root = deployment.reference.path.parent
     print(f"[1/4] generating {settings.hours} hours of scoring logs under {root}", file=out)
-    replaced = previous_hours(root)
     demo = generate_demo(
         root,
         end,
@@ -89,7 +87,6 @@ def run_demo(settings: DemoSettings, out: TextIO = sys.stdout) -> DemoResult:
     defs = build_definitions(config, str(config_path()))
     quiet = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
     with dg.DagsterInstance.get() as instance:
-        forget_hours(instance, [h for h in replaced if not first <= h < end])
         print(f"[2/4] materializing baseline_statistics for {DEMO_DEPLOYMENT}", file=out)
         defs.resolve_job_def(BASELINE_JOB).execute_in_process(
             partition_key=DEMO_DEPLOYMENT, instance=instance, run_config=quiet
@@ -146,26 +143,6 @@ def run_demo(settings: DemoSettings, out: TextIO = sys.stdout) -> DemoResult:
         file=out,
     )
     return DemoResult(demo, first, end, windows, hourly_drift, onset)
-
-
-def previous_hours(root: Path) -> list[datetime]:
-    """The hours of the demo previously generated under ``root`` (from its manifest)."""
-    manifest = root / MANIFEST
-    if not manifest.is_file():
-        return []
-    previous = json.loads(manifest.read_text())
-    start, end = (datetime.fromisoformat(previous[k]) for k in ("start", "end"))
-    return [start + i * HOUR for i in range(int((end - start) / HOUR))]
-
-
-def forget_hours(instance: dg.DagsterInstance, hours: list[datetime]) -> None:
-    """Drop the materializations of demo hours whose logs a re-run deleted, so the UI does
-    not show them as materialized."""
-    if not hours:
-        return
-    keys = [str(hour_key(DEMO_DEPLOYMENT, hour)) for hour in hours]
-    for asset in ("hourly_aggregates", "drift_scores"):
-        instance.wipe_asset_partitions(dg.AssetKey(asset), keys)
 
 
 @dataclass(frozen=True)

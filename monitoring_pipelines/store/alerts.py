@@ -235,11 +235,13 @@ def claim(
     channel: str,
     from_status: str = PENDING,
     guarantee: str | None = None,
+    slack_channel: str | None = None,
 ) -> list[int]:
     """Start an attempt: ``from_status`` → sending. Returns the ids this caller won.
 
-    Claiming a pending row counts a send attempt (and records the delivery ``guarantee``
-    for Slack); claiming an unconfirmed one starts a lookup and counts nothing.
+    Claiming a pending row counts a send attempt and, for Slack, records the delivery
+    ``guarantee`` and the channel posted to (so a later lookup searches where it went);
+    claiming an unconfirmed one starts a lookup and counts nothing.
     """
     status, attempts, claimed_at = _columns(channel)
     values: dict[Any, Any] = {status: SENDING}
@@ -247,6 +249,8 @@ def claim(
         values |= {claimed_at: datetime.now(UTC), attempts: attempts + 1}
         if channel == "slack" and guarantee is not None:
             values[alerts.c.slack_guarantee] = guarantee
+        if channel == "slack" and slack_channel is not None:
+            values[alerts.c.slack_channel] = slack_channel
     won = []
     with engine.begin() as conn:
         for alert_id in alert_ids:
@@ -374,8 +378,9 @@ def select_rows(
     kinds: Sequence[str] | None = None,
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Rows chosen by id, deployment, kind and status (in ``channel``, or in either), alerts
-    before window metrics and newest first: what the CLI lists and redelivers."""
+    """Rows chosen by id, deployment, kind and status (in ``channel``, or in the row's own
+    channel), alerts before window metrics and newest first: what the CLI lists and
+    redelivers."""
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be >= 1, got {limit}")
     query = select(alerts)
@@ -387,10 +392,15 @@ def select_rows(
         query = query.where(alerts.c.kind.in_(list(kinds)))
     if statuses:
         chosen = [check_status(s) for s in statuses]
-        columns = [alerts.c[f"{check_channel(channel)}_status"]] if channel else [
-            alerts.c[f"{c}_status"] for c in CHANNELS
-        ]  # fmt: skip
-        query = query.where(or_(*(column.in_(chosen) for column in columns)))
+        if channel is not None:
+            query = query.where(alerts.c[f"{check_channel(channel)}_status"].in_(chosen))
+        else:  # the row's own channel: CloudWatch for window metrics, Slack for the rest
+            query = query.where(
+                or_(
+                    and_(alerts.c.kind == METRICS, alerts.c.cloudwatch_status.in_(chosen)),
+                    and_(alerts.c.kind != METRICS, alerts.c.slack_status.in_(chosen)),
+                )
+            )
     metrics_last = case((alerts.c.kind == METRICS, 1), else_=0)
     query = query.order_by(metrics_last, alerts.c.id.desc()).limit(limit)
     return _fetch(engine, query)

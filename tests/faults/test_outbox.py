@@ -1,0 +1,216 @@
+"""The outbox holds only work that can be delivered, permanent errors stop with one notice and
+wait for ``redeliver``, the CLI fails with one clear line, and a demo re-run leaves nothing of
+the hours it replaced (issue 14, items 1, 7b and 13)."""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from monitoring_pipelines.alerts.delivery import deliver_pending
+from monitoring_pipelines.alerts.evaluate import Sinks, SlackRouting, enqueue_drift
+from monitoring_pipelines.cli import main
+from monitoring_pipelines.defs.demo import DemoSettings, run_demo
+from monitoring_pipelines.stats.alert_policy import AlertSettings, DriftRecord
+from monitoring_pipelines.store import alerts as outbox
+from monitoring_pipelines.store.aggregates import utc
+from monitoring_pipelines.store.drift import read_drift_scores
+from monitoring_pipelines.store.engine import get_engine
+from monitoring_pipelines.store.schema import aggregates
+from tests.alerts.conftest import CHANNEL
+from tests.defs.test_demo_end_to_end import REPO
+
+HOUR = timedelta(hours=1)
+T0 = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - 6 * HOUR
+SETTINGS = {"credit_risk": AlertSettings(cooldown=timedelta(0))}
+
+
+def records(hours=(0, 1), column="age") -> list[DriftRecord]:
+    return [
+        DriftRecord("credit_risk", T0 + h * HOUR, T0 + (h + 1) * HOUR, "hour", column, "psi",
+                    0.4, None, 0.25, "significant", True)
+        for h in hours
+    ]  # fmt: skip
+
+
+def kinds(engine) -> Counter:
+    return Counter((r["kind"], r["slack_status"], r["cloudwatch_status"])
+                   for r in outbox.list_recent(engine, 1000))  # fmt: skip
+
+
+def test_without_cloudwatch_no_metrics_rows_and_without_slack_alerts_are_skipped(sqlite_engine):
+    """Before: every hour added metrics rows that stayed pending forever and requested a run."""
+    result = enqueue_drift(
+        sqlite_engine, records(), SETTINGS, sinks=Sinks(slack=False, cloudwatch=False)
+    )
+    assert (result.metrics_ids, result.deliverable) == ((), 0)
+    assert kinds(sqlite_engine) == Counter({("drift", "skipped", "skipped"): 2})
+    assert outbox.needs_retry(sqlite_engine) is False
+
+
+def test_slack_without_any_channel_skips_with_the_reason_and_requests_nothing(sqlite_engine):
+    result = enqueue_drift(
+        sqlite_engine, records(), SETTINGS, sinks=Sinks(slack=True, cloudwatch=False)
+    )
+    assert result.deliverable == 0
+    reasons = {r["slack_last_error"] for r in outbox.list_recent(sqlite_engine)}
+    assert reasons == {
+        "no Slack channel for credit_risk: set alerts.slack_channel in monitors.yaml or "
+        "SLACK_CHANNEL"
+    }
+    with_default = enqueue_drift(
+        sqlite_engine, records((2,)), SETTINGS, sinks=Sinks(True, CHANNEL, cloudwatch=True)
+    )
+    assert (with_default.deliverable, len(with_default.metrics_ids)) == (2, 1)
+
+
+def test_cli_lists_alerts_before_window_metrics(sqlite_url, sqlite_engine, monkeypatch, capsys):
+    """Before: metrics rows dominated `monitoring-pipelines alerts`."""
+    enqueue_drift(sqlite_engine, records((0,)), SETTINGS, sinks=Sinks(True, CHANNEL, True))
+    enqueue_drift(sqlite_engine, records(range(1, 30), "income"), {}, sinks=Sinks(True, CHANNEL))
+    monkeypatch.setenv("MONITORING_DATABASE_URL", sqlite_url)
+    assert main(["alerts", "--limit", "3"]) == 0
+    lines = capsys.readouterr().out.splitlines()[1:]
+    assert [line.split()[4] for line in lines] == ["drift", "metrics", "metrics"]
+    assert main(["alerts", "--kind", "metrics", "--status", "skipped"]) == 0
+    assert "no alerts in the outbox" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "problem", ["channel_not_found", "not_in_channel", "invalid_auth", "token_revoked",
+                "account_inactive"],
+)  # fmt: skip
+def test_permanent_errors_fail_once_with_one_notice_until_redelivered(
+    problem, sqlite_url, sqlite_engine, slack, fake_slack, slack_token, monkeypatch, capsys
+):
+    """Before: channel_not_found was retried every 15 minutes forever."""
+    good_token = fake_slack.token
+    if problem == "channel_not_found":
+        fake_slack.channels = {"C0SOMEWHERE"}
+    elif problem == "not_in_channel":
+        fake_slack.members_only = {CHANNEL}
+    elif problem == "invalid_auth":
+        fake_slack.token = "xoxb-rotated"
+    else:
+        fake_slack.token_error = problem
+    enqueue_drift(sqlite_engine, records(), SETTINGS, sinks=Sinks(True, CHANNEL, False))
+    for _ in range(3):
+        report = deliver_pending(sqlite_engine, slack, None)
+    assert len(fake_slack.posts()) == 2  # one try per window, then never again
+    assert report.count("slack", "failed") == 0 and outbox.needs_retry(sqlite_engine) is False
+    rows = [r for r in outbox.list_recent(sqlite_engine) if r["kind"] == "drift"]
+    assert {(r["slack_status"], r["slack_last_error"]) for r in rows} == {
+        ("failed", f"chat.postMessage failed: SlackApiError: {problem} (HTTP 200)")
+    }
+    [notice] = [r for r in outbox.list_recent(sqlite_engine) if r["kind"] == "notice"]
+    assert notice["reason"].startswith(f"Slack rejects posts to {CHANNEL}: chat.postMessage")
+    assert "monitoring-pipelines redeliver --status failed" in notice["reason"]
+
+    fake_slack.channels, fake_slack.members_only = None, set()  # the operator fixes it
+    fake_slack.token, fake_slack.token_error = good_token, None
+    for name, value in {
+        "MONITORING_DATABASE_URL": sqlite_url,
+        "SLACK_BOT_TOKEN": slack_token,
+        "SLACK_BASE_URL": fake_slack.url,
+        "SLACK_CHANNEL": CHANNEL,
+    }.items():
+        monkeypatch.setenv(name, value)  # fmt: skip
+    assert main(["redeliver", "--status", "failed"]) == 0
+    printed = capsys.readouterr().out
+    assert "slack: 2 requeued" in printed and "slack: 2 sent" in printed
+    assert Counter(fake_slack.posted_keys()) == Counter({r["dedup_key"]: 1 for r in rows})
+    assert main(["redeliver", "--status", "failed"]) == 0
+    assert "nothing to redeliver" in capsys.readouterr().out
+
+
+def test_redeliver_skipped_rows_by_id_and_deployment_after_configuring_slack(
+    sqlite_url, sqlite_engine, fake_slack, slack_token, monkeypatch, capsys
+):
+    enqueue_drift(sqlite_engine, records((0, 1, 2)), SETTINGS, sinks=Sinks(False, None, False))
+    first = min(r["id"] for r in outbox.list_recent(sqlite_engine))
+    for name, value in {
+        "MONITORING_DATABASE_URL": sqlite_url,
+        "SLACK_BOT_TOKEN": slack_token,
+        "SLACK_BASE_URL": fake_slack.url,
+        "SLACK_CHANNEL": CHANNEL,
+    }.items():
+        monkeypatch.setenv(name, value)  # fmt: skip
+    assert main(["redeliver", "--id", str(first), "--status", "skipped", "--no-send"]) == 0
+    assert "not sent (--no-send)" in capsys.readouterr().out
+    assert fake_slack.messages == []
+    assert main(["redeliver", "--deployment", "credit_risk", "--status", "skipped"]) == 0
+    assert main(["redeliver", "--id", str(first)]) == 0  # pending now, not failed: unchosen
+    assert len(fake_slack.messages) == 2  # the two still skipped; the requeued one waits
+    deliver_pending(sqlite_engine, None, None)
+    assert main(["redeliver", "--id", str(first), "--status", "pending"]) == 0
+    assert len(fake_slack.messages) == 3
+
+
+def test_redeliver_never_resends_an_unconfirmed_post_unless_told(
+    sqlite_url, sqlite_engine, slack, fake_slack, slack_token, monkeypatch, capsys
+):
+    routing = {"credit_risk": SlackRouting("#by-name")}  # a name: no lookup is possible
+    enqueue_drift(sqlite_engine, records((0,)), SETTINGS, routing, sinks=Sinks(True, None, False))
+    fake_slack.script_for("chat.postMessage", "accept_then_drop")
+    deliver_pending(sqlite_engine, slack, None)
+    for name, value in {
+        "MONITORING_DATABASE_URL": sqlite_url,
+        "SLACK_BOT_TOKEN": slack_token,
+        "SLACK_BASE_URL": fake_slack.url,
+        "SLACK_LOOKUP_SETTLE_SECONDS": "0",
+    }.items():
+        monkeypatch.setenv(name, value)  # fmt: skip
+    assert main(["redeliver", "--status", "unconfirmed"]) == 1  # still cannot be looked up
+    assert "1 unconfirmed" in capsys.readouterr().out
+    assert len(fake_slack.messages) == 1
+    assert main(["redeliver", "--status", "unconfirmed", "--resend-unconfirmed"]) == 0
+    assert len(fake_slack.messages) == 2  # the operator chose to post it again
+
+
+def test_cli_failures_print_one_clear_line_and_debug_shows_the_traceback(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("MONITORING_DATABASE_URL", "postgresql://svc:p@ss@127.0.0.1:1/x")
+    assert main(["alerts"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("monitoring-pipelines: error: OperationalError: ")
+    assert "Traceback" not in err and "p@ss" not in err
+    assert err.endswith("(run with --debug for the traceback)\n")
+    monkeypatch.setenv("MONITORS_CONFIG", str(tmp_path / "missing.yaml"))
+    monkeypatch.setenv("MONITORING_DATABASE_URL", f"sqlite:///{tmp_path / 'm.db'}")
+    assert main(["redeliver"]) == 2
+    assert "give --id, --deployment or --status" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="choose rows to redeliver"):
+        main(["redeliver", "--debug"])
+    with pytest.raises(SystemExit) as usage:
+        main(["redeliver", "--status", "lost"])
+    assert usage.value.code == 2
+
+
+def test_a_demo_rerun_leaves_nothing_of_the_hours_it_replaced(tmp_path, monkeypatch):
+    """Before: store rows and pending alerts outlived the logs of the hours replaced."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setenv("MONITORS_CONFIG", str(REPO / "monitors.yaml"))
+    monkeypatch.delenv("MONITORING_DATABASE_URL", raising=False)
+    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
+    end = datetime(2026, 11, 10, 12, tzinfo=UTC)  # daytime hours: enough rows to score
+    small = {"hours": 4, "drift_from_hour": 2, "rows_per_hour": 1200, "reference_rows": 3000}
+    run_demo(DemoSettings(**small, end=end), io.StringIO())
+    engine = get_engine(f"sqlite:///{home / 'monitoring.db'}")
+    old = [r for r in outbox.list_recent(engine, 1000) if r["kind"] == "drift"]
+    assert old and {r["window_start"] for r in old} == {end - 2 * HOUR}
+    run_demo(DemoSettings(**small, end=end + 3 * HOUR), io.StringIO())
+    first = end - HOUR  # the new first hour; the three before it were replaced
+    replaced = (end - 4 * HOUR, first)
+    assert read_drift_scores(engine, "credit_risk", *replaced) == []
+    query = select(aggregates.c.timestamp).distinct().where(~aggregates.c.is_baseline)
+    with engine.connect() as conn:
+        hours = sorted(utc(t) for t in conn.execute(query).scalars())
+    assert hours == [first + h * HOUR for h in range(4)]
+    alerts = [r for r in outbox.list_recent(engine, 1000) if r["kind"] != "notice"]
+    assert alerts and min(r["window_start"] for r in alerts) >= first
