@@ -70,12 +70,16 @@ def test_a_hostile_category_reaches_slack_as_text(
 
     defs = build_definitions(load_config(path), str(path))
     run = {"instance": dagster_instance}
-    assert defs.resolve_job_def(BASELINE_JOB).execute_in_process(
-        partition_key="hostile_model", **run
-    ).success
-    assert defs.resolve_job_def(HOURLY_JOB).execute_in_process(
-        partition_key=str(hour_key("hostile_model", HOUR)), **run
-    ).success
+    assert (
+        defs.resolve_job_def(BASELINE_JOB)
+        .execute_in_process(partition_key="hostile_model", **run)
+        .success
+    )
+    assert (
+        defs.resolve_job_def(HOURLY_JOB)
+        .execute_in_process(partition_key=str(hour_key("hostile_model", HOUR)), **run)
+        .success
+    )
     with dg.build_sensor_context(resources=defs.resources, **run) as context:
         tick = defs.resolve_sensor_def(SENSOR_NAME)(context)
     assert len(tick.run_requests) == 1
