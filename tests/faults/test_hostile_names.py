@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import numpy as np
 import pandas as pd
+import pytest
 import yaml
 
 from monitoring_pipelines.config import load_config
@@ -28,8 +29,14 @@ def _frame(rng: np.random.Generator, n: int, segments: list[str], p: list[float]
     )
 
 
+@pytest.fixture
+def instance():
+    with dg.instance_for_test() as fresh:  # also makes it the current one for definitions loads
+        yield fresh
+
+
 def test_a_hostile_category_reaches_slack_as_text(
-    tmp_path, monkeypatch, fake_slack, slack_token, dagster_instance
+    tmp_path, monkeypatch, fake_slack, slack_token, instance
 ):
     rng = np.random.default_rng(5)
     (tmp_path / "data").mkdir()
@@ -69,7 +76,7 @@ def test_a_hostile_category_reaches_slack_as_text(
     monkeypatch.delenv("CLOUDWATCH_NAMESPACE", raising=False)
 
     defs = build_definitions(load_config(path), str(path))
-    run = {"instance": dagster_instance}
+    run = {"instance": instance}
     assert (
         defs.resolve_job_def(BASELINE_JOB)
         .execute_in_process(partition_key="hostile_model", **run)
