@@ -146,8 +146,10 @@ class SlackDelivery:
         for (channel, thread), group in groups.items():
             if channel is None:  # only rows from before channels were recorded at claim time
                 message = f"{no_channel(group[0]['deployment_id'])}: cannot look it up"
-                outbox.record(self.engine, [r["id"] for r in group], SLACK, outbox.UNCONFIRMED,
-                              error=message)  # fmt: skip
+                ids = [r["id"] for r in group]
+                outbox.record(
+                    self.engine, ids, SLACK, outbox.UNCONFIRMED, error=message, held=False
+                )
                 self._failed("unconfirmed", len(group), message)
                 continue
             ready = [
@@ -159,13 +161,13 @@ class SlackDelivery:
 
     def _look_up(self, channel: str, thread: str | None, rows: Sequence[Mapping[str, Any]]):
         ids = [r["id"] for r in rows]
-        capability = self.capability(channel)
-        if capability.possible is False:
-            self._without_lookup(channel, capability, ids)
-            return
         won = outbox.claim(self.engine, ids, SLACK, from_status=outbox.UNCONFIRMED)
         rows = [r for r in rows if r["id"] in won]
         if not rows:
+            return
+        capability = self.capability(channel)
+        if capability.possible is False:
+            self._without_lookup(channel, capability, won)
             return
         keys = [r["dedup_key"] for r in rows]
         oldest = min(r["created_at"] for r in rows) - LOOKUP_MARGIN

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, case, or_, select, update
+from sqlalchemy import Engine, and_, case, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from monitoring_pipelines.stats.alert_policy import DRIFT, RESOLVED, Alert, LastAlert
@@ -241,12 +241,13 @@ def claim(
 
     Claiming a pending row counts a send attempt and, for Slack, records the delivery
     ``guarantee`` and the channel posted to (so a later lookup searches where it went);
-    claiming an unconfirmed one starts a lookup and counts nothing.
+    claiming an unconfirmed one starts a lookup and counts nothing. Either way the claim
+    time is set, so no other delivery takes the row as stale meanwhile.
     """
     status, attempts, claimed_at = _columns(channel)
-    values: dict[Any, Any] = {status: SENDING}
+    values: dict[Any, Any] = {status: SENDING, claimed_at: datetime.now(UTC)}
     if from_status == PENDING:
-        values |= {claimed_at: datetime.now(UTC), attempts: attempts + 1}
+        values[attempts] = attempts + 1
         if channel == "slack" and guarantee is not None:
             values[alerts.c.slack_guarantee] = guarantee
         if channel == "slack" and slack_channel is not None:
@@ -286,7 +287,7 @@ def release(engine: Engine, alert_ids: Iterable[int], channel: str, to_status: s
 
 def skip(engine: Engine, alert_ids: Iterable[int], channel: str, reason: str) -> None:
     """Give up on rows for ``channel`` for good (e.g. too old for CloudWatch), saying why."""
-    record(engine, alert_ids, channel, SKIPPED, error=reason)
+    record(engine, alert_ids, channel, SKIPPED, error=reason, held=False)
 
 
 def record(
@@ -298,9 +299,14 @@ def record(
     error: str | None = None,
     slack_ts: str | None = None,
     guarantee: str | None = None,
+    held: bool = True,
 ) -> None:
     """Record where rows stand for ``channel``: ``sent`` (with the Slack ts), or ``pending``,
-    ``unconfirmed``, ``failed``, ``skipped`` with the error or reason."""
+    ``unconfirmed``, ``failed``, ``skipped`` with the error or reason.
+
+    ``held``: only rows still ``sending`` (claimed by this caller) change, so a delivery
+    whose claim was taken over as stale cannot overwrite what the other one recorded.
+    """
     status_column, _, _ = _columns(channel)
     ids = [alert_ids] if isinstance(alert_ids, int) else list(alert_ids)
     values: dict[Any, Any] = {
@@ -316,15 +322,16 @@ def record(
             values[alerts.c.slack_guarantee] = guarantee
         if status == UNCONFIRMED:
             values[alerts.c.slack_unconfirmed] = True
+    guard = status_column == SENDING if held else true()
     with engine.begin() as conn:
         for one in ids:
-            conn.execute(update(alerts).where(alerts.c.id == one).values(values))
+            conn.execute(update(alerts).where(alerts.c.id == one, guard).values(values))
 
 
 def record_attempt(
     engine: Engine, alert_id: int | Iterable[int], channel: str, ok: bool, error: str | None = None
 ) -> None:
-    """Record a plain attempt: sent, or pending again with the error (CloudWatch, tests)."""
+    """Record a claimed attempt as sent, or pending again with the error."""
     record(engine, alert_id, channel, SENT if ok else PENDING, error=None if ok else error)
 
 

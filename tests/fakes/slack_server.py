@@ -73,6 +73,7 @@ class FakeSlack:
         self.members_only: set[str] = set()  # channels the bot is not in: not_in_channel
         self.token_error: str | None = None  # e.g. token_revoked, account_inactive
         self.retry_after = "0"
+        self.post_delay = 0.0  # seconds an accepted post takes (widens races in tests)
         self.page_size = 100
         self.kill_pid: int | None = None
         self._lock = threading.Lock()
@@ -180,6 +181,7 @@ class FakeSlack:
         if error:
             return {"ok": False, "error": error}
         if method == "chat.postMessage":
+            time.sleep(self.post_delay)
             message = self._store(body)
             return {"ok": True, "channel": channel, "ts": message["ts"]}
         if method == "chat.update":

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from dataclasses import replace
@@ -24,7 +25,9 @@ from monitoring_pipelines.alerts.delivery import deliver_pending
 from monitoring_pipelines.alerts.slack import SlackTransport
 from monitoring_pipelines.stats.alert_policy import Alert
 from monitoring_pipelines.store import alerts as outbox
+from monitoring_pipelines.store.engine import get_engine
 from tests.alerts.conftest import CHANNEL
+from tests.conftest import postgres_schema
 from tests.fakes.slack_server import (
     ACCEPT_THEN_500,
     ACCEPT_THEN_DROP,
@@ -261,3 +264,30 @@ def test_kill_9_between_post_and_record_is_recovered_without_a_second_post(
     deliver_pending(sqlite_engine, slack, None, claim_timeout=timedelta(0))  # ... a stale one not
     assert_exactly_once(sqlite_engine, fake_slack)
     assert slack_rows(sqlite_engine)[0]["slack_unconfirmed"] is True
+
+
+@pytest.mark.postgres
+def test_two_deliveries_at_once_on_postgresql_post_each_key_once(slack, fake_slack):
+    """Two alert-job runs overlap (a drift run and a retry run): claims are per row and
+    atomic, so each key is posted by exactly one of them."""
+    with postgres_schema("mp_outbox") as url:
+        engine = get_engine(url)
+        ids = outbox.enqueue(
+            engine,
+            [outbox.alert_entry(alert(h, column)) for h in range(10) for column in ("a", "b")],
+        )
+        fake_slack.post_delay = 0.05
+        barrier = threading.Barrier(2)
+
+        def run() -> None:
+            barrier.wait()
+            deliver_pending(engine, slack, None)
+
+        threads = [threading.Thread(target=run) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert len(slack_rows(engine)) == len(ids)
+        assert_exactly_once(engine, fake_slack)
+        engine.dispose()
