@@ -37,6 +37,23 @@ def records(hours=(0, 1), column="age") -> list[DriftRecord]:
     ]  # fmt: skip
 
 
+@pytest.fixture
+def cli_env(monkeypatch, sqlite_url, fake_slack, slack_token):
+    """A function that sets what an operator's shell holds for the CLI (overrides allowed)."""
+
+    def set_env(**overrides: str) -> None:
+        env = {
+            "MONITORING_DATABASE_URL": sqlite_url,
+            "SLACK_BOT_TOKEN": slack_token,
+            "SLACK_BASE_URL": fake_slack.url,
+            "SLACK_CHANNEL": CHANNEL,
+        }
+        for name, value in (env | overrides).items():
+            monkeypatch.setenv(name, value)
+
+    return set_env
+
+
 def kinds(engine) -> Counter:
     return Counter((r["kind"], r["slack_status"], r["cloudwatch_status"])
                    for r in outbox.list_recent(engine, 1000))  # fmt: skip
@@ -85,7 +102,7 @@ def test_cli_lists_alerts_before_window_metrics(sqlite_url, sqlite_engine, monke
                 "account_inactive"],
 )  # fmt: skip
 def test_permanent_errors_fail_once_with_one_notice_until_redelivered(
-    problem, sqlite_url, sqlite_engine, slack, fake_slack, slack_token, monkeypatch, capsys
+    problem, sqlite_engine, slack, fake_slack, cli_env, capsys
 ):
     """Before: channel_not_found was retried every 15 minutes forever."""
     good_token = fake_slack.token
@@ -112,13 +129,7 @@ def test_permanent_errors_fail_once_with_one_notice_until_redelivered(
 
     fake_slack.channels, fake_slack.members_only = None, set()  # the operator fixes it
     fake_slack.token, fake_slack.token_error = good_token, None
-    for name, value in {
-        "MONITORING_DATABASE_URL": sqlite_url,
-        "SLACK_BOT_TOKEN": slack_token,
-        "SLACK_BASE_URL": fake_slack.url,
-        "SLACK_CHANNEL": CHANNEL,
-    }.items():
-        monkeypatch.setenv(name, value)  # fmt: skip
+    cli_env()
     assert main(["redeliver", "--status", "failed"]) == 0
     printed = capsys.readouterr().out
     assert "slack: 2 requeued" in printed and "slack: 2 sent" in printed
@@ -128,17 +139,11 @@ def test_permanent_errors_fail_once_with_one_notice_until_redelivered(
 
 
 def test_redeliver_skipped_rows_by_id_and_deployment_after_configuring_slack(
-    sqlite_url, sqlite_engine, fake_slack, slack_token, monkeypatch, capsys
+    sqlite_engine, fake_slack, cli_env, capsys
 ):
     enqueue_drift(sqlite_engine, records((0, 1, 2)), SETTINGS, sinks=Sinks(False, None, False))
     first = min(r["id"] for r in outbox.list_recent(sqlite_engine))
-    for name, value in {
-        "MONITORING_DATABASE_URL": sqlite_url,
-        "SLACK_BOT_TOKEN": slack_token,
-        "SLACK_BASE_URL": fake_slack.url,
-        "SLACK_CHANNEL": CHANNEL,
-    }.items():
-        monkeypatch.setenv(name, value)  # fmt: skip
+    cli_env()
     assert main(["redeliver", "--id", str(first), "--status", "skipped", "--no-send"]) == 0
     assert "not sent (--no-send)" in capsys.readouterr().out
     assert fake_slack.messages == []
@@ -151,19 +156,13 @@ def test_redeliver_skipped_rows_by_id_and_deployment_after_configuring_slack(
 
 
 def test_redeliver_never_resends_an_unconfirmed_post_unless_told(
-    sqlite_url, sqlite_engine, slack, fake_slack, slack_token, monkeypatch, capsys
+    sqlite_engine, slack, fake_slack, cli_env, capsys
 ):
     routing = {"credit_risk": SlackRouting("#by-name")}  # a name: no lookup is possible
     enqueue_drift(sqlite_engine, records((0,)), SETTINGS, routing, sinks=Sinks(True, None, False))
     fake_slack.script_for("chat.postMessage", "accept_then_drop")
     deliver_pending(sqlite_engine, slack, None)
-    for name, value in {
-        "MONITORING_DATABASE_URL": sqlite_url,
-        "SLACK_BOT_TOKEN": slack_token,
-        "SLACK_BASE_URL": fake_slack.url,
-        "SLACK_LOOKUP_SETTLE_SECONDS": "0",
-    }.items():
-        monkeypatch.setenv(name, value)  # fmt: skip
+    cli_env(SLACK_CHANNEL="", SLACK_LOOKUP_SETTLE_SECONDS="0")
     assert main(["redeliver", "--status", "unconfirmed"]) == 1  # still cannot be looked up
     assert "1 unconfirmed" in capsys.readouterr().out
     assert len(fake_slack.messages) == 1
