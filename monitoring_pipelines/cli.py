@@ -1,8 +1,8 @@
 """The `monitoring-pipelines` console script: demo, alerts, redeliver.
 
 A failing command prints one clear, secret-free line (``monitoring-pipelines: error: …``)
-and exits 2 for bad configuration or arguments, 1 otherwise; ``--debug`` shows the
-traceback instead.
+and exits 2 for bad configuration or arguments (a bad value, a missing file), 1 otherwise
+(e.g. the database is unreachable); ``--debug`` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"monitoring-pipelines: error: {describe(error)}", file=sys.stderr)
         print("(run with --debug for the traceback)", file=sys.stderr)
-        return 2 if isinstance(error, ValueError | LookupError | OSError) else 1
+        return 2 if isinstance(error, ValueError | LookupError | FileNotFoundError) else 1
 
 
 if __name__ == "__main__":

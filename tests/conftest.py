@@ -74,3 +74,13 @@ def dagster_instance(tmp_path_factory):
 
     with dg.instance_for_test(temp_dir=str(tmp_path_factory.mktemp("dagster_home"))) as instance:
         yield instance
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_store_url(request, tmp_path: Path) -> Iterator[str]:
+    """An empty store: a SQLite file, or a fresh schema of its own on the PostgreSQL server."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+    else:
+        with postgres_schema("mp_store") as url:
+            yield url

@@ -1,10 +1,7 @@
 """`monitoring-pipelines demo`: generate a deployment, then materialize it through Dagster.
 
 The baseline and every hour are materialized in-process against the persistent
-instance in ``$DAGSTER_HOME``, so ``dagster dev`` afterwards shows the partitions. A re-run
-replaces the previous demo: the deployment's store rows and alerts are removed before the
-new hours are materialized, so none outlives the logs it came from (Dagster's own event log
-keeps its history: its SQL storages cannot wipe single partitions).
+instance in ``$DAGSTER_HOME``, so ``dagster dev`` afterwards shows the partitions.
 """
 
 from __future__ import annotations
@@ -28,7 +25,6 @@ from monitoring_pipelines.store.aggregates import read_baseline, read_windows
 from monitoring_pipelines.store.alerts import list_recent
 from monitoring_pipelines.store.drift import read_drift_scores
 from monitoring_pipelines.store.engine import dagster_home, get_engine
-from monitoring_pipelines.store.reset import clear_deployment
 
 DEMO_DEPLOYMENT = "credit_risk"
 HOUR = timedelta(hours=1)
@@ -83,7 +79,6 @@ def run_demo(settings: DemoSettings, out: TextIO = sys.stdout) -> DemoResult:
         seed=settings.seed,
     )
 
-    clear_deployment(get_engine(), DEMO_DEPLOYMENT)
     defs = build_definitions(config, str(config_path()))
     quiet = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
     with dg.DagsterInstance.get() as instance:

@@ -32,7 +32,7 @@ from monitoring_pipelines.sources.base import (
     hours_between,
 )
 from monitoring_pipelines.sources.pg_copy import arrow_type, stream_copy
-from monitoring_pipelines.store.engine import redacted
+from monitoring_pipelines.store.connection import redacted
 
 
 class SqlLogSource(LogSource):

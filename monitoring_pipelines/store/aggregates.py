@@ -19,11 +19,7 @@ from monitoring_pipelines.stats.profile import (
 )
 from monitoring_pipelines.store.partitions import replace_partition
 from monitoring_pipelines.store.schema import aggregates
-
-
-def utc(moment: datetime) -> datetime:
-    """A timezone-aware UTC datetime; naive values (SQLite returns them) are taken as UTC."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+from monitoring_pipelines.store.times import utc
 
 
 def _number(value: float) -> float | None:

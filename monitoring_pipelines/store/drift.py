@@ -1,9 +1,8 @@
 """``drift_scores`` rows: write one window's results idempotently, read them back by time
-range, and read "new since id X" for a sensor cursor.
+range, and read the windows committed after a sensor's cursor (``store.windows``).
 
-A partition is (deployment, window start, granularity): re-running it replaces its
-rows in one transaction, so the rewritten rows get new ids and a cursor sees them
-as new.
+A partition is (deployment, window start, granularity): re-running it replaces its rows in
+one transaction and gives the window a new ``commit_seq``, so a judge sees it again.
 """
 
 from __future__ import annotations
@@ -13,14 +12,15 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, and_, func, select
 
 from monitoring_pipelines.stats.drift import DriftResult
 from monitoring_pipelines.stats.windows import GRANULARITIES
-from monitoring_pipelines.store.aggregates import utc
 from monitoring_pipelines.store.engine import check_deployment_id
 from monitoring_pipelines.store.partitions import replace_partition
-from monitoring_pipelines.store.schema import drift_scores
+from monitoring_pipelines.store.schema import drift_scores, written_windows
+from monitoring_pipelines.store.times import utc
+from monitoring_pipelines.store.windows import KEY_COLUMNS, Window, window_rows
 
 
 def write_drift_scores(
@@ -58,7 +58,8 @@ def write_drift_scores(
         for column, results in scores.items()
         for r in results
     ]
-    return replace_partition(engine, drift_scores, key, rows)
+    window = Window(deployment_id, granularity, key["window_start"], utc(window_end))
+    return replace_partition(engine, drift_scores, key, rows, window=window)
 
 
 def read_drift_scores(
@@ -79,48 +80,66 @@ def read_drift_scores(
     return _fetch(engine, query.order_by(drift_scores.c.window_start, drift_scores.c.id))
 
 
-def read_drift_scores_since(
+def read_new_drift_scores(
     engine: Engine,
-    after_id: int,
-    deployment_id: str | None = None,
-    limit: int | None = None,
+    granularity: str,
+    after_seq: int,
+    up_to_seq: int,
     *,
-    up_to_id: int | None = None,
-    granularity: str | None = None,
     with_detail: bool = True,
 ) -> list[dict[str, Any]]:
-    """Rows with ``after_id < id <= up_to_id`` in id order (a sensor's cursor is the last id
-    it saw); ``with_detail=False`` skips decoding the JSON ``detail`` column."""
+    """The rows of the windows with ``after_seq < commit_seq <= up_to_seq`` (see
+    ``store.windows.window_rows``), each with its ``commit_seq``; ``with_detail=False`` skips
+    decoding the JSON ``detail`` column."""
     columns = [c for c in drift_scores.c if with_detail or c.name != "detail"]
-    query = select(*columns).where(drift_scores.c.id > after_id)
-    if up_to_id is not None:
-        query = query.where(drift_scores.c.id <= up_to_id)
-    if deployment_id is not None:
-        query = query.where(drift_scores.c.deployment_id == deployment_id)
-    if granularity is not None:
-        query = query.where(drift_scores.c.granularity == _check_granularity(granularity))
-    query = query.order_by(drift_scores.c.id)
-    return _fetch(engine, query if limit is None else query.limit(limit))
+    rows = window_rows(
+        engine, drift_scores, _check_granularity(granularity), after_seq, up_to_seq, columns
+    )
+    return [_utc_row(row) for row in rows]
 
 
-def last_drift_score_id(engine: Engine) -> int:
-    """The newest ``drift_scores`` id, 0 when the table is empty."""
+def commit_seq_for_legacy_cursor(engine: Engine, last_id: int) -> int:
+    """The ``commit_seq`` cursor equivalent to a previous sensor's cursor ``last_id`` (the last
+    ``drift_scores`` id it judged): the newest commit_seq among windows whose rows all have
+    ids <= ``last_id``. Revision 0002 numbered the existing windows in the order of their newest
+    id, and every later write has higher ids and commit_seqs, so the windows at or below the
+    result are exactly those the old cursor had passed: none judged twice, none skipped."""
+    newest = (
+        select(
+            drift_scores.c.deployment_id,
+            drift_scores.c.window_start,
+            drift_scores.c.granularity,
+            func.max(drift_scores.c.id).label("last_id"),
+        )
+        .group_by(
+            drift_scores.c.deployment_id, drift_scores.c.window_start, drift_scores.c.granularity
+        )
+        .subquery()
+    )
+    query = (
+        select(func.max(written_windows.c.commit_seq))
+        .join(
+            newest,
+            and_(*(written_windows.c[name] == newest.c[name] for name in KEY_COLUMNS)),
+        )
+        .where(written_windows.c.source == drift_scores.name, newest.c.last_id <= last_id)
+    )
     with engine.connect() as conn:
-        return conn.execute(select(func.max(drift_scores.c.id))).scalar_one() or 0
+        return conn.execute(query).scalar_one() or 0
 
 
 def _fetch(engine: Engine, query) -> list[dict[str, Any]]:
     with engine.connect() as conn:
-        rows = conn.execute(query).mappings().all()
-    return [
-        {
-            **row,
-            "window_start": utc(row["window_start"]),
-            "window_end": utc(row["window_end"]),
-            "computed_at": utc(row["computed_at"]),
-        }
-        for row in rows
-    ]
+        return [_utc_row(row) for row in conn.execute(query).mappings()]
+
+
+def _utc_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        **row,
+        "window_start": utc(row["window_start"]),
+        "window_end": utc(row["window_end"]),
+        "computed_at": utc(row["computed_at"]),
+    }
 
 
 def _check_granularity(granularity: str) -> str:

@@ -1,24 +1,30 @@
-"""Where the monitoring tables live: one SQLAlchemy engine per database URL.
+"""Where the monitoring tables live: one SQLAlchemy engine per database URL and process.
 
 SQLite under ``$DAGSTER_HOME`` by default (nothing to install); PostgreSQL when
-``MONITORING_DATABASE_URL`` is set. Schema creation is automatic and idempotent.
+``MONITORING_DATABASE_URL`` is set. The first :func:`get_engine` for a URL in a process
+upgrades its schema to the newest Alembic revision (``store.migrate``); the per-deployment
+views are created at run time from monitors.yaml.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import Iterable
-from functools import cache
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, text
 
-from monitoring_pipelines.store.schema import metadata
+from monitoring_pipelines.store.connection import create_store_engine
+from monitoring_pipelines.store.locks import MIGRATIONS_LOCK, write_transaction
+from monitoring_pipelines.store.migrate import upgrade
 
 DATABASE_URL_ENV = "MONITORING_DATABASE_URL"
 DEPLOYMENT_ID = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
+
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
 
 
 def dagster_home() -> Path:
@@ -36,34 +42,25 @@ def database_url() -> str:
     return f"sqlite:///{home / 'monitoring.db'}"
 
 
-def redacted(url: str) -> str:
-    """The URL with any password hidden, safe for logs and errors."""
-    return make_url(url).render_as_string(hide_password=True)
-
-
 def get_engine(url: str | None = None) -> Engine:
-    """An engine for ``url`` (default: :func:`database_url`, read now) with the schema in place."""
-    return _engine(url or database_url())
-
-
-@cache
-def _engine(url: str) -> Engine:
-    """One engine per URL for the whole process."""
-    if make_url(url).get_backend_name() == "sqlite":
-        engine = create_engine(url, connect_args={"timeout": 60})
-        event.listen(engine, "connect", _sqlite_pragmas)
-    else:
-        engine = create_engine(url, pool_pre_ping=True)
-    metadata.create_all(engine)
+    """The process's pooled engine for ``url`` (default: :func:`database_url`, read now), its
+    schema upgraded to head the first time."""
+    url = url or database_url()
+    with _engines_lock:
+        engine = _engines.get(url)
+        if engine is None:
+            upgrade(url)
+            engine = _engines[url] = create_store_engine(url)
     return engine
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    """WAL so readers (the UI, sensors) never block the writer of a partition."""
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
+def _after_fork_in_child() -> None:
+    """A lock another thread held at fork time would never be released in the child."""
+    global _engines_lock
+    _engines_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def check_deployment_id(deployment_id: str) -> str:
@@ -89,8 +86,10 @@ def ensure_deployment_views(engine: Engine, deployment_ids: Iterable[str]) -> No
     """On PostgreSQL, create ``aggregates_<deployment_id>`` views (idempotent)."""
     if engine.dialect.name != "postgresql":
         return
+    # Under the schema lock: concurrent CREATE OR REPLACE VIEW of one name fail on PostgreSQL
+    # ("tuple concurrently updated"), and a migration never sees a view half made.
     # DDL takes no bind parameters; the id is a checked identifier, so it is safe inline.
-    with engine.begin() as conn:
+    with write_transaction(engine, *MIGRATIONS_LOCK) as conn:
         for deployment_id in deployment_ids:
             name = f"aggregates_{check_deployment_id(deployment_id)}"
             conn.execute(

@@ -154,3 +154,35 @@ alerts = Table(
     Index("ix_alerts_cloudwatch_status", "cloudwatch_status", "id"),
     Index("ix_alerts_history", "deployment_id", "column_name", "metric", "window_start"),
 )
+
+# One row per window written to a partitioned table (``source``: drift_scores, ...), updated by
+# every rewrite in the writing transaction. ``commit_seq`` comes from ``store_counters`` as the
+# transaction's last step, and the counter row stays locked until commit, so commit_seq order is
+# commit order: a judge (a sensor) whose cursor is the last commit_seq it judged never skips a
+# window still in flight, and a rewritten window comes back once with a higher commit_seq.
+written_windows = Table(
+    "written_windows",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("source", String(64), nullable=False),
+    Column("deployment_id", String(48), nullable=False),
+    Column("granularity", String(32), nullable=False),
+    Column("window_start", Timestamp, nullable=False),
+    Column("window_end", Timestamp, nullable=False),
+    Column("row_count", BigInteger, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("commit_seq", BigInteger, nullable=False),
+    Column("written_at", Timestamp, nullable=False),
+    UniqueConstraint(
+        "source", "deployment_id", "granularity", "window_start", name="uq_written_windows_window"
+    ),
+    Index("ix_written_windows_commit_order", "source", "granularity", "commit_seq", unique=True),
+)
+
+# Named counters that only grow (never reused, also after deletes): ``window_commit_seq``.
+store_counters = Table(
+    "store_counters",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)

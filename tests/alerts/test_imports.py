@@ -12,7 +12,6 @@ def test_alerts_and_policy_do_not_import_dagster():
         "monitoring_pipelines.alerts.redeliver",
         "monitoring_pipelines.alerts.slack_messages",
         "monitoring_pipelines.stats.category_shift",
-        "monitoring_pipelines.store.reset",
         "monitoring_pipelines.stats.alert_policy",
         "monitoring_pipelines.stats.retraining",
         "monitoring_pipelines.store.alerts",

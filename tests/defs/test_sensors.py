@@ -11,11 +11,16 @@ import yaml
 
 from monitoring_pipelines.config import ConfigError, load_config
 from monitoring_pipelines.defs.alerting import build_alerting
-from monitoring_pipelines.defs.sensors.drift_threshold import parse_cursor, read_whole_windows
+from monitoring_pipelines.defs.sensors.drift_threshold import (
+    cursor_seq,
+    format_cursor,
+    read_new_windows,
+)
 from monitoring_pipelines.store import alerts as outbox
-from monitoring_pipelines.store.drift import read_drift_scores_since
 from tests.conftest import postgres_schema
 from tests.defs.drift_harness import HOUR, T0, Harness, write_config
+from tests.store.legacy import T0 as LEGACY_T0
+from tests.store.legacy import load_previous_release
 
 
 @pytest.fixture
@@ -44,7 +49,7 @@ def drift_alerts(rows: list[dict]) -> list[tuple]:
 
 def test_first_tick_without_scores_skips(harness):
     result = harness.tick(None)
-    assert result.skip_reason.skip_message == "no drift scores to judge after id 0"
+    assert result.skip_reason.skip_message == "no new hourly drift windows after commit_seq 0"
     assert not result.run_requests and result.cursor is None
     assert harness.outbox() == []
 
@@ -64,7 +69,7 @@ def test_new_breaches_become_exact_alerts_and_one_run_request(harness):
         "income",
         "region",
     ]
-    assert result.cursor == "3"  # the three drift_scores rows
+    assert result.cursor == "commit_seq:1"  # the first window written
     [request] = result.run_requests
     ids = [r["id"] for r in rows]
     assert request.run_key == f"outbox:{min(ids)}-{max(ids)}"
@@ -76,8 +81,8 @@ def test_nothing_new_after_the_cursor_skips_without_reading_again(harness):
     first = harness.tick(None)
     before = harness.outbox()
     second = harness.tick(first.cursor)
-    assert second.skip_reason.skip_message == f"no drift scores to judge after id {first.cursor}"
-    assert not second.run_requests
+    assert second.skip_reason.skip_message == "no new hourly drift windows after commit_seq 1"
+    assert not second.run_requests and second.cursor == first.cursor
     assert harness.outbox() == before
 
 
@@ -97,7 +102,7 @@ def test_rewritten_window_gets_new_ids_but_is_not_alerted_again(harness):
     before = harness.outbox()
     harness.write(0, {"age": "significant"})  # a backfill re-materializes the hour
     again = harness.tick(first.cursor)
-    assert int(again.cursor) > int(first.cursor)
+    assert cursor_seq(harness.engine, again.cursor) > cursor_seq(harness.engine, first.cursor)
     assert again.skip_reason is not None and not again.run_requests
     assert harness.outbox() == before
 
@@ -142,10 +147,10 @@ def test_batches_never_split_a_window(tmp_path, dagster_instance):
         cursors.append(result.cursor)
         windows.append(len([r for r in harness.outbox() if r["kind"] == outbox.METRICS]))
     # 4-row batches hold one 3-row window each; the 5-row window is read whole; then nothing.
-    assert cursors == ["3", "6", "9", "14", None]
+    assert cursors == [format_cursor(seq) for seq in (1, 2, 3, 4, 4)]
     assert windows == [1, 2, 3, 4, 4]
-    reads = [read_whole_windows(harness.engine, after, 4) for after in (0, 9, 14)]
-    assert [(len(rows), complete) for rows, complete in reads] == [(3, False), (5, True), (0, True)]
+    reads = [read_new_windows(harness.engine, after, 4) for after in (0, 3, 4)]
+    assert [(len(rows), up_to) for rows, up_to in reads] == [(3, 1), (5, 4), (0, None)]
 
 
 def test_failed_deliveries_request_one_retry_per_slot(harness):
@@ -181,18 +186,19 @@ def test_tick_stays_fast_with_many_deployments(tmp_path, dagster_instance):
     rows = harness.outbox()
     assert len([r for r in rows if r["kind"] == "drift"]) == 200
     assert len([r for r in rows if r["kind"] == outbox.METRICS]) == 200
-    assert result.cursor == str(200 * 10)
+    assert result.cursor == format_cursor(200)
     assert elapsed < 5.0, f"tick over 200 deployments took {elapsed:.2f}s"
     start = time.perf_counter()
     assert harness.tick(result.cursor).skip_reason is not None
     assert time.perf_counter() - start < 0.5
 
 
-def test_bad_cursor_names_itself():
-    assert parse_cursor(None) == parse_cursor("") == 0
-    assert parse_cursor("42") == 42
-    with pytest.raises(ValueError, match="bad drift_threshold_sensor cursor 'x1'"):
-        parse_cursor("x1")
+def test_bad_cursor_names_itself(harness):
+    assert cursor_seq(harness.engine, None) == cursor_seq(harness.engine, "") == 0
+    assert cursor_seq(harness.engine, "commit_seq:42") == 42
+    for bad in ("x1", "commit_seq:", "commit_seq:-1"):
+        with pytest.raises(ValueError, match=f"bad drift_threshold_sensor cursor '{bad}'"):
+            cursor_seq(harness.engine, bad)
 
 
 def test_bad_alerts_block_fails_on_load_naming_the_field(tmp_path):
@@ -214,7 +220,7 @@ def test_restart_cooldown_and_rewrite_on_postgres(tmp_path, dagster_instance, po
     assert harness.tick(None).skip_reason is not None  # lost cursor: nothing judged twice
     harness.write(0, {"age": "significant", "income": "no_drift"})  # rewritten: new ids
     rewritten = harness.tick(first.cursor)
-    assert (rewritten.cursor, rewritten.run_requests) == ("4", [])
+    assert (rewritten.cursor, rewritten.run_requests) == ("commit_seq:2", [])
     harness.write(1, {"age": "significant", "income": "no_drift"})
     harness.write(2, {"age": "no_drift", "income": "no_drift"})
     harness.tick(rewritten.cursor)
@@ -224,14 +230,31 @@ def test_restart_cooldown_and_rewrite_on_postgres(tmp_path, dagster_instance, po
     ]
 
 
-def test_rolled_up_windows_are_skipped_without_being_judged(harness):
+def test_rolled_up_windows_are_not_judged(harness):
     harness.write(0, {"age": "significant"})
     harness.write(0, {"age": "significant", "income": "significant"}, granularity="day")
     first = harness.tick(None)
-    newest = max(r["id"] for r in read_drift_scores_since(harness.engine, 0))
-    assert first.cursor == str(newest)  # past the day rows too
+    assert first.cursor == "commit_seq:1"  # the hour; the day window (2) is never read
     assert [r["column_name"] for r in harness.outbox() if r["kind"] == "drift"] == ["age"]
     harness.write(1, {"age": "significant"}, granularity="week")
     only_rolled_up = harness.tick(first.cursor)
     assert only_rolled_up.skip_reason is not None and not only_rolled_up.run_requests
-    assert only_rolled_up.cursor == str(newest + 1)
+    harness.write(1, {"age": "no_drift"})
+    assert harness.tick(first.cursor).cursor == "commit_seq:4"
+
+
+def test_cursor_of_the_previous_release_judges_only_what_it_had_not(tmp_path, dagster_instance):
+    url = f"sqlite:///{tmp_path / 'monitoring.db'}"
+    load_previous_release(url)  # hourly windows at ids 1-2, 3-4, 6-7; a day window at id 5
+    harness = Harness(tmp_path, dagster_instance, t0=LEGACY_T0, url=url)
+    after_two_hours = harness.tick("4")  # the old sensor had judged hours 0 and 1
+    assert after_two_hours.cursor == "commit_seq:4"
+    metrics = [r["window_start"] for r in harness.outbox() if r["kind"] == outbox.METRICS]
+    assert metrics == [LEGACY_T0 + 2 * HOUR]
+    assert harness.tick("7").skip_reason.skip_message == (
+        "no new hourly drift windows after commit_seq 4"
+    )
+    assert harness.tick("7").cursor == "commit_seq:4"  # converted once, then kept
+    harness.write(0, {"age": "significant"})  # a rewrite after the upgrade is judged again
+    again = harness.tick(after_two_hours.cursor)
+    assert again.cursor == "commit_seq:5" and again.run_requests

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from monitoring_pipelines.alerts.redact import RedactingFilter, describe, redact, redact_url
+from monitoring_pipelines.store.connection import create_store_engine, redacted
 
 CASES = [  # (URL, redacted)
     ("postgresql://svc:p@ss@db:5432/logs", "postgresql://***@db:5432/logs"),
@@ -82,3 +83,15 @@ def test_exceptions_and_log_records_go_through_the_same_redaction(caplog):
         logger.filters.clear()
     assert "p@ss" not in caplog.text and "ss/w:rd" not in caplog.text
     assert "store at postgresql://***@db/x failed" in caplog.text
+
+
+def test_the_store_names_its_database_without_any_piece_of_the_password():
+    """Before: ``redacted`` showed ``ss/w:rd`` and the driver was handed host ``ss@db``."""
+    assert redacted("postgresql://svc:p@ss/w:rd@db:5432/logs") == "postgresql://***@db:5432/logs"
+    assert redacted(make_url("postgresql://svc:pw@db/logs")) == "postgresql://svc:***@db/logs"
+    with pytest.raises(ValueError) as caught:
+        create_store_engine("postgresql://svc:p@ss@db.internal:5432/logs")
+    assert str(caught.value) == (
+        "the database URL postgresql://***@db.internal:5432/logs has an unescaped '@' in its "
+        "user or password: write it as %40"
+    )

@@ -1,5 +1,5 @@
 """The drift_scores table on SQLite and PostgreSQL: idempotent window writes, range reads,
-and "new since id" reads for a sensor cursor."""
+and the windows committed after a sensor's commit_seq cursor."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ import pytest
 from monitoring_pipelines.stats.drift import score
 from monitoring_pipelines.store.drift import (
     read_drift_scores,
-    read_drift_scores_since,
+    read_new_drift_scores,
     write_drift_scores,
 )
 from monitoring_pipelines.store.engine import get_engine
+from monitoring_pipelines.store.windows import windows_since
 
 HOUR = datetime(2026, 11, 3, 5, tzinfo=UTC)
 H = timedelta(hours=1)
@@ -56,15 +57,40 @@ def test_rewriting_a_window_replaces_its_rows(engine):
     assert "constant" in const["detail"]["undefined"]
 
 
-def test_new_since_id_returns_rows_written_after_the_cursor(engine):
+def test_windows_since_a_commit_seq_and_their_rows(engine):
     deployment = f"d{RNG.integers(1 << 30)}"
+
+    def mine(granularity: str, after: int = 0):
+        found = windows_since(engine, "drift_scores", granularity, after, 1_000_000)
+        return [w for w in found if w.deployment_id == deployment]
+
     write_drift_scores(engine, deployment, HOUR, HOUR + H, "hour", _scores(0.0))
-    cursor = max(r["id"] for r in read_drift_scores_since(engine, 0, deployment))
-    assert read_drift_scores_since(engine, cursor, deployment) == []
+    write_drift_scores(engine, deployment, HOUR + H, HOUR + 2 * H, "hour", _scores(0.0))
     write_drift_scores(engine, deployment, HOUR, HOUR + 24 * H, "day", _scores(0.5))
-    new = read_drift_scores_since(engine, cursor, deployment, limit=2)
-    assert len(new) == 2 and all(r["granularity"] == "day" for r in new)
-    assert [r["id"] for r in new] == sorted(r["id"] for r in new)
+    first, second = mine("hour")
+    assert (first.window_start, first.window_end, first.row_count, first.version) == (
+        HOUR,
+        HOUR + H,
+        3,
+        1,
+    )
+    [day] = mine("day")
+    assert first.commit_seq < second.commit_seq < day.commit_seq
+    rows = read_new_drift_scores(engine, "hour", first.commit_seq - 1, second.commit_seq)
+    assert [r["window_start"] for r in rows] == [HOUR] * 3 + [HOUR + H] * 3
+    assert {r["commit_seq"] for r in rows} == {first.commit_seq, second.commit_seq}
+    assert read_new_drift_scores(engine, "hour", second.commit_seq, day.commit_seq) == []
+
+    write_drift_scores(engine, deployment, HOUR, HOUR + H, "hour", _scores(2.0))
+    [again] = mine("hour", second.commit_seq)  # the rewrite comes back once, after the others
+    assert again.window_start == HOUR and again.version == 2 and again.commit_seq > day.commit_seq
+    assert mine("hour", again.commit_seq) == []
+    # the rows under the old commit_seq are gone with it: a reader never sees them twice
+    assert read_new_drift_scores(engine, "hour", first.commit_seq - 1, first.commit_seq) == []
+    rewritten = read_new_drift_scores(engine, "hour", again.commit_seq - 1, again.commit_seq)
+    assert len(rewritten) == 3 and "detail" in rewritten[0]
+    lean = read_new_drift_scores(engine, "hour", 0, again.commit_seq, with_detail=False)
+    assert lean and "detail" not in lean[0]
 
 
 def test_bad_granularity_and_deployment_are_rejected(sqlite_engine):

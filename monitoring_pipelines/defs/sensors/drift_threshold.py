@@ -1,10 +1,13 @@
-"""``drift_threshold_sensor``: new ``drift_scores`` rows → alert policy → outbox → alert job.
+"""``drift_threshold_sensor``: newly committed hourly ``drift_scores`` windows → alert policy →
+outbox → alert job.
 
-The cursor is the last ``drift_scores`` id judged, so each window is read and judged once
-across restarts; a tick reads at most ``batch_size`` rows (whole windows only). Hourly
-windows are judged; rolled-up windows (day, week, ...) only advance the cursor, because
-their cooldown history would collide with the hourly one. When nothing new was enqueued
-but deliveries failed earlier, a retry run is requested at most once per ``retry_minutes``.
+The cursor (``commit_seq:N``) is the last ``written_windows`` commit_seq judged. commit_seq
+order is commit order (``store.windows``), so a window whose run commits after a later one
+was judged is still judged, once; a rewritten window is read again (and enqueues nothing
+new: the outbox deduplicates). A tick reads at most ``batch_size`` rows (whole windows only).
+Only hourly windows are judged: the rolled-up ones (day, week, ...) would collide with the
+hourly cooldown history. When nothing new was enqueued but deliveries failed earlier, a retry
+run is requested at most once per ``retry_minutes``.
 """
 
 import time
@@ -21,53 +24,54 @@ from monitoring_pipelines.defs.resources import MonitorsResource, StoreResource
 from monitoring_pipelines.defs.sensors.settings import alert_settings
 from monitoring_pipelines.stats.alert_policy import DriftRecord
 from monitoring_pipelines.store import alerts as outbox
-from monitoring_pipelines.store.drift import last_drift_score_id, read_drift_scores_since
+from monitoring_pipelines.store.drift import commit_seq_for_legacy_cursor, read_new_drift_scores
+from monitoring_pipelines.store.schema import drift_scores
+from monitoring_pipelines.store.windows import whole_windows, windows_since
 
 SENSOR_NAME = "drift_threshold_sensor"
 JUDGED_GRANULARITY = "hour"
 BATCH_SIZE = 50_000
 RETRY_MINUTES = 15
+CURSOR_PREFIX = "commit_seq:"
 
 
-def parse_cursor(cursor: str | None) -> int:
-    """The last judged ``drift_scores`` id; no cursor yet means 0."""
+def cursor_seq(engine: Engine, cursor: str | None) -> int:
+    """The last judged commit_seq: 0 without a cursor; a bare number is the previous release's
+    cursor (the last ``drift_scores`` id judged), converted once without re-judging or
+    skipping a window."""
     if not cursor:
         return 0
-    if not cursor.isdigit():
-        raise ValueError(f"bad {SENSOR_NAME} cursor {cursor!r}: expected a drift_scores id")
-    return int(cursor)
+    if cursor.startswith(CURSOR_PREFIX) and cursor.removeprefix(CURSOR_PREFIX).isdigit():
+        return int(cursor.removeprefix(CURSOR_PREFIX))
+    if cursor.isdigit():
+        return commit_seq_for_legacy_cursor(engine, int(cursor))
+    raise ValueError(
+        f"bad {SENSOR_NAME} cursor {cursor!r}: expected {CURSOR_PREFIX}<n> "
+        "(or a drift_scores id from release 0.1.0)"
+    )
+
+
+def format_cursor(seq: int) -> str:
+    return f"{CURSOR_PREFIX}{seq}"
 
 
 def _window(row: Mapping[str, Any]) -> tuple[str, datetime, str]:
     return row["deployment_id"], row["window_start"], row["granularity"]
 
 
-def read_whole_windows(
-    engine: Engine, after_id: int, batch_size: int, up_to_id: int | None = None
-) -> tuple[list[dict[str, Any]], bool]:
-    """Up to ``batch_size`` judged (hourly) rows with ``after_id < id <= up_to_id``, never
-    splitting a window between ticks, and whether they are all there are up to ``up_to_id``.
-
-    A full batch drops the rows from the first one of its last window on; a window larger
-    than the batch is read whole. Rows come without ``detail``, which the policy never reads.
-    """
-    limit = batch_size
-    while True:
-        rows = read_drift_scores_since(
-            engine,
-            after_id,
-            limit=limit,
-            up_to_id=up_to_id,
-            granularity=JUDGED_GRANULARITY,
-            with_detail=False,
-        )
-        if len(rows) < limit:
-            return rows, True
-        last = _window(rows[-1])
-        cut = next(i for i, row in enumerate(rows) if _window(row) == last)
-        if cut:
-            return rows[:cut], False
-        limit *= 2
+def read_new_windows(
+    engine: Engine, after_seq: int, batch_size: int
+) -> tuple[list[dict[str, Any]], int | None]:
+    """The rows of the hourly windows committed after ``after_seq``, at most ``batch_size``
+    rows in whole windows (a larger window is read whole), and the commit_seq they reach
+    (None: no new window). Rows come without ``detail``, which the policy never reads."""
+    heads = windows_since(engine, drift_scores.name, JUDGED_GRANULARITY, after_seq, batch_size)
+    batch = whole_windows(heads, batch_size)
+    if not batch:
+        return [], None
+    up_to = batch[-1].commit_seq
+    rows = read_new_drift_scores(engine, JUDGED_GRANULARITY, after_seq, up_to, with_detail=False)
+    return rows, up_to
 
 
 def drift_records(
@@ -104,8 +108,9 @@ def build_drift_threshold_sensor(
         name=SENSOR_NAME,
         job_name=alert_job.name,
         minimum_interval_seconds=minimum_interval_seconds,
-        description="Judge new drift_scores rows against each deployment's alerts block in "
-        "monitors.yaml, write alerts and metrics to the outbox, and request the alert job.",
+        description="Judge newly committed hourly drift_scores windows against each "
+        "deployment's alerts block in monitors.yaml, write alerts and metrics to the outbox, "
+        "and request the alert job.",
     )
     def drift_threshold_sensor(
         context: dg.SensorEvaluationContext,
@@ -115,19 +120,17 @@ def build_drift_threshold_sensor(
         cloudwatch: MetricSink,
     ) -> dg.SensorResult:
         engine = store.engine()
-        after = parse_cursor(context.cursor)
-        newest = last_drift_score_id(engine)  # read first: rows written later wait a tick
-        rows, complete = read_whole_windows(engine, after, batch_size, up_to_id=newest)
-        if not rows:
+        after = cursor_seq(engine, context.cursor)
+        rows, up_to = read_new_windows(engine, after, batch_size)
+        if up_to is None:
             retry = _retry_request(engine, retry_minutes)
-            skipped = str(newest) if newest > after else None  # only rolled-up windows
+            kept = format_cursor(after) if context.cursor else None  # a converted one, stored
             if retry is not None:
-                return dg.SensorResult(run_requests=[retry], cursor=skipped)
+                return dg.SensorResult(run_requests=[retry], cursor=kept)
             return dg.SensorResult(
-                skip_reason=f"no drift scores to judge after id {after}", cursor=skipped
+                skip_reason=f"no new hourly drift windows after commit_seq {after}", cursor=kept
             )
-        # a complete read holds every judged row up to ``newest``: skip the rolled-up rest
-        cursor = str(newest if complete else rows[-1]["id"])
+        cursor = format_cursor(up_to)
         records, rows_scored = drift_records(rows)
         settings, routing = alert_settings(
             monitors.load(), {record.deployment_id for record in records}
@@ -136,7 +139,8 @@ def build_drift_threshold_sensor(
         result = enqueue_drift(engine, records, settings, routing, rows_scored, sinks=sinks)
         new_ids = result.alert_ids + result.metrics_ids
         context.log.info(
-            f"{len(rows)} drift scores (ids {after + 1}–{cursor}): "
+            f"{len(rows_scored)} window(s), {len(rows)} drift scores "
+            f"(commit_seq {after + 1}–{up_to}): "
             f"{len(result.alert_ids)} alert(s), {len(result.metrics_ids)} metric window(s), "
             f"{len(result.decision.suppressed)} result(s) not alerted"
         )

@@ -1,0 +1,1 @@
+"""Alembic environment of the monitoring store (revisions under ``versions/``)."""

@@ -1,0 +1,29 @@
+"""alerts.slack_guarantee: the Slack delivery guarantee applied to each outbox row.
+
+``exactly_once`` where the channel's history can be searched for the row's dedup key,
+``at_most_once`` / ``at_least_once`` where it cannot (SLACK_UNCONFIRMED_POLICY wait / resend).
+Rows written before this revision keep NULL (delivered before the guarantee was recorded).
+
+Revision ID: 0003_slack_guarantee
+Revises: 0002_written_windows
+Create Date: 2026-12-02
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0003_slack_guarantee"
+down_revision: str | None = "0002_written_windows"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.add_column("alerts", sa.Column("slack_guarantee", sa.String(16), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("alerts") as batch:  # SQLite drops columns by copying the table
+        batch.drop_column("slack_guarantee")

@@ -1,0 +1,1 @@
+"""Alembic revisions of the monitoring store, applied in order by ``store.migrate``."""
