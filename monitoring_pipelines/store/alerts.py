@@ -335,14 +335,19 @@ def record_attempt(
     record(engine, alert_id, channel, SENT if ok else PENDING, error=None if ok else error)
 
 
-def needs_retry(engine: Engine) -> bool:
-    """Whether a retry run has work: a pending row that already failed an attempt, or a
-    Slack post whose outcome is still unconfirmed (it needs a lookup)."""
+def needs_retry(engine: Engine, channels: Sequence[str] = CHANNELS) -> bool:
+    """Whether a retry run has work in ``channels`` (those configured now): a pending row
+    that already failed an attempt, or a Slack post whose outcome is still unconfirmed (it
+    needs a lookup)."""
     retrying = [
         and_(alerts.c[f"{channel}_status"] == PENDING, alerts.c[f"{channel}_attempts"] > 0)
-        for channel in CHANNELS
+        for channel in map(check_channel, channels)
     ]
-    query = select(alerts.c.id).limit(1).where(or_(*retrying, alerts.c.slack_status == UNCONFIRMED))
+    if "slack" in channels:
+        retrying.append(alerts.c.slack_status == UNCONFIRMED)
+    if not retrying:
+        return False
+    query = select(alerts.c.id).limit(1).where(or_(*retrying))
     with engine.connect() as conn:
         return conn.execute(query).first() is not None
 

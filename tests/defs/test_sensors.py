@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from monitoring_pipelines.config import ConfigError, load_config
+from monitoring_pipelines.defs.alert_resources import DisabledMetricSink, RunLogAlertSink
 from monitoring_pipelines.defs.alerting import build_alerting
 from monitoring_pipelines.defs.sensors.drift_threshold import (
     cursor_seq,
@@ -18,7 +19,7 @@ from monitoring_pipelines.defs.sensors.drift_threshold import (
 )
 from monitoring_pipelines.store import alerts as outbox
 from tests.conftest import postgres_schema
-from tests.defs.drift_harness import HOUR, T0, Harness, write_config
+from tests.defs.drift_harness import HOUR, LIVE_SINKS, T0, Harness, write_config
 from tests.store.legacy import T0 as LEGACY_T0
 from tests.store.legacy import load_previous_release
 
@@ -163,6 +164,23 @@ def test_failed_deliveries_request_one_retry_per_slot(harness):
     [retry] = harness.tick(first.cursor).run_requests
     assert retry.run_key == f"retry:{int(time.time() // 900)}"
     assert harness.tick(first.cursor).run_requests[0].run_key == retry.run_key
+
+
+def test_no_retry_run_is_requested_for_a_channel_that_is_not_configured(tmp_path, dagster_instance):
+    """A retry run without a transport would only hold the rows again, every 15 minutes."""
+    quiet = {"slack": RunLogAlertSink(), "cloudwatch": DisabledMetricSink()}
+    harness = Harness(tmp_path, dagster_instance, sinks=LIVE_SINKS)
+    harness.write(0, {"age": "significant"})
+    first = harness.tick(None)
+    [alert] = [r for r in harness.outbox() if r["kind"] == "drift"]
+    outbox.claim(harness.engine, [alert["id"]], "slack")
+    outbox.record(harness.engine, alert["id"], "slack", outbox.UNCONFIRMED, error="timeout")
+    assert len(harness.tick(first.cursor).run_requests) == 1
+    harness.sinks = quiet | {"cloudwatch": LIVE_SINKS["cloudwatch"]}  # the token was removed
+    result = harness.tick(first.cursor)
+    assert result.run_requests == [] and result.skip_reason is not None
+    harness.sinks = LIVE_SINKS | {"cloudwatch": quiet["cloudwatch"]}
+    assert len(harness.tick(first.cursor).run_requests) == 1
 
 
 def test_unknown_deployment_is_skipped_and_logged_not_alerted(harness):

@@ -86,9 +86,11 @@ def drift_records(
     return [DriftRecord.from_mapping(row) for row in judged], rows_scored
 
 
-def _retry_request(engine: Engine, retry_minutes: float) -> dg.RunRequest | None:
-    """A retry run after failed deliveries, at most once per ``retry_minutes`` slot."""
-    if not outbox.needs_retry(engine):
+def _retry_request(engine: Engine, retry_minutes: float, sinks: Sinks) -> dg.RunRequest | None:
+    """A retry run after failed deliveries, at most once per ``retry_minutes`` slot, only
+    when a configured channel has rows to retry (a run without a transport does nothing)."""
+    channels = [c for c, on in (("slack", sinks.slack), ("cloudwatch", sinks.cloudwatch)) if on]
+    if not outbox.needs_retry(engine, channels):
         return None
     slot = int(time.time() // (retry_minutes * 60))
     return dg.RunRequest(run_key=f"retry:{slot}", tags={"monitoring/trigger": "retry"})
@@ -120,10 +122,11 @@ def build_drift_threshold_sensor(
         cloudwatch: MetricSink,
     ) -> dg.SensorResult:
         engine = store.engine()
+        sinks = Sinks(slack.configured, slack.channel, cloudwatch.configured)
         after = cursor_seq(engine, context.cursor)
         rows, up_to = read_new_windows(engine, after, batch_size)
         if up_to is None:
-            retry = _retry_request(engine, retry_minutes)
+            retry = _retry_request(engine, retry_minutes, sinks)
             kept = format_cursor(after) if context.cursor else None  # a converted one, stored
             if retry is not None:
                 return dg.SensorResult(run_requests=[retry], cursor=kept)
@@ -135,7 +138,6 @@ def build_drift_threshold_sensor(
         settings, routing = alert_settings(
             monitors.load(), {record.deployment_id for record in records}
         )
-        sinks = Sinks(slack.configured, slack.channel, cloudwatch.configured)
         result = enqueue_drift(engine, records, settings, routing, rows_scored, sinks=sinks)
         new_ids = result.alert_ids + result.metrics_ids
         context.log.info(
