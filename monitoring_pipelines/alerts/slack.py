@@ -8,8 +8,11 @@ rate-limited calls); every other failure of a post is an *unknown outcome* for t
 settle by a lookup. Reads (``conversations.history`` / ``replies``) and ``chat.update``
 (idempotent) use a second client with slack-sdk's full retries.
 
-Each message carries its dedup keys twice: in the message ``metadata`` and as the header
-block's ``block_id`` (a digest), so a lookup finds it even if metadata is not returned.
+Each message carries its marker (a digest of its rows' dedup keys, recorded on each row
+before the post) twice: in the message ``metadata`` and as the header block's ``block_id``,
+so a lookup finds it even if metadata is not returned. The marker keeps the metadata small
+whatever the number of rows in a message; messages of the previous release, whose metadata
+lists the dedup keys themselves, are still found by key.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import os
 import random
 import re
 import socket
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -38,7 +41,7 @@ from slack_sdk.http_retry.handler import RetryHandler
 from slack_sdk.http_retry.jitter import Jitter
 
 from monitoring_pipelines.alerts.redact import RedactingFilter, describe
-from monitoring_pipelines.alerts.slack_messages import Links, marker
+from monitoring_pipelines.alerts.slack_messages import Links
 
 TOKEN_ENV = "SLACK_BOT_TOKEN"
 BASE_URL_ENV = "SLACK_BASE_URL"
@@ -183,14 +186,17 @@ class Capability:
     reason: str = ""
 
 
-def _matches(message: Mapping[str, Any], keys: Sequence[str], group_marker: str) -> set[str]:
+def _matches(message: Mapping[str, Any], wanted: Mapping[str, str | None]) -> set[str]:
+    """The wanted dedup keys ``message`` carries: by its marker (metadata or a block id), or
+    by key for a message of the previous release (its metadata listed the keys)."""
     metadata = message.get("metadata") or {}
-    if metadata.get("event_type") == EVENT_TYPE:
-        posted = set((metadata.get("event_payload") or {}).get("dedup_keys") or [])
-        if posted & set(keys):
-            return posted & set(keys)
-    block_ids = {block.get("block_id") for block in message.get("blocks") or []}
-    return set(keys) if group_marker in block_ids else set()
+    ours = metadata.get("event_type") == EVENT_TYPE
+    payload = (metadata.get("event_payload") or {}) if ours else {}
+    markers = {block.get("block_id") for block in message.get("blocks") or []}
+    markers.add(payload.get("marker"))
+    markers.discard(None)
+    listed = set(payload.get("dedup_keys") or [])
+    return {key for key, mark in wanted.items() if mark in markers or key in listed}
 
 
 class SlackTransport:
@@ -246,18 +252,19 @@ class SlackTransport:
         self,
         channel: str,
         message: Mapping[str, Any],
-        dedup_keys: Sequence[str],
+        marker: str,
         thread_ts: str | None = None,
     ) -> str:
-        """Post (in a thread when ``thread_ts``) and return the ts; raises
-        :class:`SlackDeliveryError` whose ``outcome`` says whether it may have arrived."""
+        """Post (in a thread when ``thread_ts``) with its ``marker`` in the metadata and return
+        the ts; raises :class:`SlackDeliveryError` whose ``outcome`` says whether it may have
+        arrived."""
         try:
             response = self._post_client.chat_postMessage(
                 channel=channel,
                 text=message["text"],
                 blocks=message["blocks"],
                 thread_ts=thread_ts,
-                metadata={"event_type": EVENT_TYPE, "event_payload": {"dedup_keys": dedup_keys}},
+                metadata={"event_type": EVENT_TYPE, "event_payload": {"marker": marker}},
                 unfurl_links=False,
                 unfurl_media=False,
             )
@@ -299,17 +306,17 @@ class SlackTransport:
     def find_posted(
         self,
         channel: str,
-        dedup_keys: Sequence[str],
+        wanted: Mapping[str, str | None],
         oldest: datetime,
         thread_ts: str | None = None,
     ) -> Lookup:
-        """Search ``channel`` (or the thread ``thread_ts``) since ``oldest`` for messages
-        carrying these dedup keys; raises :class:`SlackDeliveryError` when the search fails."""
+        """Search ``channel`` (or the thread ``thread_ts``) since ``oldest`` for the messages
+        of ``wanted`` (dedup key → the marker its row was posted with, None if unknown);
+        raises :class:`SlackDeliveryError` when the search fails."""
         if not CHANNEL_ID.match(channel):
             raise SlackDeliveryError(
                 f"cannot search channel {channel!r}: given by name", Outcome.PERMANENT
             )
-        group_marker = marker(dedup_keys)
         found: dict[str, str] = {}
         cursor = None
         action = "conversations.replies" if thread_ts else "conversations.history"
@@ -329,7 +336,7 @@ class SlackTransport:
             except Exception as error:
                 raise self._error(action, error) from None
             for message in page.get("messages", []):
-                for key in _matches(message, dedup_keys, group_marker):
+                for key in _matches(message, wanted):
                     found.setdefault(key, str(message["ts"]))
             cursor = (page.get("response_metadata") or {}).get("next_cursor")
             if not cursor:

@@ -33,6 +33,7 @@ from monitoring_pipelines.alerts.slack import (
 )
 from monitoring_pipelines.alerts.slack_messages import (
     drift_message,
+    marker,
     resolved_message,
     run_failure_message,
 )
@@ -169,10 +170,10 @@ class SlackDelivery:
         if capability.possible is False:
             self._without_lookup(channel, capability, won)
             return
-        keys = [r["dedup_key"] for r in rows]
+        wanted = {r["dedup_key"]: r["slack_marker"] for r in rows}
         oldest = min(r["created_at"] for r in rows) - LOOKUP_MARGIN
         try:
-            found = self.slack.find_posted(channel, keys, oldest, thread_ts=thread)
+            found = self.slack.find_posted(channel, wanted, oldest, thread_ts=thread)
         except SlackDeliveryError as error:
             message = (
                 f"duplicate lookup failed, will look again (the post is not repeated): {error}"
@@ -274,13 +275,13 @@ class SlackDelivery:
             return
         ids = [r["id"] for r in group]
         thread = original["slack_ts"] if original is not None else None
+        message_marker = marker([r["dedup_key"] for r in group])
+        outbox.mark(self.engine, ids, message_marker)
         try:
             if original is not None:
                 self._update_original(channel, original, group)
-            ts = self.slack.post(
-                channel, self._message(group, thread is not None), [r["dedup_key"] for r in group],
-                thread_ts=thread,
-            )  # fmt: skip
+            message = self._message(group, thread is not None)
+            ts = self.slack.post(channel, message, message_marker, thread_ts=thread)
         except SlackDeliveryError as error:
             self._record_failure(channel, ids, error)
             return

@@ -3,7 +3,9 @@
 Everything that comes from traffic or configuration (column names, category values, error
 text) is escaped for mrkdwn (``&``, ``<``, ``>``), so a value such as ``<!channel>`` or
 ``<https://evil|click>`` shows as text and can neither ping nor link. Messages stay within
-Block Kit's limits: at most 50 blocks, 3000 characters per text, 150 per header.
+Block Kit's limits: at most 50 blocks, 3000 characters per text, 150 per header, and
+8000 characters of text in all blocks together (Slack rejects a message whose blocks hold
+about 12,000 with ``msg_blocks_too_long``, a limit it does not document exactly).
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from urllib.parse import quote, urlencode
 MAX_BLOCKS = 50
 MAX_TEXT = 3000
 MAX_HEADER = 150
+MAX_MESSAGE_TEXT = 8000
 MAX_FALLBACK = 1000
 MAX_NAME = 80
+MAX_LINE = 1500
 SHOWN_COLUMNS = 20
 SEVERITIES = ("info", "warning", "critical")
 ICONS = {"critical": ":red_circle:", "warning": ":large_orange_circle:", "info": ":white_circle:"}
@@ -168,11 +172,48 @@ def _column_lines(
     return lines
 
 
+def text_size(blocks: Sequence[Mapping[str, Any]]) -> int:
+    """Characters of text in ``blocks`` (every text object, fields and buttons included):
+    what Slack's cumulative limit on a message's blocks counts."""
+
+    def size(node: Any) -> int:
+        if isinstance(node, Mapping):
+            own = len(node["text"]) if isinstance(node.get("text"), str) else 0
+            return own + sum(size(value) for value in node.values())
+        if isinstance(node, list):
+            return sum(size(item) for item in node)
+        return 0
+
+    return size(list(blocks))
+
+
+def _fit(lines: Sequence[str], budget: int) -> list[str]:
+    """The first lines of at most SHOWN_COLUMNS entries (an entry: a line and the indented
+    lines under it) and ``budget`` characters, then a count of the entries left out."""
+    entries = sum(not line.startswith(" ") for line in lines)
+    more = len(f"… and {entries} more column(s)") + 1
+    kept: list[str] = []
+    used = shown = 0
+    for line in lines:
+        line = line if len(line) <= MAX_LINE else line[: MAX_LINE - 1] + "…"
+        fits = used + len(line) + 1 + more <= budget
+        if not line.startswith(" "):
+            if shown == SHOWN_COLUMNS or not fits:
+                break
+            shown += 1
+        elif not fits or not kept:
+            continue
+        kept.append(line)
+        used += len(line) + 1
+    if shown < entries:
+        kept.append(f"… and {entries - shown} more column(s)")
+    return kept
+
+
 def _sections(lines: Sequence[str], budget: int) -> list[dict]:
     """``lines`` packed into at most ``budget`` mrkdwn sections of at most MAX_TEXT chars."""
     texts: list[str] = []
     for line in lines:
-        line = line if len(line) <= MAX_TEXT else line[: MAX_TEXT - 1] + "…"
         if texts and len(texts[-1]) + 1 + len(line) <= MAX_TEXT:
             texts[-1] += "\n" + line
         else:
@@ -236,11 +277,6 @@ def drift_message(
         f"*Window*\n{window_text(first)} ({escape(first['granularity'])})",
         f"*Drifted*\n{len(columns)} column(s), {len(rows)} result(s)",
     ]
-    lines = _column_lines(rows, resolved)
-    shown = [line for line in lines if not line.startswith(" ")]
-    if len(shown) > SHOWN_COLUMNS:
-        cut = lines.index(shown[SHOWN_COLUMNS])
-        lines = [*lines[:cut], f"… and {len(shown) - SHOWN_COLUMNS} more column(s)"]
     tail = [
         *(
             [{"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(perf)}}]
@@ -256,6 +292,7 @@ def drift_message(
         _header(title, keys),
         {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
     ]
+    lines = _fit(_column_lines(rows, resolved), MAX_MESSAGE_TEXT - text_size([*head, *tail]))
     body = _sections(lines, MAX_BLOCKS - len(head) - len(tail))
     names = ", ".join(escape(_clip(c, MAX_NAME)) for c in columns[:5])
     more = f" (+{len(columns) - 5} more)" if len(columns) > 5 else ""
@@ -277,8 +314,6 @@ def resolved_message(
         f"• *{escape(_clip(c, MAX_NAME))}* {', '.join(escape(_clip(m, MAX_NAME)) for m in ms)}"
         for c, ms in by_column.items()
     ]
-    if len(lines) > SHOWN_COLUMNS:
-        lines = [*lines[:SHOWN_COLUMNS], f"… and {len(lines) - SHOWN_COLUMNS} more column(s)"]
     when = f"stable again in {window_text(first)} ({escape(first['granularity'])})"
     keys = [r["dedup_key"] for r in rows]
     intro = f"{RESOLVED_ICON} *Resolved* · {escape(deployment)} · {when}"
@@ -287,6 +322,7 @@ def resolved_message(
     intro_block = {"type": "section", "text": {"type": "mrkdwn", "text": intro}}
     if in_thread:
         intro_block["block_id"] = marker(keys)
+    lines = _fit(lines, MAX_MESSAGE_TEXT - text_size([*head, intro_block, *link]))
     body = _sections(lines, MAX_BLOCKS - len(head) - 1 - len(link))
     names = ", ".join(escape(_clip(c, MAX_NAME)) for c in list(by_column)[:5])
     text = _clip(f"Resolved · {deployment} · {when}: {names}", MAX_FALLBACK)

@@ -263,6 +263,17 @@ def claim(
     return won
 
 
+def mark(engine: Engine, alert_ids: Iterable[int], marker: str) -> None:
+    """Record the marker of the Slack message the claimed rows are about to be posted in
+    (before the post, so a lookup after any outcome knows what to search for)."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(alerts)
+            .where(alerts.c.id.in_(list(alert_ids)), alerts.c.slack_status == SENDING)
+            .values({alerts.c.slack_marker: marker})
+        )
+
+
 def stale_claims(engine: Engine, channel: str, older_than: timedelta) -> list[dict[str, Any]]:
     """Rows left in ``sending`` longer than ``older_than`` (a delivery died mid-way)."""
     status, _, claimed_at = _columns(channel)

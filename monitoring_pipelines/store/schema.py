@@ -144,6 +144,7 @@ alerts = Table(
     Column("slack_ts", Text, nullable=True),
     Column("slack_unconfirmed", Boolean, nullable=False, default=False),
     Column("slack_guarantee", String(16), nullable=True),
+    Column("slack_marker", String(40), nullable=True),
     Column("cloudwatch", NullableJson, nullable=True),
     Column("cloudwatch_status", String(16), nullable=False, default="pending"),
     Column("cloudwatch_attempts", Integer, nullable=False, default=0),

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -12,12 +13,17 @@ from sqlalchemy import func, select
 from monitoring_pipelines.alerts.cloudwatch import CloudWatchTransport
 from monitoring_pipelines.alerts.delivery import deliver_pending
 from monitoring_pipelines.alerts.slack import SlackTransport
-from monitoring_pipelines.alerts.slack_messages import drift_message
-from monitoring_pipelines.stats.alert_policy import AlertSettings, DriftRecord, decide_alerts
+from monitoring_pipelines.alerts.slack_messages import drift_message, marker
+from monitoring_pipelines.stats.alert_policy import (
+    Alert,
+    AlertSettings,
+    DriftRecord,
+    decide_alerts,
+)
 from monitoring_pipelines.store import alerts as outbox
 from monitoring_pipelines.store.schema import alerts
 from tests.alerts.conftest import CHANNEL, cloudwatch_settings
-from tests.fakes.slack_server import HANG_AFTER_POST, RATE_LIMITED
+from tests.fakes.slack_server import HANG_AFTER_POST, RATE_LIMITED, block_kit_error
 
 HOUR = timedelta(hours=1)
 T0 = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - 6 * HOUR
@@ -46,13 +52,7 @@ def enqueue_metrics(engine, hours=(0, 1)) -> list[int]:
 
 
 def rows(engine) -> dict[int, dict]:
-    return {row["id"]: row for row in outbox.list_recent(engine, limit=1000)}
-
-
-def delivered_keys(fake_slack) -> Counter:
-    return Counter(
-        key for m in fake_slack.messages for key in m["metadata"]["event_payload"]["dedup_keys"]
-    )
+    return {row["id"]: row for row in outbox.list_recent(engine, limit=10_000)}
 
 
 def test_one_message_per_window_with_all_its_alerts(sqlite_engine, slack, fake_slack):
@@ -63,10 +63,14 @@ def test_one_message_per_window_with_all_its_alerts(sqlite_engine, slack, fake_s
     stored = rows(sqlite_engine)
     assert {stored[i]["slack_status"] for i in ids} == {"sent"}
     assert {stored[i]["slack_guarantee"] for i in ids} == {"exactly_once"}
-    ts_by_key = {stored[i]["dedup_key"]: stored[i]["slack_ts"] for i in ids}
-    for message in fake_slack.messages:
-        for key in message["metadata"]["event_payload"]["dedup_keys"]:
-            assert ts_by_key[key] == message["ts"]
+    posted = dict(zip(fake_slack.posted_markers(), fake_slack.messages, strict=True))
+    for i in ids:  # each row carries the ts of the message with its marker in header and metadata
+        message = posted[stored[i]["slack_marker"]]
+        assert message["ts"] == stored[i]["slack_ts"]
+        assert message["blocks"][0]["block_id"] == stored[i]["slack_marker"]
+    assert sorted(fake_slack.posted_keys(stored.values())) == sorted(
+        stored[i]["dedup_key"] for i in ids
+    )
     assert deliver_pending(sqlite_engine, slack, None).slack_messages == 0
 
 
@@ -100,7 +104,8 @@ def test_a_503_outage_over_three_runs_posts_each_window_once(sqlite_engine, slac
     report = deliver_pending(sqlite_engine, slack, None)
     assert (report.count("slack", "sent"), report.slack_messages) == (len(ids), 3)
     stored = rows(sqlite_engine)
-    assert delivered_keys(fake_slack) == Counter({stored[i]["dedup_key"]: 1 for i in ids})
+    posted = Counter(fake_slack.posted_keys(stored.values()))
+    assert posted == Counter({stored[i]["dedup_key"]: 1 for i in ids})
     assert {(stored[i]["slack_status"], stored[i]["slack_attempts"]) for i in ids} == {("sent", 2)}
     assert {stored[i]["slack_last_error"] for i in ids} == {None}
 
@@ -147,7 +152,9 @@ def test_crash_between_post_and_record_is_recovered_without_a_second_post(
     ids = enqueue_windows(sqlite_engine, hours=(0,))
     group = outbox.pending(sqlite_engine, "slack")
     assert outbox.claim(sqlite_engine, ids, "slack") == ids
-    ts = slack.post(CHANNEL, drift_message(group), [r["dedup_key"] for r in group])
+    group_marker = marker([r["dedup_key"] for r in group])
+    outbox.mark(sqlite_engine, ids, group_marker)  # as a delivery does, before its post
+    ts = slack.post(CHANNEL, drift_message(group), group_marker)
     deliver_pending(sqlite_engine, slack, None)  # the claim is fresh: left alone
     assert {rows(sqlite_engine)[i]["slack_status"] for i in ids} == {"sending"}
     deliver_pending(sqlite_engine, slack, None, claim_timeout=timedelta(0))
@@ -256,3 +263,45 @@ def test_rows_without_any_channel_are_skipped_with_the_reason(sqlite_engine, sla
     row = rows(sqlite_engine)[row_id]
     assert (row["slack_status"], report.count("slack", "skipped")) == ("skipped", 1)
     assert row["slack_last_error"].startswith("no Slack channel for credit_risk")
+
+
+def test_a_window_of_many_columns_is_one_message_within_slacks_limits(
+    sqlite_engine, slack, fake_slack
+):
+    """The local server rejects blocks beyond Block Kit's limits as Slack does; 200 drifted
+    columns × 7 metrics, each with moved categories, are one post, one update on resolve and
+    one reply, all accepted."""
+    metrics = ("psi", "jensen_shannon", "hellinger", "wasserstein", "ks", "tvd", "z_score")
+    columns = [f"{'a_long_and_descriptive_feature_name_' * 2}{i:03d}" for i in range(200)]
+    moved = {"categories": [{"value": f"{'category_' * 10}{i}", "reference_share": 0.2,
+                             "current_share": 0.5, "new": i == 0} for i in range(3)]}  # fmt: skip
+
+    def entries(kind: str, hour: int) -> list[dict]:
+        start = T0 + hour * HOUR
+        drifted = kind == "drift"
+        return [outbox.alert_entry(
+            Alert("credit_risk", kind, "critical" if drifted else "info", start, start + HOUR,
+                  "hour", column, metric, 0.5 if drifted else 0.01, None, 0.2,
+                  "significant" if drifted else "stable", "test"),
+            payload=moved if drifted else None,
+        ) for column in columns for metric in metrics]  # fmt: skip
+
+    ids = outbox.enqueue(sqlite_engine, entries("drift", 0))
+    deliver_pending(sqlite_engine, slack, None)
+    [post] = fake_slack.posts()
+    assert len(json.dumps(post.body).encode()) < 16_000  # metadata: one marker, not 1400 keys
+    stored = rows(sqlite_engine)
+    assert {(stored[i]["slack_status"], stored[i]["slack_ts"]) for i in ids} == {
+        ("sent", fake_slack.messages[0]["ts"])
+    }
+    outbox.enqueue(sqlite_engine, entries("resolved", 3))
+    report = deliver_pending(sqlite_engine, slack, None)
+    assert report.count("slack", "sent") == len(ids) and not report.errors
+    assert len(fake_slack.updates) == 1 and len(fake_slack.messages) == 2
+    assert fake_slack.messages[0]["text"].startswith("Resolved · credit_risk")
+    assert fake_slack.messages[1]["thread_ts"] == fake_slack.messages[0]["ts"]
+    oversized = (
+        drift_message([stored[ids[0]]])["blocks"]
+        + [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 2900}}] * 5
+    )
+    assert block_kit_error(oversized) == "msg_blocks_too_long"  # the server can refuse

@@ -22,7 +22,7 @@ MESSAGE = {"text": "hello", "blocks": []}
 def test_an_error_echoing_the_token_is_redacted_everywhere(slack, fake_slack, slack_token, caplog):
     fake_slack.script.append(ECHO_AUTH)
     with caplog.at_level(logging.DEBUG), pytest.raises(SlackDeliveryError) as caught:
-        slack.post(CHANNEL, MESSAGE, ["k"])
+        slack.post(CHANNEL, MESSAGE, "mp-k")
     # The server really did send the token back, and slack-sdk really did log the answer:
     assert fake_slack.requests[-1].headers["Authorization"] == f"Bearer {slack_token}"
     received = [r for r in caplog.records if "Received the following response" in r.getMessage()]

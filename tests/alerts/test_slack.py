@@ -37,20 +37,20 @@ LONG_AGO = datetime.now(UTC) - timedelta(days=1)
 
 
 def test_post_reaches_the_local_server_with_its_markers(slack, fake_slack, slack_token):
-    ts = slack.post(CHANNEL, MESSAGE, ["k1", "k2"])
+    ts = slack.post(CHANNEL, MESSAGE, marker(["k1", "k2"]))
     [request] = fake_slack.posts()
     assert request.headers["Authorization"] == f"Bearer {slack_token}"
     assert request.body["channel"] == CHANNEL
     assert request.body["metadata"] == {
         "event_type": "monitoring_alert",
-        "event_payload": {"dedup_keys": ["k1", "k2"]},
+        "event_payload": {"marker": marker(["k1", "k2"])},
     }
     assert fake_slack.messages[0]["ts"] == ts
 
 
 def test_429_with_retry_after_is_retried_inside_the_call(slack, fake_slack):
     fake_slack.script_for("chat.postMessage", RATE_LIMITED)
-    slack.post(CHANNEL, MESSAGE, ["k"])
+    slack.post(CHANNEL, MESSAGE, "mp-k")
     assert (len(fake_slack.posts()), len(fake_slack.messages)) == (2, 1)
 
 
@@ -61,7 +61,7 @@ def test_a_post_that_may_have_arrived_is_never_resent_by_the_client(fault, slack
     """slack-sdk's default handlers would re-send these (connection reset, 500/503)."""
     fake_slack.script_for("chat.postMessage", fault)
     with pytest.raises(SlackDeliveryError) as caught:
-        slack.post(CHANNEL, MESSAGE, ["k"])
+        slack.post(CHANNEL, MESSAGE, "mp-k")
     assert caught.value.outcome is Outcome.UNKNOWN and caught.value.maybe_sent
     assert len(fake_slack.posts()) == 1
 
@@ -71,7 +71,7 @@ def test_timeouts_are_unknown_outcomes(slack, fake_slack):
         fake_slack.script_for("chat.postMessage", fault)
         started = time.monotonic()
         with pytest.raises(SlackDeliveryError, match="TimeoutError") as caught:
-            slack.post(CHANNEL, MESSAGE, ["k"])
+            slack.post(CHANNEL, MESSAGE, "mp-k")
         assert caught.value.outcome is Outcome.UNKNOWN
         assert time.monotonic() - started < 1.9
     assert len(fake_slack.posts()) == 2
@@ -82,7 +82,7 @@ def test_connection_refused_is_retried_and_then_not_sent(slack_settings):
 
     down = SlackTransport(replace(slack_settings, base_url="http://127.0.0.1:9/api/"))
     with pytest.raises(SlackDeliveryError, match="Connection refused") as caught:
-        down.post(CHANNEL, MESSAGE, ["k"])
+        down.post(CHANNEL, MESSAGE, "mp-k")
     assert caught.value.outcome is Outcome.NOT_SENT
     assert never_reached(URLError(ConnectionRefusedError(111, "refused")))
     assert not never_reached(URLError(TimeoutError("timed out")))
@@ -110,33 +110,45 @@ def test_slack_rejections_are_permanent(error, outcome, slack, fake_slack):
     else:
         fake_slack.token_error = error
     with pytest.raises(SlackDeliveryError) as caught:
-        slack.post(CHANNEL, MESSAGE, ["k"])
+        slack.post(CHANNEL, MESSAGE, "mp-k")
     assert (caught.value.outcome, caught.value.code) == (outcome, error)
     assert str(caught.value) == f"chat.postMessage failed: SlackApiError: {error} (HTTP 200)"
 
 
 def test_find_posted_by_metadata_and_by_block_id_across_pages(slack, fake_slack):
-    ts = slack.post(CHANNEL, MESSAGE, ["k1", "k2"])
-    found = slack.find_posted(CHANNEL, ["k2", "k3"], LONG_AGO)
-    assert (found.found, found.complete) == ({"k2": ts}, True)
-    assert slack.find_posted("C0OTHER01", ["k2"], LONG_AGO).found == {}
+    ts = slack.post(CHANNEL, MESSAGE, "mp-12")
+    found = slack.find_posted(CHANNEL, {"k1": "mp-12", "k2": "mp-12", "k3": "mp-3"}, LONG_AGO)
+    assert (found.found, found.complete) == ({"k1": ts, "k2": ts}, True)
+    assert slack.find_posted("C0OTHER01", {"k2": "mp-12"}, LONG_AGO).found == {}
+    assert slack.find_posted(CHANNEL, {"k1": None}, LONG_AGO).found == {}  # never marked
     fake_slack.messages[0]["metadata"] = None  # a workspace that strips metadata
-    fake_slack.messages[0]["blocks"][0]["block_id"] = marker(["k1", "k2"])
-    assert slack.find_posted(CHANNEL, ["k1", "k2"], LONG_AGO).found == {"k1": ts, "k2": ts}
+    assert slack.find_posted(CHANNEL, {"k1": "mp-12"}, LONG_AGO).found == {}
+    fake_slack.messages[0]["blocks"][0]["block_id"] = "mp-12"
+    assert slack.find_posted(CHANNEL, {"k1": "mp-12"}, LONG_AGO).found == {"k1": ts}
     fake_slack.page_size = 2
     for i in range(5):
-        slack.post(CHANNEL, MESSAGE, [f"filler{i}"])
-    assert slack.find_posted(CHANNEL, ["k1", "k2"], LONG_AGO).found == {"k1": ts, "k2": ts}
+        slack.post(CHANNEL, MESSAGE, f"mp-filler{i}")
+    assert slack.find_posted(CHANNEL, {"k1": "mp-12"}, LONG_AGO).found == {"k1": ts}
     assert len(fake_slack.calls("conversations.history")) >= 1 + 1 + 3
 
 
-def test_find_posted_in_a_thread_uses_replies(slack, fake_slack):
-    parent = slack.post(CHANNEL, MESSAGE, ["parent"])
-    reply = slack.post(CHANNEL, MESSAGE, ["reply"], thread_ts=parent)
-    assert slack.find_posted(CHANNEL, ["reply"], LONG_AGO).found == {}  # history: top level
-    assert slack.find_posted(CHANNEL, ["reply"], LONG_AGO, thread_ts=parent).found == {
-        "reply": reply
+def test_a_message_of_the_previous_release_is_found_by_its_dedup_keys(slack, fake_slack):
+    """Messages posted before markers list the dedup keys in their metadata."""
+    ts = slack.post(CHANNEL, MESSAGE, "unused")
+    fake_slack.messages[0]["metadata"] = {
+        "event_type": "monitoring_alert",
+        "event_payload": {"dedup_keys": ["old1", "old2"]},
     }
+    found = slack.find_posted(CHANNEL, {"old2": None, "old3": None}, LONG_AGO)
+    assert found.found == {"old2": ts}
+
+
+def test_find_posted_in_a_thread_uses_replies(slack, fake_slack):
+    parent = slack.post(CHANNEL, MESSAGE, "mp-parent")
+    reply = slack.post(CHANNEL, MESSAGE, "mp-reply", thread_ts=parent)
+    wanted = {"reply": "mp-reply"}
+    assert slack.find_posted(CHANNEL, wanted, LONG_AGO).found == {}  # history: top level
+    assert slack.find_posted(CHANNEL, wanted, LONG_AGO, thread_ts=parent).found == {"reply": reply}
     assert fake_slack.calls("conversations.replies")[-1].body["ts"] == parent
 
 
@@ -149,7 +161,7 @@ def test_lookup_failures_and_capabilities(slack, fake_slack):
     assert probe.possible is None and "internal_error" in probe.reason
     fake_slack.script_for("conversations.history", SERVER_ERROR, SERVER_ERROR, SERVER_ERROR)
     with pytest.raises(SlackDeliveryError, match=r"conversations\.history failed"):
-        slack.find_posted(CHANNEL, ["k"], LONG_AGO)
+        slack.find_posted(CHANNEL, {"k": "mp-k"}, LONG_AGO)
     fake_slack.scopes = {"chat:write"}
     missing = slack.capability(CHANNEL)
     assert missing.possible is False
@@ -157,7 +169,7 @@ def test_lookup_failures_and_capabilities(slack, fake_slack):
 
 
 def test_update_replaces_a_message_and_retries_freely(slack, fake_slack):
-    ts = slack.post(CHANNEL, MESSAGE, ["k"])
+    ts = slack.post(CHANNEL, MESSAGE, "mp-k")
     fake_slack.script_for("chat.update", SERVER_ERROR)
     slack.update(CHANNEL, ts, {"text": "updated", "blocks": []})
     assert fake_slack.messages[0]["text"] == "updated"

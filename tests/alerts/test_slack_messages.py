@@ -11,6 +11,7 @@ import pytest
 from monitoring_pipelines.alerts.slack_messages import (
     MAX_BLOCKS,
     MAX_HEADER,
+    MAX_MESSAGE_TEXT,
     MAX_TEXT,
     Links,
     drift_message,
@@ -18,6 +19,7 @@ from monitoring_pipelines.alerts.slack_messages import (
     marker,
     resolved_message,
     run_failure_message,
+    text_size,
 )
 
 T0 = datetime(2026, 11, 1, 3, tzinfo=UTC)
@@ -110,16 +112,38 @@ def test_p_values_categories_and_report_url_as_query():
     assert [b["type"] for b in drift_message([chi])["blocks"]] == ["header", "section", "section"]
 
 
+def within_limits(message: dict) -> bool:
+    return (
+        len(message["blocks"]) <= MAX_BLOCKS
+        and all(len(t) <= MAX_TEXT for t in texts(message))
+        and text_size(message["blocks"]) <= MAX_MESSAGE_TEXT
+        and len(message["text"]) <= 1000
+    )
+
+
 def test_a_long_column_list_stays_within_block_kit_limits():
     rows = [row(f"feature_{i:04d}_" + "x" * 200, 0.1 + i / 1000) for i in range(600)]
     message = drift_message(rows, LINKS)
-    assert len(message["blocks"]) <= MAX_BLOCKS
-    assert all(len(t) <= MAX_TEXT for t in texts(message))
+    assert within_limits(message)
     assert len(message["blocks"][0]["text"]["text"]) <= MAX_HEADER
     body = "\n".join(t for t in texts(message))
     assert "… and 580 more column(s)" in body
     assert body.count(":large_orange_circle: *feature_") == 20
-    assert len(message["text"]) <= 1000 and message["text"].endswith("(+595 more)")
+    assert message["text"].endswith("(+595 more)")
+    # Many metrics and moved categories per column: the whole message's text is the limit.
+    metrics = ["psi", "jensen_shannon", "hellinger", "wasserstein", "ks", "tvd", "z_score"]
+    category = {"value": "c" * 100, "reference_share": 0.1, "current_share": 0.9, "new": True}
+    wide = [
+        row(f"{'long_feature_name_' * 4}{i:03d}", 0.5 + i / 100, "critical", metric=m,
+            status="significant", payload={"categories": [category] * 3})
+        for i in range(60) for m in metrics
+    ]  # fmt: skip
+    crowded = drift_message(wide, LINKS)
+    assert within_limits(crowded)
+    shown = sum(t.count(":red_circle: *long_feature") for t in texts(crowded))
+    assert 0 < shown < 20 and f"… and {60 - shown} more column(s)" in texts(crowded)[-1]
+    resolved = resolved_message([r | {"kind": "resolved"} for r in wide], LINKS, in_thread=True)
+    assert within_limits(resolved)
     huge = drift_message([row("c" * 10_000, 0.5, payload={"categories": [
         {"value": "v" * 10_000, "reference_share": 0.1, "current_share": 0.9}]})])  # fmt: skip
     assert all(len(t) <= MAX_TEXT for t in texts(huge))

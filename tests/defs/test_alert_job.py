@@ -81,12 +81,6 @@ def failure_metadata(result: dg.ExecuteInProcessResult, op: str) -> tuple[str, d
     return data.error.message, {k: v.value for k, v in data.user_failure_data.metadata.items()}
 
 
-def delivered_keys(fake_slack) -> Counter:
-    return Counter(
-        key for m in fake_slack.messages for key in m["metadata"]["event_payload"]["dedup_keys"]
-    )
-
-
 def slack_counts(**counts: int) -> dict[str, int]:
     """The post_slack_alerts metadata: every outcome (zero unless given) and call counts."""
     base = dict.fromkeys(OUTCOMES, 0) | {"slack_messages": 0, "lookups": 0}
@@ -208,7 +202,7 @@ def test_slack_down_for_three_runs_then_up_delivers_each_alert_once(
     assert run_job(defs, dagster_instance).success
     assert run_job(defs, dagster_instance).success
     rows = [r for r in harness.outbox() if r["slack_status"] != "skipped"]
-    assert delivered_keys(fake_slack) == Counter({r["dedup_key"]: 1 for r in rows})
+    assert Counter(fake_slack.posted_keys(rows)) == Counter({r["dedup_key"]: 1 for r in rows})
     assert {(r["slack_status"], r["slack_attempts"]) for r in rows} == {("sent", 2)}
 
 

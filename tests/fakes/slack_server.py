@@ -6,7 +6,9 @@ Methods: ``chat.postMessage`` (with ``metadata``, ``thread_ts``), ``chat.update`
 response carries ``X-OAuth-Scopes``; without ``channels:history`` in :attr:`FakeSlack.scopes`
 the history methods answer ``missing_scope`` as Slack does. Channels outside
 :attr:`FakeSlack.channels` (when set) answer ``channel_not_found``; history by channel name
-too. Every accepted post is kept in :attr:`FakeSlack.messages` (replies included).
+too. Blocks beyond Block Kit's limits (50 blocks, 3000 characters per section text, 2000 per
+field, 150 per header, about 12,000 in all) answer ``invalid_blocks`` / ``msg_blocks_too_long``.
+Every accepted post is kept in :attr:`FakeSlack.messages` (replies included).
 
 Faults, scripted per method (``fake.script_for(method, ...)``) or for the next request of
 any method (``fake.script``): 429 with Retry-After; 500 or 503 before accepting; 502 with an
@@ -23,7 +25,8 @@ import signal
 import socket
 import threading
 import time
-from collections import deque
+from collections import defaultdict, deque
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -42,6 +45,10 @@ LATE_ACCEPT = "hang_then_accept"
 KILL_AFTER_ACCEPT = "accept_then_kill_client"
 ECHO_AUTH = "echo_auth"
 ALL_SCOPES = frozenset({"chat:write", "channels:history", "groups:history"})
+# Block Kit limits Slack enforces on chat.postMessage / chat.update (the cumulative one is
+# undocumented: Slack answers msg_blocks_too_long at about 12,000 characters of text).
+MAX_BLOCKS, MAX_SECTION_TEXT, MAX_FIELD_TEXT, MAX_HEADER_TEXT = 50, 3000, 2000, 150
+MAX_BLOCKS_TEXT = 12_000
 HISTORY_METHODS = ("conversations.history", "conversations.replies")
 
 
@@ -54,6 +61,26 @@ class Recorded:
 
 def _truthy(value: Any) -> bool:
     return value in (True, 1, "1", "true", "True")
+
+
+def block_kit_error(blocks: Any) -> str | None:
+    """Slack's answer to blocks beyond Block Kit's limits, or None when they are valid."""
+    if blocks is None:
+        return None
+    if isinstance(blocks, str):
+        blocks = json.loads(blocks)
+    if len(blocks) > MAX_BLOCKS:
+        return "invalid_blocks"
+    total = 0
+    for block in blocks:
+        limit = MAX_HEADER_TEXT if block.get("type") == "header" else MAX_SECTION_TEXT
+        texts = [(block["text"]["text"], limit)] if "text" in block else []
+        texts += [(field["text"], MAX_FIELD_TEXT) for field in block.get("fields", [])]
+        texts += [(e["text"]["text"], 75) for e in block.get("elements", []) if "text" in e]
+        if any(len(text) > most for text, most in texts):
+            return "invalid_blocks"
+        total += sum(len(text) for text, _ in texts)
+    return "msg_blocks_too_long" if total > MAX_BLOCKS_TEXT else None
 
 
 class FakeSlack:
@@ -105,12 +132,25 @@ class FakeSlack:
     def posts(self) -> list[Recorded]:
         return self.calls("chat.postMessage")
 
-    def posted_keys(self) -> list[str]:
-        """The dedup keys of every accepted post, one entry per post and key."""
+    def posted_markers(self) -> list[str | None]:
+        """The marker in the metadata of every accepted post, in order."""
+        return [
+            ((m.get("metadata") or {}).get("event_payload") or {}).get("marker")
+            for m in self.messages
+        ]
+
+    def posted_keys(self, rows: Iterable[Mapping[str, Any]]) -> list[str]:
+        """The dedup keys of every accepted post, one entry per post and key: each message's
+        marker mapped back to the outbox ``rows`` recorded with it (``slack_marker``). A
+        message that no row claims counts as ``unclaimed:<marker>``, so it cannot hide."""
+        keys_of: dict[str | None, list[str]] = defaultdict(list)
+        for row in rows:
+            if row["slack_marker"] is not None:
+                keys_of[row["slack_marker"]].append(row["dedup_key"])
         return [
             key
-            for m in self.messages
-            for key in ((m.get("metadata") or {}).get("event_payload") or {}).get("dedup_keys", [])
+            for marker in self.posted_markers()
+            for key in keys_of.get(marker) or [f"unclaimed:{marker}"]
         ]
 
     def _next_behaviour(self, method: str) -> str:
@@ -180,6 +220,8 @@ class FakeSlack:
         error = self._channel_error(channel, history=method in HISTORY_METHODS)
         if error:
             return {"ok": False, "error": error}
+        if method in ("chat.postMessage", "chat.update") and block_kit_error(body.get("blocks")):
+            return {"ok": False, "error": block_kit_error(body.get("blocks"))}
         if method == "chat.postMessage":
             time.sleep(self.post_delay)
             message = self._store(body)

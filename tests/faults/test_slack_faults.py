@@ -68,11 +68,13 @@ def slack_rows(engine) -> list[dict]:
 def assert_exactly_once(engine, fake_slack) -> None:
     """Each key posted once, every row sent with the ts of the message that carries it."""
     rows = slack_rows(engine)
-    assert Counter(fake_slack.posted_keys()) == Counter({r["dedup_key"]: 1 for r in rows})
-    ts_of = {k: m["ts"] for m in fake_slack.messages
-             for k in m["metadata"]["event_payload"]["dedup_keys"]}  # fmt: skip
+    assert Counter(fake_slack.posted_keys(rows)) == Counter({r["dedup_key"]: 1 for r in rows})
+    ts_of = {
+        marker: m["ts"]
+        for marker, m in zip(fake_slack.posted_markers(), fake_slack.messages, strict=True)
+    }
     assert [(r["slack_status"], r["slack_ts"]) for r in rows] == [
-        ("sent", ts_of[r["dedup_key"]]) for r in rows
+        ("sent", ts_of[r["slack_marker"]]) for r in rows
     ]
 
 
@@ -182,7 +184,7 @@ def test_missing_history_scope_waits_at_most_once_and_says_so_once(
     ]
     assert "SLACK_UNCONFIRMED_POLICY=wait" in rows[0]["slack_last_error"]
     assert len(fake_slack.messages) == 3  # posts seen = distinct keys: the unknown one arrived
-    assert Counter(fake_slack.posted_keys()) == Counter({r["dedup_key"]: 1 for r in rows})
+    assert Counter(fake_slack.posted_keys(rows)) == Counter({r["dedup_key"]: 1 for r in rows})
     notices = [r for r in outbox.list_recent(sqlite_engine) if r["kind"] == "notice"]
     assert [n["reason"] for n in notices] == [notice]  # said once, across three runs
 
@@ -199,7 +201,7 @@ def test_missing_history_scope_with_resend_is_at_least_once_exactly_as_documente
     assert [(r["slack_status"], r["slack_guarantee"]) for r in rows] == [
         ("sent", "at_least_once")
     ] * 3
-    keys = Counter(fake_slack.posted_keys())
+    keys = Counter(fake_slack.posted_keys(rows))
     assert keys[rows[0]["dedup_key"]] == 2  # the one unknown outcome was posted once more
     assert sum(keys.values()) == len(ids) + 1
 
