@@ -1,11 +1,21 @@
-"""The `monitoring-pipelines` console script: demo, alerts, serve."""
+"""The `monitoring-pipelines` console script: demo, alerts, redeliver, serve.
+
+A failing command prints one clear, secret-free line (``monitoring-pipelines: error: …``)
+and exits 2 for bad configuration or arguments (a bad value, a missing file), 1 otherwise
+(e.g. the database is unreachable); ``--debug`` shows the traceback instead.
+"""
 
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+
+CHANNELS = ("slack", "cloudwatch")
+STATUSES = ("pending", "sending", "unconfirmed", "sent", "failed", "skipped")
+KINDS = ("drift", "resolved", "run_failure", "notice", "metrics")
 
 
 def _hour(text: str) -> datetime:
@@ -23,9 +33,22 @@ def _positive(text: str) -> int:
     return value
 
 
+def _selection(command: argparse.ArgumentParser, statuses_help: str) -> None:
+    command.add_argument("--id", dest="ids", type=_positive, nargs="+", help="outbox row ids")
+    command.add_argument("--deployment", help="only this deployment's rows")
+    command.add_argument(
+        "--status", dest="statuses", choices=STATUSES, nargs="+", help=statuses_help
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="monitoring-pipelines", description=__doc__)
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of failures")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show tracebacks of failures")  # fmt: skip
     commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser = functools.partial(commands.add_parser, parents=[common])
     demo = commands.add_parser("demo", help="generate a drifting deployment and materialize it")
     demo.add_argument("--hours", type=_positive, default=72)
     demo.add_argument("--drift-from-hour", type=int, default=48)
@@ -33,8 +56,26 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--reference-rows", type=_positive, default=20_000)
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--end", type=_hour, help="end of the last hour (UTC, ISO); default: now")
-    alerts = commands.add_parser("alerts", help="list recent alerts and their delivery status")
+    alerts = commands.add_parser(
+        "alerts", help="list recent alerts (alerts first, window metrics last) and their delivery"
+    )
     alerts.add_argument("--limit", type=_positive, default=50, help="rows to show (newest first)")
+    alerts.add_argument("--kind", dest="kinds", choices=KINDS, nargs="+", help="only these kinds")
+    _selection(alerts, "only rows with this status (window metrics: CloudWatch's, others: Slack's)")
+    redeliver = commands.add_parser(
+        "redeliver",
+        help="after fixing a cause, put chosen outbox rows back to pending and deliver them now",
+    )
+    _selection(redeliver, "rows with this status (default: failed)")
+    redeliver.add_argument(
+        "--channel", dest="channels", choices=CHANNELS, nargs="+", default=["slack"]
+    )
+    redeliver.add_argument(
+        "--resend-unconfirmed",
+        action="store_true",
+        help="post unconfirmed rows again without a lookup (you checked the channel)",
+    )
+    redeliver.add_argument("--no-send", action="store_true", help="requeue only")
     serve = commands.add_parser(
         "serve", help="run the Dagster daemon and webserver on PostgreSQL (see README)"
     )
@@ -42,36 +83,81 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _alerts(args: argparse.Namespace) -> int:
+    from monitoring_pipelines.alerts.listing import format_alerts
+    from monitoring_pipelines.store.alerts import select_rows
+    from monitoring_pipelines.store.engine import get_engine
+
+    rows = select_rows(
+        get_engine(),
+        ids=args.ids,
+        deployment_id=args.deployment,
+        statuses=args.statuses,
+        kinds=args.kinds,
+        limit=args.limit,
+    )
+    print(format_alerts(rows))
+    return 0
+
+
+def _redeliver(args: argparse.Namespace) -> int:
+    from monitoring_pipelines.alerts.listing import format_redelivery
+    from monitoring_pipelines.alerts.redeliver import redeliver
+    from monitoring_pipelines.store.engine import get_engine
+
+    result = redeliver(
+        get_engine(),
+        ids=args.ids,
+        deployment_id=args.deployment,
+        statuses=args.statuses,
+        channels=args.channels,
+        resend_unconfirmed=args.resend_unconfirmed,
+        send=not args.no_send,
+    )
+    print(format_redelivery(result))
+    if result.report is None:
+        return 0
+    counts = [result.report.summary(channel) for channel in args.channels]
+    return 1 if any(n for c in counts for outcome, n in c.items() if outcome != "sent") else 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from monitoring_pipelines.defs.demo import DemoSettings, run_demo
+
+    run_demo(
+        DemoSettings(
+            hours=args.hours,
+            drift_from_hour=args.drift_from_hour,
+            rows_per_hour=args.rows_per_hour,
+            reference_rows=args.reference_rows,
+            seed=args.seed,
+            end=args.end,
+        )
+    )
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from monitoring_pipelines.service import serve
+
+    return serve(args.workspace)
+
+
+COMMANDS = {"demo": _demo, "alerts": _alerts, "redeliver": _redeliver, "serve": _serve}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "demo":
-        from monitoring_pipelines.defs.demo import DemoSettings, run_demo
+    try:
+        return COMMANDS[args.command](args)
+    except Exception as error:  # every failure ends as one clear line unless --debug
+        if args.debug:
+            raise
+        from monitoring_pipelines.alerts.redact import describe
 
-        run_demo(
-            DemoSettings(
-                hours=args.hours,
-                drift_from_hour=args.drift_from_hour,
-                rows_per_hour=args.rows_per_hour,
-                reference_rows=args.reference_rows,
-                seed=args.seed,
-                end=args.end,
-            )
-        )
-    elif args.command == "alerts":
-        from monitoring_pipelines.alerts.listing import format_alerts
-        from monitoring_pipelines.store.alerts import list_recent
-        from monitoring_pipelines.store.engine import get_engine
-
-        print(format_alerts(list_recent(get_engine(), args.limit)))
-    elif args.command == "serve":
-        from monitoring_pipelines.service import ServiceError, serve
-
-        try:
-            return serve(args.workspace)
-        except ServiceError as error:
-            print(f"monitoring-pipelines serve: {error}", file=sys.stderr)
-            return 2
-    return 0
+        print(f"monitoring-pipelines: error: {describe(error)}", file=sys.stderr)
+        print("(run with --debug for the traceback)", file=sys.stderr)
+        return 2 if isinstance(error, ValueError | LookupError | FileNotFoundError) else 1
 
 
 if __name__ == "__main__":

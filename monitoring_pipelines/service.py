@@ -22,8 +22,8 @@ import yaml
 STOP_GRACE_SECONDS = 20.0
 
 
-class ServiceError(RuntimeError):
-    """The service cannot start; the message says what to fix."""
+class ServiceError(ValueError):
+    """The service cannot start; the message says what to fix (the CLI exits 2)."""
 
 
 def instance_yaml(home: str | None) -> Path:

@@ -1,21 +1,18 @@
-"""Deliver the outbox: claim pending rows per channel, send, record each attempt.
+"""Deliver the outbox: each channel's pending rows, every attempt and outcome recorded.
 
-Slack: one message per (deployment, window, kind, channel). A claim counts an attempt and
-marks the rows unconfirmed before anything is sent; a row still unconfirmed later (a
-timeout, or a crash between send and record) is first looked up in the channel's history
-by its dedup key, so it is recorded, not re-posted, when it already arrived. Channel ids
-can be looked up; for channel names Slack offers no lookup and such a row is re-posted.
-CloudWatch: windows are packed into PutMetricData calls; a crash between put and record
-re-puts identical datums (same timestamp and value), which leaves Maximum unchanged.
+Slack (``slack_delivery``): exactly once where the channel's history can be searched, with
+unknown outcomes settled by lookup, never by a blind re-post. CloudWatch: windows are packed
+into PutMetricData calls; a crash between put and record re-puts identical datums (same
+timestamp and value), which leaves Maximum unchanged, so a stale CloudWatch claim is simply
+pending again. A delivery that died mid-way leaves rows ``sending``: after ``claim_timeout``
+a Slack one becomes ``unconfirmed`` (it may have been posted), a CloudWatch one ``pending``.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -28,57 +25,14 @@ from monitoring_pipelines.alerts.cloudwatch import (
     window_datums,
 )
 from monitoring_pipelines.alerts.redact import describe
-from monitoring_pipelines.alerts.slack import (
-    TOKEN_ENV,
-    SlackDeliveryError,
-    SlackTransport,
-    drift_message,
-    resolved_message,
-    run_failure_message,
-)
-from monitoring_pipelines.stats.alert_policy import DRIFT, RESOLVED
+from monitoring_pipelines.alerts.report import DeliveryReport
+from monitoring_pipelines.alerts.slack import TOKEN_ENV, SlackTransport
+from monitoring_pipelines.alerts.slack_delivery import SlackDelivery
 from monitoring_pipelines.store import alerts as outbox
 
 log = logging.getLogger(__name__)
 CLAIM_TIMEOUT = timedelta(minutes=10)
-LOOKUP_MARGIN = timedelta(minutes=5)
-
-
-@dataclass
-class DeliveryReport:
-    """Counts per channel of rows sent, failed (still pending) and held (no transport)."""
-
-    sent: dict[str, int] = field(default_factory=lambda: dict.fromkeys(outbox.CHANNELS, 0))
-    failed: dict[str, int] = field(default_factory=lambda: dict.fromkeys(outbox.CHANNELS, 0))
-    held: dict[str, int] = field(default_factory=lambda: dict.fromkeys(outbox.CHANNELS, 0))
-    slack_messages: int = 0
-    cloudwatch_calls: int = 0
-    errors: list[str] = field(default_factory=list)
-
-
-def message_for(rows: Sequence[Mapping[str, Any]], ui_url: str | None) -> dict:
-    """The Slack message for one group of outbox rows (all of the same kind)."""
-    kind = rows[0]["kind"]
-    if kind == DRIFT:
-        return drift_message(rows, ui_url)
-    if kind == RESOLVED:
-        return resolved_message(rows, ui_url)
-    if kind == outbox.RUN_FAILURE:
-        return run_failure_message(rows[0], ui_url)
-    raise ValueError(f"no Slack message for kind {kind!r}: expected drift, resolved, run_failure")
-
-
-def slack_groups(rows: Sequence[Mapping[str, Any]], default_channel: str | None) -> list[list]:
-    """Rows grouped into messages: one per deployment window, kind and channel."""
-    groups: dict[tuple, list] = defaultdict(list)
-    for row in rows:
-        channel = row["slack_channel"] or default_channel
-        if row["kind"] == outbox.RUN_FAILURE:
-            key: tuple = (row["id"],)
-        else:
-            key = (row["deployment_id"], row["window_start"], row["granularity"], row["kind"])
-        groups[(channel, *key)].append(row)
-    return list(groups.values())
+AFTER_A_CRASH = {"slack": outbox.UNCONFIRMED, "cloudwatch": outbox.PENDING}
 
 
 def deliver_pending(
@@ -86,70 +40,36 @@ def deliver_pending(
     slack: SlackTransport | None,
     cloudwatch: CloudWatchTransport | None,
     *,
-    ui_url: str | None = None,
     claim_timeout: timedelta = CLAIM_TIMEOUT,
     logger: logging.Logger | logging.LoggerAdapter = log,
     channels: Sequence[str] = outbox.CHANNELS,
+    ids: Sequence[int] | None = None,
 ) -> DeliveryReport:
-    """Deliver every pending outbox row of ``channels``; failures stay pending with the error
-    recorded. One channel at a time lets a job deliver each channel in its own step."""
+    """Deliver the pending (and, for Slack, unconfirmed) rows of ``channels``, optionally
+    only ``ids``; what cannot be delivered stays in the outbox with its status and error.
+    One channel at a time lets a job deliver each channel in its own step."""
     report = DeliveryReport()
     for channel in map(outbox.check_channel, channels):
         stale = outbox.stale_claims(engine, channel, claim_timeout)
-        outbox.release(engine, [row["id"] for row in stale], channel)
+        outbox.release(engine, [row["id"] for row in stale], channel, AFTER_A_CRASH[channel])
     if "slack" in channels:
-        _deliver_slack(engine, slack, ui_url, report, logger)
+        _deliver_slack(engine, slack, report, logger, ids)
     if "cloudwatch" in channels:
-        _deliver_cloudwatch(engine, cloudwatch, report, logger)
+        _deliver_cloudwatch(engine, cloudwatch, report, logger, ids)
     return report
 
 
-def _deliver_slack(engine, slack, ui_url, report: DeliveryReport, logger) -> None:
-    rows = outbox.pending(engine, "slack")
-    if not rows:
-        return
+def _deliver_slack(engine, slack, report: DeliveryReport, logger, ids) -> None:
     if slack is None:
-        report.held["slack"] = len(rows)
-        logger.warning(
-            f"Slack is not configured (set {TOKEN_ENV}): {len(rows)} alert(s) logged below "
-            "and kept in the outbox"
-        )
-        for group in slack_groups(rows, None):
-            logger.info(message_for(group, ui_url)["text"])
-        return
-    ui_url = ui_url or slack.settings.ui_url
-    for group in slack_groups(rows, slack.settings.default_channel):
-        channel = group[0]["slack_channel"] or slack.settings.default_channel
-        won = set(outbox.claim(engine, [row["id"] for row in group], "slack"))
-        group = [row for row in group if row["id"] in won]
-        if not group:
-            continue
-        ids = [row["id"] for row in group]
-        keys = [row["dedup_key"] for row in group]
-        try:
-            if not channel:
-                raise SlackDeliveryError(
-                    f"no Slack channel for {group[0]['deployment_id']}: set slack_channel "
-                    "in monitors.yaml or SLACK_CHANNEL",
-                    maybe_sent=False,
-                )
-            ts = None
-            if any(row["slack_unconfirmed"] for row in group):
-                oldest = min(row["created_at"] for row in group) - LOOKUP_MARGIN
-                ts = slack.find_posted(channel, keys, oldest)
-            if ts is None:
-                ts = slack.post(channel, message_for(group, ui_url), keys)
-                report.slack_messages += 1
-        except SlackDeliveryError as error:
-            outbox.record_attempt(
-                engine, ids, "slack", ok=False, error=str(error), unconfirmed=error.maybe_sent
+        waiting = outbox.with_status(engine, "slack", (outbox.PENDING, outbox.UNCONFIRMED), ids)
+        if waiting:
+            report.add("slack", "held", len(waiting))
+            logger.warning(
+                f"Slack is not configured (set {TOKEN_ENV}): {len(waiting)} alert(s) kept "
+                "in the outbox"
             )
-            report.failed["slack"] += len(ids)
-            report.errors.append(str(error))
-            logger.warning(f"Slack delivery of {len(ids)} alert(s) failed, kept pending: {error}")
-            continue
-        outbox.record_attempt(engine, ids, "slack", ok=True, slack_ts=ts)
-        report.sent["slack"] += len(ids)
+        return
+    SlackDelivery(engine, slack, report, logger, ids).run()
 
 
 def _packs(rows: Sequence[Mapping[str, Any]], transport: CloudWatchTransport) -> list[tuple]:
@@ -167,31 +87,32 @@ def _packs(rows: Sequence[Mapping[str, Any]], transport: CloudWatchTransport) ->
     return packs
 
 
-def _deliver_cloudwatch(engine, transport, report: DeliveryReport, logger) -> None:
-    rows = outbox.pending(engine, "cloudwatch")
+def _deliver_cloudwatch(engine, transport, report: DeliveryReport, logger, ids) -> None:
+    rows = outbox.with_status(engine, "cloudwatch", (outbox.PENDING,), ids)
     if not rows:
         return
     if transport is None:
-        report.held["cloudwatch"] = len(rows)
+        report.add("cloudwatch", "held", len(rows))
         logger.warning(
             f"CloudWatch is not configured: {len(rows)} window(s) of metrics kept in the outbox"
         )
         return
     old = {row["id"] for row in rows if too_old(row["window_start"])}
     outbox.skip(engine, sorted(old), "cloudwatch", "window older than CloudWatch's 14-day limit")
+    report.add("cloudwatch", "skipped", len(old))
     fresh = [row for row in rows if row["id"] not in old]
     won = set(outbox.claim(engine, [row["id"] for row in fresh], "cloudwatch"))
     secrets = [os.environ.get("AWS_SECRET_ACCESS_KEY"), os.environ.get("AWS_SESSION_TOKEN")]
     for pack_rows, datums in _packs([row for row in fresh if row["id"] in won], transport):
-        ids = [row["id"] for row in pack_rows]
+        pack_ids = [row["id"] for row in pack_rows]
         try:
             report.cloudwatch_calls += transport.put(datums)
         except Exception as error:  # botocore raises many types; all mean "not delivered yet"
             message = f"put_metric_data failed: {describe(error, secrets)}"
-            outbox.record_attempt(engine, ids, "cloudwatch", ok=False, error=message)
-            report.failed["cloudwatch"] += len(ids)
+            outbox.record(engine, pack_ids, "cloudwatch", outbox.PENDING, error=message)
+            report.add("cloudwatch", "retrying", len(pack_ids))
             report.errors.append(message)
-            logger.warning(f"CloudWatch delivery of {len(ids)} window(s) failed: {message}")
+            logger.warning(f"CloudWatch delivery of {len(pack_ids)} window(s) failed: {message}")
             continue
-        outbox.record_attempt(engine, ids, "cloudwatch", ok=True)
-        report.sent["cloudwatch"] += len(ids)
+        outbox.record(engine, pack_ids, "cloudwatch", outbox.SENT)
+        report.add("cloudwatch", "sent", len(pack_ids))

@@ -1,8 +1,11 @@
 """One drift-sensor tick without Dagster: history → policy → outbox (alerts and metrics).
 
 The sensor passes the drift results that are new since its cursor; this reads the alert
-history, decides, and enqueues the alerts (routed to a Slack channel) and each window's
-CloudWatch metrics. Re-running a tick enqueues nothing new: dedup keys are unique.
+history, decides, and enqueues what can be delivered: alerts (always written, as they are
+the alert history; ``skipped`` with the reason at once when Slack is not configured or no
+channel is known) and each window's CloudWatch metrics (only when CloudWatch is on). A
+window's alerts share one channel, its worst severity's, so they form one message.
+Re-running a tick enqueues nothing new: dedup keys are unique.
 """
 
 from __future__ import annotations
@@ -15,15 +18,31 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from monitoring_pipelines.alerts.slack import TOKEN_ENV
 from monitoring_pipelines.stats.alert_policy import (
+    RESOLVED,
     AlertDecision,
     AlertSettings,
     DriftRecord,
     decide_alerts,
+    severity_rank,
 )
 from monitoring_pipelines.store import alerts as outbox
+from monitoring_pipelines.store.drift import read_drift_scores
 
 HISTORY = timedelta(days=14)
+SLACK_NOT_CONFIGURED = (
+    f"Slack is not configured: set {TOKEN_ENV}, then `monitoring-pipelines redeliver --status "
+    "skipped` to send it"
+)
+
+
+def no_channel(deployment_id: str) -> str:
+    """Why a deployment's alerts cannot go to Slack although a token is set."""
+    return (
+        f"no Slack channel for {deployment_id}: set alerts.slack_channel in monitors.yaml "
+        "or SLACK_CHANNEL"
+    )
 
 
 @dataclass(frozen=True)
@@ -43,12 +62,48 @@ class SlackRouting:
 
 
 @dataclass(frozen=True)
+class Sinks:
+    """Which channels can deliver now: a Slack token (and its default channel), CloudWatch."""
+
+    slack: bool = True
+    default_channel: str | None = None
+    cloudwatch: bool = True
+
+    def slack_skip(self, deployment_id: str, channel: str | None) -> str | None:
+        """Why Slack cannot deliver a row for this deployment and channel, or None."""
+        if not self.slack:
+            return SLACK_NOT_CONFIGURED
+        if not (channel or self.default_channel):
+            return no_channel(deployment_id)
+        return None
+
+
+@dataclass(frozen=True)
 class TickResult:
-    """What the tick decided and which outbox rows it added."""
+    """What the tick decided, which outbox rows it added, and which of them can be sent."""
 
     decision: AlertDecision
     alert_ids: tuple[int, ...]
     metrics_ids: tuple[int, ...]
+    deliverable: int = 0
+
+
+def _window_key(item) -> tuple:
+    return (item.deployment_id, item.window_start, item.granularity)
+
+
+def _categories(engine: Engine, alerts) -> dict[tuple, list]:
+    """(deployment, window, granularity, column, metric) → the moved categories stored in the
+    alerted results' ``detail`` (categorical drift), read only for the windows that alert."""
+    found: dict[tuple, list] = {}
+    for deployment, start, granularity in {_window_key(a) for a in alerts}:
+        end = start + timedelta(microseconds=1)
+        for row in read_drift_scores(engine, deployment, start, end, granularity):
+            categories = (row["detail"] or {}).get("categories")
+            if categories:
+                key = (deployment, start, granularity, row["column_name"], row["metric"])
+                found[key] = categories
+    return found
 
 
 def enqueue_drift(
@@ -58,11 +113,10 @@ def enqueue_drift(
     routing: Mapping[str, SlackRouting] | None = None,
     rows_scored: Mapping[tuple[str, datetime, str], int] | None = None,
     history: timedelta = HISTORY,
+    sinks: Sinks = Sinks(),
 ) -> TickResult:
-    """Decide alerts for ``records`` against the stored history and enqueue everything.
-
-    ``rows_scored`` maps (deployment, window start, granularity) to the window's row count.
-    """
+    """Decide alerts for ``records`` against the stored history and enqueue what ``sinks``
+    can deliver. ``rows_scored`` maps (deployment, window start, granularity) to rows."""
     if not records:
         return TickResult(AlertDecision((), ()), (), ())
     since = min(r.window_start for r in records) - history
@@ -73,22 +127,43 @@ def enqueue_drift(
     ]
     decision = decide_alerts(records, settings, past)
     routing = routing or {}
-    alert_ids = outbox.enqueue(
-        engine,
-        [
+    worst: dict[tuple, str] = {}
+    for alert in decision.alerts:
+        key = _window_key(alert)
+        if key not in worst or severity_rank(alert.severity) > severity_rank(worst[key]):
+            worst[key] = alert.severity
+    categories = _categories(engine, [a for a in decision.alerts if a.kind != RESOLVED])
+    entries = []
+    for alert in decision.alerts:
+        channel = routing.get(alert.deployment_id, SlackRouting()).channel_for(
+            worst[_window_key(alert)]
+        )
+        moved = categories.get((*_window_key(alert), alert.column_name, alert.metric))
+        entries.append(
             outbox.alert_entry(
                 alert,
-                routing.get(alert.deployment_id, SlackRouting()).channel_for(alert.severity),
+                channel,
+                payload={"categories": moved} if moved else None,
+                slack_skip=sinks.slack_skip(alert.deployment_id, channel),
             )
-            for alert in decision.alerts
-        ],
-    )
+        )
+    alert_ids = outbox.enqueue(engine, entries)
+    metrics_ids = _enqueue_metrics(engine, records, rows_scored or {}) if sinks.cloudwatch else []
+    new_rows = outbox.select_rows(engine, ids=alert_ids) if alert_ids else []
+    deliverable = len(metrics_ids) + sum(r["slack_status"] == outbox.PENDING for r in new_rows)
+    return TickResult(decision, tuple(alert_ids), tuple(metrics_ids), deliverable)
+
+
+def _enqueue_metrics(
+    engine: Engine,
+    records: Sequence[DriftRecord],
+    rows_scored: Mapping[tuple[str, datetime, str], int],
+) -> list[int]:
     windows: dict[tuple, list[DriftRecord]] = defaultdict(list)
     for record in records:
         key = (record.deployment_id, record.window_start, record.window_end, record.granularity)
         windows[key].append(record)
-    rows_scored = rows_scored or {}
-    metrics_ids = outbox.enqueue(
+    return outbox.enqueue(
         engine,
         [
             outbox.metrics_entry(
@@ -102,4 +177,3 @@ def enqueue_drift(
             for (deployment, start, end, granularity), window in windows.items()
         ],
     )
-    return TickResult(decision, tuple(alert_ids), tuple(metrics_ids))

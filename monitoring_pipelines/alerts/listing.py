@@ -1,4 +1,5 @@
-"""A plain-text table of recent outbox rows, for ``monitoring-pipelines alerts`` and the demo."""
+"""Plain-text tables of outbox rows, for ``monitoring-pipelines alerts`` / ``redeliver`` and
+the demo."""
 
 from __future__ import annotations
 
@@ -6,13 +7,27 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 HEADERS = ("id", "deployment", "window (UTC)", "kind", "severity", "column", "metric", "value",
-           "slack", "cloudwatch")  # fmt: skip
+           "slack", "cloudwatch", "note")  # fmt: skip
+NOTE_CHARS = 70
 
 
 def _status(row: Mapping[str, Any], channel: str) -> str:
     status = row[f"{channel}_status"]
     attempts = row[f"{channel}_attempts"]
     return f"{status} ×{attempts}" if attempts > 1 else status
+
+
+def _note(row: Mapping[str, Any]) -> str:
+    """The notice text, or why the row's channel has not delivered it (its last error)."""
+    channel = "cloudwatch" if row["kind"] == "metrics" else "slack"
+    if row["kind"] == "notice":
+        text = row["reason"] or ""
+    elif row[f"{channel}_status"] != "sent":
+        text = row[f"{channel}_last_error"] or ""
+    else:
+        text = ""
+    text = " ".join(text.split())
+    return text if len(text) <= NOTE_CHARS else text[: NOTE_CHARS - 1] + "…"
 
 
 def alert_cells(row: Mapping[str, Any]) -> tuple[str, ...]:
@@ -29,6 +44,7 @@ def alert_cells(row: Mapping[str, Any]) -> tuple[str, ...]:
         "" if row["value"] is None else f"{row['value']:.4g}",
         _status(row, "slack"),
         _status(row, "cloudwatch"),
+        _note(row),
     )
 
 
@@ -42,3 +58,21 @@ def format_alerts(rows: Sequence[Mapping[str, Any]]) -> str:
         "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
         for line in table
     )
+
+
+def format_redelivery(result) -> str:
+    """What ``redeliver`` chose, requeued and delivered (a :class:`Redelivery`)."""
+    if not result.chosen:
+        return "no outbox rows match: nothing to redeliver"
+    lines = [f"{len(result.chosen)} row(s) chosen: {', '.join(map(str, result.chosen))}"]
+    for channel, ids in result.requeued.items():
+        listed = f" ({', '.join(map(str, ids))})" if ids else ""
+        lines.append(f"{channel}: {len(ids)} requeued{listed}")
+    if result.report is None:
+        lines.append("not sent (--no-send): the alert job or the next redeliver sends them")
+        return "\n".join(lines)
+    for channel, counts in result.report.rows.items():
+        shown = ", ".join(f"{n} {outcome}" for outcome, n in counts.items() if n)
+        lines.append(f"{channel}: {shown or 'nothing delivered'}")
+    lines.extend(f"error: {error}" for error in result.report.errors[:5])
+    return "\n".join(lines)

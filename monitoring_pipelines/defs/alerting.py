@@ -1,17 +1,17 @@
 """The alert job (deliver the outbox to Slack and CloudWatch) and its wiring into Definitions.
 
-Each op delivers one channel through ``deliver_pending`` and records counts (never the
-token) as output metadata. A failed delivery fails its op after recording it, so an outage
-is visible in the UI; the alerts stay pending for the next run. The run-failure sensor does
-not watch this job, so a Slack outage cannot loop into more Slack alerts.
+Each op delivers one channel through ``deliver_pending`` and records its counts (never the
+token) as output metadata. A delivery that left rows retrying, unconfirmed or failed fails
+its op after recording them, so an outage is visible in the UI. The run-failure sensor
+watches every job of the location but never alerts about this one: its failures are
+already recorded on each outbox row, and alerting through Slack about Slack failing would
+loop (failure → alert → delivery run → failure ...).
 """
 
-from collections.abc import Sequence
-
 import dagster as dg
-from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
-from monitoring_pipelines.alerts.delivery import DeliveryReport, deliver_pending
+from monitoring_pipelines.alerts.delivery import deliver_pending
+from monitoring_pipelines.alerts.report import DeliveryReport
 from monitoring_pipelines.config import MonitorsConfig
 from monitoring_pipelines.defs.alert_resources import AlertSink, MetricSink, alert_resources
 from monitoring_pipelines.defs.resources import StoreResource
@@ -23,20 +23,19 @@ ALERT_JOB = "alert_delivery_job"
 
 
 def _finish(context: dg.OpExecutionContext, report: DeliveryReport, channel: str) -> None:
-    """Counts as metadata; a Failure (secret-free message) when anything stayed pending."""
-    calls = ("slack_messages", report.slack_messages)
-    if channel == "cloudwatch":
-        calls = ("cloudwatch_calls", report.cloudwatch_calls)
-    metadata = {
-        "sent": report.sent[channel],
-        "failed": report.failed[channel],
-        "held": report.held[channel],
-        calls[0]: calls[1],
-    }
-    if report.failed[channel]:
+    """Counts as metadata; a Failure (secret-free message) when rows were left undelivered."""
+    metadata: dict[str, int] = dict(report.summary(channel))
+    if channel == "slack":
+        metadata |= {"slack_messages": report.slack_messages, "lookups": report.slack_lookups}
+    else:
+        metadata["cloudwatch_calls"] = report.cloudwatch_calls
+    undelivered = report.undelivered(channel)
+    if undelivered:
         raise dg.Failure(
-            description=f"{report.failed[channel]} {channel} deliveries failed and stay pending "
-            f"for the next run; first error: {report.errors[0]}",
+            description=f"{undelivered} {channel} deliveries not confirmed "
+            f"({report.count(channel, 'retrying')} retrying, "
+            f"{report.count(channel, 'unconfirmed')} unconfirmed, "
+            f"{report.count(channel, 'failed')} failed); first error: {report.errors[0]}",
             metadata=metadata,
         )
     context.add_output_metadata(metadata)
@@ -47,12 +46,7 @@ def post_slack_alerts(
     context: dg.OpExecutionContext, store: StoreResource, slack: AlertSink
 ) -> None:
     report = deliver_pending(
-        store.engine(),
-        slack.transport(),
-        None,
-        ui_url=slack.ui_url,
-        logger=context.log,
-        channels=("slack",),
+        store.engine(), slack.transport(), None, logger=context.log, channels=("slack",)
     )
     _finish(context, report, "slack")
 
@@ -79,7 +73,6 @@ def alert_delivery_job() -> None:
 
 def build_alerting(
     config: MonitorsConfig,
-    monitored_jobs: Sequence[dg.JobDefinition | UnresolvedAssetJobDefinition],
 ) -> tuple[list[dg.JobDefinition], list[dg.SensorDefinition], dict[str, dg.ConfigurableResource]]:
     """The alert job, the drift-threshold and run-failure sensors, and the sinks.
 
@@ -88,6 +81,6 @@ def build_alerting(
     alert_settings(config)
     sensors = [
         build_drift_threshold_sensor(alert_delivery_job),
-        build_run_failure_sensor(alert_delivery_job, monitored_jobs),
+        build_run_failure_sensor(alert_delivery_job),
     ]
     return [alert_delivery_job], sensors, alert_resources()

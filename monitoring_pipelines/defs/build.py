@@ -22,7 +22,7 @@ def build_definitions(config: MonitorsConfig, config_path: str | None = None) ->
     drift = build_drift_scores(config, hourly)
     job = build_hourly_job([hourly, drift])
     baseline_job = build_baseline_job(baseline)
-    alert_jobs, sensors, sinks = build_alerting(config, [baseline_job, job])
+    alert_jobs, sensors, sinks = build_alerting(config)
     return dg.Definitions(
         assets=[baseline, hourly, drift],
         jobs=[baseline_job, job, *alert_jobs],

@@ -123,12 +123,13 @@ def run_demo(settings: DemoSettings, out: TextIO = sys.stdout) -> DemoResult:
             print(f"  {column:<20} {hour:%Y-%m-%d %H:%M}", file=out)
     else:
         print("\nno column drifted", file=out)
-    print("\nalerts the alert job would send (monitoring-pipelines alerts):", file=out)
+    print("\nalerts (monitoring-pipelines alerts):", file=out)
     alerts = [row for row in list_recent(engine, limit=1000) if row["kind"] != "metrics"]
     print(format_alerts(alerts[:ALERTS_SHOWN]), file=out)
     print(
-        "(set SLACK_BOT_TOKEN / CLOUDWATCH_NAMESPACE and start drift_threshold_sensor to deliver "
-        "them; see README 'Alerts')",
+        "(without SLACK_BOT_TOKEN they are recorded as skipped: set it and run "
+        "`monitoring-pipelines redeliver --status skipped`, or start drift_threshold_sensor "
+        "for new hours; see README 'Alerts')",
         file=out,
     )
     print(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any
 
@@ -18,11 +18,13 @@ import numpy as np
 import pandas as pd
 
 from monitoring_pipelines.stats.binning import DEFAULT_BINS, quantile_edges
+from monitoring_pipelines.stats.category_shift import category_shifts
 from monitoring_pipelines.stats.dataset import reference_categories
 from monitoring_pipelines.stats.metrics.measurement import Measurement
 from monitoring_pipelines.stats.metrics.registry import MetricSpec, get_spec
 from monitoring_pipelines.stats.profile import (
     DEFAULT_MAX_CATEGORIES,
+    CategoricalProfile,
     ColumnProfile,
     Kind,
     profile_categorical,
@@ -87,7 +89,11 @@ def score_column(
     )
     if sizes[0] == 0 or sizes[1] < max(min_rows, 1):
         return insufficient(metric, threshold, *sizes, min_rows)
-    return judged(metric, spec, spec.function(baseline, current, **params), threshold, *sizes)
+    result = judged(metric, spec, spec.function(baseline, current, **params), threshold, *sizes)
+    if result.drifted and spec.sizes == "values" and isinstance(baseline, CategoricalProfile):
+        shifts = category_shifts(baseline, current)  # what an alert shows to explain it
+        result = replace(result, detail={**result.detail, "categories": shifts})
+    return result
 
 
 def score(

@@ -1,8 +1,16 @@
-"""The alert outbox: enqueue once per dedup key, claim, record each delivery attempt.
+"""The alert outbox: enqueue once per dedup key, claim, record each delivery's outcome.
 
 Every alert is written here before anything is sent, so nothing is lost when Slack or AWS
 is down; the unique ``dedup_key`` (INSERT ... ON CONFLICT DO NOTHING) means an alert is
-never enqueued twice, and the per-channel status means it is never sent twice.
+never enqueued twice. Each channel has its own status:
+
+- ``pending``: to be sent; ``sending``: claimed by a delivery now (attempts counted);
+- ``unconfirmed`` (Slack): a post whose outcome is unknown (timeout, dropped connection,
+  5xx, or a delivery that died mid-way); it is never posted again until a lookup of the
+  channel proves it absent (→ ``pending``) or present (→ ``sent``);
+- ``sent``; ``failed``: a permanent error (e.g. ``channel_not_found``), kept with its
+  reason until ``monitoring-pipelines redeliver``; ``skipped``: not for this channel, or
+  the channel is not configured (the reason is in ``<channel>_last_error``).
 """
 
 from __future__ import annotations
@@ -11,18 +19,25 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, select, update
+from sqlalchemy import Engine, and_, case, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from monitoring_pipelines.stats.alert_policy import DRIFT, RESOLVED, Alert, LastAlert
 from monitoring_pipelines.store.aggregates import utc
-from monitoring_pipelines.store.schema import alerts
+from monitoring_pipelines.store.schema import alerts, model_performance
 
 CHANNELS = ("slack", "cloudwatch")
-PENDING, SENDING, SENT, SKIPPED = "pending", "sending", "sent", "skipped"
+PENDING, SENDING, UNCONFIRMED = "pending", "sending", "unconfirmed"
+SENT, FAILED, SKIPPED = "sent", "failed", "skipped"
+STATUSES = (PENDING, SENDING, UNCONFIRMED, SENT, FAILED, SKIPPED)
 METRICS = "metrics"
 RUN_FAILURE = "run_failure"
+NOTICE = "notice"
+KINDS = (DRIFT, RESOLVED, RUN_FAILURE, NOTICE, METRICS)
+EXACTLY_ONCE, AT_MOST_ONCE, AT_LEAST_ONCE = "exactly_once", "at_most_once", "at_least_once"
+ALL_DEPLOYMENTS = "all"
 MAX_ERROR_CHARS = 1000
+NOTICE_SKIP = "an operator notice: run log and `monitoring-pipelines alerts` only"
 
 
 def check_channel(channel: str) -> str:
@@ -31,8 +46,27 @@ def check_channel(channel: str) -> str:
     return channel
 
 
-def alert_entry(alert: Alert, slack_channel: str | None = None) -> dict[str, Any]:
-    """An outbox row for a drift or resolved alert: for Slack only."""
+def check_status(status: str) -> str:
+    if status not in STATUSES:
+        raise ValueError(f"unknown status {status!r}: choose one of {', '.join(STATUSES)}")
+    return status
+
+
+def _slack(skip_reason: str | None) -> dict[str, Any]:
+    """Slack columns of a new row: pending, or skipped at once with the reason."""
+    if skip_reason is None:
+        return {"slack_status": PENDING}
+    return {"slack_status": SKIPPED, "slack_last_error": skip_reason[:MAX_ERROR_CHARS]}
+
+
+def alert_entry(
+    alert: Alert,
+    slack_channel: str | None = None,
+    payload: Mapping[str, Any] | None = None,
+    slack_skip: str | None = None,
+) -> dict[str, Any]:
+    """An outbox row for a drift or resolved alert (Slack only); ``slack_skip`` says why
+    Slack cannot deliver it (not configured, no channel): the row is then ``skipped``."""
     return {
         "dedup_key": alert.dedup_key,
         "deployment_id": alert.deployment_id,
@@ -48,8 +82,9 @@ def alert_entry(alert: Alert, slack_channel: str | None = None) -> dict[str, Any
         "threshold": alert.threshold,
         "status": alert.status,
         "reason": alert.reason,
+        "payload": dict(payload) if payload else None,
         "slack_channel": slack_channel,
-        "slack_status": PENDING,
+        **_slack(slack_skip),
         "cloudwatch_status": SKIPPED,
     }
 
@@ -86,19 +121,42 @@ def metrics_entry(
 
 
 def run_failure_entry(
-    deployment_id: str, run_id: str, job_name: str, error: str, slack_channel: str | None = None
+    deployment_id: str,
+    run_id: str,
+    job_name: str,
+    error: str,
+    slack_channel: str | None = None,
+    *,
+    partition: str | None = None,
+    slack_skip: str | None = None,
 ) -> dict[str, Any]:
-    """An outbox row for a failed monitoring run (Slack only), keyed by the run id."""
+    """An outbox row for a failed run (Slack only), keyed by the run id."""
     return {
         "dedup_key": f"{RUN_FAILURE}|{run_id}",
         "deployment_id": deployment_id,
         "kind": RUN_FAILURE,
         "severity": "critical",
         "reason": error[:MAX_ERROR_CHARS],
-        "payload": {"run_id": run_id, "job_name": job_name},
+        "payload": {"run_id": run_id, "job_name": job_name, "partition": partition},
         "slack_channel": slack_channel,
-        "slack_status": PENDING,
+        **_slack(slack_skip),
         "cloudwatch_status": SKIPPED,
+    }
+
+
+def notice_entry(key: str, text: str, deployment_id: str = ALL_DEPLOYMENTS) -> dict[str, Any]:
+    """A notice for the operator (e.g. "the duplicate check is impossible"), kept once per
+    ``key`` so it is said once, and never sent anywhere."""
+    return {
+        "dedup_key": f"{NOTICE}|{key}",
+        "deployment_id": deployment_id,
+        "kind": NOTICE,
+        "severity": "warning",
+        "reason": text[:MAX_ERROR_CHARS],
+        "slack_status": SKIPPED,
+        "slack_last_error": NOTICE_SKIP,
+        "cloudwatch_status": SKIPPED,
+        "cloudwatch_last_error": NOTICE_SKIP,
     }
 
 
@@ -144,96 +202,258 @@ def _as_dict(row: Mapping[str, Any]) -> dict[str, Any]:
     return {k: utc(v) if isinstance(v, datetime) else v for k, v in row.items()}
 
 
-def pending(engine: Engine, channel: str, limit: int | None = None) -> list[dict[str, Any]]:
-    """Rows waiting for ``channel``, oldest first."""
-    status, _, _ = _columns(channel)
-    query = select(alerts).where(status == PENDING).order_by(alerts.c.id).limit(limit)
+def _fetch(engine: Engine, query) -> list[dict[str, Any]]:
     with engine.connect() as conn:
         return [_as_dict(row) for row in conn.execute(query).mappings()]
 
 
-def claim(engine: Engine, alert_ids: Iterable[int], channel: str) -> list[int]:
-    """Start an attempt: pending → sending, attempts + 1. Returns the ids this caller won.
+def with_status(
+    engine: Engine,
+    channel: str,
+    statuses: Sequence[str] = (PENDING,),
+    ids: Iterable[int] | None = None,
+) -> list[dict[str, Any]]:
+    """Rows whose ``channel`` status is one of ``statuses`` (optionally only ``ids``), oldest
+    first."""
+    status, _, _ = _columns(channel)
+    query = select(alerts).where(status.in_([check_status(s) for s in statuses]))
+    if ids is not None:
+        query = query.where(alerts.c.id.in_(list(ids)))
+    return _fetch(engine, query.order_by(alerts.c.id))
 
-    For Slack the row is also marked unconfirmed until an outcome is recorded: a later
-    delivery must look the message up before posting it again.
+
+def pending(engine: Engine, channel: str, limit: int | None = None) -> list[dict[str, Any]]:
+    """Rows waiting for ``channel``, oldest first."""
+    status, _, _ = _columns(channel)
+    query = select(alerts).where(status == PENDING).order_by(alerts.c.id).limit(limit)
+    return _fetch(engine, query)
+
+
+def claim(
+    engine: Engine,
+    alert_ids: Iterable[int],
+    channel: str,
+    from_status: str = PENDING,
+    guarantee: str | None = None,
+    slack_channel: str | None = None,
+) -> list[int]:
+    """Start an attempt: ``from_status`` → sending. Returns the ids this caller won.
+
+    Claiming a pending row counts a send attempt and, for Slack, records the delivery
+    ``guarantee`` and the channel posted to (so a later lookup searches where it went);
+    claiming an unconfirmed one starts a lookup and counts nothing. Either way the claim
+    time is set, so no other delivery takes the row as stale meanwhile.
     """
     status, attempts, claimed_at = _columns(channel)
-    values = {status: SENDING, claimed_at: datetime.now(UTC), attempts: attempts + 1}
-    if channel == "slack":
-        values[alerts.c.slack_unconfirmed] = True
+    values: dict[Any, Any] = {status: SENDING, claimed_at: datetime.now(UTC)}
+    if from_status == PENDING:
+        values[attempts] = attempts + 1
+        if channel == "slack" and guarantee is not None:
+            values[alerts.c.slack_guarantee] = guarantee
+        if channel == "slack" and slack_channel is not None:
+            values[alerts.c.slack_channel] = slack_channel
     won = []
     with engine.begin() as conn:
         for alert_id in alert_ids:
             result = conn.execute(
-                update(alerts).where(alerts.c.id == alert_id, status == PENDING).values(values)
+                update(alerts).where(alerts.c.id == alert_id, status == from_status).values(values)
             )
             if result.rowcount:
                 won.append(alert_id)
     return won
 
 
+def mark(engine: Engine, alert_ids: Iterable[int], marker: str) -> None:
+    """Record the marker of the Slack message the claimed rows are about to be posted in
+    (before the post, so a lookup after any outcome knows what to search for)."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(alerts)
+            .where(alerts.c.id.in_(list(alert_ids)), alerts.c.slack_status == SENDING)
+            .values({alerts.c.slack_marker: marker})
+        )
+
+
 def stale_claims(engine: Engine, channel: str, older_than: timedelta) -> list[dict[str, Any]]:
-    """Rows left in ``sending`` longer than ``older_than`` (a delivery crashed mid-way)."""
+    """Rows left in ``sending`` longer than ``older_than`` (a delivery died mid-way)."""
     status, _, claimed_at = _columns(channel)
     cutoff = datetime.now(UTC) - older_than
     query = select(alerts).where(status == SENDING, claimed_at <= cutoff).order_by(alerts.c.id)
-    with engine.connect() as conn:
-        return [_as_dict(row) for row in conn.execute(query).mappings()]
+    return _fetch(engine, query)
 
 
-def release(engine: Engine, alert_ids: Iterable[int], channel: str) -> None:
-    """Put claimed rows back to pending (a stale claim, or nothing was tried)."""
+def release(engine: Engine, alert_ids: Iterable[int], channel: str, to_status: str) -> None:
+    """Put rows still ``sending`` back to ``to_status`` (pending, or unconfirmed when a post
+    may have left)."""
     status, _, _ = _columns(channel)
+    values: dict[Any, Any] = {status: check_status(to_status)}
+    if channel == "slack" and to_status == UNCONFIRMED:
+        values[alerts.c.slack_unconfirmed] = True
     with engine.begin() as conn:
         for alert_id in alert_ids:
             conn.execute(
-                update(alerts)
-                .where(alerts.c.id == alert_id, status == SENDING)
-                .values({status: PENDING})
+                update(alerts).where(alerts.c.id == alert_id, status == SENDING).values(values)
             )
 
 
 def skip(engine: Engine, alert_ids: Iterable[int], channel: str, reason: str) -> None:
     """Give up on rows for ``channel`` for good (e.g. too old for CloudWatch), saying why."""
-    status, _, _ = _columns(channel)
+    record(engine, alert_ids, channel, SKIPPED, error=reason, held=False)
+
+
+def record(
+    engine: Engine,
+    alert_ids: int | Iterable[int],
+    channel: str,
+    status: str,
+    *,
+    error: str | None = None,
+    slack_ts: str | None = None,
+    guarantee: str | None = None,
+    held: bool = True,
+) -> None:
+    """Record where rows stand for ``channel``: ``sent`` (with the Slack ts), or ``pending``,
+    ``unconfirmed``, ``failed``, ``skipped`` with the error or reason.
+
+    ``held``: only rows still ``sending`` (claimed by this caller) change, so a delivery
+    whose claim was taken over as stale cannot overwrite what the other one recorded.
+    """
+    status_column, _, _ = _columns(channel)
+    ids = [alert_ids] if isinstance(alert_ids, int) else list(alert_ids)
+    values: dict[Any, Any] = {
+        status_column: check_status(status),
+        alerts.c[f"{channel}_last_error"]: None if error is None else error[:MAX_ERROR_CHARS],
+    }
+    if status == SENT:
+        values[alerts.c[f"{channel}_sent_at"]] = datetime.now(UTC)
+    if channel == "slack":
+        if slack_ts is not None:
+            values[alerts.c.slack_ts] = slack_ts
+        if guarantee is not None:
+            values[alerts.c.slack_guarantee] = guarantee
+        if status == UNCONFIRMED:
+            values[alerts.c.slack_unconfirmed] = True
+    guard = status_column == SENDING if held else true()
     with engine.begin() as conn:
-        for alert_id in alert_ids:
-            conn.execute(
-                update(alerts)
-                .where(alerts.c.id == alert_id)
-                .values({status: SKIPPED, alerts.c[f"{channel}_last_error"]: reason})
-            )
+        for one in ids:
+            conn.execute(update(alerts).where(alerts.c.id == one, guard).values(values))
 
 
 def record_attempt(
-    engine: Engine,
-    alert_id: int | Iterable[int],
-    channel: str,
-    ok: bool,
-    error: str | None = None,
-    slack_ts: str | None = None,
-    unconfirmed: bool = False,
+    engine: Engine, alert_id: int | Iterable[int], channel: str, ok: bool, error: str | None = None
 ) -> None:
-    """Record the outcome of an attempt (counted by :func:`claim`): sent with the Slack ts,
-    or pending again with the error; ``unconfirmed`` when the post may have arrived."""
+    """Record a claimed attempt as sent, or pending again with the error."""
+    record(engine, alert_id, channel, SENT if ok else PENDING, error=None if ok else error)
+
+
+def needs_retry(engine: Engine, channels: Sequence[str] = CHANNELS) -> bool:
+    """Whether a retry run has work in ``channels`` (those configured now): a pending row
+    that already failed an attempt, or a Slack post whose outcome is still unconfirmed (it
+    needs a lookup)."""
+    retrying = [
+        and_(alerts.c[f"{channel}_status"] == PENDING, alerts.c[f"{channel}_attempts"] > 0)
+        for channel in map(check_channel, channels)
+    ]
+    if "slack" in channels:
+        retrying.append(alerts.c.slack_status == UNCONFIRMED)
+    if not retrying:
+        return False
+    query = select(alerts.c.id).limit(1).where(or_(*retrying))
+    with engine.connect() as conn:
+        return conn.execute(query).first() is not None
+
+
+def requeue(
+    engine: Engine, alert_ids: Iterable[int], channel: str, *, resend_unconfirmed: bool = False
+) -> dict[str, list[int]]:
+    """``failed`` and ``skipped`` rows back to ``pending`` for another try (redeliver).
+
+    ``unconfirmed`` rows stay unconfirmed (their next delivery looks them up first) unless
+    ``resend_unconfirmed``: the operator checked the channel and wants them posted again.
+    Notices are never requeued. Returns the ids per outcome (``requeued``, ``kept``).
+    """
     status, _, _ = _columns(channel)
-    ids = [alert_id] if isinstance(alert_id, int) else list(alert_id)
-    values: dict[Any, Any] = {
-        status: SENT if ok else PENDING,
-        alerts.c[f"{channel}_last_error"]: None
-        if ok
-        else (error or "unknown error")[:MAX_ERROR_CHARS],
-    }
-    if ok:
-        values[alerts.c[f"{channel}_sent_at"]] = datetime.now(UTC)
-    if channel == "slack":
-        values[alerts.c.slack_unconfirmed] = unconfirmed and not ok
-        if slack_ts is not None:
-            values[alerts.c.slack_ts] = slack_ts
+    movable = [FAILED, SKIPPED] + ([UNCONFIRMED] if resend_unconfirmed else [])
+    condition = and_(status.in_(movable), alerts.c.kind != NOTICE)
+    if channel == "cloudwatch":
+        condition = and_(condition, alerts.c.kind == METRICS)
+    else:
+        condition = and_(condition, alerts.c.kind != METRICS)
+    ids = list(alert_ids)
     with engine.begin() as conn:
-        for one in ids:
-            conn.execute(update(alerts).where(alerts.c.id == one).values(values))
+        moved = conn.execute(
+            update(alerts)
+            .where(alerts.c.id.in_(ids), condition)
+            .values({status: PENDING})
+            .returning(alerts.c.id)
+        )
+        requeued = sorted(moved.scalars().all())
+    return {"requeued": requeued, "kept": sorted(set(ids) - set(requeued))}
+
+
+def select_rows(
+    engine: Engine,
+    *,
+    ids: Sequence[int] | None = None,
+    deployment_id: str | None = None,
+    statuses: Sequence[str] | None = None,
+    channel: str | None = None,
+    kinds: Sequence[str] | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """Rows chosen by id, deployment, kind and status (in ``channel``, or in the row's own
+    channel), alerts before window metrics and newest first: what the CLI lists and
+    redelivers."""
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit must be >= 1, got {limit}")
+    query = select(alerts)
+    if ids:
+        query = query.where(alerts.c.id.in_(list(ids)))
+    if deployment_id is not None:
+        query = query.where(alerts.c.deployment_id == deployment_id)
+    if kinds:
+        query = query.where(alerts.c.kind.in_(list(kinds)))
+    if statuses:
+        chosen = [check_status(s) for s in statuses]
+        if channel is not None:
+            query = query.where(alerts.c[f"{check_channel(channel)}_status"].in_(chosen))
+        else:  # the row's own channel: CloudWatch for window metrics, Slack for the rest
+            query = query.where(
+                or_(
+                    and_(alerts.c.kind == METRICS, alerts.c.cloudwatch_status.in_(chosen)),
+                    and_(alerts.c.kind != METRICS, alerts.c.slack_status.in_(chosen)),
+                )
+            )
+    metrics_last = case((alerts.c.kind == METRICS, 1), else_=0)
+    query = query.order_by(metrics_last, alerts.c.id.desc()).limit(limit)
+    return _fetch(engine, query)
+
+
+def list_recent(engine: Engine, limit: int = 50) -> list[dict[str, Any]]:
+    """The newest outbox rows with their delivery status, alerts before window metrics."""
+    return select_rows(engine, limit=limit)
+
+
+def rows_with_ts(engine: Engine, channel: str, ts: str) -> list[dict[str, Any]]:
+    """The rows delivered as one Slack message (``slack_ts``), oldest first."""
+    query = select(alerts).where(alerts.c.slack_ts == ts, alerts.c.slack_status == SENT)
+    rows = _fetch(engine, query.order_by(alerts.c.id))
+    return [r for r in rows if r["kind"] == DRIFT and (r["slack_channel"] in (None, channel))]
+
+
+def alert_timeline(engine: Engine, deployment_id: str, since: datetime) -> list[dict[str, Any]]:
+    """The deployment's drift and resolved rows with windows from ``since``, in window
+    order: what pairs a resolved notice with the message it resolves."""
+    query = (
+        select(alerts)
+        .where(
+            alerts.c.deployment_id == deployment_id,
+            alerts.c.kind.in_((DRIFT, RESOLVED)),
+            alerts.c.window_start >= utc(since),
+        )
+        .order_by(alerts.c.window_start, alerts.c.id)
+    )
+    return _fetch(engine, query)
 
 
 def recent_history(engine: Engine, deployment_id: str | None, since: datetime) -> list[LastAlert]:
@@ -268,10 +488,19 @@ def recent_history(engine: Engine, deployment_id: str | None, since: datetime) -
     return list(last.values())
 
 
-def list_recent(engine: Engine, limit: int = 50) -> list[dict[str, Any]]:
-    """The newest outbox rows with their delivery status, newest first (for the CLI)."""
-    if limit < 1:
-        raise ValueError(f"limit must be >= 1, got {limit}")
-    query = select(alerts).order_by(alerts.c.id.desc()).limit(limit)
-    with engine.connect() as conn:
-        return [_as_dict(row) for row in conn.execute(query).mappings()]
+def window_performance(
+    engine: Engine, deployment_id: str, window_start: datetime, window_end: datetime
+) -> list[dict[str, Any]]:
+    """``model_performance`` rows of one window (metric, value, n_labelled), for messages."""
+    query = (
+        select(
+            model_performance.c.metric, model_performance.c.value, model_performance.c.n_labelled
+        )
+        .where(
+            model_performance.c.deployment_id == deployment_id,
+            model_performance.c.window_start == utc(window_start),
+            model_performance.c.window_end == utc(window_end),
+        )
+        .order_by(model_performance.c.metric)
+    )
+    return _fetch(engine, query)

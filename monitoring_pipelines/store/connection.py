@@ -12,12 +12,15 @@
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import time
 import weakref
 
 from sqlalchemy import URL, Engine, NullPool, create_engine, event
 from sqlalchemy.engine import make_url
+
+from monitoring_pipelines.alerts.redact import redact, redact_url
 
 STATEMENT_TIMEOUT_ENV = "MONITORING_STATEMENT_TIMEOUT_SECONDS"
 CONNECT_ATTEMPTS_ENV = "MONITORING_DATABASE_CONNECT_ATTEMPTS"
@@ -44,14 +47,21 @@ class DatabaseUnreachable(ConnectionError):
 
 
 def redacted(url: str | URL) -> str:
-    """The URL with any password hidden, safe for logs and errors."""
-    return make_url(url).render_as_string(hide_password=True)
+    """The URL with any password hidden, safe for logs and errors (also when an unescaped
+    ``@`` in the password fools the parser: ``alerts.redact.redact_url``)."""
+    text = url if isinstance(url, str) else url.render_as_string(hide_password=False)
+    return redact_url(text)
 
 
 def create_store_engine(url: str | URL, *, pooled: bool = True) -> Engine:
     """An engine for the store at ``url``; ``pooled=False`` opens a fresh connection each time
     (migrations use one so their session settings never reach the pool)."""
     url = make_url(url)
+    if url.host and "@" in url.host:  # the parser split at an "@" of the password
+        raise ValueError(
+            f"the database URL {redacted(url)} has an unescaped '@' in its user or password: "
+            "write it as %40"
+        )
     backend = url.get_backend_name()
     options: dict = {} if pooled else {"poolclass": NullPool}
     if backend == "sqlite":
@@ -141,10 +151,11 @@ def _retrying_connect(url: URL, attempts: int):
 
 
 def _reason(error: Exception, url: URL) -> str:
-    """The driver's message on one line, with the password removed should it appear."""
-    message = " ".join(str(error).split())
+    """The driver's message on one line, with URL credentials and the password (as a whole
+    word, so other text is not garbled) removed should they appear."""
+    message = redact(" ".join(str(error).split()))
     if url.password:
-        message = message.replace(str(url.password), "***")
+        message = re.sub(rf"(?<!\w){re.escape(str(url.password))}(?!\w)", "***", message)
     return message
 
 

@@ -110,9 +110,11 @@ model_performance = Table(
     Index("ix_model_performance_deployment_window", "deployment_id", "window_start"),
 )
 
-# The outbox. One row per alert (kind drift, resolved, run_failure) or per window's metrics
-# (kind metrics); each channel has its own status: pending → sending → sent, or skipped when
-# the row is not for that channel. ``dedup_key`` is unique: an alert is enqueued once.
+# The outbox. One row per alert (kind drift, resolved, run_failure), per window's metrics
+# (kind metrics) or per operator notice (kind notice); each channel has its own status:
+# pending → sending → sent, unconfirmed (a Slack post of unknown outcome, until a lookup
+# settles it), failed (a permanent error), or skipped (not for that channel, or the channel
+# is not configured). ``dedup_key`` is unique: an alert is enqueued once.
 alerts = Table(
     "alerts",
     metadata,
@@ -141,6 +143,8 @@ alerts = Table(
     Column("slack_sent_at", Timestamp, nullable=True),
     Column("slack_ts", Text, nullable=True),
     Column("slack_unconfirmed", Boolean, nullable=False, default=False),
+    Column("slack_guarantee", String(16), nullable=True),
+    Column("slack_marker", String(40), nullable=True),
     Column("cloudwatch", NullableJson, nullable=True),
     Column("cloudwatch_status", String(16), nullable=False, default="pending"),
     Column("cloudwatch_attempts", Integer, nullable=False, default=0),

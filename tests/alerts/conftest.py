@@ -42,6 +42,7 @@ def slack_settings(fake_slack: FakeSlack, slack_token: str) -> SlackSettings:
         timeout_seconds=1,
         max_retries=2,
         backoff_seconds=0.01,
+        settle_seconds=0,  # tests settle unknown outcomes at once; production waits a minute
     )
 
 

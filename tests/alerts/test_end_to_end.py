@@ -1,4 +1,5 @@
-"""Drift results → policy → outbox → local Slack and moto, across two sensor ticks and a restart."""
+"""Drift results → policy → outbox → local Slack and moto, across two sensor ticks and a
+restart: one message per window, and a resolve updates its original and replies in its thread."""
 
 from __future__ import annotations
 
@@ -46,6 +47,11 @@ def test_two_ticks_a_restart_and_delivery(sqlite_engine, slack, fake_slack, clou
     restarted = enqueue_drift(sqlite_engine, records([0, 1, 2]), settings, routing, rows)
     assert (restarted.alert_ids, restarted.metrics_ids) == ((), ())
     deliver_pending(sqlite_engine, slack, cloudwatch)
+    assert [m["text"] for m in fake_slack.messages] == [
+        f"Critical drift · credit_risk · {T0 + HOUR:%Y-%m-%d %H:%M}–{T0 + 2 * HOUR:%H:%M} UTC: age",
+        f"Warning drift · credit_risk · {T0 + 2 * HOUR:%Y-%m-%d %H:%M}–{T0 + 3 * HOUR:%H:%M} UTC: "
+        "income",
+    ]
 
     second = enqueue_drift(sqlite_engine, records([3, 4]), settings, routing, rows)
     assert [(a.kind, a.column_name, (a.window_start - T0) // HOUR) for a in second.decision.alerts
@@ -54,15 +60,33 @@ def test_two_ticks_a_restart_and_delivery(sqlite_engine, slack, fake_slack, clou
         s.reason for s in second.decision.suppressed if s.record.column_name == "age"
     )
     report = deliver_pending(sqlite_engine, slack, cloudwatch)
-    assert report.sent == {"slack": 2, "cloudwatch": 2}
+    assert (report.count("slack", "sent"), report.count("cloudwatch", "sent")) == (2, 2)
 
-    window = lambda h: f"{T0 + h * HOUR:%Y-%m-%d %H:%M} – {T0 + (h + 1) * HOUR:%H:%M} UTC (hour)"  # noqa: E731
-    assert [(m["channel"], m["text"]) for m in fake_slack.messages] == [
-        ("C0CRITIC1", f"Critical drift: credit_risk, {window(1)}: age psi 0.42"),
-        ("C0MODELS1", f"Warning drift: credit_risk, {window(2)}: income psi 0.17"),
-        ("C0MODELS1", f"Resolved: credit_risk, back to stable in {window(3)}: `income` psi"),
-        ("C0MODELS1", f"Resolved: credit_risk, back to stable in {window(4)}: `age` psi"),
+    window = lambda h: f"{T0 + h * HOUR:%Y-%m-%d %H:%M}–{T0 + (h + 1) * HOUR:%H:%M} UTC"  # noqa: E731
+    first, second = fake_slack.messages[:2]
+    assert [(m["channel"], m["text"], m["thread_ts"]) for m in fake_slack.messages] == [
+        ("C0CRITIC1", f"Resolved · credit_risk · {window(1)}: age", None),
+        ("C0MODELS1", f"Resolved · credit_risk · {window(2)}: income", None),
+        (
+            "C0MODELS1",
+            f"Resolved · credit_risk · stable again in {window(3)} (hour): income",
+            second["ts"],
+        ),
+        (
+            "C0CRITIC1",
+            f"Resolved · credit_risk · stable again in {window(4)} (hour): age",
+            first["ts"],
+        ),
+    ]  # fmt: skip  (the originals were updated in place: their text now reads "Resolved")
+    assert [(u["channel"], u["ts"]) for u in fake_slack.updates] == [
+        ("C0MODELS1", second["ts"]),
+        ("C0CRITIC1", first["ts"]),
     ]
+    assert first["blocks"][2]["text"]["text"] == (
+        ":white_check_mark: *age*  ~psi 0.42 vs 0.25 significant~ :white_check_mark: stable "
+        f"{T0 + 4 * HOUR:%H:%M}"
+    )
+    assert len(fake_slack.posts()) == 4  # each key posted once: two messages, two replies
 
     result = cloudwatch_reader.get_metric_data(
         MetricDataQueries=[

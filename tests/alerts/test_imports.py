@@ -9,6 +9,9 @@ import sys
 def test_alerts_and_policy_do_not_import_dagster():
     modules = [
         "monitoring_pipelines.alerts.delivery",
+        "monitoring_pipelines.alerts.redeliver",
+        "monitoring_pipelines.alerts.slack_messages",
+        "monitoring_pipelines.stats.category_shift",
         "monitoring_pipelines.stats.alert_policy",
         "monitoring_pipelines.stats.retraining",
         "monitoring_pipelines.store.alerts",

@@ -22,7 +22,7 @@ MESSAGE = {"text": "hello", "blocks": []}
 def test_an_error_echoing_the_token_is_redacted_everywhere(slack, fake_slack, slack_token, caplog):
     fake_slack.script.append(ECHO_AUTH)
     with caplog.at_level(logging.DEBUG), pytest.raises(SlackDeliveryError) as caught:
-        slack.post(CHANNEL, MESSAGE, ["k"])
+        slack.post(CHANNEL, MESSAGE, "mp-k")
     # The server really did send the token back, and slack-sdk really did log the answer:
     assert fake_slack.requests[-1].headers["Authorization"] == f"Bearer {slack_token}"
     received = [r for r in caplog.records if "Received the following response" in r.getMessage()]
@@ -36,13 +36,13 @@ def test_an_error_echoing_the_token_is_redacted_everywhere(slack, fake_slack, sl
 def test_failures_and_stored_errors_carry_no_token(
     behaviour, sqlite_engine, slack, fake_slack, slack_token, caplog
 ):
-    fake_slack.script.extend([behaviour] * 3)
+    fake_slack.script.extend([behaviour] * 6)
     alert = Alert("credit_risk", "drift", "critical", T0, T0 + timedelta(hours=1), "hour", "age",
                   "psi", 0.4, None, 0.25, "significant", "test")  # fmt: skip
     [row_id] = outbox.enqueue(sqlite_engine, [outbox.alert_entry(alert)])
     with caplog.at_level(logging.DEBUG):
         report = deliver_pending(sqlite_engine, slack, None)
-    assert report.failed["slack"] == 1
+    assert report.count("slack", "unconfirmed") == 1
     [row] = [r for r in outbox.list_recent(sqlite_engine) if r["id"] == row_id]
     assert row["slack_last_error"]
     for text in (caplog.text, row["slack_last_error"], *report.errors):

@@ -1,5 +1,5 @@
-"""A drift-scores store, a monitors.yaml and the drift_threshold_sensor evaluated on them,
-shared by the sensor and alert-job tests."""
+"""A drift-scores store, a monitors.yaml and the drift_threshold_sensor evaluated on them
+(with configured or unconfigured sinks), shared by the sensor and alert-job tests."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 import dagster as dg
 import yaml
 
+from monitoring_pipelines.defs.alert_resources import CloudWatchResource, SlackResource
 from monitoring_pipelines.defs.alerting import alert_delivery_job
 from monitoring_pipelines.defs.resources import MonitorsResource, StoreResource
 from monitoring_pipelines.defs.sensors.drift_threshold import build_drift_threshold_sensor
@@ -20,6 +21,11 @@ from monitoring_pipelines.store.engine import get_engine
 HOUR = timedelta(hours=1)
 T0 = datetime(2026, 11, 2, tzinfo=UTC)
 PSI = {"no_drift": 0.03, "moderate": 0.17, "significant": 0.42}
+# Configured sinks (the sensor only checks that they are; nothing is sent while ticking).
+LIVE_SINKS = {
+    "slack": SlackResource(token="xoxb-harness-not-a-token"),
+    "cloudwatch": CloudWatchResource(namespace="Harness"),
+}
 ALERTS = {
     "slack_channel": "C0MODELS1",
     "severity_channels": {"critical": "C0CRITIC1"},
@@ -55,8 +61,10 @@ class Harness:
         batch_size=5000,
         t0: datetime = T0,
         url: str | None = None,
+        sinks: dict[str, dg.ConfigurableResource] | None = None,
     ) -> None:
         self.t0 = t0
+        self.sinks = LIVE_SINKS if sinks is None else sinks
         self.url = url or f"sqlite:///{folder / 'monitoring.db'}"
         self.engine = get_engine(self.url)
         self.config_path = write_config(folder, list(ids))
@@ -89,7 +97,7 @@ class Harness:
         return {
             "store": StoreResource(database_url=self.url),
             "monitors": MonitorsResource(path=str(self.config_path)),
-        }
+        } | self.sinks
 
     def outbox(self) -> list[dict]:
         return sorted(outbox.list_recent(self.engine, limit=10_000), key=lambda r: r["id"])

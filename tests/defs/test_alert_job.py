@@ -1,5 +1,5 @@
 """alert_delivery_job executed in process against the local Slack server and moto: delivery,
-a Slack outage over three runs, no token, the run-failure sensor, secrets, and the CLI."""
+a Slack outage over three runs, no token, secrets, and the CLI."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pytest
 from dagster._serdes import serialize_value
 
 from monitoring_pipelines.alerts.listing import format_alerts
+from monitoring_pipelines.alerts.report import OUTCOMES
 from monitoring_pipelines.cli import main
 from monitoring_pipelines.config import load_config
 from monitoring_pipelines.defs.alert_resources import (
@@ -24,14 +25,7 @@ from monitoring_pipelines.defs.alert_resources import (
     alert_resources,
 )
 from monitoring_pipelines.defs.alerting import ALERT_JOB, build_alerting
-from monitoring_pipelines.defs.build import build_definitions
-from monitoring_pipelines.defs.jobs import HOURLY_JOB
-from monitoring_pipelines.defs.partitions import hour_key
-from monitoring_pipelines.defs.resources import MonitorsResource, StoreResource
-from monitoring_pipelines.defs.sensors.run_failure import SENSOR_NAME as RUN_FAILURE_SENSOR
 from monitoring_pipelines.store import alerts as outbox
-from monitoring_pipelines.store.engine import get_engine
-from tests.defs.conftest import START
 from tests.defs.drift_harness import HOUR, Harness
 from tests.fakes.slack_server import ECHO_AUTH
 
@@ -51,6 +45,7 @@ def live_env(monkeypatch, fake_slack, slack_token, moto) -> str:
         "CLOUDWATCH_NAMESPACE": namespace,
         "AWS_ENDPOINT_URL_CLOUDWATCH": moto,
         "AWS_REGION": "us-east-1",
+        "SLACK_LOOKUP_SETTLE_SECONDS": "0",
     }.items():
         monkeypatch.setenv(name, value)
     return namespace
@@ -63,7 +58,7 @@ def harness(tmp_path, dagster_instance) -> Harness:
 
 def alert_defs(harness: Harness, **sinks: dg.ConfigurableResource) -> dg.Definitions:
     """The alerting part of the code location, on the harness's store and monitors.yaml."""
-    jobs, sensors, resources = build_alerting(load_config(harness.config_path), [])
+    jobs, sensors, resources = build_alerting(load_config(harness.config_path))
     return dg.Definitions(
         jobs=jobs, sensors=sensors, resources=harness.resources() | resources | sinks
     )
@@ -86,10 +81,14 @@ def failure_metadata(result: dg.ExecuteInProcessResult, op: str) -> tuple[str, d
     return data.error.message, {k: v.value for k, v in data.user_failure_data.metadata.items()}
 
 
-def delivered_keys(fake_slack) -> Counter:
-    return Counter(
-        key for m in fake_slack.messages for key in m["metadata"]["event_payload"]["dedup_keys"]
-    )
+def slack_counts(**counts: int) -> dict[str, int]:
+    """The post_slack_alerts metadata: every outcome (zero unless given) and call counts."""
+    base = dict.fromkeys(OUTCOMES, 0) | {"slack_messages": 0, "lookups": 0}
+    return base | counts
+
+
+def cloudwatch_counts(**counts: int) -> dict[str, int]:
+    return dict.fromkeys(OUTCOMES, 0) | {"cloudwatch_calls": 0} | counts
 
 
 def drift_two_hours(harness: Harness) -> None:
@@ -101,11 +100,17 @@ def test_resources_follow_the_environment(monkeypatch, live_env):
     live = alert_resources()
     assert isinstance(live["slack"], SlackResource)
     assert isinstance(live["cloudwatch"], CloudWatchResource)
+    assert live["slack"].configured and live["cloudwatch"].configured
+    assert (live["slack"].unconfirmed_policy, live["slack"].settle_seconds) == ("wait", 0.0)
     monkeypatch.delenv("SLACK_BOT_TOKEN")
     monkeypatch.delenv("CLOUDWATCH_NAMESPACE")
     quiet = alert_resources()
     assert isinstance(quiet["slack"], RunLogAlertSink)
     assert isinstance(quiet["cloudwatch"], DisabledMetricSink)
+    assert not quiet["slack"].configured and not quiet["cloudwatch"].configured
+    monkeypatch.setenv("SLACK_UNCONFIRMED_POLICY", "sometimes")
+    with pytest.raises(ValueError, match="SLACK_UNCONFIRMED_POLICY='sometimes'"):
+        alert_resources()
 
 
 def test_sensor_then_job_delivers_slack_messages_and_cloudwatch_metrics(
@@ -116,23 +121,17 @@ def test_sensor_then_job_delivers_slack_messages_and_cloudwatch_metrics(
     defs = alert_defs(harness)
     result = run_job(defs, dagster_instance)
     assert result.success
-    assert output_metadata(result, "post_slack_alerts") == {
-        "sent": 3,  # age critical (hour 0), income warning (0), income critical (1)
-        "failed": 0,
-        "held": 0,
-        "slack_messages": 3,  # hour 0: one critical and one warning channel; hour 1: one
-    }
-    assert output_metadata(result, "put_cloudwatch_metrics") == {
-        "sent": 2,
-        "failed": 0,
-        "held": 0,
-        "cloudwatch_calls": 1,
-    }
+    assert output_metadata(result, "post_slack_alerts") == slack_counts(
+        sent=3,  # age critical and income warning (hour 0), income critical (hour 1)
+        slack_messages=2,  # one message per window, to its worst severity's channel
+    )
+    assert output_metadata(result, "put_cloudwatch_metrics") == cloudwatch_counts(
+        sent=2, cloudwatch_calls=1
+    )
     assert request.run_key.startswith("outbox:")
-    assert sorted((m["channel"], m["text"].split(",")[0]) for m in fake_slack.messages) == [
-        ("C0CRITIC1", "Critical drift: model_a"),
-        ("C0CRITIC1", "Critical drift: model_a"),
-        ("C0MODELS1", "Warning drift: model_a"),
+    assert sorted((m["channel"], m["text"].split(" · ")[:2]) for m in fake_slack.messages) == [
+        ("C0CRITIC1", ["Critical drift", "model_a"]),
+        ("C0CRITIC1", ["Critical drift", "model_a"]),
     ]
     buttons = [b for m in fake_slack.messages for b in m["blocks"] if b["type"] == "actions"]
     assert all(b["elements"][0]["url"].startswith(f"{UI_URL}/assets/drift_scores") for b in buttons)
@@ -169,7 +168,7 @@ def test_sensor_then_job_delivers_slack_messages_and_cloudwatch_metrics(
     ]
     again = run_job(defs, dagster_instance)
     assert output_metadata(again, "post_slack_alerts")["slack_messages"] == 0
-    assert len(fake_slack.messages) == 3
+    assert len(fake_slack.messages) == 2
 
 
 def test_slack_down_for_three_runs_then_up_delivers_each_alert_once(
@@ -179,88 +178,53 @@ def test_slack_down_for_three_runs_then_up_delivers_each_alert_once(
     harness.tick(None)
     quick_slack = SlackResource(
         token=dg.EnvVar("SLACK_BOT_TOKEN"), base_url=fake_slack.url, max_retries=1,
-        backoff_seconds=0.01, timeout_seconds=1, default_channel="C0DEFAULT",
+        backoff_seconds=0.01, timeout_seconds=1, default_channel="C0DEFAULT", settle_seconds=0,
     )  # fmt: skip
     defs = alert_defs(harness, slack=quick_slack)
-    fake_slack.down = True
+    fake_slack.down = True  # 500 for every call: a post may or may not have been stored
     for run in range(1, 4):
         result = run_job(defs, dagster_instance)
         assert not result.success  # the outage is visible in the UI ...
         message, metadata = failure_metadata(result, "post_slack_alerts")
-        assert metadata == {"sent": 0, "failed": 3, "held": 0, "slack_messages": 0}
-        assert "3 slack deliveries failed and stay pending" in message
+        assert metadata == slack_counts(unconfirmed=3)
+        assert "3 slack deliveries not confirmed (0 retrying, 3 unconfirmed, 0 failed)" in message
         assert "SlackApiError: internal_error (HTTP 500)" in message
         # ... while CloudWatch, an independent op, delivered on the first run.
-        assert output_metadata(result, "put_cloudwatch_metrics")["sent"] == (2 if run == 1 else 0)
+        sent = output_metadata(result, "put_cloudwatch_metrics")["sent"]
+        assert sent == (2 if run == 1 else 0)
         slack_rows = [r for r in harness.outbox() if r["slack_status"] != "skipped"]
-        assert {(r["slack_status"], r["slack_attempts"]) for r in slack_rows} == {("pending", run)}
-    assert fake_slack.messages == []
+        # each window was posted once; later runs only look it up, never post again
+        assert {(r["slack_status"], r["slack_attempts"]) for r in slack_rows} == {
+            ("unconfirmed", 1)
+        }
+    assert len(fake_slack.posts()) == 2 and fake_slack.messages == []
     fake_slack.down = False
     assert run_job(defs, dagster_instance).success
     assert run_job(defs, dagster_instance).success
     rows = [r for r in harness.outbox() if r["slack_status"] != "skipped"]
-    assert delivered_keys(fake_slack) == Counter({r["dedup_key"]: 1 for r in rows})
-    assert {(r["slack_status"], r["slack_attempts"]) for r in rows} == {("sent", 4)}
+    assert Counter(fake_slack.posted_keys(rows)) == Counter({r["dedup_key"]: 1 for r in rows})
+    assert {(r["slack_status"], r["slack_attempts"]) for r in rows} == {("sent", 2)}
 
 
-def test_without_a_token_alerts_go_to_the_run_log_and_stay_pending(
-    harness, monkeypatch, dagster_instance
+def test_without_a_token_or_cloudwatch_nothing_is_queued_and_no_run_requested(
+    tmp_path, monkeypatch, dagster_instance
 ):
     for name in ("SLACK_BOT_TOKEN", "CLOUDWATCH_NAMESPACE"):
         monkeypatch.delenv(name, raising=False)
+    harness = Harness(tmp_path, dagster_instance, t0=T0, sinks=alert_resources())
     drift_two_hours(harness)
-    harness.tick(None)
+    tick = harness.tick(None)
+    assert not tick.run_requests
+    assert tick.skip_reason.skip_message == "6 new drift scores, nothing new to deliver"
+    rows = harness.outbox()
+    assert {r["kind"] for r in rows} == {"drift"}  # no metrics rows without CloudWatch
+    assert {(r["slack_status"], r["slack_last_error"]) for r in rows} == {
+        ("skipped", "Slack is not configured: set SLACK_BOT_TOKEN, then "
+                    "`monitoring-pipelines redeliver --status skipped` to send it")
+    }  # fmt: skip
     result = run_job(alert_defs(harness), dagster_instance)
     assert result.success
-    assert output_metadata(result, "post_slack_alerts")["held"] == 3
-    assert output_metadata(result, "put_cloudwatch_metrics")["held"] == 2
-    run_log = [e.user_message for e in dagster_instance.all_logs(result.run_id)]
-    notices = [m for m in run_log if "Slack is not configured" in m]
-    assert notices == [
-        "Slack is not configured (set SLACK_BOT_TOKEN): 3 alert(s) logged below and kept in "
-        "the outbox"
-    ]
-    assert len([m for m in run_log if m.startswith("Critical drift: model_a")]) == 2
-    assert {r["slack_status"] for r in harness.outbox() if r["kind"] != "metrics"} == {"pending"}
-
-
-def test_run_failure_sensor_posts_the_failed_run_to_slack(
-    tiny_deployment, live_env, fake_slack, dagster_instance
-):
-    defs = build_definitions(tiny_deployment.config, str(tiny_deployment.config_path))
-    failed = defs.resolve_job_def(HOURLY_JOB).execute_in_process(
-        instance=dagster_instance,
-        partition_key=hour_key("tiny_model", START),  # no baseline yet: the run fails
-        raise_on_error=False,
-    )
-    assert not failed.success
-    sensor = defs.resolve_sensor_def(RUN_FAILURE_SENSOR)
-    resources = {
-        "store": StoreResource(database_url=tiny_deployment.database_url),
-        "monitors": MonitorsResource(path=str(tiny_deployment.config_path)),
-    }
-    context = dg.build_run_status_sensor_context(
-        sensor_name=RUN_FAILURE_SENSOR,
-        dagster_event=failed.get_run_failure_event(),
-        dagster_instance=dagster_instance,
-        dagster_run=failed.dagster_run,
-        resources=resources,
-    ).for_run_failure()
-    request = sensor(context)
-    assert request.run_key == f"run_failure:{failed.run_id}"
-    assert sensor(context).run_key == request.run_key  # re-evaluated: same key, one row
-    engine = get_engine(tiny_deployment.database_url)
-    [row] = outbox.list_recent(engine)
-    assert (row["kind"], row["deployment_id"], row["severity"]) == (
-        "run_failure",
-        "tiny_model",
-        "critical",
-    )
-    assert defs.resolve_job_def(ALERT_JOB).execute_in_process(instance=dagster_instance).success
-    [message] = fake_slack.messages
-    assert message["channel"] == "C0DEFAULT"
-    assert message["text"].startswith("Run failed: hourly_monitoring_job (tiny_model): ")
-    assert f"{UI_URL}/runs/{failed.run_id}" in str(message["blocks"])
+    assert output_metadata(result, "post_slack_alerts") == slack_counts()
 
 
 def test_the_token_never_reaches_logs_events_metadata_or_errors(
@@ -300,7 +264,8 @@ def test_cli_alerts_lists_the_outbox(harness, monkeypatch, capsys):
     assert printed == format_alerts(outbox.list_recent(harness.engine, limit=2)) + "\n"
     lines = printed.splitlines()
     assert lines[0].split() == ["id", "deployment", "window", "(UTC)", "kind", "severity",
-                                "column", "metric", "value", "slack", "cloudwatch"]  # fmt: skip
-    assert len(lines) == 3 and all("model_a" in line for line in lines[1:])
+                                "column", "metric", "value", "slack", "cloudwatch",
+                                "note"]  # fmt: skip
+    assert len(lines) == 3 and all(" drift " in line for line in lines[1:])  # alerts first
     with pytest.raises(SystemExit):
         main(["alerts", "--limit", "0"])

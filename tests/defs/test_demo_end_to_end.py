@@ -93,6 +93,6 @@ def test_the_demo_ends_listing_the_alerts_for_the_drifted_columns(demo):
     assert {row["column_name"] for row in drift_alerts} == DRIFTED
     first_drifted = sorted(result.drifted)[DRIFT_FROM]
     assert {row["window_start"] for row in drift_alerts} == {first_drifted}  # then cooldown
-    assert "alerts the alert job would send" in output
+    assert "alerts (monitoring-pipelines alerts):" in output
     for column in DRIFTED:
-        assert column in output.split("alerts the alert job would send")[1]
+        assert column in output.split("alerts (monitoring-pipelines alerts):")[1]

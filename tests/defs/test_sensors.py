@@ -10,16 +10,16 @@ import pytest
 import yaml
 
 from monitoring_pipelines.config import ConfigError, load_config
-from monitoring_pipelines.defs.alerting import alert_delivery_job, build_alerting
+from monitoring_pipelines.defs.alert_resources import DisabledMetricSink, RunLogAlertSink
+from monitoring_pipelines.defs.alerting import build_alerting
 from monitoring_pipelines.defs.sensors.drift_threshold import (
     cursor_seq,
     format_cursor,
     read_new_windows,
 )
-from monitoring_pipelines.defs.sensors.run_failure import build_run_failure_sensor
 from monitoring_pipelines.store import alerts as outbox
 from tests.conftest import postgres_schema
-from tests.defs.drift_harness import HOUR, T0, Harness, write_config
+from tests.defs.drift_harness import HOUR, LIVE_SINKS, T0, Harness, write_config
 from tests.store.legacy import T0 as LEGACY_T0
 from tests.store.legacy import load_previous_release
 
@@ -61,7 +61,7 @@ def test_new_breaches_become_exact_alerts_and_one_run_request(harness):
     rows = harness.outbox()
     assert drift_alerts(rows) == [
         (key(0, "age", "critical"), "drift", "critical", "C0CRITIC1"),
-        (key(0, "income", "warning"), "drift", "warning", "C0MODELS1"),
+        (key(0, "income", "warning"), "drift", "warning", "C0CRITIC1"),  # one message per window
     ]
     [metrics] = [r for r in rows if r["kind"] == outbox.METRICS]
     assert metrics["cloudwatch"]["rows_scored"] == 400
@@ -166,6 +166,23 @@ def test_failed_deliveries_request_one_retry_per_slot(harness):
     assert harness.tick(first.cursor).run_requests[0].run_key == retry.run_key
 
 
+def test_no_retry_run_is_requested_for_a_channel_that_is_not_configured(tmp_path, dagster_instance):
+    """A retry run without a transport would only hold the rows again, every 15 minutes."""
+    quiet = {"slack": RunLogAlertSink(), "cloudwatch": DisabledMetricSink()}
+    harness = Harness(tmp_path, dagster_instance, sinks=LIVE_SINKS)
+    harness.write(0, {"age": "significant"})
+    first = harness.tick(None)
+    [alert] = [r for r in harness.outbox() if r["kind"] == "drift"]
+    outbox.claim(harness.engine, [alert["id"]], "slack")
+    outbox.record(harness.engine, alert["id"], "slack", outbox.UNCONFIRMED, error="timeout")
+    assert len(harness.tick(first.cursor).run_requests) == 1
+    harness.sinks = quiet | {"cloudwatch": LIVE_SINKS["cloudwatch"]}  # the token was removed
+    result = harness.tick(first.cursor)
+    assert result.run_requests == [] and result.skip_reason is not None
+    harness.sinks = LIVE_SINKS | {"cloudwatch": quiet["cloudwatch"]}
+    assert len(harness.tick(first.cursor).run_requests) == 1
+
+
 def test_unknown_deployment_is_skipped_and_logged_not_alerted(harness):
     harness.write(0, {"age": "significant"}, deployment="model_gone")
     result = harness.tick(None)
@@ -208,14 +225,9 @@ def test_bad_alerts_block_fails_on_load_naming_the_field(tmp_path):
     data["deployments"][1]["alerts"] = {"cooldown_minutes": 60, "colour": "red"}
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(ConfigError) as caught:
-        build_alerting(load_config(path), [])
+        build_alerting(load_config(path))
     assert str(caught.value).startswith("deployments[1].alerts (model_b): unknown alert settings")
     assert "colour" in str(caught.value)
-
-
-def test_run_failure_sensor_refuses_to_watch_the_alert_job():
-    with pytest.raises(ValueError, match="must not include the alert job"):
-        build_run_failure_sensor(alert_delivery_job, [alert_delivery_job])
 
 
 @pytest.mark.postgres

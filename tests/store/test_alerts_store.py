@@ -107,7 +107,7 @@ def test_claim_attempts_and_outcomes(sqlite_engine):
     assert outbox.claim(sqlite_engine, [first], "slack") == []
     assert outbox.pending(sqlite_engine, "slack") == []
     outbox.record_attempt(sqlite_engine, first, "slack", ok=False, error="HTTP 500")
-    outbox.record_attempt(sqlite_engine, [second], "slack", ok=True, slack_ts="1.2")
+    outbox.record(sqlite_engine, [second], "slack", outbox.SENT, slack_ts="1.2")
     rows = {r["id"]: r for r in outbox.list_recent(sqlite_engine)}
     assert (rows[first]["slack_status"], rows[first]["slack_attempts"]) == ("pending", 1)
     assert rows[first]["slack_last_error"] == "HTTP 500"
@@ -122,9 +122,10 @@ def test_stale_claims_are_found_and_released(sqlite_engine):
     assert outbox.stale_claims(sqlite_engine, "slack", timedelta(minutes=10)) == []
     [stale] = outbox.stale_claims(sqlite_engine, "slack", timedelta(0))
     assert stale["id"] == row_id and stale["slack_status"] == "sending"
-    outbox.release(sqlite_engine, [row_id], "slack")
-    [again] = outbox.pending(sqlite_engine, "slack")
-    assert again["slack_attempts"] == 1
+    outbox.release(sqlite_engine, [row_id], "slack", outbox.UNCONFIRMED)  # it may have left
+    assert outbox.pending(sqlite_engine, "slack") == []
+    [again] = outbox.with_status(sqlite_engine, "slack", (outbox.UNCONFIRMED,))
+    assert (again["slack_attempts"], again["slack_unconfirmed"]) == (1, True)
 
 
 def test_recent_history_is_the_last_alert_per_column_and_metric(sqlite_engine):

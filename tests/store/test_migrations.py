@@ -54,7 +54,7 @@ def revision_rows(url: str) -> list[str]:
 
 
 def test_head_is_the_newest_revision_of_a_linear_history():
-    assert head_revision() == "0002_written_windows"
+    assert head_revision() == "0003_slack_guarantee"
 
 
 def test_empty_database_is_migrated_to_schema_py(empty_store_url):

@@ -16,15 +16,16 @@ from datetime import datetime
 from typing import Any
 
 import dagster as dg
-from sqlalchemy import Engine, and_, or_, select
+from sqlalchemy import Engine
 
-from monitoring_pipelines.alerts.evaluate import enqueue_drift
+from monitoring_pipelines.alerts.evaluate import Sinks, enqueue_drift
+from monitoring_pipelines.defs.alert_resources import AlertSink, MetricSink
 from monitoring_pipelines.defs.resources import MonitorsResource, StoreResource
 from monitoring_pipelines.defs.sensors.settings import alert_settings
 from monitoring_pipelines.stats.alert_policy import DriftRecord
 from monitoring_pipelines.store import alerts as outbox
 from monitoring_pipelines.store.drift import commit_seq_for_legacy_cursor, read_new_drift_scores
-from monitoring_pipelines.store.schema import alerts, drift_scores
+from monitoring_pipelines.store.schema import drift_scores
 from monitoring_pipelines.store.windows import whole_windows, windows_since
 
 SENSOR_NAME = "drift_threshold_sensor"
@@ -85,30 +86,11 @@ def drift_records(
     return [DriftRecord.from_mapping(row) for row in judged], rows_scored
 
 
-def delivery_failed_earlier(engine: Engine) -> bool:
-    """Whether a pending row already failed an attempt (an outage), in one query."""
-    query = (
-        select(alerts.c.id)
-        .limit(1)
-        .where(
-            or_(
-                *(
-                    and_(
-                        alerts.c[f"{channel}_status"] == outbox.PENDING,
-                        alerts.c[f"{channel}_attempts"] > 0,
-                    )
-                    for channel in outbox.CHANNELS
-                )
-            )
-        )
-    )
-    with engine.connect() as conn:
-        return conn.execute(query).first() is not None
-
-
-def _retry_request(engine: Engine, retry_minutes: float) -> dg.RunRequest | None:
-    """A retry run after failed deliveries, at most once per ``retry_minutes`` slot."""
-    if not delivery_failed_earlier(engine):
+def _retry_request(engine: Engine, retry_minutes: float, sinks: Sinks) -> dg.RunRequest | None:
+    """A retry run after failed deliveries, at most once per ``retry_minutes`` slot, only
+    when a configured channel has rows to retry (a run without a transport does nothing)."""
+    channels = [c for c, on in (("slack", sinks.slack), ("cloudwatch", sinks.cloudwatch)) if on]
+    if not outbox.needs_retry(engine, channels):
         return None
     slot = int(time.time() // (retry_minutes * 60))
     return dg.RunRequest(run_key=f"retry:{slot}", tags={"monitoring/trigger": "retry"})
@@ -133,13 +115,18 @@ def build_drift_threshold_sensor(
         "and request the alert job.",
     )
     def drift_threshold_sensor(
-        context: dg.SensorEvaluationContext, store: StoreResource, monitors: MonitorsResource
+        context: dg.SensorEvaluationContext,
+        store: StoreResource,
+        monitors: MonitorsResource,
+        slack: AlertSink,
+        cloudwatch: MetricSink,
     ) -> dg.SensorResult:
         engine = store.engine()
+        sinks = Sinks(slack.configured, slack.channel, cloudwatch.configured)
         after = cursor_seq(engine, context.cursor)
         rows, up_to = read_new_windows(engine, after, batch_size)
         if up_to is None:
-            retry = _retry_request(engine, retry_minutes)
+            retry = _retry_request(engine, retry_minutes, sinks)
             kept = format_cursor(after) if context.cursor else None  # a converted one, stored
             if retry is not None:
                 return dg.SensorResult(run_requests=[retry], cursor=kept)
@@ -151,7 +138,7 @@ def build_drift_threshold_sensor(
         settings, routing = alert_settings(
             monitors.load(), {record.deployment_id for record in records}
         )
-        result = enqueue_drift(engine, records, settings, routing, rows_scored)
+        result = enqueue_drift(engine, records, settings, routing, rows_scored, sinks=sinks)
         new_ids = result.alert_ids + result.metrics_ids
         context.log.info(
             f"{len(rows_scored)} window(s), {len(rows)} drift scores "
@@ -159,7 +146,7 @@ def build_drift_threshold_sensor(
             f"{len(result.alert_ids)} alert(s), {len(result.metrics_ids)} metric window(s), "
             f"{len(result.decision.suppressed)} result(s) not alerted"
         )
-        if not new_ids:
+        if not result.deliverable:
             return dg.SensorResult(
                 skip_reason=f"{len(rows)} new drift scores, nothing new to deliver", cursor=cursor
             )

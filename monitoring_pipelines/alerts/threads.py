@@ -1,0 +1,43 @@
+"""Which drift message a resolved notice belongs to: pure pairing over the outbox timeline."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from monitoring_pipelines.stats.alert_policy import DRIFT, RESOLVED
+
+
+def pair_resolutions(timeline: Iterable[Mapping[str, Any]]) -> dict[int, Mapping[str, Any]]:
+    """Resolved row id → the drift row it resolves: the latest drift alert of the same
+    (column, metric) before it. ``timeline`` is one deployment's rows in window order."""
+    latest: dict[tuple[str, str], Mapping[str, Any]] = {}
+    pairs: dict[int, Mapping[str, Any]] = {}
+    for row in timeline:
+        key = (row["column_name"], row["metric"])
+        if row["kind"] == DRIFT:
+            latest[key] = row
+        elif row["kind"] == RESOLVED and key in latest:
+            pairs[row["id"]] = latest.pop(key)
+    return pairs
+
+
+def resolutions_of(
+    message_ts: str,
+    timeline: Iterable[Mapping[str, Any]],
+    pairs: Mapping[int, Mapping[str, Any]],
+    excluded_statuses: frozenset[str] = frozenset(),
+) -> dict[tuple[str, str], datetime]:
+    """(column, metric) → window start of the resolved notice, for every result of the
+    message ``message_ts`` that has resolved (notices in ``excluded_statuses`` ignored)."""
+    resolved = {}
+    for row in timeline:
+        original = pairs.get(row["id"])
+        if (
+            original is not None
+            and original["slack_ts"] == message_ts
+            and row["slack_status"] not in excluded_statuses
+        ):
+            resolved[(row["column_name"], row["metric"])] = row["window_start"]
+    return resolved
