@@ -177,7 +177,8 @@ def _plan(source: SqlLogSource, baseline: DatasetProfile) -> _Plan:
             absent.append(name)
             continue
         column = source.table.c[name]
-        if isinstance(ref, NumericalProfile) and _is_number(column):
+        discrete = getattr(ref, "discrete", False)  # its new values are listed: by value
+        if isinstance(ref, NumericalProfile) and _is_number(column) and not discrete:
             bucketed[name] = _as_float8(column)
         elif isinstance(column.type, (Float, Numeric)):
             by_value[name] = _as_float8(column)  # as the COPY path reads it
