@@ -93,7 +93,7 @@ class _Plan:
     """How each monitored column is aggregated in SQL."""
 
     bucketed: dict[str, ColumnElement]  # numerical: the column as float8
-    by_value: dict[str, ColumnElement]  # categorical, or numerical stored as text
+    by_value: dict[str, ColumnElement]  # categorical; numerical stored as text, or discrete
     absent: tuple[str, ...]
 
 
