@@ -1,59 +1,74 @@
-"""Asset checks on ``hourly_aggregates``: great-expectations validations of each hour's raw batch.
+"""Asset checks, each reported per hour (see ``per_partition``).
 
-The expectations come from the baseline (``monitoring_pipelines.quality``); one check
-per kind of expectation, failing hours and columns listed in its metadata.
+On ``hourly_aggregates``: great-expectations validations of each hour's raw batch,
+learned from the baseline (``monitoring_pipelines.quality``); one check per kind of
+expectation, the hour's failing columns in its metadata. On ``drift_scores``: ``drift``,
+failing on an hour where any column drifted, so the partitions view marks those hours.
 """
 
 import dagster as dg
 
+from monitoring_pipelines.defs.per_partition import PartitionCheck, partitioned_check_spec
 from monitoring_pipelines.pipeline.aggregation import WindowSummary
+from monitoring_pipelines.pipeline.drift import WindowScores
 from monitoring_pipelines.quality import CHECKS
 
+DRIFT_CHECK = "drift"
 
-def quality_check_specs(asset: str) -> list[dg.AssetCheckSpec]:
+
+def quality_check_specs(
+    asset: str, partitions_def: dg.PartitionsDefinition
+) -> list[dg.AssetCheckSpec]:
     return [
-        dg.AssetCheckSpec(name, asset=asset, description=description)
+        partitioned_check_spec(name, asset, partitions_def, description)
         for name, description in CHECKS.items()
     ]
 
 
-def quality_check_results(summaries: list[WindowSummary]) -> list[dg.AssetCheckResult]:
-    """One result per check over every hour of the run: failed if any hour failed."""
-    results = []
-    for name in CHECKS:
-        failures = [
-            (summary, tally)
-            for summary in summaries
-            for outcome in summary.quality
-            if outcome.check == name
-            for tally in outcome.failures
-        ]
+def quality_check_outcomes(summary: WindowSummary) -> tuple[PartitionCheck, ...]:
+    """One outcome per great-expectations check for one hour."""
+    outcomes = []
+    for result in summary.quality:
         rows = [
-            f"| {s.deployment_id} | {s.start:%Y-%m-%d %H:%M} | {t.column} | "
+            f"| {t.column} | "
             + ("absent" if t.missing_column else f"{t.unexpected_fraction:.1%} of {t.elements}")
             + f" | {1 - t.mostly:.1%} |"
-            for s, t in failures
+            for t in result.failures
         ]
-        table = "\n".join(
-            [
-                "| deployment | hour | column | unexpected | allowed |",
-                "|---|---|---|---:|---:|",
-                *rows,
-            ]
-        )
-        results.append(
-            dg.AssetCheckResult(
-                check_name=name,
-                passed=not failures,
-                severity=dg.AssetCheckSeverity.WARN,
-                metadata={
-                    "hours_checked": dg.MetadataValue.int(len(summaries)),
-                    "hours_failed": dg.MetadataValue.int(len({s.start for s, _ in failures})),
+        table = "\n".join(["| column | unexpected | allowed |", "|---|---:|---:|", *rows])
+        outcomes.append(
+            PartitionCheck(
+                result.check,
+                result.passed,
+                {
                     "failing_columns": dg.MetadataValue.json(
-                        sorted({t.column for _, t in failures})
+                        sorted({t.column for t in result.failures})
                     ),
                     "failures": dg.MetadataValue.md(table if rows else "no failures"),
                 },
             )
         )
-    return results
+    return tuple(outcomes)
+
+
+def drift_check_spec(asset: str, partitions_def: dg.PartitionsDefinition) -> dg.AssetCheckSpec:
+    return partitioned_check_spec(
+        DRIFT_CHECK,
+        asset,
+        partitions_def,
+        "fails on an hour where any monitored column drifted (any metric past its threshold)",
+    )
+
+
+def drift_check_outcome(hour: WindowScores) -> PartitionCheck:
+    """The ``drift`` check of one hour: passed when no column drifted."""
+    drifted = hour.drifted_columns
+    return PartitionCheck(
+        DRIFT_CHECK,
+        not drifted,
+        {
+            "drifted_columns": dg.MetadataValue.int(len(drifted)),
+            "drifted_column_names": dg.MetadataValue.json(drifted),
+        },
+        description=f"drifted: {', '.join(drifted)}" if drifted else "no column drifted",
+    )

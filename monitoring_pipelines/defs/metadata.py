@@ -1,4 +1,15 @@
-"""Dagster metadata built from profiles, so the UI can show and plot each materialization."""
+"""Dagster metadata built from profiles and scores, so the UI can show and plot each partition.
+
+The numeric keys below are a contract (README "What the UI shows"): every partition of
+``hourly_aggregates`` and ``drift_scores`` carries them with that hour's own values,
+rounded to ``DIGITS`` decimals for reading.
+
+- ``hourly_aggregates``: ``rows``, ``missing_share`` (missing cells / (rows × columns)),
+  ``missing_total``.
+- ``drift_scores``: ``rows``, ``max_drift_score``, ``drifted_columns``, and with a
+  prediction or confidence column ``prediction_drift``, ``mean_confidence``,
+  ``confidence_drop``, ``low_confidence_share``.
+"""
 
 import dagster as dg
 
@@ -6,9 +17,24 @@ from monitoring_pipelines.pipeline.aggregation import WindowSummary
 from monitoring_pipelines.pipeline.drift import WindowScores
 from monitoring_pipelines.stats.dataset import DatasetProfile
 
+DIGITS = 4
+
+
+def _number(value: float | None) -> dg.MetadataValue:
+    """A float rounded for reading, or null when there is no value (plots leave a gap)."""
+    if value is None:
+        return dg.MetadataValue.null()
+    return dg.MetadataValue.float(round(float(value), DIGITS))
+
+
+def missing_share(profile: DatasetProfile) -> float | None:
+    """Missing cells over all cells of the profiled columns; None for an empty window."""
+    cells = profile.row_count * len(profile.columns)
+    return sum(profile.missing_counts.values()) / cells if cells else None
+
 
 def profile_metadata(profile: DatasetProfile) -> dict[str, dg.MetadataValue]:
-    """Row count, columns and missing counts of one profile."""
+    """Rows, columns and missing counts of one profile."""
     missing = profile.missing_counts
     table = "\n".join(
         ["| column | kind | count | missing |", "|---|---|---:|---:|"]
@@ -18,10 +44,11 @@ def profile_metadata(profile: DatasetProfile) -> dict[str, dg.MetadataValue]:
         ]
     )
     metadata = {
-        "row_count": dg.MetadataValue.int(profile.row_count),
-        "columns": dg.MetadataValue.json(sorted(profile.columns)),
-        "missing_counts": dg.MetadataValue.json(missing),
+        "rows": dg.MetadataValue.int(profile.row_count),
+        "missing_share": _number(missing_share(profile)),
         "missing_total": dg.MetadataValue.int(sum(missing.values())),
+        "missing_counts": dg.MetadataValue.json(missing),
+        "columns": dg.MetadataValue.json(sorted(profile.columns)),
         "profile": dg.MetadataValue.md(table),
     }
     if profile.absent_columns:
@@ -29,32 +56,11 @@ def profile_metadata(profile: DatasetProfile) -> dict[str, dg.MetadataValue]:
     return metadata
 
 
-def windows_metadata(summaries: list[WindowSummary]) -> dict[str, dg.MetadataValue]:
-    """Metadata of a run over one or many windows: the totals and a row per window."""
-    if len(summaries) == 1:
-        only = summaries[0]
-        return profile_metadata(only.profile) | {
-            "window": dg.MetadataValue.text(f"{only.start.isoformat()} – {only.end.isoformat()}"),
-        }
-    table = "\n".join(
-        ["| deployment | window start | rows | missing |", "|---|---|---:|---:|"]
-        + [
-            f"| {s.deployment_id} | {s.start:%Y-%m-%d %H:%M} | {s.rows} | "
-            f"{sum(s.profile.missing_counts.values())} |"
-            for s in summaries
-        ]
-    )
-    return {
-        "windows": dg.MetadataValue.int(len(summaries)),
-        "row_count": dg.MetadataValue.int(sum(s.rows for s in summaries)),
-        "first_window": dg.MetadataValue.text(summaries[0].start.isoformat()),
-        "last_window": dg.MetadataValue.text(summaries[-1].start.isoformat()),
-        "per_window": dg.MetadataValue.md(table),
+def window_metadata(summary: WindowSummary) -> dict[str, dg.MetadataValue]:
+    """Metadata of one hour of ``hourly_aggregates``."""
+    return profile_metadata(summary.profile) | {
+        "window": dg.MetadataValue.text(f"{summary.start.isoformat()} – {summary.end.isoformat()}"),
     }
-
-
-def _number(value: float | None) -> dg.MetadataValue:
-    return dg.MetadataValue.float(float(value)) if value is not None else dg.MetadataValue.null()
 
 
 def _scores_table(window: WindowScores) -> str:
@@ -69,21 +75,19 @@ def _scores_table(window: WindowScores) -> str:
     return "\n".join(lines)
 
 
-def drift_metadata(results: list[WindowScores]) -> dict[str, dg.MetadataValue]:
-    """What the UI plots over time: the largest drift, drifted columns, model signals."""
-    hours = [r for r in results if r.granularity == "hour"]
-    latest = hours[-1]
-    largest = latest.max_drift
+def hour_drift_metadata(hour: WindowScores) -> dict[str, dg.MetadataValue]:
+    """One hour of ``drift_scores``: the largest drift, drifted columns, model signals."""
+    largest = hour.max_drift
     metadata: dict[str, dg.MetadataValue] = {
-        "window": dg.MetadataValue.text(f"{latest.start.isoformat()} – {latest.end.isoformat()}"),
+        "window": dg.MetadataValue.text(f"{hour.start.isoformat()} – {hour.end.isoformat()}"),
+        "rows": dg.MetadataValue.int(hour.rows),
         "max_drift_score": _number(largest[2] if largest else None),
         "max_drift": dg.MetadataValue.text(f"{largest[0]} {largest[1]}" if largest else "none"),
-        "drifted_columns": dg.MetadataValue.int(len(latest.drifted_columns)),
-        "drifted_column_names": dg.MetadataValue.json(latest.drifted_columns),
-        "rows": dg.MetadataValue.int(latest.rows),
-        "scores": dg.MetadataValue.md(_scores_table(latest)),
+        "drifted_columns": dg.MetadataValue.int(len(hour.drifted_columns)),
+        "drifted_column_names": dg.MetadataValue.json(hour.drifted_columns),
+        "scores": dg.MetadataValue.md(_scores_table(hour)),
     }
-    signals = latest.signals
+    signals = hour.signals
     if signals is not None:
         metadata |= {
             "prediction_drift": _number(
@@ -93,16 +97,4 @@ def drift_metadata(results: list[WindowScores]) -> dict[str, dg.MetadataValue]:
             "confidence_drop": _number(signals.confidence_drop),
             "low_confidence_share": _number(signals.low_confidence_share),
         }
-    if len(hours) > 1:
-        rows = [
-            f"| {h.deployment_id} | {h.start:%Y-%m-%d %H:%M} | {h.rows} | "
-            f"{', '.join(h.drifted_columns) or '–'} |"
-            for h in hours
-        ]
-        metadata["windows"] = dg.MetadataValue.int(len(hours))
-        metadata["per_window"] = dg.MetadataValue.md(
-            "\n".join(
-                ["| deployment | hour | rows | drifted columns |", "|---|---|---:|---|", *rows]
-            )
-        )
     return metadata

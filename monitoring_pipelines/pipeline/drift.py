@@ -8,6 +8,7 @@ complete day's score is there once its last hour is in.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,6 +19,7 @@ from sqlalchemy import Engine
 from monitoring_pipelines.config import DeploymentConfig, MonitorsConfig, Role
 from monitoring_pipelines.stats.dataset import DatasetProfile
 from monitoring_pipelines.stats.drift import DriftResult
+from monitoring_pipelines.stats.metrics.registry import get_spec
 from monitoring_pipelines.stats.model_signals import ModelSignals, model_signals
 from monitoring_pipelines.stats.scoring import score_window
 from monitoring_pipelines.stats.windows import merge_window, window_bounds
@@ -50,12 +52,18 @@ class WindowScores:
 
     @property
     def max_drift(self) -> tuple[str, str, float] | None:
-        """(column, metric, value) of the largest drifted value relative to its threshold."""
+        """(column, metric, value) of the distance largest relative to its threshold.
+
+        Tests decided on a p-value are left out: their value is a statistic on another scale.
+        """
         candidates = [
-            (r.value / r.threshold if r.threshold else 0.0, column, r.metric, r.value)
+            (r.value / r.threshold, column, r.metric, r.value)
             for column, results in self.scores.items()
             for r in results
-            if r.value is not None and r.threshold
+            if r.value is not None
+            and not math.isnan(r.value)
+            and r.threshold
+            and get_spec(r.metric).decision == "distance"
         ]
         if not candidates:
             return None

@@ -16,6 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 EXPECTED = {
     "assets": ["baseline_statistics", "drift_scores", "hourly_aggregates"],
     "checks": [
+        "drift_scores:drift",
         "hourly_aggregates:raw_allowed_categories",
         "hourly_aggregates:raw_missing_values",
         "hourly_aggregates:raw_schema",

@@ -9,9 +9,10 @@ from collections.abc import Iterator
 import dagster as dg
 
 from monitoring_pipelines.config import MonitorsConfig
-from monitoring_pipelines.defs.checks import quality_check_results, quality_check_specs
-from monitoring_pipelines.defs.metadata import windows_metadata
-from monitoring_pipelines.defs.partitions import hourly_partitions, windows_of
+from monitoring_pipelines.defs.checks import quality_check_outcomes, quality_check_specs
+from monitoring_pipelines.defs.metadata import window_metadata
+from monitoring_pipelines.defs.partitions import hour_key, hourly_partitions, windows_of
+from monitoring_pipelines.defs.per_partition import PartitionReport, report_partitions
 from monitoring_pipelines.defs.resources import MonitorsResource, StoreResource
 from monitoring_pipelines.pipeline.aggregation import WindowSummary, aggregate_windows
 
@@ -22,6 +23,7 @@ def build_hourly_aggregates(
     config: MonitorsConfig, baseline: dg.AssetsDefinition
 ) -> dg.AssetsDefinition:
     checks = config.defaults.quality_checks
+    partitions_def = hourly_partitions(config)
 
     @dg.multi_asset(
         name=ASSET,
@@ -36,14 +38,14 @@ def build_hourly_aggregates(
                 "backfill of any range is one run that streams through the hours.",
             )
         ],
-        check_specs=quality_check_specs(ASSET) if checks else None,
-        partitions_def=hourly_partitions(config),
+        check_specs=quality_check_specs(ASSET, partitions_def) if checks else None,
+        partitions_def=partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run(),
         can_subset=True,
     )
     def hourly_aggregates(
         context: dg.AssetExecutionContext, monitors: MonitorsResource, store: StoreResource
-    ) -> Iterator[dg.MaterializeResult]:
+    ) -> Iterator[dg.MaterializeResult | dg.AssetCheckEvaluation]:
         validate = checks and bool(context.selected_asset_check_keys)
 
         def progress(index: int, total: int, summary: WindowSummary) -> None:
@@ -55,10 +57,17 @@ def build_hourly_aggregates(
         summaries = aggregate_windows(
             monitors.load(), store.engine(), windows_of(context), progress, validate=validate
         )
-        yield dg.MaterializeResult(
-            asset_key=ASSET,
-            metadata=windows_metadata(summaries),
-            check_results=quality_check_results(summaries) if validate else None,
+        yield from report_partitions(
+            context,
+            ASSET,
+            (
+                PartitionReport(
+                    hour_key(s.deployment_id, s.start),
+                    window_metadata(s),
+                    quality_check_outcomes(s),
+                )
+                for s in summaries
+            ),
         )
 
     return hourly_aggregates

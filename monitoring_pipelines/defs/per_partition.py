@@ -1,0 +1,110 @@
+"""Report each partition of a run on its own: its metadata and its asset-check results.
+
+A single-run backfill is one step over many partitions. Dagster writes one
+materialization per partition of the run; ``context.add_asset_metadata(...,
+partition_key=...)`` gives each of them that partition's numbers. Dagster's
+``AssetCheckResult`` cannot name a partition (in a range run it is one result for all of
+them), so each check is logged as an ``AssetCheckEvaluation`` with ``partition=`` and
+the partition's new materialization as its target, after the materializations, as
+Dagster does for its own check results: the UI then shows per hour whether the check
+passed on that hour's latest data. The check spec must be partitioned
+(``partitioned_check_spec``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+
+import dagster as dg
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData,
+)
+
+
+@dataclass(frozen=True)
+class PartitionCheck:
+    """One check's result on one partition."""
+
+    name: str
+    passed: bool
+    metadata: Mapping[str, dg.MetadataValue] = field(default_factory=dict)
+    severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.WARN
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class PartitionReport:
+    """What one partition of a run recorded: its metadata and its checks' outcomes."""
+
+    partition_key: str
+    metadata: Mapping[str, dg.MetadataValue]
+    checks: tuple[PartitionCheck, ...] = ()
+
+
+def partitioned_check_spec(
+    name: str, asset: str, partitions_def: dg.PartitionsDefinition, description: str
+) -> dg.AssetCheckSpec:
+    """A check spec whose results are kept per partition of ``asset``.
+
+    Dagster 1.13 marks ``partitions_def`` on a check spec as a preview; it is what makes
+    the check's status per partition rather than one status overwritten by each run.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        return dg.AssetCheckSpec(
+            name, asset=asset, description=description, partitions_def=partitions_def
+        )
+
+
+def _materializations_of_run(
+    context: dg.AssetExecutionContext, key: dg.AssetKey, partition_keys: list[str]
+) -> dict[str, AssetCheckEvaluationTargetMaterializationData]:
+    """This run's materialization of ``key`` per partition: what each check evaluated.
+
+    Read from the asset index (whose storage ids the UI compares), in one query.
+    """
+    run_id = context.run.run_id
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=partition_keys),
+        limit=len(partition_keys),
+    ).records
+    return {
+        record.partition_key: AssetCheckEvaluationTargetMaterializationData(
+            storage_id=record.storage_id, run_id=run_id, timestamp=record.timestamp
+        )
+        for record in records
+        if record.run_id == run_id and record.partition_key is not None
+    }
+
+
+def report_partitions(
+    context: dg.AssetExecutionContext, asset: str, reports: Iterable[PartitionReport]
+) -> Iterator[dg.MaterializeResult | dg.AssetCheckEvaluation]:
+    """The asset body's events: one materialization per partition with its own metadata,
+    then each partition's check results. Checks not selected for the run are left out."""
+    key = dg.AssetKey(asset)
+    reports = list(reports)
+    for report in reports:
+        context.add_asset_metadata(
+            report.metadata, asset_key=key, partition_key=report.partition_key
+        )
+    yield dg.MaterializeResult(asset_key=key)
+    selected = {k.name for k in context.selected_asset_check_keys if k.asset_key == key}
+    if not any(c.name in selected for r in reports for c in r.checks):
+        return
+    targets = _materializations_of_run(context, key, [r.partition_key for r in reports])
+    for report in reports:
+        for outcome in report.checks:
+            if outcome.name in selected:
+                yield dg.AssetCheckEvaluation(
+                    asset_key=key,
+                    check_name=outcome.name,
+                    passed=outcome.passed,
+                    metadata=outcome.metadata,
+                    severity=outcome.severity,
+                    description=outcome.description,
+                    target_materialization_data=targets.get(report.partition_key),
+                    partition=report.partition_key,
+                )
