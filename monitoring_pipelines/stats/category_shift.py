@@ -7,7 +7,9 @@ they match the proportions the distribution metrics compare.
 
 from __future__ import annotations
 
-from monitoring_pipelines.stats.profile import CategoricalProfile
+from collections.abc import Collection, Mapping
+
+from monitoring_pipelines.stats.profile import CategoricalProfile, NumericalProfile, category_key
 
 DEFAULT_TOP = 3
 
@@ -19,18 +21,43 @@ def category_shifts(
     first (ties by name), each as ``{value, reference_share, current_share, new}``."""
     if top < 1:
         raise ValueError(f"top must be a positive integer, got {top!r}")
-    ref_total, cur_total = reference.count, current.count
+    known = set(reference.counts) | set(current.reference_categories)
+    return _shifts(reference.counts, current.counts, reference.count, current.count, known, top)
+
+
+def value_shifts(
+    reference: NumericalProfile, current: NumericalProfile, top: int = DEFAULT_TOP
+) -> list[dict[str, object]]:
+    """:func:`category_shifts` for a discrete numerical column, over its exact value counts
+    (shares of the finite values; values shown as category keys, 48.0 as ``48``)."""
+    if top < 1:
+        raise ValueError(f"top must be a positive integer, got {top!r}")
+    if reference.values is None or current.values is None:
+        return []
+    known = {category_key(v) for v in (*reference.values, *current.reference_values)}
+    ref = {category_key(v): n for v, n in reference.values.items()}
+    cur = {category_key(v): n for v, n in current.values.items()}
+    return _shifts(ref, cur, reference.n_finite, current.n_finite, known, top)
+
+
+def _shifts(
+    ref: Mapping[str, int],
+    cur: Mapping[str, int],
+    ref_total: int,
+    cur_total: int,
+    known: Collection[str],
+    top: int,
+) -> list[dict[str, object]]:
     if not ref_total or not cur_total:
         return []
-    known = set(reference.counts) | set(current.reference_categories)
     shifts = [
         {
-            "value": category,
-            "reference_share": reference.counts.get(category, 0) / ref_total,
-            "current_share": current.counts.get(category, 0) / cur_total,
-            "new": category not in known,
+            "value": value,
+            "reference_share": ref.get(value, 0) / ref_total,
+            "current_share": cur.get(value, 0) / cur_total,
+            "new": value not in known,
         }
-        for category in set(reference.counts) | set(current.counts)
+        for value in set(ref) | set(cur)
     ]
     shifts.sort(key=lambda s: (-abs(s["current_share"] - s["reference_share"]), s["value"]))
     return shifts[:top]

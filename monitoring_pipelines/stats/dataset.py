@@ -14,17 +14,16 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from monitoring_pipelines.stats.binning import DEFAULT_BINS, quantile_edges
+from monitoring_pipelines.stats.binning import DEFAULT_BINS
 from monitoring_pipelines.stats.profile import (
     DEFAULT_MAX_CATEGORIES,
-    OTHER,
     CategoricalProfile,
     ColumnProfile,
     Kind,
     NumericalProfile,
+    fit_categorical,
+    fit_numerical,
     profile_categorical,
-    profile_numerical,
-    to_float,
 )
 
 
@@ -72,7 +71,7 @@ def fit_baseline(
     n_bins: int = DEFAULT_BINS,
     max_categories: int = DEFAULT_MAX_CATEGORIES,
 ) -> DatasetProfile:
-    """Profile the reference data, learning bin edges and the category set from it."""
+    """Profile the reference data, learning bin edges, discrete values and categories from it."""
     kinds = _check_kinds(kinds)
     absent = [name for name in kinds if name not in frame.columns]
     if absent:
@@ -80,10 +79,9 @@ def fit_baseline(
     columns: dict[str, ColumnProfile] = {}
     for name, kind in kinds.items():
         if kind is Kind.NUMERICAL:
-            values, _ = to_float(frame[name])
-            columns[name] = profile_numerical(frame[name], quantile_edges(values, n_bins))
+            columns[name] = fit_numerical(frame[name], n_bins, max_categories)
         else:
-            columns[name] = profile_categorical(frame[name], (), max_categories)
+            columns[name] = fit_categorical(frame[name], max_categories)
     extra = tuple(sorted(set(frame.columns) - set(kinds)))
     return DatasetProfile(row_count=len(frame), columns=columns, extra_columns=extra)
 
@@ -112,7 +110,7 @@ def profile_frame(
             if report_absent:
                 absent.append(name)
         if isinstance(ref, NumericalProfile):
-            columns[name] = profile_numerical(values, ref.edges)
+            columns[name] = ref.like(values)
         else:
             columns[name] = profile_categorical(
                 values, reference_categories(ref), ref.max_categories
@@ -133,4 +131,4 @@ def profile_chunks(chunks: Iterable[pd.DataFrame], reference: DatasetProfile) ->
 
 def reference_categories(baseline: CategoricalProfile) -> tuple[str, ...]:
     """The categories a production window is counted against: the baseline's kept ones."""
-    return baseline.reference_categories or tuple(c for c in baseline.counts if c != OTHER)
+    return baseline.reference_categories or tuple(baseline.counts)

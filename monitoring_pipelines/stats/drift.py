@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from monitoring_pipelines.stats.binning import DEFAULT_BINS, quantile_edges
-from monitoring_pipelines.stats.category_shift import category_shifts
+from monitoring_pipelines.stats.binning import DEFAULT_BINS
+from monitoring_pipelines.stats.category_shift import category_shifts, value_shifts
 from monitoring_pipelines.stats.dataset import reference_categories
 from monitoring_pipelines.stats.metrics.measurement import Measurement
 from monitoring_pipelines.stats.metrics.registry import MetricSpec, get_spec
@@ -27,13 +27,16 @@ from monitoring_pipelines.stats.profile import (
     CategoricalProfile,
     ColumnProfile,
     Kind,
+    NumericalProfile,
+    fit_categorical,
+    fit_numerical,
     profile_categorical,
-    profile_numerical,
     to_float,
 )
 
 INSUFFICIENT_DATA = "insufficient_data"
 UNDEFINED = "undefined"
+MAX_LISTED = 10  # new values listed in a result's detail
 
 
 @dataclass(frozen=True)
@@ -90,10 +93,16 @@ def score_column(
     if sizes[0] == 0 or sizes[1] < max(min_rows, 1):
         return insufficient(metric, threshold, *sizes, min_rows)
     result = judged(metric, spec, spec.function(baseline, current, **params), threshold, *sizes)
-    if result.drifted and spec.sizes == "values" and isinstance(baseline, CategoricalProfile):
-        shifts = category_shifts(baseline, current)  # what an alert shows to explain it
-        result = replace(result, detail={**result.detail, "categories": shifts})
-    return result
+    detail = dict(result.detail)
+    if isinstance(current, NumericalProfile) and current.new_values:
+        detail["new_values"] = current.new_values[:MAX_LISTED]
+        detail["new_value_count"] = sum(current.values[v] for v in current.new_values)
+    if result.drifted and spec.sizes == "values":  # what an alert shows to explain it
+        if isinstance(baseline, CategoricalProfile):
+            detail["categories"] = category_shifts(baseline, current)
+        elif baseline.discrete and current.discrete:
+            detail["categories"] = value_shifts(baseline, current)
+    return replace(result, detail=detail) if detail != result.detail else result
 
 
 def score(
@@ -116,10 +125,10 @@ def score(
     reference, current = pd.Series(reference), pd.Series(current)
     kind = _kind_of(reference) if kind is None else _check_kind(kind)
     if kind is Kind.NUMERICAL:
-        edges = quantile_edges(to_float(reference)[0], n_bins)
-        baseline, window = profile_numerical(reference, edges), profile_numerical(current, edges)
+        baseline = fit_numerical(reference, n_bins, max_categories)
+        window = baseline.like(current)
     else:
-        baseline = profile_categorical(reference, (), max_categories)
+        baseline = fit_categorical(reference, max_categories)
         window = profile_categorical(current, reference_categories(baseline), max_categories)
     if spec.raw is None or kind is not Kind.NUMERICAL:
         return score_column(

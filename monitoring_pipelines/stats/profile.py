@@ -5,22 +5,32 @@ counts and the moments of the finite values (count, mean, M2 as in Welford's and
 Chan's algorithms), so merging two profiles gives the same mean and standard
 deviation as profiling the concatenated data. A categorical profile holds value
 counts over the baseline's categories plus new categories up to a cap; the rest
-are folded into ``__other__`` and counted there, never dropped.
+are folded into ``other`` and counted there, never dropped. A numerical column whose
+baseline has few distinct values (``discrete``) also keeps exact counts per value, new
+values capped the same way.
+
+Which new values the cap keeps is decided by a fixed hash of the value, not by its
+count: a value kept in the profile of some rows is kept in the profile of every subset
+of them that holds it, so kept counts are exact, the folded mass is exact, and merging
+profiles in any order or grouping gives the profile of the concatenated rows.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 import numpy as np
 import pandas as pd
 
-from monitoring_pipelines.stats.binning import validate_edges
+from monitoring_pipelines.stats.binning import quantile_edges, validate_edges
 
-OTHER = "__other__"
+OTHER = "__other__"  # the label shown for the folded cell; folded counts live in ``other``
 DEFAULT_MAX_CATEGORIES = 100
 BLOCK = 1 << 20
+_UNCAPPED = 1 << 62
 
 
 class Kind(StrEnum):
@@ -49,8 +59,25 @@ class NumericalProfile:
     m2: float = 0.0
     min: float = float("nan")
     max: float = float("nan")
+    values: Mapping[float, int] | None = None
+    other: int = 0
+    max_values: int = DEFAULT_MAX_CATEGORIES
+    reference_values: tuple[float, ...] = ()
 
     kind = Kind.NUMERICAL
+
+    @property
+    def discrete(self) -> bool:
+        """Whether finite values are counted exactly per value (a discrete baseline)."""
+        return self.values is not None
+
+    @property
+    def new_values(self) -> list[float]:
+        """Finite values counted here that the baseline did not have."""
+        if self.values is None:
+            return []
+        known = set(self.reference_values)
+        return sorted(v for v, n in self.values.items() if n and v not in known)
 
     @property
     def count(self) -> int:
@@ -74,6 +101,15 @@ class NumericalProfile:
         edges = validate_edges(edges)
         return cls(edges=edges, counts=np.zeros(edges.size - 1, dtype=np.int64))
 
+    def like(self, values: pd.Series | np.ndarray) -> NumericalProfile:
+        """Profile ``values`` as a window of this baseline: its edges and, when discrete,
+        its values (new values capped at ``max_values``)."""
+        if self.values is None:
+            return profile_numerical(values, self.edges)
+        return profile_numerical(
+            values, self.edges, self.reference_values or tuple(self.values), self.max_values
+        )
+
     def merge(self, other: NumericalProfile) -> NumericalProfile:
         """Exact merge (Chan et al. for the moments); edges must be identical."""
         if not isinstance(other, NumericalProfile):
@@ -89,7 +125,17 @@ class NumericalProfile:
             delta = other.mean - self.mean
             mean = self.mean + delta * other.n_finite / n
             m2 = self.m2 + other.m2 + delta * delta * self.n_finite * other.n_finite / n
-        return NumericalProfile(
+        values, folded = self.values, 0
+        if (self.values is None) != (other.values is None) or set(self.reference_values) != set(
+            other.reference_values
+        ):
+            raise ValueError("cannot merge numerical profiles fitted on different baselines")
+        if self.values is not None:
+            values, folded = _cap(
+                _added(self.values, other.values), self.reference_values, self.max_values
+            )
+        return replace(
+            self,
             edges=self.edges,
             counts=self.counts + other.counts,
             missing=self.missing + other.missing,
@@ -101,6 +147,8 @@ class NumericalProfile:
             m2=float(m2),
             min=float(np.fmin(self.min, other.min)),
             max=float(np.fmax(self.max, other.max)),
+            values=values,
+            other=self.other + other.other + folded,
         )
 
 
@@ -137,9 +185,7 @@ class CategoricalProfile:
             raise TypeError(f"cannot merge a categorical profile with {type(other).__name__}")
         if set(self.reference_categories) != set(other.reference_categories):
             raise ValueError("cannot merge categorical profiles fitted on different baselines")
-        counts = dict(self.counts)
-        for value, n in other.counts.items():
-            counts[value] = counts.get(value, 0) + n
+        counts = _added(self.counts, other.counts)
         kept, folded = _cap(counts, self.reference_categories, self.max_categories)
         return replace(
             self,
@@ -152,19 +198,33 @@ class CategoricalProfile:
 ColumnProfile = NumericalProfile | CategoricalProfile
 
 
-def _cap(
-    counts: dict[str, int], reference: tuple[str, ...], max_categories: int
-) -> tuple[dict[str, int], int]:
-    """Keep the reference categories and at most ``max_categories`` others (the most frequent,
-    ties by name); return the kept counts and the total count of the folded rest."""
+def _added(a: Mapping, b: Mapping) -> dict:
+    counts = dict(a)
+    for value, n in b.items():
+        counts[value] = counts.get(value, 0) + n
+    return counts
+
+
+def _cap(counts: Mapping[Hashable, int], reference: tuple, max_values: int) -> tuple[dict, int]:
+    """Keep the reference values and at most ``max_values`` others (those of smallest
+    :func:`fold_rank`); return the kept counts and the total count of the folded rest."""
     known = set(reference)
-    extra = [(v, n) for v, n in counts.items() if v not in known]
-    if len(extra) <= max_categories:
-        return counts, 0
-    extra.sort(key=lambda item: (-item[1], item[0]))
-    keep = {v for v, _ in extra[:max_categories]}
-    kept = {v: n for v, n in counts.items() if v in known or v in keep}
-    return kept, sum(n for _, n in extra[max_categories:])
+    extra = [v for v in counts if v not in known]
+    if len(extra) <= max_values:
+        return dict(counts), 0
+    extra.sort(key=fold_rank)
+    folded = set(extra[max_values:])
+    kept = {v: n for v, n in counts.items() if v not in folded}
+    return kept, sum(counts[v] for v in folded)
+
+
+def fold_rank(value: Hashable) -> tuple[bytes, str]:
+    """Order in which new values are kept under a cap: a fixed hash of the value's text (the
+    same in every process, unlike ``hash``), so the kept set of a union never depends on how
+    the rows were split."""
+    text = str(value)
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return digest, text
 
 
 def to_float(values: pd.Series | np.ndarray) -> tuple[np.ndarray, int]:
@@ -183,24 +243,52 @@ def to_float(values: pd.Series | np.ndarray) -> tuple[np.ndarray, int]:
     return numeric, int(invalid_mask.sum())
 
 
-def profile_numerical(values: pd.Series | np.ndarray, edges: np.ndarray) -> NumericalProfile:
-    """Profile one numerical column on the given edges.
+def profile_numerical(
+    values: pd.Series | np.ndarray,
+    edges: np.ndarray,
+    reference_values: tuple[float, ...] | None = None,
+    max_values: int = DEFAULT_MAX_CATEGORIES,
+) -> NumericalProfile:
+    """Profile one numerical column on the given edges; with ``reference_values`` (a discrete
+    baseline's values) also count every finite value exactly, new ones up to ``max_values``.
 
     Values are counted in blocks of :data:`BLOCK` that stay in cache and merged, so the
     cost grows linearly with the rows (a sort per block, no sort of the whole column).
     """
     edges = validate_edges(edges)
+    if max_values < 1:
+        raise ValueError(f"max_values must be at least 1, got {max_values!r}")
     x, invalid = to_float(values)
-    profile = _count_block(x[:BLOCK], edges)
+    profile = _count_block(x[:BLOCK], edges, reference_values, max_values)
     for start in range(BLOCK, x.size, BLOCK):
-        profile = profile.merge(_count_block(x[start : start + BLOCK], edges))
+        block = x[start : start + BLOCK]
+        profile = profile.merge(_count_block(block, edges, reference_values, max_values))
     return replace(profile, missing=profile.missing - invalid, invalid=invalid)
 
 
-def _count_block(x: np.ndarray, edges: np.ndarray) -> NumericalProfile:
+def fit_numerical(
+    values: pd.Series | np.ndarray, n_bins: int, max_values: int = DEFAULT_MAX_CATEGORIES
+) -> NumericalProfile:
+    """The baseline profile of a numerical column: quantile edges, and exact value counts
+    when it has at most ``n_bins`` distinct finite values (then it is ``discrete``)."""
+    x, _ = to_float(values)
+    distinct = np.unique(x[np.isfinite(x)]) + 0.0  # + 0.0: -0.0 and 0.0 are one value
+    edges = quantile_edges(x, n_bins)
+    if distinct.size == 0 or distinct.size > n_bins:
+        return profile_numerical(values, edges)
+    return profile_numerical(values, edges, tuple(distinct.tolist()), max_values)
+
+
+def _count_block(
+    x: np.ndarray,
+    edges: np.ndarray,
+    reference_values: tuple[float, ...] | None = None,
+    max_values: int = DEFAULT_MAX_CATEGORIES,
+) -> NumericalProfile:
     """Profile float values (NaN counted as missing) with one sort: NaN sorts last and ±inf
     bracket the finite values, so bin counts come from locating the edges in the sorted
     values, as ``np.histogram`` does, several times faster than locating every value.
+    Value counts of a discrete column are the run lengths of the sorted finite values.
     The sorted copy is ours, so the moments are then computed in place in it."""
     ordered = np.sort(x)
     n_present = int(np.searchsorted(ordered, np.nan))
@@ -210,6 +298,11 @@ def _count_block(x: np.ndarray, edges: np.ndarray) -> NumericalProfile:
     lo = int(np.searchsorted(present, -np.inf, side="right"))
     hi = int(np.searchsorted(present, np.inf, side="left"))
     finite = present[lo:hi]
+    exact, folded = None, 0
+    if reference_values is not None:
+        exact, folded = _cap(
+            dict.fromkeys(reference_values, 0) | _runs(finite), reference_values, max_values
+        )
     if finite.size:
         mean = float(finite.mean())
         low, high = float(finite[0]), float(finite[-1])
@@ -228,7 +321,20 @@ def _count_block(x: np.ndarray, edges: np.ndarray) -> NumericalProfile:
         m2=m2,
         min=low,
         max=high,
+        values=exact,
+        other=folded,
+        max_values=max_values,
+        reference_values=() if reference_values is None else tuple(reference_values),
     )
+
+
+def _runs(ordered: np.ndarray) -> dict[float, int]:
+    """Distinct value → count of sorted finite values (-0.0 counted as 0.0)."""
+    if ordered.size == 0:
+        return {}
+    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    runs = np.diff(np.append(starts, ordered.size))
+    return dict(zip((ordered[starts] + 0.0).tolist(), runs.tolist(), strict=True))
 
 
 def profile_categorical(
@@ -253,6 +359,24 @@ def profile_categorical(
         other=folded,
         max_categories=max_categories,
         reference_categories=reference_categories,
+    )
+
+
+def fit_categorical(
+    values: pd.Series | np.ndarray, max_categories: int = DEFAULT_MAX_CATEGORIES
+) -> CategoricalProfile:
+    """The baseline profile of a categorical column: the ``max_categories`` most frequent
+    categories (ties by name) are its categories, the rest folded into ``other``."""
+    if max_categories < 1:
+        raise ValueError(f"max_categories must be at least 1, got {max_categories!r}")
+    counts = profile_categorical(values, (), max_categories=_UNCAPPED)
+    ranked = sorted(counts.counts.items(), key=lambda item: (-item[1], item[0]))
+    kept = dict(ranked[:max_categories])
+    return replace(
+        counts,
+        counts=kept,
+        other=sum(n for _, n in ranked[max_categories:]),
+        max_categories=max_categories,
     )
 
 

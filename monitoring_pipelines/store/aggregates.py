@@ -1,4 +1,9 @@
-"""Dataset profiles to and from rows of the ``aggregates`` table."""
+"""Dataset profiles to and from rows of the ``aggregates`` table.
+
+``value_counts`` holds user values only (a category called ``__other__`` is one of them);
+what the cap folded is in ``other_counts``. A discrete numerical column keeps its exact
+value counts there too, keyed by the value's shortest round-trip text (``repr``).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,6 @@ from sqlalchemy import Engine, select
 
 from monitoring_pipelines.stats.dataset import DatasetProfile
 from monitoring_pipelines.stats.profile import (
-    OTHER,
     CategoricalProfile,
     ColumnProfile,
     Kind,
@@ -55,12 +59,15 @@ def column_row(name: str, profile: ColumnProfile, row_count: int, is_response: b
             "pos_inf_counts": profile.pos_inf,
             "neg_inf_counts": profile.neg_inf,
         }
+        if profile.values is not None:
+            row |= {
+                "value_counts": {repr(float(v)): int(n) for v, n in profile.values.items()},
+                "other_counts": profile.other,
+                "max_categories": profile.max_values,
+            }
     else:
-        counts = dict(profile.counts)
-        if profile.other:
-            counts[OTHER] = profile.other
         row |= {
-            "value_counts": counts,
+            "value_counts": dict(profile.counts),
             "other_counts": profile.other,
             "max_categories": profile.max_categories,
         }
@@ -75,9 +82,21 @@ def profile_rows(profile: DatasetProfile, response_columns: Collection[str] = ()
     ]
 
 
-def column_profile(row, reference_categories: tuple[str, ...] = ()) -> ColumnProfile:
-    """Rebuild a column profile from an ``aggregates`` row (a mapping or Row)."""
+def column_profile(row, reference: tuple = ()) -> ColumnProfile:
+    """Rebuild a column profile from an ``aggregates`` row (a mapping or Row); ``reference``
+    are the baseline's categories (or a discrete column's values) a window was counted on."""
     if row["logical_type"] == Kind.NUMERICAL.code:
+        stored = row["value_counts"]
+        discrete = (
+            {}
+            if stored is None
+            else {
+                "values": {float(k): int(v) for k, v in stored.items()},
+                "other": int(row["other_counts"] or 0),
+                "max_values": int(row["max_categories"]),
+                "reference_values": reference,
+            }
+        )
         return NumericalProfile(
             edges=np.asarray(row["bin_edges"], dtype=np.float64),
             counts=np.asarray(row["bin_counts"], dtype=np.int64),
@@ -90,14 +109,14 @@ def column_profile(row, reference_categories: tuple[str, ...] = ()) -> ColumnPro
             m2=float(row["m2"] or 0.0),
             min=float("nan") if row["min"] is None else float(row["min"]),
             max=float("nan") if row["max"] is None else float(row["max"]),
+            **discrete,
         )
-    counts = {str(k): int(v) for k, v in (row["value_counts"] or {}).items() if k != OTHER}
     return CategoricalProfile(
-        counts=counts,
+        counts={str(k): int(v) for k, v in (row["value_counts"] or {}).items()},
         missing=int(row["missing_counts"]),
         other=int(row["other_counts"] or 0),
         max_categories=int(row["max_categories"]),
-        reference_categories=reference_categories,
+        reference_categories=reference,
     )
 
 
@@ -153,9 +172,8 @@ def read_windows(
 ) -> dict[datetime, DatasetProfile]:
     """Stored hourly profiles with ``start <= timestamp < end``, keyed by window start (UTC)."""
     categories = {
-        name: tuple(c for c in p.counts)
+        name: tuple(p.counts) if isinstance(p, CategoricalProfile) else tuple(p.values or ())
         for name, p in baseline.columns.items()
-        if isinstance(p, CategoricalProfile)
     }
     with engine.connect() as conn:
         rows = (

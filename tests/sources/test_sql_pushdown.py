@@ -216,6 +216,8 @@ def test_the_hour_exercises_what_it_claims(logs):
     assert x.pos_inf and x.neg_inf and x.missing and x.max == 1e6
     assert text_column.invalid and text_column.missing
     assert got.columns["city"].other > 0  # folded beyond the cap
+    assert got.columns["count"].discrete and got.columns["flag"].discrete  # counted by value
+    assert got.columns["count"].new_values  # values the baseline never had, listed
     assert "public" in got.columns["segment"].counts and "" in got.columns["segment"].counts
     assert got.columns["score_band"].counts.get("1") and got.columns["score_band"].missing
     assert got.columns["drifted"].min > got.columns["drifted"].edges[-2]

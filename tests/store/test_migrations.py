@@ -11,13 +11,19 @@ import time
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, func, insert, select, text
 
 from monitoring_pipelines.store.drift import write_drift_scores
 from monitoring_pipelines.store.engine import ensure_deployment_views, get_engine
-from monitoring_pipelines.store.migrate import VERSION_TABLE, current_revision, head_revision
+from monitoring_pipelines.store.migrate import (
+    VERSION_TABLE,
+    alembic_config,
+    current_revision,
+    head_revision,
+)
 from monitoring_pipelines.store.schema import (
     aggregates,
     alerts,
@@ -54,7 +60,7 @@ def revision_rows(url: str) -> list[str]:
 
 
 def test_head_is_the_newest_revision_of_a_linear_history():
-    assert head_revision() == "0003_slack_guarantee"
+    assert head_revision() == "0004_folded_counts"
 
 
 def test_empty_database_is_migrated_to_schema_py(empty_store_url):
@@ -168,3 +174,33 @@ def test_concurrent_creators_of_one_deployment_view_all_succeed():
             ).scalar_one()
             assert current_revision(conn) == head_revision()
         assert views == 7
+
+
+def test_folded_counts_leave_value_counts_on_upgrade_and_user_other_stays(empty_store_url):
+    """Before 0004 the folded count was also written under ``__other__`` in value_counts
+    (over a user category of that name); where other_counts > 0 that key is removed, where
+    nothing was folded a ``__other__`` key is a user category and stays."""
+    engine = create_engine(empty_store_url)
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0003_slack_guarantee")
+        base = {"deployment_id": "m", "timestamp": T0, "is_baseline": False, "is_response": False}
+        base |= {"logical_type": 2, "missing_counts": 0, "row_count": 9, "computed_at": T0}
+        base |= {"max_categories": 1, "invalid_counts": 0}
+        conn.execute(
+            insert(aggregates),
+            [
+                base
+                | {"column_name": "f", "value_counts": {"a": 3, "__other__": 6}}
+                | {"count": 9, "other_counts": 6},
+                base
+                | {"column_name": "u", "value_counts": {"a": 3, "__other__": 6}}
+                | {"count": 9, "other_counts": 0},
+            ],
+        )
+    engine.dispose()
+    engine = get_engine(empty_store_url)  # upgrades to head
+    with engine.connect() as conn:
+        query = select(aggregates.c.column_name, aggregates.c.value_counts)
+        stored = {name: counts for name, counts in conn.execute(query)}
+        assert current_revision(conn) == head_revision()
+    assert stored == {"f": {"a": 3}, "u": {"a": 3, "__other__": 6}}

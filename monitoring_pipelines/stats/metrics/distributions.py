@@ -2,12 +2,16 @@
 
 Numerical profiles: every bin, including the open-ended outer bins that hold values
 (and ±inf) beyond the training range; missing values are not part of the
-distribution. Categorical profiles: the union of both profiles' categories, so a
+distribution. Discrete numerical profiles (both with exact value counts and nothing
+folded): one cell per distinct value of either side, in order, between a −inf and a
++inf cell, so every metric sees a new value as a cell of its own and the CDFs are the
+raw samples' CDFs exactly. Categorical profiles: the union of both profiles' categories, so a
 category seen only in production (or only in the baseline) is a cell with a zero on
 the other side, never dropped. When the baseline folded rare categories into
-``__other__`` (``baseline.other > 0``), a production category the baseline did not
-keep may be one of those folded ones, so it is counted in ``__other__`` on the
-production side too; when the baseline folded nothing, it is a new cell.
+``other`` (``baseline.other > 0``), a production category the baseline did not
+keep may be one of those folded ones, so it is counted in the folded cell on the
+production side too; when the baseline folded nothing, it is a new cell. The folded
+cell is its own cell: a user category named ``__other__`` is an ordinary category.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ from __future__ import annotations
 import numpy as np
 
 from monitoring_pipelines.stats.profile import (
-    OTHER,
     CategoricalProfile,
     ColumnProfile,
     NumericalProfile,
@@ -31,6 +34,9 @@ def aligned_counts(
             reference.edges, current.edges
         ):
             raise ValueError("numerical profiles must share the baseline's bin edges")
+        if exact_values(reference, current):
+            _, ref_counts, cur_counts = value_cells(reference, current)
+            return ref_counts, cur_counts
         return reference.counts.astype(np.float64), current.counts.astype(np.float64)
     if isinstance(reference, CategoricalProfile) and isinstance(current, CategoricalProfile):
         return _aligned_categories(reference, current)
@@ -42,13 +48,10 @@ def aligned_counts(
 def _aligned_categories(
     reference: CategoricalProfile, current: CategoricalProfile
 ) -> tuple[np.ndarray, np.ndarray]:
-    ref = {c: n for c, n in reference.counts.items() if c != OTHER}
-    ref_other = reference.other + reference.counts.get(OTHER, 0)
-    cur_other = current.other + current.counts.get(OTHER, 0)
+    ref = reference.counts
+    ref_other, cur_other = reference.other, current.other
     cur: dict[str, int] = {}
     for category, n in current.counts.items():
-        if category == OTHER:
-            continue
         if category in ref or not ref_other:
             cur[category] = n
         else:
@@ -60,6 +63,29 @@ def _aligned_categories(
         ref_counts.append(ref_other)
         cur_counts.append(cur_other)
     return np.asarray(ref_counts, dtype=np.float64), np.asarray(cur_counts, dtype=np.float64)
+
+
+def exact_values(reference: NumericalProfile, current: NumericalProfile) -> bool:
+    """Whether both sides count every finite value exactly (discrete, nothing folded)."""
+    return (
+        reference.values is not None
+        and current.values is not None
+        and reference.other == 0
+        and current.other == 0
+    )
+
+
+def value_cells(
+    reference: NumericalProfile, current: NumericalProfile
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Positions ``[-inf, v1 < … < vk, +inf]`` (the distinct finite values of both sides) and
+    the two profiles' counts there (float64), for profiles with :func:`exact_values`."""
+    positions = np.array(sorted(reference.values.keys() | current.values.keys()), dtype=float)
+    counts = []
+    for profile in (reference, current):
+        at = [profile.values.get(v, 0) for v in positions.tolist()]
+        counts.append(np.array([profile.neg_inf, *at, profile.pos_inf], dtype=np.float64))
+    return np.concatenate(([-np.inf], positions, [np.inf])), counts[0], counts[1]
 
 
 def coarsen(

@@ -8,7 +8,8 @@
   adjacent stored bins of about equal baseline mass — the conventional deciles —
   plus the two outer bins; ``max_bins=None`` uses every stored bin. PSI grows with
   the number of cells on pure noise (about (k − 1)/n for k cells and n rows), so
-  fewer cells keep small windows from looking drifted.
+  fewer cells keep small windows from looking drifted. On a discrete column the
+  baseline's values are grouped that way, and each new value stays a cell of its own.
 - Range: [0, ∞). Symmetric in p and q. Default threshold: 0.1.
 
 | PSI          | status      |
@@ -22,7 +23,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from monitoring_pipelines.stats.metrics.distributions import aligned_counts, coarsen, proportions
+from monitoring_pipelines.stats.metrics.distributions import (
+    aligned_counts,
+    coarsen,
+    exact_values,
+    proportions,
+)
 from monitoring_pipelines.stats.metrics.measurement import Measurement
 from monitoring_pipelines.stats.profile import ColumnProfile, NumericalProfile
 
@@ -44,7 +50,12 @@ def psi(
     if max_bins is not None and isinstance(reference, NumericalProfile):
         if max_bins < 1:
             raise ValueError(f"psi: max_bins must be a positive integer or None, got {max_bins!r}")
-        ref_counts, cur_counts = coarsen(ref_counts, cur_counts, max_bins)
+        new = np.zeros(ref_counts.size, dtype=bool)
+        if exact_values(reference, current):  # a discrete column's new values: never grouped
+            new[1:-1] = ref_counts[1:-1] == 0
+        grouped = coarsen(ref_counts[~new], cur_counts[~new], max_bins)
+        ref_counts = np.concatenate((grouped[0], ref_counts[new]))
+        cur_counts = np.concatenate((grouped[1], cur_counts[new]))
     return Measurement(
         value=psi_of_proportions(proportions(ref_counts), proportions(cur_counts), epsilon)
     )

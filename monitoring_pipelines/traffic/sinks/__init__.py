@@ -1,0 +1,6 @@
+"""Where the logging client writes: a Parquet folder, a SQL table or a Kafka topic."""
+
+from monitoring_pipelines.traffic.sinks.base import Sink, SinkError
+from monitoring_pipelines.traffic.sinks.parquet import ParquetSink
+
+__all__ = ["ParquetSink", "Sink", "SinkError"]
