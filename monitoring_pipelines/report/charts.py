@@ -14,11 +14,12 @@ import numpy as np
 
 from monitoring_pipelines.report.model import HourScores, shown_value
 from monitoring_pipelines.stats.metrics.registry import get_spec
-from monitoring_pipelines.stats.profile import OTHER, CategoricalProfile, NumericalProfile
+from monitoring_pipelines.stats.profile import CategoricalProfile, NumericalProfile
 
 SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
 SERIES = {"domain": ["baseline", "production"], "range": ["#4c78a8", "#f58518"]}
 MAX_CATEGORIES_SHOWN = 30
+FOLDED = "(folded beyond the cap)"
 WIDTH = 360
 
 
@@ -95,34 +96,23 @@ def categorical_distribution(
     known = set(baseline.counts)
     base_total = baseline.count or 1
     current_total = current.count or 1
-    names = set(baseline.counts) | set(current.counts)
-
-    def share(profile: CategoricalProfile, name: str, total: int) -> float:
-        count = profile.other if name == OTHER else profile.counts.get(name, 0)
-        return count / total
-
+    # (label, baseline count, production count, new); the folded cell is not a user value
+    cells = [
+        (name, baseline.counts.get(name, 0), current.counts.get(name, 0), name not in known)
+        for name in sorted(set(baseline.counts) | set(current.counts))
+    ]
     if baseline.other or current.other:
-        names.add(OTHER)
-    ranked = sorted(
-        names,
-        key=lambda n: (-max(share(baseline, n, base_total), share(current, n, current_total)), n),
-    )
+        cells.append((FOLDED, baseline.other, current.other, False))
+    ranked = sorted(cells, key=lambda c: (-max(c[1] / base_total, c[2] / current_total), c[0]))
     shown = ranked[:MAX_CATEGORIES_SHOWN]
     values = []
-    for name in shown:
-        label = f"{name} (new)" if name not in known and name != OTHER else name
-        for series, profile, total in (
-            ("baseline", baseline, base_total),
-            ("production", current, current_total),
+    for name, base_count, current_count, new in shown:
+        label = f"{name} (new)" if new else name
+        for series, count, total in (
+            ("baseline", base_count, base_total),
+            ("production", current_count, current_total),
         ):
-            values.append(
-                {
-                    "category": label,
-                    "series": series,
-                    "share": share(profile, name, total),
-                    "new": name not in known and name != OTHER,
-                }
-            )
+            values.append({"category": label, "series": series, "share": count / total, "new": new})
     hidden = len(ranked) - len(shown)
     subtitle = "share of values per category; (new) = not in the baseline"
     if hidden:
