@@ -1,4 +1,4 @@
-"""The `monitoring-pipelines` console script: demo, alerts, redeliver, serve.
+"""The `monitoring-pipelines` console script: demo, report, alerts, redeliver, serve.
 
 A failing command prints one clear, secret-free line (``monitoring-pipelines: error: …``)
 and exits 2 for bad configuration or arguments (a bad value, a missing file), 1 otherwise
@@ -56,6 +56,25 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--reference-rows", type=_positive, default=20_000)
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--end", type=_hour, help="end of the last hour (UTC, ISO); default: now")
+    report = commands.add_parser(
+        "report",
+        help="write a deployment's self-contained HTML drift report for a range of hours",
+        description="Write the drift report of START <= hour < END from the stored aggregates "
+        "and drift scores (no raw rows are read). Prints the file's path.",
+    )
+    report.add_argument("--deployment", required=True, help="deployment id in monitors.yaml")
+    report.add_argument(
+        "--start", type=_hour, required=True, help="first hour (UTC, ISO, e.g. 2026-11-09T00:00)"
+    )
+    report.add_argument("--end", type=_hour, required=True, help="end of the last hour (UTC, ISO)")
+    report.add_argument(
+        "--output",
+        type=Path,
+        help="HTML file to write (default: $DAGSTER_HOME/reports/<deployment>/<start>_<end>.html)",
+    )
+    report.add_argument(
+        "--fail-on-drift", action="store_true", help="exit 1 when a column drifted in the period"
+    )
     alerts = commands.add_parser(
         "alerts", help="list recent alerts (alerts first, window metrics last) and their delivery"
     )
@@ -81,6 +100,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--workspace", type=Path, default=Path("workspace.yaml"))
     return parser
+
+
+def _report(args: argparse.Namespace) -> int:
+    from monitoring_pipelines.config import load_config
+    from monitoring_pipelines.pipeline.report import build_report, report_path, write_report
+    from monitoring_pipelines.store.engine import get_engine
+
+    report = build_report(load_config(), get_engine(), args.deployment, args.start, args.end)
+    path = args.output or report_path(args.deployment, args.start, args.end)
+    written = write_report(report, path, png=False)
+    drifted = ", ".join(report.drifted) or "none"
+    print(f"{written.html}\nstatus: {report.status}; drifted columns: {drifted}")
+    return 1 if args.fail_on_drift and report.drifted else 0
 
 
 def _alerts(args: argparse.Namespace) -> int:
@@ -143,7 +175,13 @@ def _serve(args: argparse.Namespace) -> int:
     return serve(args.workspace)
 
 
-COMMANDS = {"demo": _demo, "alerts": _alerts, "redeliver": _redeliver, "serve": _serve}
+COMMANDS = {
+    "demo": _demo,
+    "report": _report,
+    "alerts": _alerts,
+    "redeliver": _redeliver,
+    "serve": _serve,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

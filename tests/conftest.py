@@ -7,11 +7,14 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
+REPO = Path(__file__).resolve().parents[1]
 POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
@@ -101,3 +104,47 @@ def empty_store_url(request, tmp_path: Path) -> Iterator[str]:
     else:
         with postgres_schema("mp_store") as url:
             yield url
+
+
+DEMO_END = datetime(2026, 11, 10, 0, tzinfo=UTC)
+DEMO_HOURS, DEMO_DRIFT_FROM = 8, 4
+DEMO_DRIFTED = {"annual_income", "loan_purpose", "years_employed"}
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """The one demo of the session: its result, printed output and DAGSTER_HOME."""
+
+    result: object
+    output: str
+    home: Path
+
+    def env(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Point a test's environment at this demo (its instance, config and SQLite store)."""
+        monkeypatch.setenv("DAGSTER_HOME", str(self.home))
+        monkeypatch.setenv("MONITORS_CONFIG", str(REPO / "monitors.yaml"))
+        monkeypatch.delenv("MONITORING_DATABASE_URL", raising=False)
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory) -> DemoRun:
+    """The demo on a reduced size (8 hours, drift from hour 4), run once per session through
+    Dagster into a persistent DAGSTER_HOME and shared by every test that reads demo data."""
+    import io
+
+    from monitoring_pipelines.defs.demo import DemoSettings, run_demo
+
+    home = tmp_path_factory.mktemp("demo_home")
+    settings = DemoSettings(
+        hours=DEMO_HOURS,
+        drift_from_hour=DEMO_DRIFT_FROM,
+        rows_per_hour=1500,
+        reference_rows=6000,
+        end=DEMO_END,
+    )
+    out = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch:
+        run = DemoRun(None, "", home)
+        run.env(patch)
+        result = run_demo(settings, out)
+    return DemoRun(result, out.getvalue(), home)

@@ -4,37 +4,21 @@ Dagster into a persistent DAGSTER_HOME, and find the injected drift where it was
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime
-from pathlib import Path
 
 import dagster as dg
 import pytest
 
 from monitoring_pipelines.defs.demo import DemoSettings, run_demo
+from tests.conftest import DEMO_DRIFT_FROM as DRIFT_FROM
+from tests.conftest import DEMO_DRIFTED as DRIFTED
+from tests.conftest import DEMO_END as END
+from tests.conftest import DEMO_HOURS as HOURS
+from tests.conftest import REPO
 
-REPO = Path(__file__).resolve().parents[2]
-END = datetime(2026, 11, 10, 0, tzinfo=UTC)
-HOURS, DRIFT_FROM = 8, 4
-DRIFTED = {"annual_income", "loan_purpose", "years_employed"}
 
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    home = tmp_path_factory.mktemp("demo_home")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DAGSTER_HOME", str(home))
-        patch.setenv("MONITORS_CONFIG", str(REPO / "monitors.yaml"))
-        patch.delenv("MONITORING_DATABASE_URL", raising=False)
-        out = io.StringIO()
-        settings = DemoSettings(
-            hours=HOURS,
-            drift_from_hour=DRIFT_FROM,
-            rows_per_hour=1500,
-            reference_rows=6000,
-            end=END,
-        )
-        result = run_demo(settings, out)
-        yield result, out.getvalue(), home
+@pytest.fixture
+def demo(demo_run):
+    return demo_run.result, demo_run.output, demo_run.home
 
 
 def test_every_hour_is_materialized_in_the_persistent_instance(demo):
