@@ -87,6 +87,17 @@ def sqlite_engine(sqlite_url: str) -> Engine:
     return get_engine(sqlite_url)
 
 
+@pytest.fixture(autouse=True)
+def no_current_defs_state_storage() -> Iterator[None]:
+    """Each test starts with no current defs-state storage: an instance that was not disposed
+    leaves Dagster's context variable pointing at it, and a later test resolving that dead
+    weakref fails ("Attempted to resolve undefined DagsterInstance weakref")."""
+    from dagster._core.storage.defs_state.base import set_defs_state_storage
+
+    with set_defs_state_storage(None):
+        yield
+
+
 @pytest.fixture(scope="session")
 def dagster_instance(tmp_path_factory):
     """One temporary Dagster instance for the whole session."""
