@@ -1,6 +1,6 @@
 """``make bench``: run the benchmark parts, print one table of figures and ratios, save it.
 
-Usage: ``.venv/bin/python -m benchmarks.run [--quick] [--parts 1,2,3,4,5,6,7] [--no-install]``
+Usage: ``.venv/bin/python -m benchmarks.run [--quick] [--parts 1,2,3,4,5,6,7,8] [--no-install]``
 from the repository root. The table also goes to ``benchmarks/results.md`` (or
 ``--output``).
 """
@@ -22,6 +22,7 @@ import pandas as pd
 
 from benchmarks import data, venvs
 from benchmarks.backfill import BackfillSizes, backfill
+from benchmarks.battery import BatterySizes, battery
 from benchmarks.drift_cost import drift_cost
 from benchmarks.end_to_end import end_to_end
 from benchmarks.memory import memory_bounded
@@ -30,7 +31,7 @@ from benchmarks.scaling import scaling_curve
 from benchmarks.table import Row, markdown
 from benchmarks.throughput import profile_throughput
 
-PARTS = ("1", "2", "3", "4", "5", "6", "7")
+PARTS = ("1", "2", "3", "4", "5", "6", "7", "8")
 RESULTS = Path(__file__).resolve().parent / "results.md"
 
 
@@ -46,6 +47,7 @@ class Sizes:
     repeats: int
     backfill: BackfillSizes
     deployments: int
+    battery: BatterySizes
     bins: tuple[int, ...] = (10, 20, 100)
 
 
@@ -60,6 +62,7 @@ FULL = Sizes(
         days=30, rows_per_hour=10_000, reference_rows=100_000, sample_hours=10, launched_hours=4
     ),
     deployments=100,
+    battery=BatterySizes(),
 )
 QUICK = Sizes(
     reference=2_000,
@@ -72,6 +75,7 @@ QUICK = Sizes(
         days=1, rows_per_hour=200, reference_rows=2_000, sample_hours=2, launched_hours=1
     ),
     deployments=3,
+    battery=BatterySizes(window=5_000, reference=2_000, repeats=1),
 )
 
 
@@ -151,6 +155,8 @@ def run(args: argparse.Namespace) -> list[Row]:
         rows += scaling_curve(
             reference, production, sizes.scaling, sizes.bins, sizes.window, sizes.repeats
         )
+    if "8" in args.parts:
+        rows += battery(sizes.battery)
     return rows
 
 

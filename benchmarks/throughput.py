@@ -7,7 +7,7 @@ reference, outside the timing). Repeats are interleaved so machine noise hits bo
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -19,18 +19,28 @@ from monitoring_pipelines.stats.dataset import DatasetProfile, fit_baseline, pro
 TARGET = 0.5
 
 
-def numpy_histogram(frame: pd.DataFrame, edges: dict[str, np.ndarray]) -> None:
+def numpy_histogram(
+    frame: pd.DataFrame,
+    edges: dict[str, np.ndarray],
+    numerical: Sequence[str] = NUMERICAL,
+    categorical: Sequence[str] = CATEGORICAL,
+) -> None:
     """The floor: ``np.histogram`` per numerical column, ``value_counts`` per categorical."""
-    for name in NUMERICAL:
+    for name in numerical:
         x = frame[name].to_numpy()
         np.histogram(x[~np.isnan(x)], bins=edges[name][1:-1])
-    for name in CATEGORICAL:
+    for name in categorical:
         frame[name].value_counts()
 
 
-def numpy_counting(frame: pd.DataFrame, edges: dict[str, np.ndarray]) -> None:
+def numpy_counting(
+    frame: pd.DataFrame,
+    edges: dict[str, np.ndarray],
+    numerical: Sequence[str] = NUMERICAL,
+    categorical: Sequence[str] = CATEGORICAL,
+) -> None:
     """The same counting as our profile: open-ended bins, missing count, moments, min/max."""
-    for name in NUMERICAL:
+    for name in numerical:
         x = frame[name].to_numpy()
         present = x[~np.isnan(x)]
         inner = edges[name][1:-1]
@@ -39,7 +49,7 @@ def numpy_counting(frame: pd.DataFrame, edges: dict[str, np.ndarray]) -> None:
         mean = finite.mean()
         ((finite - mean) ** 2).sum()
         finite.min(), finite.max()
-    for name in CATEGORICAL:
+    for name in categorical:
         frame[name].value_counts(dropna=True)
 
 

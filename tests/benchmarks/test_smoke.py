@@ -16,6 +16,7 @@ import pytest
 from benchmarks import data, venvs
 from benchmarks.backfill import BackfillSizes, backfill
 from benchmarks.backfill_data import DEPLOYMENT, write_config, write_deployment
+from benchmarks.battery import SHAPES, BatterySizes, battery, draw
 from benchmarks.drift_cost import drift_cost
 from benchmarks.end_to_end import end_to_end
 from benchmarks.measure import run_child
@@ -162,7 +163,7 @@ def test_run_writes_the_table_it_prints(tmp_path, capsys):
 
 def test_run_rejects_unknown_parts():
     with pytest.raises(SystemExit):
-        main(["--parts", "1,8"])
+        main(["--parts", "1,9"])
 
 
 @pytest.mark.slow
@@ -208,3 +209,28 @@ def test_drift_cost_scores_every_deployment_and_the_sensor_judges_every_row(tmp_
     # 4 windows per hour as shipped; the sensor judges the hourly ones
     assert f"all {results * 4:,} new rows ({results:,} hourly)" in rows[3].what
     assert rows[3].figure.startswith("1 tick,")
+
+
+def test_battery_shapes_are_what_their_names_say():
+    rng = np.random.default_rng(0)
+    values = {shape: draw(shape, rng, 50_000) for shape in SHAPES}
+    assert all(0.005 < np.isnan(v).mean() < 0.015 for v in values.values())
+    finite = {shape: v[~np.isnan(v)] for shape, v in values.items()}
+    assert np.unique(finite["discrete, 5 values"]).tolist() == [0, 1, 2, 3, 4]
+    assert 0.89 < (finite["90% zero-inflated"] == 0).mean() < 0.91
+    assert finite["lognormal σ=2"].min() > 0 and np.median(np.log(finite["lognormal σ=2"])) < 0.05
+    assert np.abs(finite["t(2)"]).max() > 20 * np.abs(finite["normal"]).max()
+    with pytest.raises(ValueError, match="unknown shape 'cauchy'"):
+        draw("cauchy", rng, 10)
+
+
+def test_battery_reports_machine_facts_and_every_shape_and_cardinality():
+    rows = battery(BatterySizes(window=3_000, reference=1_000, repeats=1))
+    facts = rows[0].figure
+    assert "cores" in facts and "np.sort of 1M float64" in facts and "numba" in facts
+    numerical = [row for row in rows if "numerical)" in row.part]
+    categorical = [row for row in rows if "categorical)" in row.part]
+    assert len(numerical) == 3 * len(SHAPES) and len(categorical) == 2 * 3
+    assert all(row.met is not None for row in numerical)
+    assert all(_seconds(row) > 0 for row in numerical + categorical)
+    assert "100,000 categories" in categorical[-1].part
