@@ -2,5 +2,6 @@
 
 from monitoring_pipelines.traffic.sinks.base import Sink, SinkError
 from monitoring_pipelines.traffic.sinks.parquet import ParquetSink
+from monitoring_pipelines.traffic.sinks.sql import SqlSink
 
-__all__ = ["ParquetSink", "Sink", "SinkError"]
+__all__ = ["ParquetSink", "Sink", "SinkError", "SqlSink"]
