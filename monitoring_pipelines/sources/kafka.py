@@ -6,9 +6,11 @@ after the window's start and the first stamped at or after its end + ``late`` (m
 in time order, so a request stamped inside the window may arrive after later ones; those that
 arrive within ``late`` of the window's end are read). A partition's read also ends at its first
 message stamped at or after end + ``late`` (what that lookup means), so a broker without a time
-index (tansu answers every lookup with the earliest offset) reads more but the same rows.
-Partitions are assigned, never subscribed (no consumer-group join, no offsets committed); values
-are decoded ``chunk_rows`` messages at a time.
+index (tansu answers every lookup with the earliest offset) reads more but the same rows; the
+source's own :class:`TimeIndex`, learned while reading, keeps a backfill through such a broker
+from rereading the topic for every hour. Partitions are assigned, never subscribed (no
+consumer-group join, no offsets committed); the messages stamped inside the window are decoded
+``chunk_rows`` at a time.
 """
 
 from __future__ import annotations
@@ -37,6 +39,30 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("monitoring_pipelines.sources")
 DEFAULT_LATE = timedelta(minutes=60)
+CHECKPOINT_EVERY = 1000  # messages between two entries of the learned time index
+
+
+class TimeIndex:
+    """Where a read for a window may start on each partition, learned while reading.
+
+    An entry ``(offset, bound)`` says every message before ``offset`` is stamped at or before
+    ``bound`` (ms), so a window starting after ``bound`` may be read from ``offset``. Kafka
+    brokers keep such an index themselves; on one that does not (tansu answers every
+    ``offsets_for_times`` with the earliest offset), this one makes a backfill of consecutive
+    hours through one source read each message about once instead of once per hour.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[int, list[tuple[int, int]]] = {}
+
+    def seek(self, partition: int, start_ms: int) -> tuple[int, int]:
+        """The furthest ``(offset, bound)`` with ``bound < start_ms`` (else the beginning)."""
+        usable = [e for e in self._entries.get(partition, []) if e[1] < start_ms]
+        return max(usable, default=(0, -1))
+
+    def add(self, partition: int, offset: int, bound: int) -> None:
+        """Record that every message before ``offset`` is stamped at or before ``bound``."""
+        self._entries.setdefault(partition, []).append((offset, bound))
 
 
 class KafkaLogSource(LogSource):
@@ -68,6 +94,7 @@ class KafkaLogSource(LogSource):
         self.late = late
         self.timeout_seconds = timeout_seconds
         self.undecodable = 0
+        self.index = TimeIndex()
         self._config = {
             "bootstrap.servers": bootstrap_servers,
             "group.id": f"monitoring-pipelines-{deployment_id}",
@@ -90,11 +117,12 @@ class KafkaLogSource(LogSource):
         consumer = Consumer(self._config)
         try:
             ranges = self._ranges(consumer, _ms(start), stop_ms)
-            consumer.assign(
-                [TopicPartition(self.topic, p, first) for p, (first, _) in ranges.items()]
-            )
+            consumer.assign([TopicPartition(self.topic, p, r[0]) for p, r in ranges.items()])
             values: list[bytes] = []
+            start_ms, end_ms = _ms(start), _ms(end)
             for message in self._messages(consumer, ranges, stop_ms):
+                if not start_ms <= message.timestamp()[1] < end_ms:
+                    continue  # stamped outside the window: not worth decoding
                 values.append(message.value())
                 if len(values) >= self.chunk_rows:
                     yield from self._frames(values, start, end, columns)
@@ -133,7 +161,8 @@ class KafkaLogSource(LogSource):
         return sorted(topic.partitions)
 
     def _ranges(self, consumer: Consumer, start_ms: int, stop_ms: int) -> dict[int, tuple]:
-        """Per partition to read: (first offset, end offset or None: up to the end of the log)."""
+        """Per partition to read: (first offset, end offset or None: up to the end of the log,
+        a bound on the stamps of the messages before the first offset)."""
         partitions = self._partitions(consumer)
         timeout = self.timeout_seconds
         firsts = consumer.offsets_for_times(
@@ -146,22 +175,25 @@ class KafkaLogSource(LogSource):
         for partition, first, stop in zip(partitions, firsts, stops, strict=True):
             if first.offset < 0:  # no message stamped at or after the window's start
                 continue
-            # -1: nothing stamped at end + late yet; <= first: the broker has no time index
-            finish = stop.offset if stop.offset > first.offset else None
-            ranges[partition] = (first.offset, finish)
+            # the broker's answer: every message before it is stamped before start_ms
+            begin, bound = max((first.offset, start_ms - 1), self.index.seek(partition, start_ms))
+            # -1: nothing stamped at end + late yet; <= begin: the broker has no time index
+            finish = stop.offset if stop.offset > begin else None
+            ranges[partition] = (begin, finish, bound)
         return ranges
 
     def _messages(self, consumer: Consumer, ranges: dict[int, tuple], stop_ms: int) -> Iterator:
         """The messages of each partition's range, up to its first one stamped at ``stop_ms``
-        (or the end of the log: the consumer reports it, so no watermark is trusted)."""
-        waiting = dict(ranges)
+        (or the end of the log: the consumer reports it, so no watermark is trusted); what was
+        read goes into the time index."""
+        waiting = {p: (finish, bound, 0) for p, (_, finish, bound) in ranges.items()}
         deadline = time.monotonic() + self.timeout_seconds
         while waiting:
             batch = consumer.consume(min(self.chunk_rows, 10_000), timeout=1.0)
             if not batch and time.monotonic() > deadline:
                 raise LogSourceError(
                     f"{self!r}: no message within {self.timeout_seconds}s while partitions "
-                    f"(first, end offsets) {waiting} were unread"
+                    f"{sorted(waiting)} were unread (ranges {ranges})"
                 )
             if batch:
                 deadline = time.monotonic() + self.timeout_seconds
@@ -172,13 +204,21 @@ class KafkaLogSource(LogSource):
                 error = message.error()
                 if error is not None and error.code() != KafkaError._PARTITION_EOF:
                     raise KafkaException(error)
-                _, finish = waiting[partition]
-                at = None if error is not None else message.offset()
-                past = at is None or message.timestamp()[1] >= stop_ms
-                past = past or (finish is not None and at >= finish)
-                if not past:
-                    yield message
-                if past or (finish is not None and at >= finish - 1):
+                finish, bound, seen = waiting[partition]
+                at = message.offset()
+                if error is None:
+                    bound, seen = max(bound, message.timestamp()[1]), seen + 1
+                    at += 1  # the offset after this message
+                    past = message.timestamp()[1] >= stop_ms or (finish is not None and at > finish)
+                    if not past:
+                        yield message
+                    done = past or (finish is not None and at >= finish)
+                else:
+                    done = True
+                waiting[partition] = (finish, bound, seen)
+                if done or seen % CHECKPOINT_EVERY == 0:
+                    self.index.add(partition, at, bound)
+                if done:
                     del waiting[partition]
                     consumer.pause([TopicPartition(self.topic, partition)])
 

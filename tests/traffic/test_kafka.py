@@ -179,6 +179,15 @@ def test_out_of_order_and_late_events_land_in_their_hour(kafka_broker):
     assert (first["x"] == 1.0).all()
     second = pd.concat(source.read_window(T0 + HOUR, T0 + 2 * HOUR))
     assert len(second) == 60 and (second["x"] == 2.0).all()
+    # what the source learned while reading lets the next hour start past the first two hours,
+    # and it reads the same rows as a fresh source (tansu has no time index of its own)
+    third_ms = int((T0 + 2 * HOUR).timestamp() * 1000)
+    assert all(source.index.seek(p, third_ms)[0] > 0 for p in (0, 1))
+    fresh = KafkaLogSource(kafka_broker, topic, "credit", late=timedelta(minutes=20))
+    third = [pd.concat(s.read_window(T0 + 2 * HOUR, T0 + 3 * HOUR)) for s in (source, fresh)]
+    assert (
+        len(third[0]) == 20 and third[0]["request_id"].tolist() == third[1]["request_id"].tolist()
+    )
     # read again with a larger late window, the very late event is counted
     patient = KafkaLogSource(kafka_broker, topic, "credit", late=timedelta(hours=6))
     assert len(pd.concat(patient.read_window(T0, T0 + HOUR))) == 62
