@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine
 
 from monitoring_pipelines.config import DeploymentConfig, KafkaLogs, MonitorsConfig, ParquetLogs
+from monitoring_pipelines.pipeline.drift import calibrate_baseline
 from monitoring_pipelines.quality import CheckOutcome, HourValidator
 from monitoring_pipelines.sources.base import LogSource, read_reference
 from monitoring_pipelines.sources.kafka import kafka_log_source
@@ -89,6 +90,7 @@ def compute_baseline(
         is_baseline=True,
         response_columns=deployment.response_columns,
     )
+    calibrate_baseline(deployment, engine, frame, profile)
     ensure_deployment_views(engine, [deployment.id])
     return profile
 
