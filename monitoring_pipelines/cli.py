@@ -1,14 +1,16 @@
-"""The `monitoring-pipelines` console script: demo, report, alerts, redeliver, serve.
+"""The `monitoring-pipelines` console script: demo, status, report, alerts, redeliver, serve.
 
-A failing command prints one clear, secret-free line (``monitoring-pipelines: error: …``)
-and exits 2 for bad configuration or arguments (a bad value, a missing file), 1 otherwise
-(e.g. the database is unreachable); ``--debug`` shows the traceback instead.
+Exit codes: 0 ok; 1 drift found (with ``--fail-on-drift``) or a failure (e.g. the database is
+unreachable); 2 a usage or configuration error (a bad argument or value, a missing file). A
+failing command prints one clear, secret-free line (``monitoring-pipelines: error: …``);
+``--debug`` shows the traceback instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -75,9 +77,22 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--fail-on-drift", action="store_true", help="exit 1 when a column drifted in the period"
     )
+    status = commands.add_parser(
+        "status",
+        help="each deployment's last profiled hour, its rows and drift, the last alert and its "
+        "delivery, and the schedules' and sensors' state",
+    )
+    status.add_argument(
+        "--deployment", dest="deployments", nargs="+", help="only these deployments (default: all)"
+    )
+    status.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    status.add_argument(
+        "--fail-on-drift", action="store_true", help="exit 1 when a last profiled hour drifted"
+    )
     alerts = commands.add_parser(
         "alerts", help="list recent alerts (alerts first, window metrics last) and their delivery"
     )
+    alerts.add_argument("--json", action="store_true", help="print JSON rows instead of a table")
     alerts.add_argument("--limit", type=_positive, default=50, help="rows to show (newest first)")
     alerts.add_argument("--kind", dest="kinds", choices=KINDS, nargs="+", help="only these kinds")
     _selection(alerts, "only rows with this status (window metrics: CloudWatch's, others: Slack's)")
@@ -128,8 +143,48 @@ def _alerts(args: argparse.Namespace) -> int:
         kinds=args.kinds,
         limit=args.limit,
     )
-    print(format_alerts(rows))
+    print(json.dumps(rows, default=_json_value, indent=2) if args.json else format_alerts(rows))
     return 0
+
+
+def _json_value(value: object) -> str:
+    """Datetimes as ISO 8601 in JSON output."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _status(args: argparse.Namespace) -> int:
+    from monitoring_pipelines.alerts.redact import describe
+    from monitoring_pipelines.config import load_config
+    from monitoring_pipelines.defs.instigators import read_states
+    from monitoring_pipelines.pipeline.status import deployment_status, format_status
+    from monitoring_pipelines.store.engine import get_engine
+
+    config = load_config()
+    ids = args.deployments or [d.id for d in config.deployments]
+    for deployment_id in ids:
+        config.deployment(deployment_id)
+    engine = get_engine()
+    statuses = [deployment_status(engine, deployment_id) for deployment_id in ids]
+    try:
+        states, unreachable = read_states(), None
+    except Exception as error:  # the store's status is still worth showing
+        states, unreachable = {}, describe(error)
+    if args.json:
+        print(json.dumps({
+            "deployments": [s.as_json() for s in statuses],
+            "instigators": states,
+            "instance_error": unreachable,
+        }, indent=2))  # fmt: skip
+    else:
+        print(format_status(statuses))
+        if unreachable:
+            print(f"\nschedules and sensors: unknown (Dagster instance: {unreachable})")
+        else:
+            print("\nschedules and sensors (they tick while dagster-daemon runs):")
+            print("\n".join(f"  {name:<32} {state}" for name, state in states.items()))
+    return 1 if args.fail_on_drift and any(s.status == "drift" for s in statuses) else 0
 
 
 def _redeliver(args: argparse.Namespace) -> int:
@@ -177,6 +232,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "demo": _demo,
+    "status": _status,
     "report": _report,
     "alerts": _alerts,
     "redeliver": _redeliver,
