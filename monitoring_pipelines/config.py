@@ -119,6 +119,19 @@ class SqlLogs(Strict):
     pushdown_workers: Annotated[int, Field(ge=1, le=16)] = 2
 
 
+class KafkaLogs(Strict):
+    """Logs as CloudEvents on a Kafka topic (created by the user); the bootstrap servers come
+    from the environment variable ``bootstrap_servers_env``. An hour's read also takes the
+    events stamped inside it that arrive up to ``late_minutes`` after its end (at least
+    ``lag_minutes``)."""
+
+    type: Literal["kafka"]
+    bootstrap_servers_env: Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]*$")]
+    topic: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,249}$")]
+    timestamp_column: str = "timestamp"
+    late_minutes: Annotated[int, Field(ge=0, le=7 * 24 * 60)] = 60
+
+
 class ReferenceConfig(Strict):
     path: Path
 
@@ -165,7 +178,7 @@ class DeploymentConfig(Strict):
     id: Annotated[str, AfterValidator(_deployment_id)]
     description: str = ""
     reference: ReferenceConfig
-    logs: Annotated[ParquetLogs | SqlLogs, Field(discriminator="type")]
+    logs: Annotated[ParquetLogs | SqlLogs | KafkaLogs, Field(discriminator="type")]
     columns: Annotated[list[ColumnConfig], Field(min_length=1)]
     start: Annotated[datetime, AfterValidator(_aware)]
     n_bins: PositiveInt | None = None
@@ -266,7 +279,7 @@ def _location(loc: tuple) -> str:
     for part in loc:
         if isinstance(part, int):
             text += f"[{part}]"
-        elif part in {"parquet", "sql"} or part.startswith("function-"):
+        elif part in {"parquet", "sql", "kafka"} or part.startswith("function-"):
             continue
         elif part == "[key]":
             text += " (the key)"

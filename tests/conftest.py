@@ -159,3 +159,26 @@ def demo_run(tmp_path_factory) -> DemoRun:
         run.env(patch)
         result = run_demo(settings, out)
     return DemoRun(result, out.getvalue(), home)
+
+
+def broker_or_skip(port: int | None = None):
+    """A started local Kafka broker (tansu), or a skip (a failure when CI=true) naming why."""
+    from monitoring_pipelines.demo.broker import BrokerUnavailable, LocalBroker
+
+    try:
+        return LocalBroker(port).start()
+    except BrokerUnavailable as error:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{error} (CI=true: Kafka tests must run)")
+        pytest.skip(str(error))
+
+
+@pytest.fixture(scope="session")
+def kafka_broker() -> Iterator[str]:
+    """One Kafka-protocol broker for the session (in-memory, free port): its bootstrap servers.
+    Tests create topics of their own (uuid names), so they never see each other's messages."""
+    broker = broker_or_skip()
+    try:
+        yield broker.bootstrap_servers
+    finally:
+        broker.stop()

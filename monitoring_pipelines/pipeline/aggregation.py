@@ -13,9 +13,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
-from monitoring_pipelines.config import DeploymentConfig, MonitorsConfig, ParquetLogs
+from monitoring_pipelines.config import DeploymentConfig, KafkaLogs, MonitorsConfig, ParquetLogs
+from monitoring_pipelines.pipeline.drift import calibrate_baseline
 from monitoring_pipelines.quality import CheckOutcome, HourValidator
 from monitoring_pipelines.sources.base import LogSource, read_reference
+from monitoring_pipelines.sources.kafka import kafka_log_source
 from monitoring_pipelines.sources.parquet import ParquetLogSource
 from monitoring_pipelines.sources.sql import SqlLogSource
 from monitoring_pipelines.stats.dataset import DatasetProfile, fit_baseline, profile_chunks
@@ -50,6 +52,8 @@ def log_source(config: MonitorsConfig, deployment: DeploymentConfig) -> LogSourc
     logs = deployment.logs
     if isinstance(logs, ParquetLogs):
         return ParquetLogSource(logs.path, logs.timestamp_column, chunk_rows=chunk_rows)
+    if isinstance(logs, KafkaLogs):
+        return kafka_log_source(config, deployment)
     url = os.environ.get(logs.url_env)
     if not url:
         raise RuntimeError(
@@ -86,6 +90,7 @@ def compute_baseline(
         is_baseline=True,
         response_columns=deployment.response_columns,
     )
+    calibrate_baseline(deployment, engine, frame, profile)
     ensure_deployment_views(engine, [deployment.id])
     return profile
 

@@ -14,16 +14,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import groupby
 
+import pandas as pd
 from sqlalchemy import Engine
 
 from monitoring_pipelines.config import DeploymentConfig, MonitorsConfig, Role
+from monitoring_pipelines.stats.calibration import Calibration, calibrate
 from monitoring_pipelines.stats.dataset import DatasetProfile
 from monitoring_pipelines.stats.drift import DriftResult
 from monitoring_pipelines.stats.metrics.registry import get_spec
 from monitoring_pipelines.stats.model_signals import ModelSignals, model_signals
-from monitoring_pipelines.stats.scoring import score_window
+from monitoring_pipelines.stats.scoring import default_metrics, score_window
 from monitoring_pipelines.stats.windows import merge_window, window_bounds
 from monitoring_pipelines.store.aggregates import read_baseline, read_windows
+from monitoring_pipelines.store.calibration import read_calibration, write_calibration
 from monitoring_pipelines.store.drift import write_drift_scores
 
 HOUR = timedelta(hours=1)
@@ -84,13 +87,39 @@ def _metrics_by_column(deployment: DeploymentConfig) -> dict[str, list[str]]:
     return chosen
 
 
+def scored_metrics(deployment: DeploymentConfig) -> dict[str, tuple[str, ...]]:
+    """The metric keys each monitored column is scored with (configured, else the defaults)."""
+    chosen = _metrics_by_column(deployment)
+    predictions = {c.name for c in deployment.columns if c.role is Role.PREDICTION}
+    return {
+        name: tuple(chosen.get(name) or default_metrics(kind, name in predictions))
+        for name, kind in deployment.monitored.items()
+    }
+
+
+def calibrate_baseline(
+    deployment: DeploymentConfig,
+    engine: Engine,
+    reference: pd.DataFrame,
+    baseline: DatasetProfile,
+) -> int:
+    """Learn the noise curves of the deployment's distance metrics from its reference rows and
+    store them with the baseline; returns the number of curves."""
+    curves = calibrate(
+        reference, baseline, scored_metrics(deployment), params=deployment.drift.params
+    )
+    return write_calibration(engine, deployment.id, curves)
+
+
 def score_profile(
     config: MonitorsConfig,
     deployment: DeploymentConfig,
     baseline: DatasetProfile,
     window: DatasetProfile,
+    calibration: Calibration | None = None,
 ) -> dict[str, tuple[DriftResult, ...]]:
-    """Score one window with the deployment's drift settings."""
+    """Score one window with the deployment's drift settings, thresholds calibrated to the
+    window's size where the baseline has noise curves."""
     drift = deployment.drift
     return score_window(
         baseline,
@@ -102,6 +131,7 @@ def score_profile(
         params=drift.params,
         min_rows=drift.min_rows or config.defaults.min_rows,
         correction=drift.correction,
+        calibration=calibration,
     )
 
 
@@ -142,6 +172,7 @@ def score_deployment_hours(
         raise MissingAggregatesError(
             f"deployment {deployment.id!r} has no baseline_statistics yet: materialize it first"
         )
+    calibration = read_calibration(engine, deployment.id)
     granularities = deployment.drift.granularities
     hours = sorted(hours)
     start = _earliest_needed(hours[0], granularities)
@@ -167,7 +198,7 @@ def score_deployment_hours(
                 profile = merge_window(hourly, window_start, min(window_end, hour + HOUR))
             if granularity in CUMULATIVE:
                 to_date[(granularity, window_start)] = (hour, profile)
-            scores = score_profile(config, deployment, baseline, profile)
+            scores = score_profile(config, deployment, baseline, profile, calibration)
             write_drift_scores(engine, deployment.id, window_start, window_end, granularity, scores)
             signals = signals_of(deployment, baseline, profile) if granularity == "hour" else None
             results.append(

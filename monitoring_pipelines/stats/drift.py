@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from monitoring_pipelines.stats.binning import DEFAULT_BINS
+from monitoring_pipelines.stats.calibration import DEFAULT_SIGMAS, NoiseCurve
 from monitoring_pipelines.stats.category_shift import category_shifts, value_shifts
 from monitoring_pipelines.stats.dataset import reference_categories
 from monitoring_pipelines.stats.metrics.measurement import Measurement
@@ -76,12 +77,16 @@ def score_column(
     *,
     threshold: float | None = None,
     min_rows: int = 1,
+    noise: NoiseCurve | None = None,
+    sigmas: float = DEFAULT_SIGMAS,
     **params: Any,
 ) -> DriftResult:
     """Score one production column profile against its baseline profile.
 
     Fewer than ``min_rows`` production values (rows, for ``missing_rate``) or an
-    empty baseline give status ``insufficient_data`` and no value.
+    empty baseline give status ``insufficient_data`` and no value. With a ``noise`` curve
+    (a distance's calibration, ``stats.calibration``) the threshold applied is the larger
+    of ``threshold`` (the effect-size floor) and the noise threshold at the window's size.
     """
     spec = get_spec(metric)
     _check_kinds(metric, spec, baseline.kind, current.kind)
@@ -92,8 +97,14 @@ def score_column(
     )
     if sizes[0] == 0 or sizes[1] < max(min_rows, 1):
         return insufficient(metric, threshold, *sizes, min_rows)
+    floor = threshold
+    if noise is not None and spec.decision == "distance":
+        threshold = max(floor, noise.threshold(sizes[1], sigmas))
     result = judged(metric, spec, spec.function(baseline, current, **params), threshold, *sizes)
     detail = dict(result.detail)
+    if noise is not None and spec.decision == "distance":
+        detail["threshold_floor"] = floor
+        detail["noise_threshold"] = noise.threshold(sizes[1], sigmas)
     if isinstance(current, NumericalProfile) and current.new_values:
         detail["new_values"] = current.new_values[:MAX_LISTED]
         detail["new_value_count"] = sum(current.values[v] for v in current.new_values)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
+from monitoring_pipelines.stats.calibration import DEFAULT_SIGMAS, NoiseCurve
 from monitoring_pipelines.stats.dataset import DatasetProfile
 from monitoring_pipelines.stats.drift import DriftResult, score_column
 from monitoring_pipelines.stats.multiple_testing import check_correction, correct
@@ -49,6 +50,8 @@ def score_window(
     params: Mapping[str, Mapping[str, Any]] | None = None,
     min_rows: int = DEFAULT_MIN_ROWS,
     correction: str = DEFAULT_CORRECTION,
+    calibration: Mapping[str, Mapping[str, NoiseCurve]] | None = None,
+    sigmas: float = DEFAULT_SIGMAS,
 ) -> dict[str, tuple[DriftResult, ...]]:
     """Results per column (in the baseline's column order) for one production window.
 
@@ -56,6 +59,8 @@ def score_window(
     ``thresholds`` overrides a metric's default threshold (metric → threshold) and
     ``column_thresholds`` one column's (column → metric → threshold); ``params``
     passes metric parameters (metric → {name: value}), e.g. ``{"psi": {"epsilon": 1e-3}}``.
+    ``calibration`` (column → metric → noise curve, learned with the baseline) raises a
+    distance's threshold to its noise threshold at the window's size where that is larger.
     """
     check_correction(correction)
     missing = [name for name in baseline.columns if name not in current.columns]
@@ -79,6 +84,8 @@ def score_window(
                 current.columns[name],
                 threshold=threshold,
                 min_rows=min_rows,
+                noise=(calibration or {}).get(name, {}).get(metric),
+                sigmas=sigmas,
                 **(params or {}).get(metric, {}),
             )
             flat.append((name, result))

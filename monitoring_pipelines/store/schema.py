@@ -96,6 +96,23 @@ drift_scores = Table(
     sqlite_autoincrement=True,  # never reuse ids: a rewritten window must look new to a cursor
 )
 
+# The noise curve of each distance metric of each monitored column, learned from the reference
+# when the baseline is fitted (``stats.calibration``): the metric's mean and standard deviation
+# on identical distributions at each window size. Replaced with the baseline.
+calibration = Table(
+    "calibration",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("deployment_id", String(48), nullable=False),
+    Column("column_name", Text, nullable=False),
+    Column("metric", String(64), nullable=False),
+    Column("sizes", FloatArray, nullable=False),
+    Column("means", FloatArray, nullable=False),
+    Column("stds", FloatArray, nullable=False),
+    Column("computed_at", Timestamp, nullable=False),
+    UniqueConstraint("deployment_id", "column_name", "metric", name="uq_calibration_column_metric"),
+)
+
 model_performance = Table(
     "model_performance",
     metadata,

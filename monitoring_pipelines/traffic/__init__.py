@@ -7,16 +7,18 @@ folder in the layout ``ParquetLogSource`` reads, a SQL table, or a Kafka topic a
 
 from monitoring_pipelines.traffic.logger import MonitoringLogger, TrafficStatus
 from monitoring_pipelines.traffic.records import Schema
-from monitoring_pipelines.traffic.sinks import ParquetSink, Sink, SinkError
+from monitoring_pipelines.traffic.sinks import KafkaSink, ParquetSink, Sink, SinkError, SqlSink
 from monitoring_pipelines.traffic.wrapper import MonitoredModel, monitor
 
 __all__ = [
+    "KafkaSink",
     "MonitoredModel",
     "MonitoringLogger",
     "ParquetSink",
     "Schema",
     "Sink",
     "SinkError",
+    "SqlSink",
     "TrafficStatus",
     "monitor",
 ]

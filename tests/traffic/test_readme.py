@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from monitoring_pipelines.demo.broker import create_topic
+
 README = Path(__file__).resolve().parents[2] / "README.md"
 SECTION = "## Log your model's traffic"
 
@@ -17,10 +19,12 @@ def section_code() -> list[str]:
     return re.findall(r"```python\n(.*?)```", text[start : end if end > 0 else None], re.S)
 
 
-def test_readme_traffic_section_runs(tmp_path, monkeypatch):
+def test_readme_traffic_section_runs(tmp_path, monkeypatch, kafka_broker):
     blocks = section_code()
-    assert len(blocks) >= 2
+    assert len(blocks) >= 3
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", kafka_broker)
+    create_topic(kafka_broker, "credit-risk-scoring")  # the user's step: the sink never creates
     namespace: dict = {}
     for block in blocks:
         exec(compile(block, f"{README}:{SECTION}", "exec"), namespace)

@@ -96,9 +96,9 @@ METRICS: dict[str, MetricSpec] = {
         wasserstein,
         NUMERICAL,
         "distance",
-        0.2,
+        0.1,
         (0.0, INF),
-        ((0.2, "stable"), (0.5, "moderate"), (INF, "significant")),
+        ((0.1, "stable"), (0.2, "small"), (0.5, "moderate"), (INF, "significant")),
         raw=wasserstein_raw,
     ),
     "z_score": MetricSpec(
