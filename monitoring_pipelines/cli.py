@@ -12,6 +12,8 @@ import argparse
 import functools
 import json
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -58,6 +60,31 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--reference-rows", type=_positive, default=20_000)
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--end", type=_hour, help="end of the last hour (UTC, ISO); default: now")
+    demo.add_argument(
+        "--kafka",
+        action="store_true",
+        help="log the traffic through a local Kafka broker (tansu, in memory) and read the "
+        "hours back from its topic",
+    )
+    backfill = commands.add_parser(
+        "backfill",
+        help="materialize a deployment's range of hours as one run, with a progress bar",
+        description="Run hourly_monitoring_job for START <= hour < END of one deployment as "
+        "one in-process run on the Dagster instance at $DAGSTER_HOME (the UI shows it), with "
+        "a progress bar per asset and a summary at the end. Alerts are left to "
+        "drift_threshold_sensor.",
+    )
+    backfill.add_argument("--deployment", required=True, help="deployment id in monitors.yaml")
+    backfill.add_argument(
+        "--start", type=_hour, required=True, help="first hour (UTC, ISO, e.g. 2026-11-09T00:00)"
+    )
+    backfill.add_argument(
+        "--end", type=_hour, required=True, help="end of the last hour (UTC, ISO)"
+    )
+    backfill.add_argument("--json", action="store_true", help="print the summary as JSON")
+    backfill.add_argument(
+        "--fail-on-drift", action="store_true", help="exit 1 when an hour of the range drifted"
+    )
     report = commands.add_parser(
         "report",
         help="write a deployment's self-contained HTML drift report for a range of hours",
@@ -115,6 +142,52 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--workspace", type=Path, default=Path("workspace.yaml"))
     return parser
+
+
+def _backfill(args: argparse.Namespace) -> int:
+    from monitoring_pipelines.config import load_config
+    from monitoring_pipelines.defs.backfill import check_range, run_backfill
+
+    config = load_config()
+    hours = check_range(config, args.deployment, args.start, args.end)
+    with _progress_bars(len(hours)) as advance:
+        outcome = run_backfill(config, args.deployment, args.start, args.end, advance)
+    if args.json:
+        print(json.dumps(outcome.as_json(), indent=2))
+    else:
+        print(outcome.summary())
+    if not outcome.success:
+        return 1
+    return 1 if args.fail_on_drift and any(outcome.drifted.values()) else 0
+
+
+@contextmanager
+def _progress_bars(hours: int) -> Iterator[Callable[[str, int, int], None]]:
+    """A rich progress bar with ETA per asset on stderr; yields the function advancing one."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (TextColumn("{task.description:<18}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("hours"), TimeElapsedColumn(), TextColumn("ETA"),
+               TimeRemainingColumn())  # fmt: skip
+    with Progress(*columns, console=Console(stderr=True)) as progress:
+        tasks = {
+            asset: progress.add_task(asset, total=hours)
+            for asset in ("hourly_aggregates", "drift_scores")
+        }
+
+        def advance(asset: str, done: int, total: int) -> None:
+            if asset in tasks:
+                progress.update(tasks[asset], completed=done, total=total)
+
+        yield advance
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -219,6 +292,7 @@ def _demo(args: argparse.Namespace) -> int:
             reference_rows=args.reference_rows,
             seed=args.seed,
             end=args.end,
+            kafka=args.kafka,
         )
     )
     return 0
@@ -233,6 +307,7 @@ def _serve(args: argparse.Namespace) -> int:
 COMMANDS = {
     "demo": _demo,
     "status": _status,
+    "backfill": _backfill,
     "report": _report,
     "alerts": _alerts,
     "redeliver": _redeliver,

@@ -13,6 +13,7 @@ from monitoring_pipelines.defs.checks import quality_check_outcomes, quality_che
 from monitoring_pipelines.defs.metadata import window_metadata
 from monitoring_pipelines.defs.partitions import hour_key, hourly_partitions, windows_of
 from monitoring_pipelines.defs.per_partition import PartitionReport, report_partitions
+from monitoring_pipelines.defs.progress import progress_line
 from monitoring_pipelines.defs.resources import MonitorsResource, StoreResource
 from monitoring_pipelines.pipeline.aggregation import WindowSummary, aggregate_windows
 
@@ -50,8 +51,9 @@ def build_hourly_aggregates(
 
         def progress(index: int, total: int, summary: WindowSummary) -> None:
             context.log.info(
-                f"[{index}/{total}] {summary.deployment_id} {summary.start:%Y-%m-%d %H:%M}: "
-                f"{summary.rows} rows"
+                progress_line(
+                    index, total, summary.deployment_id, summary.start, f"{summary.rows} rows"
+                )
             )
 
         summaries = aggregate_windows(
