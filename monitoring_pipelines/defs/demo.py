@@ -31,7 +31,7 @@ from monitoring_pipelines.store.aggregates import read_baseline, read_windows
 from monitoring_pipelines.store.alerts import list_recent
 from monitoring_pipelines.store.drift import read_drift_scores
 from monitoring_pipelines.store.engine import dagster_home, get_engine
-from monitoring_pipelines.traffic import KafkaSink, Sink
+from monitoring_pipelines.traffic import Sink, sink_for
 
 DEMO_DEPLOYMENT = "credit_risk"
 HOUR = timedelta(hours=1)
@@ -67,7 +67,7 @@ def run_demo(settings: DemoSettings, out: TextIO = sys.stdout) -> DemoResult:
             create_topic(broker.bootstrap_servers, KAFKA_TOPIC)
             os.environ[KAFKA_ENV] = broker.bootstrap_servers
             path = kafka_config(load_config(path), dagster_home() / "demo")
-            sink = KafkaSink(broker.bootstrap_servers, KAFKA_TOPIC)
+            sink = sink_for(load_config(path).deployment(DEMO_DEPLOYMENT))
             print(
                 f"[0/4] a local Kafka broker (tansu, in memory) at {broker.bootstrap_servers}: "
                 f"{DEMO_DEPLOYMENT} logs to topic {KAFKA_TOPIC!r} and is read back from it "

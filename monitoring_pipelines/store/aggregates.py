@@ -147,6 +147,15 @@ def write_profile(
     return replace_partition(engine, aggregates, key, rows)
 
 
+def reference_values(baseline: DatasetProfile) -> dict[str, tuple]:
+    """Per column, the baseline's categories (or discrete values) a window is counted on:
+    what :func:`column_profile` needs to rebuild a window's profile."""
+    return {
+        name: tuple(p.counts) if isinstance(p, CategoricalProfile) else tuple(p.values or ())
+        for name, p in baseline.columns.items()
+    }
+
+
 def read_baseline(engine: Engine, deployment_id: str) -> DatasetProfile | None:
     """The deployment's baseline profile, or None when it has not been computed."""
     with engine.connect() as conn:
@@ -171,10 +180,7 @@ def read_windows(
     engine: Engine, deployment_id: str, start: datetime, end: datetime, baseline: DatasetProfile
 ) -> dict[datetime, DatasetProfile]:
     """Stored hourly profiles with ``start <= timestamp < end``, keyed by window start (UTC)."""
-    categories = {
-        name: tuple(p.counts) if isinstance(p, CategoricalProfile) else tuple(p.values or ())
-        for name, p in baseline.columns.items()
-    }
+    categories = reference_values(baseline)
     with engine.connect() as conn:
         rows = (
             conn.execute(
