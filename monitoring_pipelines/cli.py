@@ -60,6 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--reference-rows", type=_positive, default=20_000)
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--end", type=_hour, help="end of the last hour (UTC, ISO); default: now")
+    demo.add_argument(
+        "--kafka",
+        action="store_true",
+        help="log the traffic through a local Kafka broker (tansu, in memory) and read the "
+        "hours back from its topic",
+    )
     backfill = commands.add_parser(
         "backfill",
         help="materialize a deployment's range of hours as one run, with a progress bar",
@@ -286,6 +292,7 @@ def _demo(args: argparse.Namespace) -> int:
             reference_rows=args.reference_rows,
             seed=args.seed,
             end=args.end,
+            kafka=args.kafka,
         )
     )
     return 0
