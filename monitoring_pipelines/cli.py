@@ -1,15 +1,19 @@
-"""The `monitoring-pipelines` console script: demo, report, alerts, redeliver, serve.
+"""The `monitoring-pipelines` console script: demo, status, report, alerts, redeliver, serve.
 
-A failing command prints one clear, secret-free line (``monitoring-pipelines: error: …``)
-and exits 2 for bad configuration or arguments (a bad value, a missing file), 1 otherwise
-(e.g. the database is unreachable); ``--debug`` shows the traceback instead.
+Exit codes: 0 ok; 1 drift found (with ``--fail-on-drift``) or a failure (e.g. the database is
+unreachable); 2 a usage or configuration error (a bad argument or value, a missing file). A
+failing command prints one clear, secret-free line (``monitoring-pipelines: error: …``);
+``--debug`` shows the traceback instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import json
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -56,6 +60,31 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--reference-rows", type=_positive, default=20_000)
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--end", type=_hour, help="end of the last hour (UTC, ISO); default: now")
+    demo.add_argument(
+        "--kafka",
+        action="store_true",
+        help="log the traffic through a local Kafka broker (tansu, in memory) and read the "
+        "hours back from its topic",
+    )
+    backfill = commands.add_parser(
+        "backfill",
+        help="materialize a deployment's range of hours as one run, with a progress bar",
+        description="Run hourly_monitoring_job for START <= hour < END of one deployment as "
+        "one in-process run on the Dagster instance at $DAGSTER_HOME (the UI shows it), with "
+        "a progress bar per asset and a summary at the end. Alerts are left to "
+        "drift_threshold_sensor.",
+    )
+    backfill.add_argument("--deployment", required=True, help="deployment id in monitors.yaml")
+    backfill.add_argument(
+        "--start", type=_hour, required=True, help="first hour (UTC, ISO, e.g. 2026-11-09T00:00)"
+    )
+    backfill.add_argument(
+        "--end", type=_hour, required=True, help="end of the last hour (UTC, ISO)"
+    )
+    backfill.add_argument("--json", action="store_true", help="print the summary as JSON")
+    backfill.add_argument(
+        "--fail-on-drift", action="store_true", help="exit 1 when an hour of the range drifted"
+    )
     report = commands.add_parser(
         "report",
         help="write a deployment's self-contained HTML drift report for a range of hours",
@@ -75,9 +104,22 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--fail-on-drift", action="store_true", help="exit 1 when a column drifted in the period"
     )
+    status = commands.add_parser(
+        "status",
+        help="each deployment's last profiled hour, its rows and drift, the last alert and its "
+        "delivery, and the schedules' and sensors' state",
+    )
+    status.add_argument(
+        "--deployment", dest="deployments", nargs="+", help="only these deployments (default: all)"
+    )
+    status.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    status.add_argument(
+        "--fail-on-drift", action="store_true", help="exit 1 when a last profiled hour drifted"
+    )
     alerts = commands.add_parser(
         "alerts", help="list recent alerts (alerts first, window metrics last) and their delivery"
     )
+    alerts.add_argument("--json", action="store_true", help="print JSON rows instead of a table")
     alerts.add_argument("--limit", type=_positive, default=50, help="rows to show (newest first)")
     alerts.add_argument("--kind", dest="kinds", choices=KINDS, nargs="+", help="only these kinds")
     _selection(alerts, "only rows with this status (window metrics: CloudWatch's, others: Slack's)")
@@ -100,6 +142,52 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--workspace", type=Path, default=Path("workspace.yaml"))
     return parser
+
+
+def _backfill(args: argparse.Namespace) -> int:
+    from monitoring_pipelines.config import load_config
+    from monitoring_pipelines.defs.backfill import check_range, run_backfill
+
+    config = load_config()
+    hours = check_range(config, args.deployment, args.start, args.end)
+    with _progress_bars(len(hours)) as advance:
+        outcome = run_backfill(config, args.deployment, args.start, args.end, advance)
+    if args.json:
+        print(json.dumps(outcome.as_json(), indent=2))
+    else:
+        print(outcome.summary())
+    if not outcome.success:
+        return 1
+    return 1 if args.fail_on_drift and any(outcome.drifted.values()) else 0
+
+
+@contextmanager
+def _progress_bars(hours: int) -> Iterator[Callable[[str, int, int], None]]:
+    """A rich progress bar with ETA per asset on stderr; yields the function advancing one."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (TextColumn("{task.description:<18}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("hours"), TimeElapsedColumn(), TextColumn("ETA"),
+               TimeRemainingColumn())  # fmt: skip
+    with Progress(*columns, console=Console(stderr=True)) as progress:
+        tasks = {
+            asset: progress.add_task(asset, total=hours)
+            for asset in ("hourly_aggregates", "drift_scores")
+        }
+
+        def advance(asset: str, done: int, total: int) -> None:
+            if asset in tasks:
+                progress.update(tasks[asset], completed=done, total=total)
+
+        yield advance
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -128,8 +216,48 @@ def _alerts(args: argparse.Namespace) -> int:
         kinds=args.kinds,
         limit=args.limit,
     )
-    print(format_alerts(rows))
+    print(json.dumps(rows, default=_json_value, indent=2) if args.json else format_alerts(rows))
     return 0
+
+
+def _json_value(value: object) -> str:
+    """Datetimes as ISO 8601 in JSON output."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _status(args: argparse.Namespace) -> int:
+    from monitoring_pipelines.alerts.redact import describe
+    from monitoring_pipelines.config import load_config
+    from monitoring_pipelines.defs.instigators import read_states
+    from monitoring_pipelines.pipeline.status import deployment_status, format_status
+    from monitoring_pipelines.store.engine import get_engine
+
+    config = load_config()
+    ids = args.deployments or [d.id for d in config.deployments]
+    for deployment_id in ids:
+        config.deployment(deployment_id)
+    engine = get_engine()
+    statuses = [deployment_status(engine, deployment_id) for deployment_id in ids]
+    try:
+        states, unreachable = read_states(), None
+    except Exception as error:  # the store's status is still worth showing
+        states, unreachable = {}, describe(error)
+    if args.json:
+        print(json.dumps({
+            "deployments": [s.as_json() for s in statuses],
+            "instigators": states,
+            "instance_error": unreachable,
+        }, indent=2))  # fmt: skip
+    else:
+        print(format_status(statuses))
+        if unreachable:
+            print(f"\nschedules and sensors: unknown (Dagster instance: {unreachable})")
+        else:
+            print("\nschedules and sensors (they tick while dagster-daemon runs):")
+            print("\n".join(f"  {name:<32} {state}" for name, state in states.items()))
+    return 1 if args.fail_on_drift and any(s.status == "drift" for s in statuses) else 0
 
 
 def _redeliver(args: argparse.Namespace) -> int:
@@ -164,6 +292,7 @@ def _demo(args: argparse.Namespace) -> int:
             reference_rows=args.reference_rows,
             seed=args.seed,
             end=args.end,
+            kafka=args.kafka,
         )
     )
     return 0
@@ -177,6 +306,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "demo": _demo,
+    "status": _status,
+    "backfill": _backfill,
     "report": _report,
     "alerts": _alerts,
     "redeliver": _redeliver,

@@ -31,6 +31,7 @@ from monitoring_pipelines.stats.binning import DEFAULT_BINS
 from monitoring_pipelines.stats.metrics.registry import METRICS
 from monitoring_pipelines.stats.model_signals import DEFAULT_LOW_CONFIDENCE
 from monitoring_pipelines.stats.multiple_testing import CORRECTIONS
+from monitoring_pipelines.stats.performance import TASKS
 from monitoring_pipelines.stats.profile import Kind
 from monitoring_pipelines.stats.scoring import DEFAULT_CORRECTION, DEFAULT_MIN_ROWS
 from monitoring_pipelines.stats.windows import GRANULARITIES
@@ -132,6 +133,39 @@ class KafkaLogs(Strict):
     late_minutes: Annotated[int, Field(ge=0, le=7 * 24 * 60)] = 60
 
 
+class LabelsSettings(Strict):
+    """What the labels are: the task, its positive class, how late labels may still arrive."""
+
+    arrival_column: str
+    task: Literal[TASKS]
+    positive_class: str | None = None
+    label_horizon_hours: Annotated[int, Field(ge=1, le=24 * 366)] = 168
+
+    @model_validator(mode="after")
+    def _positive_class_for_binary(self) -> LabelsSettings:
+        if self.task == "binary" and self.positive_class is None:
+            raise ValueError("task binary needs positive_class (the label value that is 1)")
+        if self.task != "binary" and self.positive_class is not None:
+            raise ValueError(f"positive_class is only for task binary, not {self.task}")
+        return self
+
+
+class ParquetLabels(LabelsSettings):
+    """Labels in a Parquet file or a folder of them (any layout, read recursively)."""
+
+    type: Literal["parquet"] = "parquet"
+    path: Path
+
+
+class SqlLabels(LabelsSettings):
+    """Labels in a SQL table; the URL comes from the environment variable ``url_env``."""
+
+    type: Literal["sql"]
+    url_env: Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]*$")]
+    table: str
+    deployment_column: str | None = None
+
+
 class ReferenceConfig(Strict):
     path: Path
 
@@ -185,6 +219,7 @@ class DeploymentConfig(Strict):
     max_categories: PositiveInt | None = None
     drift: DriftConfig = DriftConfig()
     alerts: dict[str, Any] = Field(default_factory=dict)
+    labels: Annotated[ParquetLabels | SqlLabels, Field(discriminator="type")] | None = None
 
     @field_validator("columns")
     @classmethod
@@ -204,6 +239,22 @@ class DeploymentConfig(Strict):
                     f"drift.{field_name} names column(s) {unknown} that are not monitored "
                     f"(monitored: {', '.join(monitored)})"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _labels_columns(self) -> DeploymentConfig:
+        if self.labels is None:
+            return self
+        for role in (Role.REQUEST_ID, Role.PREDICTION, Role.LABEL):
+            if self.column_with_role(role) is None:
+                raise ValueError(f"labels need a column with role {role.value} in columns")
+        label = self.column_with_role(Role.LABEL)
+        wanted = Kind.NUMERICAL if self.labels.task == "regression" else Kind.CATEGORICAL
+        if label.type is not wanted:
+            raise ValueError(
+                f"label column {label.name!r} has type {label.type.value}, "
+                f"but task {self.labels.task} needs {wanted.value}"
+            )
         return self
 
     @property
@@ -307,6 +358,9 @@ def parse_config(
                 "logs": d.logs.model_copy(update={"path": _expand(d.logs.path, base)})
                 if isinstance(d.logs, ParquetLogs)
                 else d.logs,
+                "labels": d.labels.model_copy(update={"path": _expand(d.labels.path, base)})
+                if isinstance(d.labels, ParquetLabels)
+                else d.labels,
             }
         )
         for d in config.deployments

@@ -52,8 +52,12 @@ def format_alerts(rows: Sequence[Mapping[str, Any]]) -> str:
     """Aligned columns, one outbox row per line; a clear line when there is nothing."""
     if not rows:
         return "no alerts in the outbox"
-    table = [HEADERS, *(alert_cells(row) for row in rows)]
-    widths = [max(len(line[i]) for line in table) for i in range(len(HEADERS))]
+    return aligned([HEADERS, *(alert_cells(row) for row in rows)])
+
+
+def aligned(table: Sequence[Sequence[str]]) -> str:
+    """Rows of cells as left-aligned columns two spaces apart."""
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
     return "\n".join(
         "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
         for line in table

@@ -2,33 +2,42 @@
 
 The baseline and every hour are materialized in-process against the persistent
 instance in ``$DAGSTER_HOME``, so ``dagster dev`` afterwards shows the partitions.
+With ``kafka``, the deployment's traffic goes through a local Kafka broker instead (tansu,
+in memory, stopped when the demo ends) and the hours are read back from its topic.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TextIO
 
 import dagster as dg
+import yaml
 
 from monitoring_pipelines.alerts.listing import format_alerts
-from monitoring_pipelines.config import config_path, load_config
+from monitoring_pipelines.config import MonitorsConfig, config_path, load_config
 from monitoring_pipelines.defs.build import build_definitions
 from monitoring_pipelines.defs.jobs import BASELINE_JOB, HOURLY_JOB
 from monitoring_pipelines.defs.partitions import hour_key
 from monitoring_pipelines.defs.sensors.drift_threshold import SENSOR_NAME as DRIFT_SENSOR
+from monitoring_pipelines.demo.broker import LocalBroker, create_topic
 from monitoring_pipelines.demo.generate import generate_demo
 from monitoring_pipelines.store.aggregates import read_baseline, read_windows
 from monitoring_pipelines.store.alerts import list_recent
 from monitoring_pipelines.store.drift import read_drift_scores
 from monitoring_pipelines.store.engine import dagster_home, get_engine
+from monitoring_pipelines.traffic import Sink, sink_for
 
 DEMO_DEPLOYMENT = "credit_risk"
 HOUR = timedelta(hours=1)
 ALERTS_SHOWN = 20
+KAFKA_ENV = "MONITORING_DEMO_KAFKA_BOOTSTRAP_SERVERS"
+KAFKA_TOPIC = "credit-risk-scoring"
 
 
 @dataclass(frozen=True)
@@ -39,6 +48,7 @@ class DemoSettings:
     reference_rows: int = 20_000
     seed: int = 0
     end: datetime | None = None
+    kafka: bool = False
 
 
 def last_complete_hour_end(now: datetime | None = None) -> datetime:
@@ -49,22 +59,57 @@ def last_complete_hour_end(now: datetime | None = None) -> datetime:
 
 def run_demo(settings: DemoSettings, out: TextIO = sys.stdout) -> DemoResult:
     """Generate the demo data and materialize baseline and hours; return what was done."""
+    with ExitStack() as stack:
+        sink = None
+        path = config_path()
+        if settings.kafka:
+            broker = stack.enter_context(LocalBroker())
+            create_topic(broker.bootstrap_servers, KAFKA_TOPIC)
+            os.environ[KAFKA_ENV] = broker.bootstrap_servers
+            path = kafka_config(load_config(path), dagster_home() / "demo")
+            sink = sink_for(load_config(path).deployment(DEMO_DEPLOYMENT))
+            print(
+                f"[0/4] a local Kafka broker (tansu, in memory) at {broker.bootstrap_servers}: "
+                f"{DEMO_DEPLOYMENT} logs to topic {KAFKA_TOPIC!r} and is read back from it "
+                f"({path})",
+                file=out,
+            )
+        return _run(settings, path, sink, out)
+
+
+def kafka_config(config: MonitorsConfig, folder: Path) -> Path:
+    """A copy of ``config`` whose demo deployment reads its logs from the demo's topic."""
+    data = config.model_dump(mode="json")
+    for deployment in data["deployments"]:
+        if deployment["id"] == DEMO_DEPLOYMENT:
+            timestamp = deployment["logs"].get("timestamp_column", "timestamp")
+            deployment["logs"] = {
+                "type": "kafka",
+                "bootstrap_servers_env": KAFKA_ENV,
+                "topic": KAFKA_TOPIC,
+                "timestamp_column": timestamp,
+            }
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "monitors.kafka.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def _run(settings: DemoSettings, path: Path, sink: Sink | None, out: TextIO) -> DemoResult:
     home = dagster_home()
     home.mkdir(parents=True, exist_ok=True)
     os.environ["DAGSTER_HOME"] = str(home)
-    config = load_config()
+    config = load_config(path)
     try:
         deployment = config.deployment(DEMO_DEPLOYMENT)
     except KeyError:
-        raise SystemExit(
-            f"the demo needs a deployment {DEMO_DEPLOYMENT!r} in {config_path()}"
-        ) from None
+        raise SystemExit(f"the demo needs a deployment {DEMO_DEPLOYMENT!r} in {path}") from None
     end = settings.end or last_complete_hour_end()
     first = end - settings.hours * HOUR
     if first < deployment.start:
         raise SystemExit(
             f"the demo's first hour {first:%Y-%m-%d %H:%M} is before {DEMO_DEPLOYMENT}.start "
-            f"({deployment.start:%Y-%m-%d %H:%M}) in {config_path()}: move start earlier"
+            f"({deployment.start:%Y-%m-%d %H:%M}) in {path}: move start earlier"
         )
 
     root = deployment.reference.path.parent
@@ -77,9 +122,10 @@ def run_demo(settings: DemoSettings, out: TextIO = sys.stdout) -> DemoResult:
         rows_per_hour=settings.rows_per_hour,
         reference_rows=settings.reference_rows,
         seed=settings.seed,
+        sink=sink,
     )
 
-    defs = build_definitions(config, str(config_path()))
+    defs = build_definitions(config, str(path))
     quiet = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
     with dg.DagsterInstance.get() as instance:
         print(f"[2/4] materializing baseline_statistics for {DEMO_DEPLOYMENT}", file=out)

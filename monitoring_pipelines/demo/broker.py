@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 START_SECONDS = 15.0
-STOP_SECONDS = 1.0
+STOP_SECONDS = 0.5
 
 
 class BrokerUnavailable(RuntimeError):

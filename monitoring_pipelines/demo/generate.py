@@ -1,9 +1,12 @@
 """Write a complete demo deployment: reference set with model outputs, hourly scoring logs
 with daily seasonality and injected drift, and late-arriving ground-truth labels.
 
-Layout under ``root``: ``reference.parquet``, ``logs/date=YYYY-MM-DD/hour=HH/part-00000.parquet``,
-``labels/labels.parquet`` and a ``demo.json`` manifest. Everything is drawn from one seeded
-numpy Generator.
+The production traffic is scored the way a user's model server would: the model wrapped with
+``traffic.monitor``, called once per batch of requests, logging through a ``MonitoringLogger``
+(to the Parquet layout, or any other sink), with a simulated clock for the calls' latency.
+Layout under ``root``: ``reference.parquet``, ``logs/date=YYYY-MM-DD/hour=HH/part-*.parquet``
+(one file per hour), ``labels/labels.parquet`` and a ``demo.json`` manifest. Everything is
+drawn from one seeded numpy Generator.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from sklearn.ensemble import HistGradientBoostingClassifier
+from threadpoolctl import threadpool_limits
 
 from monitoring_pipelines.config import Role
 from monitoring_pipelines.demo.applicants import (
@@ -30,9 +34,9 @@ from monitoring_pipelines.demo.applicants import (
     sample_applicants,
     sample_defaults,
 )
-from monitoring_pipelines.demo.model import score, train_model
-from monitoring_pipelines.sources.parquet import hour_folder
+from monitoring_pipelines.demo.model import model_input, score, train_model
 from monitoring_pipelines.stats.profile import Kind
+from monitoring_pipelines.traffic import MonitoringLogger, ParquetSink, Schema, Sink, monitor
 
 HOUR = timedelta(hours=1)
 SEASONALITY = 0.6  # traffic peaks at 1.6x the mean at 15:00 UTC and dips to 0.4x at 03:00
@@ -40,6 +44,9 @@ PEAK_HOUR = 15
 LABEL_DELAY_MEDIAN_HOURS = 24.0
 MIN_REFERENCE_ROWS = 200
 MANIFEST = "demo.json"
+DEPLOYMENT = "credit_risk"
+MEAN_BATCH_ROWS = 250  # requests the simulated server scores per model call, on average
+SLOW_CALLS = 0.02  # share of model calls that take 8-25x the usual ~35 ms
 
 
 @dataclass(frozen=True)
@@ -108,12 +115,14 @@ def generate_demo(
     rows_per_hour: int = 2000,
     reference_rows: int = 20_000,
     seed: int = 0,
+    sink: Sink | None = None,
 ) -> DemoData:
     """Write the demo deployment for the ``hours`` hours before ``end`` (an hour boundary, UTC).
 
     Hours with index ``>= drift_from_hour`` (0 is the oldest) are drifted, so
     ``drift_from_hour >= hours`` means no drift. A previous demo under ``root`` (recognised by
-    its ``demo.json`` manifest) is replaced; any other existing output is left alone.
+    its ``demo.json`` manifest) is replaced; any other existing output is left alone. The
+    scoring logs go to ``sink`` (default: the Parquet layout under ``root/logs``).
     """
     _check_arguments(end, hours, drift_from_hour, rows_per_hour, reference_rows)
     root = Path(root)
@@ -131,12 +140,8 @@ def generate_demo(
     start = end - hours * HOUR
     counts = hourly_counts(rng, start, hours, rows_per_hour)
     hour_index = np.repeat(np.arange(hours), counts)
-    logs, outcomes = _production(rng, start, hour_index, hour_index >= drift_from_hour, model)
-    bounds = np.concatenate(([0], np.cumsum(counts)))
-    for h in range(hours):
-        if counts[h]:
-            part = logs.iloc[bounds[h] : bounds[h + 1]]
-            _write(part, hour_folder(paths[1], start + h * HOUR) / "part-00000.parquet")
+    logs, outcomes = _production(rng, start, hour_index, hour_index >= drift_from_hour)
+    _serve(rng, model, logs, hour_index, sink or ParquetSink(paths[1]))
 
     labels = _labels(rng, logs, outcomes, end)
     _write(labels, paths[2])
@@ -172,38 +177,89 @@ def hourly_counts(
 
 
 def _production(
-    rng: np.random.Generator,
-    start: datetime,
-    hour_index: np.ndarray,
-    drifted: np.ndarray,
-    model: HistGradientBoostingClassifier,
+    rng: np.random.Generator, start: datetime, hour_index: np.ndarray, drifted: np.ndarray
 ) -> tuple[pd.DataFrame, np.ndarray]:
-    """The scoring-log rows (sorted by time) and each row's true outcome."""
+    """The requests (id, time, features; sorted by time) and each one's true outcome."""
     n = hour_index.size
     features = inject_drift(rng, sample_applicants(rng, n), drifted)
     outcomes = sample_defaults(rng, features)
     offsets = np.sort(hour_index * 3_600_000_000 + rng.integers(0, 3_600_000_000, n))
-    latency = rng.lognormal(np.log(35.0), 0.35, n)
-    slow = rng.random(n) < 0.005
-    latency[slow] *= rng.uniform(8.0, 25.0, int(slow.sum()))
     ids = rng.bytes(16 * n)
-    logs = pd.concat(
-        [
-            pd.DataFrame(
-                {
-                    "request_id": [
-                        str(uuid.UUID(bytes=ids[16 * i : 16 * i + 16], version=4)) for i in range(n)
-                    ],
-                    "scored_at": pd.Timestamp(start) + pd.to_timedelta(offsets, unit="us"),
-                }
-            ).astype({"request_id": "str"}),
-            features,
-            score(model, features),
-            pd.DataFrame({"latency_ms": np.round(latency, 2)}),
-        ],
-        axis=1,
+    requests = pd.DataFrame(
+        {
+            "request_id": [
+                str(uuid.UUID(bytes=ids[16 * i : 16 * i + 16], version=4)) for i in range(n)
+            ],
+            "scored_at": pd.Timestamp(start) + pd.to_timedelta(offsets, unit="us"),
+        }
+    ).astype({"request_id": "str"})
+    return pd.concat([requests, features], axis=1), outcomes
+
+
+def _serve(
+    rng: np.random.Generator,
+    model: HistGradientBoostingClassifier,
+    requests: pd.DataFrame,
+    hour_index: np.ndarray,
+    sink: Sink,
+) -> None:
+    """Score the requests as a model server would: the wrapped model, one call per batch of
+    requests, each call's latency from a simulated clock; flushed after every hour."""
+    schema = Schema(
+        timestamp="scored_at",
+        prediction="predicted_class",
+        kinds={c.name: c.kind.value if c.kind else None for c in COLUMNS},
     )
-    return logs, outcomes
+    logger = MonitoringLogger(
+        DEPLOYMENT, sink, config=schema, batch_rows=100_000, flush_seconds=3600
+    )
+    clock = SimulatedClock()
+    server = monitor(model, logger, timer=clock)
+    stamps = np.array(requests["scored_at"].dt.to_pydatetime(), dtype=object)
+    features = model_input(requests)  # what the server hands the model, converted once
+    with threadpool_limits(limits=1, user_api="openmp"):
+        for hour in np.unique(hour_index):
+            rows = np.flatnonzero(hour_index == hour)
+            sizes = rng.geometric(1 / MEAN_BATCH_ROWS, rows.size)
+            cuts = np.cumsum(sizes)
+            for first, last in zip(np.r_[0, cuts[:-1]], cuts, strict=True):
+                if first >= rows.size:
+                    break
+                batch = rows[first:last]
+                clock.next_call(_call_latency(rng))
+                server.predict_proba(
+                    features.iloc[batch],
+                    request_ids=requests["request_id"].iloc[batch].tolist(),
+                    timestamps=list(stamps[batch]),
+                )
+            logger.flush()  # one file per hour
+    if logger.close() or server.logging_errors:
+        raise RuntimeError(f"the demo's traffic was not all logged: {logger.status()}")
+
+
+def _call_latency(rng: np.random.Generator) -> float:
+    """Seconds one model call takes: ~35 ms, and now and then a slow one."""
+    latency = rng.lognormal(np.log(0.035), 0.35)
+    return latency * rng.uniform(8.0, 25.0) if rng.random() < SLOW_CALLS else latency
+
+
+class SimulatedClock:
+    """A timer for ``monitor``: the wrapper reads it before and after each model call, and the
+    call seems to take what ``next_call`` set."""
+
+    def __init__(self) -> None:
+        self._now = 0.0
+        self._duration = 0.0
+        self._started = False
+
+    def next_call(self, seconds: float) -> None:
+        self._duration = seconds
+
+    def __call__(self) -> float:
+        if self._started:
+            self._now += self._duration
+        self._started = not self._started
+        return self._now
 
 
 def _labels(

@@ -1,9 +1,9 @@
 """Score stored hourly profiles against the baseline, for the hour and its rolled-up windows.
 
-Rolled-up windows (trailing 24 h, calendar day, week) are merges of the stored
-hourly profiles, exact by construction. Day and week windows are scored to date:
-the run for 10:00 scores the day from 00:00 to 11:00 and replaces that row, so the
-complete day's score is there once its last hour is in.
+Rolled-up windows (trailing 24 h, calendar day, week) are merges of all the stored
+hourly profiles of the window, exact by construction, so re-running one past hour re-scores
+its whole day and week (and the later trailing windows that hold it). While a day is live
+its window holds the hours stored so far: the run for 10:00 scores 00:00 to 11:00.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import groupby
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import Engine
@@ -30,7 +31,6 @@ from monitoring_pipelines.store.calibration import read_calibration, write_calib
 from monitoring_pipelines.store.drift import write_drift_scores
 
 HOUR = timedelta(hours=1)
-CUMULATIVE = {"day", "week"}
 
 
 class MissingAggregatesError(RuntimeError):
@@ -120,19 +120,22 @@ def score_profile(
 ) -> dict[str, tuple[DriftResult, ...]]:
     """Score one window with the deployment's drift settings, thresholds calibrated to the
     window's size where the baseline has noise curves."""
+    settings = score_settings(config, deployment)
+    return score_window(baseline, window, **settings, calibration=calibration)
+
+
+def score_settings(config: MonitorsConfig, deployment: DeploymentConfig) -> dict[str, Any]:
+    """``score_window``'s keyword arguments for the deployment (also the notebook Monitor's)."""
     drift = deployment.drift
-    return score_window(
-        baseline,
-        window,
-        metrics=_metrics_by_column(deployment),
-        prediction_columns={c.name for c in deployment.columns if c.role is Role.PREDICTION},
-        thresholds=drift.thresholds,
-        column_thresholds=drift.column_thresholds,
-        params=drift.params,
-        min_rows=drift.min_rows or config.defaults.min_rows,
-        correction=drift.correction,
-        calibration=calibration,
-    )
+    return {
+        "metrics": _metrics_by_column(deployment),
+        "prediction_columns": {c.name for c in deployment.columns if c.role is Role.PREDICTION},
+        "thresholds": drift.thresholds,
+        "column_thresholds": drift.column_thresholds,
+        "params": drift.params,
+        "min_rows": drift.min_rows or config.defaults.min_rows,
+        "correction": drift.correction,
+    }
 
 
 def signals_of(
@@ -156,8 +159,25 @@ def signals_of(
     )
 
 
-def _earliest_needed(hour: datetime, granularities: Iterable[str]) -> datetime:
-    return min(window_bounds(hour, g)[0] for g in granularities)
+def affected_windows(
+    hours: list[datetime], stored: Iterable[datetime], granularities: Iterable[str]
+) -> list[tuple[str, datetime, datetime]]:
+    """The windows a run over ``hours`` changes, in order, each once: the hours themselves,
+    the day and week holding them, and the trailing 24 h ending at each of them or at a stored
+    hour less than a day after one (those trailing windows hold a re-run hour too)."""
+    granularities = list(granularities)
+    run = set(hours)
+    windows: dict[tuple[str, datetime], datetime] = {}
+    for hour in sorted(hours):
+        for granularity in granularities:
+            start, end = window_bounds(hour, granularity)
+            windows.setdefault((granularity, start), end)
+    if "trailing_24h" in granularities:
+        for hour in sorted(stored):
+            if any(hour - k * HOUR in run for k in range(1, 24)):
+                start, end = window_bounds(hour, "trailing_24h")
+                windows.setdefault(("trailing_24h", start), end)
+    return [(granularity, start, end) for (granularity, start), end in windows.items()]
 
 
 def score_deployment_hours(
@@ -166,7 +186,8 @@ def score_deployment_hours(
     deployment: DeploymentConfig,
     hours: list[datetime],
 ) -> list[WindowScores]:
-    """Score every configured window of each hour; read the stored hours needed once."""
+    """Score every window the hours change, each merged from all its stored hours (re-running
+    one past hour re-scores its whole day, not the day to that hour)."""
     baseline = read_baseline(engine, deployment.id)
     if baseline is None:
         raise MissingAggregatesError(
@@ -175,8 +196,10 @@ def score_deployment_hours(
     calibration = read_calibration(engine, deployment.id)
     granularities = deployment.drift.granularities
     hours = sorted(hours)
-    start = _earliest_needed(hours[0], granularities)
-    hourly = read_windows(engine, deployment.id, start, hours[-1] + HOUR, baseline)
+    bounds = [window_bounds(h, g) for h in (hours[0], hours[-1]) for g in granularities]
+    start = min(b[0] for b in bounds)
+    end = max([b[1] for b in bounds] + [hours[-1] + 24 * HOUR])
+    hourly = read_windows(engine, deployment.id, start, end, baseline)
     absent = [h for h in hours if h not in hourly]
     if absent:
         shown = ", ".join(f"{h:%Y-%m-%d %H:%M}" for h in absent[:5])
@@ -185,33 +208,22 @@ def score_deployment_hours(
             f"{' and more' if len(absent) > 5 else ''}: materialize them first"
         )
     results = []
-    to_date: dict[tuple[str, datetime], tuple[datetime, DatasetProfile]] = {}
-    for hour in hours:
-        for granularity in granularities:
-            window_start, window_end = window_bounds(hour, granularity)
-            if granularity in CUMULATIVE and (granularity, window_start) in to_date:
-                # extend the window-to-date with the hours since the last one scored
-                last, so_far = to_date[(granularity, window_start)]
-                newer = merge_window(hourly, last + HOUR, hour + HOUR)
-                profile = so_far.merge(newer) if newer is not None else so_far
-            else:
-                profile = merge_window(hourly, window_start, min(window_end, hour + HOUR))
-            if granularity in CUMULATIVE:
-                to_date[(granularity, window_start)] = (hour, profile)
-            scores = score_profile(config, deployment, baseline, profile, calibration)
-            write_drift_scores(engine, deployment.id, window_start, window_end, granularity, scores)
-            signals = signals_of(deployment, baseline, profile) if granularity == "hour" else None
-            results.append(
-                WindowScores(
-                    deployment.id,
-                    granularity,
-                    window_start,
-                    window_end,
-                    profile.row_count,
-                    scores,
-                    signals,
-                )
+    for granularity, window_start, window_end in affected_windows(hours, hourly, granularities):
+        profile = merge_window(hourly, window_start, window_end)
+        scores = score_profile(config, deployment, baseline, profile, calibration)
+        write_drift_scores(engine, deployment.id, window_start, window_end, granularity, scores)
+        signals = signals_of(deployment, baseline, profile) if granularity == "hour" else None
+        results.append(
+            WindowScores(
+                deployment.id,
+                granularity,
+                window_start,
+                window_end,
+                profile.row_count,
+                scores,
+                signals,
             )
+        )
     return results
 
 

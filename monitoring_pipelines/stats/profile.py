@@ -7,7 +7,8 @@ deviation as profiling the concatenated data. A categorical profile holds value
 counts over the baseline's categories plus new categories up to a cap; the rest
 are folded into ``other`` and counted there, never dropped. A numerical column whose
 baseline has few distinct values (``discrete``) also keeps exact counts per value, new
-values capped the same way.
+values capped the same way. Numerical columns are counted in one pass by the compiled
+kernel of :mod:`~monitoring_pipelines.stats.kernel`, or with one numpy sort without it.
 
 Which new values the cap keeps is decided by a fixed hash of the value, not by its
 count: a value kept in the profile of some rows is kept in the profile of every subset
@@ -25,6 +26,7 @@ from enum import StrEnum
 import numpy as np
 import pandas as pd
 
+from monitoring_pipelines.stats import kernel
 from monitoring_pipelines.stats.binning import quantile_edges, validate_edges
 
 OTHER = "__other__"  # the label shown for the folded cell; folded counts live in ``other``
@@ -252,8 +254,8 @@ def profile_numerical(
     """Profile one numerical column on the given edges; with ``reference_values`` (a discrete
     baseline's values) also count every finite value exactly, new ones up to ``max_values``.
 
-    Values are counted in blocks of :data:`BLOCK` that stay in cache and merged, so the
-    cost grows linearly with the rows (a sort per block, no sort of the whole column).
+    Values are counted in blocks of :data:`BLOCK` and merged, so the cost grows linearly
+    with the rows (one pass of the kernel, or a sort per block, never a sort of the column).
     """
     edges = validate_edges(edges)
     if max_values < 1:
@@ -285,9 +287,35 @@ def _count_block(
     reference_values: tuple[float, ...] | None = None,
     max_values: int = DEFAULT_MAX_CATEGORIES,
 ) -> NumericalProfile:
-    """Profile float values (NaN counted as missing) with one sort: NaN sorts last and ±inf
-    bracket the finite values, so bin counts come from locating the edges in the sorted
-    values, as ``np.histogram`` does, several times faster than locating every value.
+    """Profile float values (NaN counted as missing) in one pass of the compiled kernel, or
+    with one numpy sort when it is unavailable; new values of a discrete column are capped."""
+    counted = kernel.count(x, edges, reference_values) or count_sorted(x, edges, reference_values)
+    exact, folded = None, 0
+    if reference_values is not None:
+        exact, folded = _cap(counted.values, reference_values, max_values)
+    return NumericalProfile(
+        edges=edges,
+        counts=counted.counts,
+        missing=counted.missing,
+        pos_inf=counted.pos_inf,
+        neg_inf=counted.neg_inf,
+        n_finite=counted.n_finite,
+        mean=counted.mean,
+        m2=counted.m2,
+        min=counted.min,
+        max=counted.max,
+        values=exact,
+        other=folded,
+        max_values=max_values,
+        reference_values=() if reference_values is None else tuple(reference_values),
+    )
+
+
+def count_sorted(
+    x: np.ndarray, edges: np.ndarray, reference_values: tuple[float, ...] | None = None
+) -> kernel.Counted:
+    """The numpy path, with one sort: NaN sorts last and ±inf bracket the finite values, so
+    bin counts come from locating the edges in the sorted values, as ``np.histogram`` does.
     Value counts of a discrete column are the run lengths of the sorted finite values.
     The sorted copy is ours, so the moments are then computed in place in it."""
     ordered = np.sort(x)
@@ -298,11 +326,9 @@ def _count_block(
     lo = int(np.searchsorted(present, -np.inf, side="right"))
     hi = int(np.searchsorted(present, np.inf, side="left"))
     finite = present[lo:hi]
-    exact, folded = None, 0
+    values = None
     if reference_values is not None:
-        exact, folded = _cap(
-            dict.fromkeys(reference_values, 0) | _runs(finite), reference_values, max_values
-        )
+        values = dict.fromkeys(reference_values, 0) | _runs(finite)
     if finite.size:
         mean = float(finite.mean())
         low, high = float(finite[0]), float(finite[-1])
@@ -310,8 +336,7 @@ def _count_block(
         m2 = float(np.square(centred, out=centred).sum())
     else:
         mean, m2, low, high = float("nan"), 0.0, float("nan"), float("nan")
-    return NumericalProfile(
-        edges=edges,
+    return kernel.Counted(
         counts=counts,
         missing=x.size - n_present,
         pos_inf=n_present - hi,
@@ -321,10 +346,7 @@ def _count_block(
         m2=m2,
         min=low,
         max=high,
-        values=exact,
-        other=folded,
-        max_values=max_values,
-        reference_values=() if reference_values is None else tuple(reference_values),
+        values=values,
     )
 
 

@@ -5,6 +5,7 @@ folder in the layout ``ParquetLogSource`` reads, a SQL table, or a Kafka topic a
 ``monitor(model, logger)`` logs every ``predict`` / ``predict_proba`` call of a model.
 """
 
+from monitoring_pipelines.traffic.configured import sink_for
 from monitoring_pipelines.traffic.logger import MonitoringLogger, TrafficStatus
 from monitoring_pipelines.traffic.records import Schema
 from monitoring_pipelines.traffic.sinks import KafkaSink, ParquetSink, Sink, SinkError, SqlSink
@@ -21,4 +22,5 @@ __all__ = [
     "SqlSink",
     "TrafficStatus",
     "monitor",
+    "sink_for",
 ]

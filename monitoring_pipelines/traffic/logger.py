@@ -48,7 +48,8 @@ class MonitoringLogger:
 
     ``config`` (a deployment, a whole ``monitors.yaml`` model or its path; by default the file
     ``$MONITORS_CONFIG`` names, when set) gives the column names and kinds records are checked
-    against; without one, the default names of :class:`Schema` are used and nothing is checked.
+    against; a :class:`Schema` gives them directly; without either, the default names of
+    :class:`Schema` are used and nothing is checked.
     """
 
     def __init__(
@@ -56,7 +57,7 @@ class MonitoringLogger:
         deployment_id: str,
         sink: Sink,
         *,
-        config: DeploymentConfig | MonitorsConfig | Path | str | None = None,
+        config: DeploymentConfig | MonitorsConfig | Schema | Path | str | None = None,
         model_version: str | None = None,
         batch_rows: int = 1000,
         flush_seconds: float = 1.0,
@@ -70,8 +71,11 @@ class MonitoringLogger:
             )
         self.deployment_id = deployment_id
         self.model_version = model_version
-        deployment = _deployment(deployment_id, config)
-        self.schema = Schema() if deployment is None else Schema.from_deployment(deployment)
+        if isinstance(config, Schema):
+            self.schema = config
+        else:
+            deployment = _deployment(deployment_id, config)
+            self.schema = Schema() if deployment is None else Schema.from_deployment(deployment)
         self.sink = sink
         sink.bind(self.schema)
         self._checker = Checker(self.schema)

@@ -57,8 +57,16 @@ def utc(value: datetime | None) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+PLAIN_TYPES = (str, int, bool, type(None))
+
+
 def plain(value: Any) -> Any:
     """numpy / pandas scalars as Python values (JSON- and Arrow-friendly); NaN as None."""
+    kind = type(value)
+    if kind is float:
+        return None if math.isnan(value) else value
+    if kind in PLAIN_TYPES:  # the common case, without the generic probing below
+        return value
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):
         with contextlib.suppress(TypeError, ValueError):  # arrays of several values stay
             value = value.item()
@@ -122,7 +130,8 @@ class Schema:
 
     def features(self) -> list[str]:
         """Declared columns the caller supplies as inputs (everything but the reserved roles)."""
-        return [n for n in self.kinds if n not in self.reserved and n != self.label]
+        reserved = self.reserved
+        return [n for n in self.kinds if n not in reserved and n != self.label]
 
     def row(self, record: Inference) -> dict[str, Any]:
         """The flat log row of one inference: request id, timestamp, inputs, outputs, tags."""
@@ -145,20 +154,22 @@ class Checker:
 
     def __init__(self, schema: Schema):
         self.schema = schema
+        self._reserved = schema.reserved
+        self._features = schema.features()
         self.missing: Counter[str] = Counter()
         self.invalid: Counter[str] = Counter()
         self.extra: Counter[str] = Counter()
 
     def inputs(self, inputs: Mapping[str, Any], tags: Mapping[str, Any]) -> dict[str, Any]:
         """Checked inputs (plain Python values); tags colliding with a column are refused."""
-        clashes = sorted(set(tags) & (set(inputs) | self.schema.reserved))
+        clashes = sorted(set(tags) & (set(inputs) | self._reserved)) if tags else None
         if clashes:
             raise ValueError(f"tags {clashes} collide with logged columns: rename them")
         checked = {str(name): plain(value) for name, value in inputs.items()}
         kinds = self.schema.kinds
         if not kinds:
             return checked
-        for name in self.schema.features():
+        for name in self._features:
             if name not in checked:
                 self.missing[name] += 1
         for name in [*checked, *tags]:
@@ -173,4 +184,7 @@ class Checker:
 
 
 def _number(value: Any) -> bool:
+    kind = type(value)
+    if kind is float or kind is int:
+        return True
     return isinstance(value, numbers.Real) and not isinstance(value, bool)

@@ -4,8 +4,11 @@ The wrapper answers exactly what the model answers; each input row is logged as 
 with its own generated request id (``last_request_ids`` holds the ids of the calling thread's
 last call, to send labels later), the call's latency, and the outputs: the prediction, and
 for ``predict_proba`` the predicted class, its probability as confidence and, for two classes,
-the positive class's probability as score. Logging never breaks the answer: a logging error
-is counted in ``logging_errors`` and the prediction is returned.
+the positive class's probability as score. A server that already knows its requests' ids or
+times passes ``request_ids=`` / ``timestamps=`` with the call; ``timer`` (seconds, default
+``time.perf_counter``) is what latency is measured with, so a simulation or a replay can bring
+its own clock. Logging never breaks the answer: a logging error is counted in
+``logging_errors`` and the prediction is returned.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -30,11 +34,16 @@ class MonitoredModel:
     attribute is the model's own."""
 
     def __init__(
-        self, model: Any, logger: MonitoringLogger, feature_names: Sequence[str] | None = None
+        self,
+        model: Any,
+        logger: MonitoringLogger,
+        feature_names: Sequence[str] | None = None,
+        timer: Callable[[], float] = time.perf_counter,
     ):
         self.model = model
         self.logger = logger
         self.feature_names = None if feature_names is None else list(feature_names)
+        self.timer = timer
         self.logging_errors = 0
         self._local = threading.local()
 
@@ -46,24 +55,37 @@ class MonitoredModel:
         """Request ids of this thread's last call, one per input row."""
         return list(getattr(self._local, "request_ids", []))
 
-    def predict(self, X: Any, *, request_ids: Sequence[str] | None = None, **kwargs: Any) -> Any:
-        started = time.perf_counter()
+    def predict(
+        self,
+        X: Any,
+        *,
+        request_ids: Sequence[str] | None = None,
+        timestamps: Sequence[datetime] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        started = self.timer()
         predictions = self.model.predict(X, **kwargs)
-        latency_ms = (time.perf_counter() - started) * 1000.0
-        self._log(X, np.asarray(predictions), None, None, latency_ms, request_ids)
+        latency_ms = (self.timer() - started) * 1000.0
+        self._log(X, np.asarray(predictions), None, None, latency_ms, request_ids, timestamps)
         return predictions
 
     def predict_proba(
-        self, X: Any, *, request_ids: Sequence[str] | None = None, **kwargs: Any
+        self,
+        X: Any,
+        *,
+        request_ids: Sequence[str] | None = None,
+        timestamps: Sequence[datetime] | None = None,
+        **kwargs: Any,
     ) -> Any:
-        started = time.perf_counter()
+        started = self.timer()
         probabilities = self.model.predict_proba(X, **kwargs)
-        latency_ms = (time.perf_counter() - started) * 1000.0
+        latency_ms = (self.timer() - started) * 1000.0
         proba = np.asarray(probabilities)
         classes = np.asarray(getattr(self.model, "classes_", np.arange(proba.shape[1])))
         predictions = classes[proba.argmax(axis=1)]
         scores = proba[:, 1] if proba.shape[1] == 2 else None
-        self._log(X, predictions, proba.max(axis=1), scores, latency_ms, request_ids)
+        confidences = proba.max(axis=1)
+        self._log(X, predictions, confidences, scores, latency_ms, request_ids, timestamps)
         return probabilities
 
     def _log(
@@ -74,15 +96,17 @@ class MonitoredModel:
         scores: np.ndarray | None,
         latency_ms: float,
         request_ids: Sequence[str] | None,
+        timestamps: Sequence[datetime] | None,
     ) -> None:
-        ids = [str(uuid.uuid4()) for _ in range(len(predictions))]
+        if request_ids is None or len(request_ids) != len(predictions):
+            ids = [str(uuid.uuid4()) for _ in range(len(predictions))]
+        else:
+            ids = [str(r) for r in request_ids]
         try:
-            if request_ids is not None:
-                if len(request_ids) != len(predictions):
-                    raise ValueError(
-                        f"{len(request_ids)} request ids for {len(predictions)} input rows"
-                    )
-                ids = [str(r) for r in request_ids]
+            if request_ids is not None and len(request_ids) != len(predictions):
+                raise ValueError(
+                    f"{len(request_ids)} request ids for {len(predictions)} input rows"
+                )
             self.logger.log_batch(
                 self._frame(X),
                 predictions,
@@ -90,6 +114,7 @@ class MonitoredModel:
                 confidences=confidences,
                 scores=scores,
                 latency_ms=latency_ms,
+                timestamps=timestamps,
             )
         except Exception as error:  # the model's answer matters more than its log
             self.logging_errors += 1
@@ -110,9 +135,12 @@ class MonitoredModel:
 
 
 def monitor(
-    model: Any, logger: MonitoringLogger, feature_names: Sequence[str] | None = None
+    model: Any,
+    logger: MonitoringLogger,
+    feature_names: Sequence[str] | None = None,
+    timer: Callable[[], float] = time.perf_counter,
 ) -> MonitoredModel:
     """Wrap ``model`` so every ``predict`` / ``predict_proba`` call is logged to ``logger``."""
     if not any(hasattr(model, method) for method in ("predict", "predict_proba")):
         raise TypeError(f"{type(model).__name__} has neither predict nor predict_proba")
-    return MonitoredModel(model, logger, feature_names)
+    return MonitoredModel(model, logger, feature_names, timer)

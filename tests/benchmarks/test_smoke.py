@@ -228,6 +228,7 @@ def test_battery_reports_machine_facts_and_every_shape_and_cardinality():
     rows = battery(BatterySizes(window=3_000, reference=1_000, repeats=1))
     facts = rows[0].figure
     assert "cores" in facts and "np.sort of 1M float64" in facts and "numba" in facts
+    assert "from the on-disk cache" in rows[1].figure and rows[1].met is not None
     numerical = [row for row in rows if "numerical)" in row.part]
     categorical = [row for row in rows if "categorical)" in row.part]
     assert len(numerical) == 3 * len(SHAPES) and len(categorical) == 2 * 3

@@ -19,18 +19,19 @@ from cloudevents.core.formats.json import JSONFormat
 from confluent_kafka import Consumer, TopicPartition
 from sqlalchemy import select
 
-from monitoring_pipelines.config import load_config
+from monitoring_pipelines.config import load_config, parse_config
 from monitoring_pipelines.defs.assets.aggregates import build_hourly_aggregates
 from monitoring_pipelines.defs.assets.baseline import build_baseline_statistics
 from monitoring_pipelines.defs.partitions import hour_key
 from monitoring_pipelines.defs.resources import MonitorsResource, StoreResource
 from monitoring_pipelines.demo.broker import create_topic
+from monitoring_pipelines.pipeline.aggregation import log_source
 from monitoring_pipelines.sources.base import LogSourceError
 from monitoring_pipelines.sources.events import INFERENCE_TYPE, LABEL_TYPE
 from monitoring_pipelines.sources.kafka import KafkaLogSource
 from monitoring_pipelines.store.engine import get_engine
 from monitoring_pipelines.store.schema import aggregates
-from monitoring_pipelines.traffic import KafkaSink, MonitoringLogger, ParquetSink, monitor
+from monitoring_pipelines.traffic import KafkaSink, MonitoringLogger, ParquetSink, monitor, sink_for
 from tests.conftest import broker_or_skip
 from tests.traffic.test_logger import HOUR, T0, applicants
 
@@ -127,7 +128,12 @@ def test_broker_down_model_keeps_answering_buffer_bounded_then_everything_delive
     broker = broker_or_skip()
     try:
         topic = new_topic(broker.bootstrap_servers)
-        sink = KafkaSink(broker.bootstrap_servers, topic, delivery_timeout_seconds=1)
+        sink = KafkaSink(
+            broker.bootstrap_servers,
+            topic,
+            delivery_timeout_seconds=1,
+            config={"reconnect.backoff.max.ms": 200},  # the test need not wait 10 s to reconnect
+        )
         logger = MonitoringLogger(
             "credit", sink, batch_rows=10, max_buffered_rows=40, retry_seconds=0.05
         )
@@ -141,7 +147,7 @@ def test_broker_down_model_keeps_answering_buffer_bounded_then_everything_delive
         answers = [wrapped.predict(X) for _ in range(10)]  # 60 rows for a 40-row buffer
         assert time.monotonic() - started < 2  # answering never waits for the broker
         assert all((a == model.predict(X)).all() for a in answers)
-        assert not logger.flush(3)
+        assert not logger.flush(2)
         status = logger.status()
         assert (status.buffered, status.dropped, status.delivered) == (40, 20, 6)
         assert status.write_failures >= 1 and topic in status.last_error
@@ -314,7 +320,7 @@ def stored_aggregates(url: str) -> dict[str, dict]:
 
 
 def test_kafka_logs_config_is_validated(tmp_path):
-    from monitoring_pipelines.config import ConfigError, parse_config
+    from monitoring_pipelines.config import ConfigError
 
     data = day_config(tmp_path, "bad topic!")
     with pytest.raises(ConfigError, match=r"deployments\[0\]\.logs\.topic"):
@@ -323,3 +329,19 @@ def test_kafka_logs_config_is_validated(tmp_path):
     del data["deployments"][0]["logs"]["bootstrap_servers_env"]
     with pytest.raises(ConfigError, match=r"deployments\[0\]\.logs\.bootstrap_servers_env"):
         parse_config(data)
+
+
+def test_sink_for_a_kafka_deployment_writes_where_its_source_reads(kafka_broker, tmp_path):
+    topic = new_topic(kafka_broker)
+    config = parse_config(day_config(tmp_path, topic))
+    deployment = config.deployment("via_kafka")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("TEST_KAFKA", raising=False)
+        with pytest.raises(ValueError, match=r"logs\.bootstrap_servers_env names TEST_KAFKA"):
+            sink_for(deployment)
+        patch.setenv("TEST_KAFKA", kafka_broker)
+        logger = MonitoringLogger("via_kafka", sink_for(deployment), config=config)
+        logger.log({"income": 1.0, "age": 30.0, "purpose": "car"}, "1", timestamp=T0)
+        assert logger.close() == 0
+        rows = pd.concat(log_source(config, deployment).read_window(T0, T0 + HOUR))
+    assert rows["income"].tolist() == [1.0] and rows["prediction"].tolist() == ["1"]

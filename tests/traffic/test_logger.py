@@ -290,3 +290,19 @@ def test_bad_calls_fail_clearly(tmp_path):
         logger.log({"x": 1}, 1)
     with pytest.raises(ValueError, match="config is for deployment 'credit'"):
         MonitoringLogger("other", ParquetSink(tmp_path), config=config_for(tmp_path).deployments[0])
+
+
+def test_a_server_passes_its_request_ids_and_times_and_brings_its_own_clock(tmp_path, model):
+    ticks = iter([10.0, 10.25, 20.0, 20.5])  # two calls: 250 ms and 500 ms
+    logger = MonitoringLogger("credit", ParquetSink(tmp_path))
+    wrapped = monitor(model, logger, timer=lambda: next(ticks))
+    X = applicants(np.random.default_rng(7), 3)[["income", "age"]]
+    stamps = [T0 + timedelta(minutes=m) for m in (1, 2, 3)]
+    wrapped.predict(X, request_ids=["a", "b", "c"], timestamps=stamps)
+    wrapped.predict_proba(X, timestamps=stamps)
+    assert wrapped.last_request_ids != ["a", "b", "c"] and len(wrapped.last_request_ids) == 3
+    logger.close()
+    rows = read_logs(tmp_path).sort_values(["latency_ms", "timestamp"], ignore_index=True)
+    assert rows["latency_ms"].tolist() == [250.0] * 3 + [500.0] * 3
+    assert rows["request_id"].tolist()[:3] == ["a", "b", "c"]
+    assert [t.to_pydatetime() for t in rows["timestamp"]] == stamps * 2

@@ -8,6 +8,7 @@ import uuid
 from datetime import timedelta
 
 import numpy as np
+import pandas as pd
 import pytest
 from sqlalchemy import (
     JSON,
@@ -24,10 +25,11 @@ from sqlalchemy import (
 )
 
 from monitoring_pipelines.config import parse_config
+from monitoring_pipelines.pipeline.aggregation import log_source
 from monitoring_pipelines.sources.sql import SqlLogSource
 from monitoring_pipelines.stats.dataset import fit_baseline, profile_chunks, profile_frame
 from monitoring_pipelines.store.aggregates import profile_rows
-from monitoring_pipelines.traffic import MonitoringLogger, SqlSink, monitor
+from monitoring_pipelines.traffic import MonitoringLogger, SqlSink, monitor, sink_for
 from tests.conftest import POSTGRES_ADMIN_URL, postgres_or_skip, postgres_schema
 from tests.traffic.test_logger import HOUR, KINDS, T0, applicants, assert_same_rows
 
@@ -246,3 +248,17 @@ def model_for_sql():
     return LogisticRegression(max_iter=200).fit(
         frame[["income", "age"]], frame["income"] > frame["income"].median()
     )
+
+
+def test_sink_for_writes_where_the_configured_source_reads(log_url, tmp_path, monkeypatch):
+    config = sql_config(tmp_path)
+    deployment = config.deployments[0]
+    monkeypatch.delenv("LOGS_URL", raising=False)
+    with pytest.raises(ValueError, match=r"logs\.url_env names LOGS_URL, which is not set"):
+        sink_for(deployment)
+    monkeypatch.setenv("LOGS_URL", log_url)
+    logger = MonitoringLogger("credit", sink_for(deployment), config=config)
+    logger.log({"income": 1.0, "age": 30.0, "purpose": "car"}, 1, timestamp=T0)
+    assert logger.close() == 0
+    rows = pd.concat(log_source(config, deployment).read_window(T0, T0 + HOUR))
+    assert rows["income"].tolist() == [1.0] and rows["deployment"].tolist() == ["credit"]

@@ -12,6 +12,7 @@ from monitoring_pipelines.defs.checks import drift_check_outcome, drift_check_sp
 from monitoring_pipelines.defs.metadata import hour_drift_metadata
 from monitoring_pipelines.defs.partitions import hour_key, hourly_partitions, windows_of
 from monitoring_pipelines.defs.per_partition import PartitionReport, report_partitions
+from monitoring_pipelines.defs.progress import progress_line
 from monitoring_pipelines.defs.resources import MonitorsResource, StoreResource
 from monitoring_pipelines.pipeline.drift import WindowScores, score_windows
 
@@ -49,8 +50,9 @@ def build_drift_scores(
         def progress(index: int, total: int, hour: WindowScores) -> None:
             drifted = ", ".join(hour.drifted_columns) or "none"
             context.log.info(
-                f"[{index}/{total}] {hour.deployment_id} {hour.start:%Y-%m-%d %H:%M}: "
-                f"drifted columns: {drifted}"
+                progress_line(
+                    index, total, hour.deployment_id, hour.start, f"drifted columns: {drifted}"
+                )
             )
 
         results = score_windows(monitors.load(), store.engine(), windows_of(context), progress)

@@ -48,7 +48,8 @@ KIND_TYPES: dict[str, type[TypeEngine]] = {"numerical": Double, "categorical": T
 class SqlSink(Sink):
     """Inferences into ``table``, labels into ``labels_table`` (``log_label`` needs one);
     either may be ``schema.table``. ``deployment_column`` holds the deployment id (the
-    ``deployment_column`` of ``logs: {type: sql}``), so several deployments can share a table."""
+    ``deployment_column`` of ``logs: {type: sql}``), so several deployments can share a table;
+    None leaves it out (a table of one deployment)."""
 
     def __init__(
         self,
@@ -56,7 +57,7 @@ class SqlSink(Sink):
         table: str,
         *,
         labels_table: str | None = None,
-        deployment_column: str = "deployment_id",
+        deployment_column: str | None = "deployment_id",
     ):
         self.table_name = table
         self.labels_table_name = labels_table
@@ -107,7 +108,15 @@ class SqlSink(Sink):
         return self._engine
 
     def _inference_row(self, record: Inference) -> dict[str, Any]:
-        return {self.deployment_column: record.deployment_id, **self.schema.row(record)}
+        row = self.schema.row(record)
+        return (
+            row
+            if self.deployment_column is None
+            else {
+                self.deployment_column: record.deployment_id,
+                **row,
+            }
+        )
 
     def _table(self, name: str, layout: Callable[[], list[Column]]) -> Table:
         """The table ``name``: reflected once, or created with the ``layout`` when missing."""
@@ -129,7 +138,9 @@ class SqlSink(Sink):
     def _log_columns(self, rows: list[dict[str, Any]]) -> list[Column]:
         """Columns of a new log table: keys, the declared columns (or the batch's), extras."""
         s = self.schema
-        keys = {self.deployment_column: String(48), s.request_id: String(64)}
+        keys = {s.request_id: String(64)}
+        if self.deployment_column is not None:
+            keys = {self.deployment_column: String(48), **keys}
         columns = [Column(name, kind, nullable=False) for name, kind in keys.items()]
         columns.append(Column(s.timestamp, DateTime(timezone=True), nullable=False, index=True))
         names = [*s.kinds] if s.kinds else [n for row in rows for n in row]

@@ -1,0 +1,196 @@
+"""The compiled one-pass kernel equals the numpy sort path bin for bin, count for count."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from monitoring_pipelines.stats import kernel
+from monitoring_pipelines.stats.bin_table import CROWDED, table_for
+from monitoring_pipelines.stats.binning import bin_index, quantile_edges
+from monitoring_pipelines.stats.dataset import fit_baseline, profile_frame
+from monitoring_pipelines.stats.profile import count_sorted, fit_numerical, profile_numerical
+
+pytestmark = pytest.mark.skipif(kernel.compiled() is None, reason="numba is not installed")
+
+
+def shapes(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    return {
+        "normal": rng.normal(size=n),
+        "t(2)": rng.standard_t(2.0, n),
+        "lognormal σ=2": rng.lognormal(0.0, 2.0, n),
+        "discrete": rng.integers(0, 5, n).astype(np.float64),
+        "zero-inflated": np.where(rng.random(n) < 0.9, 0.0, rng.exponential(1.0, n)),
+    }
+
+
+def assert_same(x: np.ndarray, edges: np.ndarray, reference_values=None) -> None:
+    """Kernel and sort path agree exactly on counts, to 1e-12 of the scale on moments."""
+    ours = kernel.count(x, edges, reference_values)
+    expected = count_sorted(x, edges, reference_values)
+    np.testing.assert_array_equal(ours.counts, expected.counts)
+    present = x[~np.isnan(x)]
+    np.testing.assert_array_equal(
+        ours.counts, np.bincount(bin_index(present, edges), minlength=edges.size - 1)
+    )
+    assert (ours.missing, ours.pos_inf, ours.neg_inf, ours.n_finite) == (
+        expected.missing,
+        expected.pos_inf,
+        expected.neg_inf,
+        expected.n_finite,
+    )
+    assert ours.values == expected.values
+    if ours.values is not None:
+        assert list(ours.values) == list(expected.values)  # the same order: stored as given
+    if expected.n_finite == 0:
+        assert np.isnan(ours.mean) and np.isnan(ours.min) and ours.m2 == 0.0
+        return
+    assert (ours.min, ours.max) == (expected.min, expected.max)
+    finite = x[np.isfinite(x)]
+    scale = float(np.abs(finite).max())
+    assert abs(ours.mean - expected.mean) <= 1e-12 * scale
+    # two-pass M2 errs by about n·(eps·scale)² where the mean is off by an ulp
+    assert abs(ours.m2 - expected.m2) <= 1e-12 * expected.m2 + finite.size * (1e-14 * scale) ** 2
+
+
+@pytest.mark.parametrize("shape", list(shapes(np.random.default_rng(0), 1)))
+def test_every_shape_with_missing_and_infinite_values_matches_the_sort_path(shape):
+    rng = np.random.default_rng(1)
+    reference = shapes(rng, 20_000)[shape]
+    x = shapes(rng, 300_001)[shape]
+    x[rng.random(x.size) < 0.02] = np.nan
+    x[rng.integers(0, x.size, 50)] = np.inf
+    x[rng.integers(0, x.size, 30)] = -np.inf
+    edges = quantile_edges(reference, 40)
+    x[rng.integers(0, x.size, 500)] = rng.choice(edges[1:-1], 500)  # exactly on edges
+    assert_same(x, edges)
+    baseline = fit_numerical(reference, 40)
+    if baseline.discrete:
+        x[:7] = [5.0, -1.0, 2.5, 2.5, -0.0, 1e150, 4.000000001]  # new values, one at -0.0
+        assert_same(x, edges, baseline.reference_values)
+
+
+def test_empty_and_all_missing_chunks():
+    edges = np.array([-np.inf, 0.0, 1.0, np.inf])
+    for x in (np.array([]), np.full(5000, np.nan), np.array([np.inf, -np.inf, np.nan])):
+        assert_same(x, edges)
+        assert_same(x, edges, (0.0,))
+
+
+def test_crowded_cells_get_a_second_level_and_still_bin_exactly():
+    edges = np.concatenate(([-np.inf], 1000.0 + np.arange(40) / 64, [np.inf]))
+    table = table_for(edges)
+    assert table.sub.size > 0 and (table.top < 0).any()
+    rng = np.random.default_rng(2)
+    x = np.concatenate(
+        (1000.0 + rng.random(100_000) * 0.7, edges[1:-1], np.nextafter(edges[1:-1], 0))
+    )
+    assert_same(x, edges)
+    assert CROWDED < 40
+
+
+def test_signed_zero_and_the_extremes_of_the_float_range():
+    edges = np.array([-np.inf, -1e100, -5e-324, 0.0, 5e-324, 1e100, np.inf])
+    x = np.array([-0.0, 0.0, -5e-324, 5e-324, -1e150, 1e150, -1e100, 1e100, 2.2e-308])
+    assert_same(x, edges)
+
+
+finite_floats = st.floats(-1e9, 1e9, allow_nan=False, allow_infinity=False)
+special = st.sampled_from([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, 2.5])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(finite_floats, min_size=1, max_size=60),
+    st.lists(st.one_of(finite_floats, special), max_size=3000),
+    st.integers(1, 30),
+)
+def test_random_edges_and_data_match_the_sort_path(reference, current, n_bins):
+    reference = np.array(reference)
+    edges = quantile_edges(reference, n_bins)
+    x = np.array(current, dtype=np.float64)
+    assert_same(x, edges)
+    baseline = fit_numerical(reference, n_bins)
+    if baseline.discrete:
+        assert_same(x, edges, baseline.reference_values)
+
+
+def test_a_baseline_value_that_is_no_edge_is_counted_by_numpy():
+    edges = np.array([-np.inf, 0.0, 1.0, np.inf])
+    assert kernel.count(np.array([0.5]), edges, (0.5,)) is None
+    profile = profile_numerical(np.array([0.5, 0.5, 2.0]), edges, (0.5,))
+    assert profile.values == {0.5: 2, 2.0: 1}
+
+
+FALLBACK = """
+import sys
+sys.modules["numba"] = None  # as if numba could not be imported
+import numpy as np
+from monitoring_pipelines.stats import kernel
+from monitoring_pipelines.stats.dataset import fit_baseline, profile_frame
+import pandas as pd
+rng = np.random.default_rng(5)
+frame = pd.DataFrame({"x": rng.normal(size=5000), "d": rng.integers(0, 4, 5000) * 1.0})
+frame.loc[::7, "x"] = np.nan
+baseline = fit_baseline(frame.iloc[:1000], {"x": "numerical", "d": "numerical"})
+window = profile_frame(frame, baseline)
+print(kernel.compiled() is None, window.columns["x"].counts.tolist(),
+      sorted(window.columns["d"].values.items()), repr(window.columns["x"].m2), sep=chr(10))
+"""
+
+
+def test_without_numba_the_numpy_path_gives_the_same_profile():
+    done = subprocess.run([sys.executable, "-c", FALLBACK], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    fallback, counts, values, m2 = done.stdout.strip().splitlines()
+    assert fallback == "True"
+    here = subprocess.run(
+        [sys.executable, "-c", FALLBACK.replace('sys.modules["numba"] = None', "")],
+        capture_output=True,
+        text=True,
+    )
+    assert here.returncode == 0, here.stderr
+    compiled, counts_here, values_here, m2_here = here.stdout.strip().splitlines()
+    assert compiled == "False"
+    assert (counts_here, values_here) == (counts, values)
+    assert float(m2_here) == pytest.approx(float(m2), rel=1e-12)
+
+
+def test_moments_of_a_large_offset_do_not_cancel():
+    x = 1e9 + np.random.default_rng(6).normal(0.0, 1.0, 1_000_000)
+    ours = kernel.count(x, quantile_edges(x[:1000], 10), None)
+    mean = math.fsum(x) / x.size
+    m2 = math.fsum((x - mean) ** 2)  # x - mean is exact: both lie within a factor 2
+    assert ours.mean == pytest.approx(mean, rel=1e-15)
+    assert ours.m2 == pytest.approx(m2, rel=1e-12)
+
+
+def test_columns_in_threads_give_the_same_profile():
+    rng = np.random.default_rng(8)
+    frame = pd.DataFrame(
+        {f"x{i}": rng.standard_t(2.0, 20_000) for i in range(6)}
+        | {"d": rng.integers(0, 3, 20_000) * 1.0, "c": rng.choice(list("abcde"), 20_000)}
+    )
+    kinds = dict.fromkeys(frame.columns, "numerical") | {"c": "categorical"}
+    baseline = fit_baseline(frame.iloc[:2_000], kinds)
+    one = profile_frame(frame.drop(columns="x5"), baseline)
+    three = profile_frame(frame.drop(columns="x5"), baseline, threads=3)
+    assert list(three.columns) == list(one.columns) and three.absent_columns == ("x5",)
+    for name, profile in one.columns.items():
+        other = three.columns[name]
+        if name == "c":
+            assert other.counts == profile.counts
+        else:
+            np.testing.assert_array_equal(other.counts, profile.counts)
+            np.testing.assert_equal(
+                (other.mean, other.m2, other.values), (profile.mean, profile.m2, profile.values)
+            )
+    with pytest.raises(ValueError, match="threads must be a positive integer, got 0"):
+        profile_frame(frame, baseline, threads=0)
