@@ -12,7 +12,7 @@ from collections.abc import Collection
 from datetime import UTC, datetime
 
 import numpy as np
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from monitoring_pipelines.stats.dataset import DatasetProfile
 from monitoring_pipelines.stats.profile import (
@@ -208,3 +208,21 @@ def read_windows(
         moment: DatasetProfile(row_count=counts[moment], columns=columns)
         for moment, columns in windows.items()
     }
+
+
+def read_hour_volumes(
+    engine: Engine, deployment_id: str, start: datetime, end: datetime
+) -> dict[datetime, int]:
+    """Rows of each stored hour with ``start <= timestamp < end``, keyed by hour (UTC)."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(aggregates.c.timestamp, func.max(aggregates.c.row_count))
+            .where(
+                aggregates.c.deployment_id == deployment_id,
+                aggregates.c.is_baseline.is_(False),
+                aggregates.c.timestamp >= utc(start),
+                aggregates.c.timestamp < utc(end),
+            )
+            .group_by(aggregates.c.timestamp)
+        ).all()
+    return {utc(moment): int(count) for moment, count in rows}
