@@ -26,9 +26,10 @@ INSUFFICIENT_LABELS = "insufficient_labels"
 
 @dataclass(frozen=True)
 class Performance:
-    """One window's performance: counts, metrics, per-class metrics, confusion matrix."""
+    """One window's performance: counts, metrics, per-class metrics, confusion matrix
+    (``task`` is None for a deployment without labels)."""
 
-    task: Task
+    task: Task | None
     status: str
     rows_scored: int
     labelled_rows: int
@@ -40,6 +41,14 @@ class Performance:
     @property
     def labelled_share(self) -> float | None:
         return self.labelled_rows / self.rows_scored if self.rows_scored else None
+
+
+def class_labels(values: Any) -> np.ndarray:
+    """Class values as strings; integral floats lose their ``.0`` so 1.0 and 1 are one class."""
+    series = pd.Series(values)
+    if pd.api.types.is_float_dtype(series) and bool((series.dropna() % 1 == 0).all()):
+        series = series.astype("Int64")
+    return series.astype(str).to_numpy()
 
 
 def _ratio(numerator: float, denominator: float) -> float:
@@ -72,8 +81,7 @@ class ClassificationAccumulator:
 
     def add(self, labels: Any, predictions: Any, scores: Any | None = None) -> None:
         """Count labelled rows; ``scores`` is the positive class's probability (binary)."""
-        labels = pd.Series(labels, dtype=object).astype(str).to_numpy()
-        predictions = pd.Series(predictions, dtype=object).astype(str).to_numpy()
+        labels, predictions = class_labels(labels), class_labels(predictions)
         self.pairs.update(zip(labels.tolist(), predictions.tolist(), strict=True))
         if scores is not None and self.task == "binary":
             score = np.asarray(scores, dtype=float)

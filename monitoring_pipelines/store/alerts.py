@@ -500,6 +500,7 @@ def window_performance(
             model_performance.c.deployment_id == deployment_id,
             model_performance.c.window_start == utc(window_start),
             model_performance.c.window_end == utc(window_end),
+            model_performance.c.value.is_not(None),
         )
         .order_by(model_performance.c.metric)
     )

@@ -124,6 +124,11 @@ model_performance = Table(
     Column("value", Float8, nullable=True),
     Column("n_labelled", BigInteger, nullable=False),
     Column("computed_at", Timestamp, nullable=False),
+    Column("kind", String(16), nullable=False, server_default="realized"),
+    Column("status", String(32), nullable=True),
+    Column("n_scored", BigInteger, nullable=True),
+    Column("labels_through", Timestamp, nullable=True),
+    Column("details", NullableJson, nullable=True),
     Index("ix_model_performance_deployment_window", "deployment_id", "window_start"),
 )
 

@@ -17,6 +17,7 @@ EXPECTED = {
     "assets": ["baseline_statistics", "drift_report", "drift_scores", "hourly_aggregates"],
     "checks": [
         "drift_scores:drift",
+        "hourly_aggregates:data_freshness",
         "hourly_aggregates:raw_allowed_categories",
         "hourly_aggregates:raw_missing_values",
         "hourly_aggregates:raw_schema",

@@ -127,3 +127,10 @@ def test_bad_task_and_missing_positive_class_are_named():
         accumulator("ranking")
     with pytest.raises(ValueError, match="positive_class"):
         accumulator("binary")
+
+
+def test_integral_floats_and_ints_are_one_class():
+    result = fed("binary", [(np.array([1, 0, 1, 1]), np.array([1.0, 0.0, 0.0, 1.0]))], "1")
+    assert result.classes == ("0", "1")
+    assert result.metrics["accuracy"] == 0.75
+    assert result.metrics["recall"] == pytest.approx(2 / 3)

@@ -1,0 +1,180 @@
+"""The work behind ``model_performance``: an hour's predictions joined with the labels so far.
+
+The hour is read once for its narrow columns (request id, prediction, score; latency goes
+into the sketch chunk by chunk). Labels that arrived in ``[hour start, cutoff)`` are streamed
+in chunks and only those matching the hour's request ids are kept (the latest arrival wins
+when a request was labelled twice), so memory holds the hour's ids and its labels, never the
+horizon's. The cutoff is ``min(hour end + label_horizon_hours, now)``; it is stored, so a
+rerun that saw no new label gives the same rows.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+from sqlalchemy import Engine
+
+from monitoring_pipelines.config import DeploymentConfig, MonitorsConfig, ParquetLabels, Role
+from monitoring_pipelines.pipeline.aggregation import log_source
+from monitoring_pipelines.sources.base import LogSource
+from monitoring_pipelines.sources.labels import (
+    ARRIVED_AT,
+    LABEL,
+    REQUEST_ID,
+    LabelSource,
+    ParquetLabelSource,
+    SqlLabelSource,
+)
+from monitoring_pipelines.sources.sql import SqlLogSource
+from monitoring_pipelines.stats.latency_sketch import LatencySketch
+from monitoring_pipelines.stats.performance import Performance, accumulator
+from monitoring_pipelines.store.performance import write_performance
+
+HOUR = timedelta(hours=1)
+UNLABELLED = "unlabelled"
+
+
+@dataclass(frozen=True)
+class PerformanceSummary:
+    """One window's performance as written, for logs, metadata and the demo's table."""
+
+    deployment_id: str
+    start: datetime
+    end: datetime
+    performance: Performance
+    latency: LatencySketch
+    labels_through: datetime | None
+    labels_read: int
+
+
+def label_source(config: MonitorsConfig, deployment: DeploymentConfig) -> LabelSource:
+    """The labels reader a deployment's ``labels`` block describes (it must have one)."""
+    labels = deployment.labels
+    if labels is None:
+        raise ValueError(f"deployment {deployment.id!r} has no labels block in monitors.yaml")
+    request_id = deployment.column_with_role(Role.REQUEST_ID).name
+    label = deployment.column_with_role(Role.LABEL).name
+    chunk_rows = config.defaults.chunk_rows
+    if isinstance(labels, ParquetLabels):
+        return ParquetLabelSource(labels.path, request_id, label, labels.arrival_column, chunk_rows)
+    url = os.environ.get(labels.url_env)
+    if not url:
+        raise RuntimeError(
+            f"deployment {deployment.id!r}: labels.url_env names {labels.url_env}, which is not set"
+        )
+    table = SqlLogSource(
+        url,
+        labels.table,
+        labels.arrival_column,
+        labels.deployment_column,
+        deployment.id if labels.deployment_column else None,
+        chunk_rows=chunk_rows,
+        pushdown=False,
+    )
+    return SqlLabelSource(table, request_id, label)
+
+
+def _names(deployment: DeploymentConfig) -> dict[Role, str]:
+    roles = (Role.REQUEST_ID, Role.PREDICTION, Role.SCORE, Role.LATENCY)
+    return {r: c.name for r in roles if (c := deployment.column_with_role(r)) is not None}
+
+
+def _read_hour(
+    source: LogSource, names: dict[Role, str], start: datetime, end: datetime
+) -> tuple[pd.DataFrame, LatencySketch]:
+    """The hour's request id, prediction and score columns, and its latency sketch."""
+    sketch = LatencySketch()
+    narrow = [names[r] for r in (Role.REQUEST_ID, Role.PREDICTION, Role.SCORE) if r in names]
+    frames = []
+    for chunk in source.read_window(start, end, list(dict.fromkeys(names.values()))):
+        if Role.LATENCY in names and names[Role.LATENCY] in chunk:
+            sketch = sketch.merge(LatencySketch.from_values(chunk[names[Role.LATENCY]]))
+        frames.append(chunk.reindex(columns=narrow))
+    hour = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=narrow)
+    return hour, sketch
+
+
+def _matched_labels(
+    labels: LabelSource, ids: pd.Index, start: datetime, cutoff: datetime
+) -> tuple[pd.DataFrame, int]:
+    """The latest label of each of ``ids`` that arrived in ``[start, cutoff)``, and the count
+    of labels read."""
+    kept, read = [], 0
+    for chunk in labels.read_arrived(start, cutoff):
+        read += len(chunk)
+        kept.append(chunk[chunk[REQUEST_ID].isin(ids) & chunk[LABEL].notna()])
+    if not kept:
+        return pd.DataFrame(columns=[REQUEST_ID, LABEL, ARRIVED_AT]).set_index(REQUEST_ID), read
+    matched = pd.concat(kept, ignore_index=True).sort_values(ARRIVED_AT, kind="stable")
+    return matched.drop_duplicates(REQUEST_ID, keep="last").set_index(REQUEST_ID), read
+
+
+def window_performance(
+    deployment: DeploymentConfig,
+    engine: Engine,
+    source: LogSource,
+    labels: LabelSource | None,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    chunk_rows: int = 100_000,
+) -> PerformanceSummary:
+    """Compute and store one window's performance from the labels arrived before ``now``."""
+    names = _names(deployment)
+    hour, latency = _read_hour(source, names, start, end)
+    settings = deployment.labels
+    if labels is None or settings is None or Role.REQUEST_ID not in names:
+        performance = Performance(None, UNLABELLED, len(hour), 0)
+        write_performance(engine, deployment.id, start, end, performance, latency, None)
+        return PerformanceSummary(deployment.id, start, end, performance, latency, None, 0)
+    cutoff = min(end + timedelta(hours=settings.label_horizon_hours), now.astimezone(UTC))
+    hour[names[Role.REQUEST_ID]] = hour[names[Role.REQUEST_ID]].astype(str)
+    hour = hour.drop_duplicates(names[Role.REQUEST_ID]).set_index(names[Role.REQUEST_ID])
+    matched, read = _matched_labels(labels, hour.index, start, max(cutoff, start))
+    joined = hour.join(matched[[LABEL]], how="inner")
+    acc = accumulator(settings.task, settings.positive_class)
+    score = names.get(Role.SCORE)
+    scored = score is not None and bool(joined[score].notna().all())
+    for offset in range(0, len(joined), chunk_rows):
+        part = joined.iloc[offset : offset + chunk_rows]
+        if settings.task == "regression":
+            acc.add(part[LABEL], part[names[Role.PREDICTION]])
+        else:
+            acc.add(part[LABEL], part[names[Role.PREDICTION]], part[score] if scored else None)
+    performance = acc.result(len(hour))
+    write_performance(engine, deployment.id, start, end, performance, latency, cutoff)
+    return PerformanceSummary(deployment.id, start, end, performance, latency, cutoff, read)
+
+
+def performance_windows(
+    config: MonitorsConfig,
+    engine: Engine,
+    windows: list[tuple[str, datetime]],
+    progress: Callable[[int, int, PerformanceSummary], None] = lambda i, n, s: None,
+    now: datetime | None = None,
+) -> list[PerformanceSummary]:
+    """Compute many hourly windows (a backfill) in one pass, one source pair per deployment."""
+    now = now or datetime.now(UTC)
+    sources: dict[str, tuple[LogSource, LabelSource | None]] = {}
+    summaries = []
+    for index, (deployment_id, start) in enumerate(windows, start=1):
+        deployment = config.deployment(deployment_id)
+        if deployment_id not in sources:
+            labels = label_source(config, deployment) if deployment.labels else None
+            sources[deployment_id] = (log_source(config, deployment), labels)
+        summary = window_performance(
+            deployment,
+            engine,
+            *sources[deployment_id],
+            start,
+            start + HOUR,
+            now,
+            config.defaults.chunk_rows,
+        )
+        summaries.append(summary)
+        progress(index, len(windows), summary)
+    return summaries

@@ -1,0 +1,170 @@
+"""One hour's predictions joined with the labels arrived so far, stored per partition, equal to
+scikit-learn on the same labelled rows; reruns are idempotent; later labels change the numbers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from sklearn import metrics as sk
+from sqlalchemy import func, select
+
+from monitoring_pipelines.config import parse_config
+from monitoring_pipelines.pipeline.performance import (
+    UNLABELLED,
+    label_source,
+    performance_windows,
+)
+from monitoring_pipelines.sources.parquet import hour_folder
+from monitoring_pipelines.store.performance import merged_latency, stored_windows, window_values
+from monitoring_pipelines.store.schema import model_performance
+
+T0 = datetime(2026, 11, 2, 10, tzinfo=UTC)
+H = timedelta(hours=1)
+N = 2_000
+
+
+def config(tmp_path, labels: bool = True):
+    deployment = {
+        "id": "fraud",
+        "reference": {"path": "ref.parquet"},
+        "logs": {"type": "parquet", "path": "logs", "timestamp_column": "ts"},
+        "start": "2026-11-01T00:00:00Z",
+        "columns": [
+            {"name": "rid", "role": "request_id"},
+            {"name": "ts", "role": "timestamp"},
+            {"name": "x", "type": "numerical"},
+            {"name": "pred", "type": "categorical", "role": "prediction"},
+            {"name": "p", "type": "numerical", "role": "score"},
+            {"name": "ms", "type": "numerical", "role": "latency"},
+            {"name": "y", "type": "categorical", "role": "label"},
+        ],
+    }
+    if labels:
+        deployment["labels"] = {
+            "type": "parquet",
+            "path": "labels",
+            "arrival_column": "at",
+            "task": "binary",
+            "positive_class": "1",
+            "label_horizon_hours": 48,
+        }
+    return parse_config({"deployments": [deployment]}, base=tmp_path)
+
+
+@pytest.fixture
+def world(tmp_path):
+    """Two hours of logs; labels for 30 % of hour 0 within 2 h, 40 % more by 30 h, some
+    arriving after the horizon, some for unknown request ids, one request labelled twice."""
+    rng = np.random.default_rng(11)
+    logs = []
+    for hour in range(2):
+        p = rng.uniform(size=N)
+        frame = pd.DataFrame(
+            {
+                "rid": [f"h{hour}-{i}" for i in range(N)],
+                "ts": pd.to_datetime(T0 + hour * H) + pd.to_timedelta(rng.uniform(0, 3599, N), "s"),
+                "x": rng.normal(size=N),
+                "pred": (p > 0.5).astype(int),
+                "p": p,
+                "ms": rng.lognormal(3, 0.5, N),
+            }
+        )
+        folder = hour_folder(tmp_path / "logs", T0 + hour * H)
+        folder.mkdir(parents=True)
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), folder / "a.parquet")
+        logs.append(frame)
+    truth = (rng.uniform(size=2 * N) < np.concatenate([f.p for f in logs])).astype(int)
+    ids = np.concatenate([f.rid for f in logs])
+    delay = np.where(rng.uniform(size=2 * N) < 0.3, 1.0, 30.0)  # hours after T0
+    delay[rng.uniform(size=2 * N) < 0.3] = np.inf  # never labelled
+    delay[-50:] = 60.0  # beyond hour 1's 48 h horizon
+    arrived = np.isfinite(delay)
+    labels = pd.DataFrame(
+        {
+            "rid": np.concatenate([ids[arrived], [f"ghost{i}" for i in range(40)], ["h0-1"]]),
+            "y": np.concatenate([truth[arrived], np.ones(40, int), [1 - truth[1]]]),
+            "at": pd.to_datetime(T0)
+            + pd.to_timedelta(np.concatenate([delay[arrived], np.full(40, 1.5), [40.0]]), "h"),
+        }
+    )
+    (tmp_path / "labels").mkdir()
+    pq.write_table(
+        pa.Table.from_pandas(labels, preserve_index=False), tmp_path / "labels/l.parquet"
+    )
+    return pd.concat(logs, ignore_index=True), labels, truth
+
+
+def expected_rows(logs, labels, start, cutoff):
+    """The labelled rows of the hour starting at ``start``, computed the plain pandas way."""
+    hour = logs[(logs.ts >= start) & (logs.ts < start + H)]
+    arrived = labels[(labels["at"] >= start) & (labels["at"] < cutoff)].sort_values("at")
+    latest = arrived.drop_duplicates("rid", keep="last")
+    return hour.merge(latest, on="rid")
+
+
+def test_hour_equals_sklearn_and_converges_as_labels_arrive(tmp_path, world, sqlite_engine):
+    logs, labels, _ = world
+    cfg = config(tmp_path)
+    windows = [("fraud", T0), ("fraud", T0 + H)]
+    early = performance_windows(cfg, sqlite_engine, windows, now=T0 + 3 * H)
+    first = early[0].performance
+    rows = expected_rows(logs, labels, T0, T0 + 3 * H)
+    assert first.labelled_rows == len(rows) and 0.2 < first.labelled_share < 0.4
+    assert first.metrics["accuracy"] == pytest.approx(sk.accuracy_score(rows.y, rows.pred))
+    assert first.metrics["f1"] == pytest.approx(sk.f1_score(rows.y, rows.pred))
+    assert first.metrics["roc_auc"] == pytest.approx(sk.roc_auc_score(rows.y, rows.p))
+    assert first.metrics["log_loss"] == pytest.approx(sk.log_loss(rows.y, rows.p))
+    assert early[0].labels_through == T0 + 3 * H
+    assert early[0].labels_read > first.labelled_rows  # ghosts and hour 1's labels ignored
+
+    late = performance_windows(cfg, sqlite_engine, windows, now=T0 + 100 * H)
+    rows = expected_rows(logs, labels, T0, T0 + H + 48 * H)
+    assert late[0].performance.labelled_rows == len(rows) > first.labelled_rows
+    assert late[0].performance.metrics["accuracy"] == pytest.approx(
+        sk.accuracy_score(rows.y, rows.pred)
+    )
+    assert late[0].labels_through == T0 + 49 * H  # the horizon, not now
+    relabelled = rows.set_index("rid").loc["h0-1", "y"]
+    assert relabelled == labels.y.iloc[-1]  # the later label of h0-1 won
+    hour1 = expected_rows(logs, labels, T0 + H, T0 + 50 * H)
+    assert late[1].performance.labelled_rows == len(hour1)  # the 60 h labels are past horizon
+
+    stored = stored_windows(sqlite_engine, "fraud", T0, T0 + 2 * H)
+    assert stored[T0].n_labelled == len(rows) and stored[T0].n_scored == N
+    values = {(s, m): v for s, m, v in window_values(sqlite_engine, "fraud", T0, T0 + 2 * H)}
+    assert values[(T0, "accuracy")] == pytest.approx(late[0].performance.metrics["accuracy"])
+
+
+def test_rerun_is_idempotent_and_latency_merges(tmp_path, world, sqlite_engine):
+    logs, _, _ = world
+    cfg = config(tmp_path)
+    windows = [("fraud", T0), ("fraud", T0 + H)]
+
+    def count():
+        with sqlite_engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(model_performance)).scalar()
+
+    performance_windows(cfg, sqlite_engine, windows, now=T0 + 100 * H)
+    once = count()
+    performance_windows(cfg, sqlite_engine, windows, now=T0 + 100 * H)
+    assert count() == once
+    day = merged_latency(sqlite_engine, "fraud", T0, T0 + 2 * H)
+    assert day.count == 2 * N
+    exact = np.percentile(logs.ms, 95, method="lower")
+    assert day.quantile(0.95) == pytest.approx(exact, rel=day.relative_accuracy)
+
+
+def test_no_labelled_rows_and_no_labels_block(tmp_path, world, sqlite_engine):
+    summary = performance_windows(config(tmp_path), sqlite_engine, [("fraud", T0)], now=T0)[0]
+    assert summary.performance.status == "insufficient_labels"
+    assert summary.performance.rows_scored == N and summary.latency.count == N
+    cfg = config(tmp_path, labels=False)
+    summary = performance_windows(cfg, sqlite_engine, [("fraud", T0)], now=T0 + 99 * H)[0]
+    assert summary.performance.status == UNLABELLED
+    with pytest.raises(ValueError, match="'fraud' has no labels block"):
+        label_source(cfg, cfg.deployments[0])
