@@ -2,7 +2,8 @@
 
 On ``hourly_aggregates``: great-expectations validations of each hour's raw batch,
 learned from the baseline (``monitoring_pipelines.quality``); one check per kind of
-expectation, the hour's failing columns in its metadata. On ``drift_scores``: ``drift``,
+expectation, the hour's failing columns in its metadata, and ``data_freshness``, failing on
+an hour with no rows or far fewer than usual (``stats.freshness``). On ``drift_scores``: ``drift``,
 failing on an hour where any column drifted, so the partitions view marks those hours.
 """
 
@@ -14,6 +15,39 @@ from monitoring_pipelines.pipeline.drift import WindowScores
 from monitoring_pipelines.quality import CHECKS
 
 DRIFT_CHECK = "drift"
+FRESHNESS_CHECK = "data_freshness"
+
+
+def freshness_check_spec(asset: str, partitions_def: dg.PartitionsDefinition) -> dg.AssetCheckSpec:
+    return partitioned_check_spec(
+        FRESHNESS_CHECK,
+        asset,
+        partitions_def,
+        "fails on an hour with no rows (no_data) or below 10% of the usual rows for that hour "
+        "of day (low_volume), learned from the stored hours of the week before",
+    )
+
+
+def freshness_check_outcome(summary: WindowSummary) -> tuple[PartitionCheck, ...]:
+    """The ``data_freshness`` check of one hour (none when it was not judged)."""
+    freshness = summary.freshness
+    if freshness is None:
+        return ()
+    expected = freshness.expected_rows
+    return (
+        PartitionCheck(
+            FRESHNESS_CHECK,
+            freshness.fresh,
+            {
+                "status": dg.MetadataValue.text(freshness.status),
+                "rows": dg.MetadataValue.int(freshness.rows),
+                "expected_rows": dg.MetadataValue.null()
+                if expected is None
+                else dg.MetadataValue.float(expected),
+            },
+            description=f"{freshness.status}: {freshness.reason}",
+        ),
+    )
 
 
 def quality_check_specs(

@@ -5,7 +5,7 @@ The numeric keys below are a contract (README "What the UI shows"): every partit
 rounded to ``DIGITS`` decimals for reading.
 
 - ``hourly_aggregates``: ``rows``, ``missing_share`` (missing cells / (rows × columns)),
-  ``missing_total``.
+  ``missing_total``, and ``data_freshness`` (``fresh``, ``low_volume`` or ``no_data``).
 - ``drift_scores``: ``rows``, ``max_drift_score``, ``drifted_columns``, and with a
   prediction or confidence column ``prediction_drift``, ``mean_confidence``,
   ``confidence_drop``, ``low_confidence_share``.
@@ -64,9 +64,12 @@ def profile_metadata(profile: DatasetProfile) -> dict[str, dg.MetadataValue]:
 
 def window_metadata(summary: WindowSummary) -> dict[str, dg.MetadataValue]:
     """Metadata of one hour of ``hourly_aggregates``."""
-    return profile_metadata(summary.profile) | {
+    metadata = profile_metadata(summary.profile) | {
         "window": dg.MetadataValue.text(f"{summary.start.isoformat()} – {summary.end.isoformat()}"),
     }
+    if summary.freshness is not None:
+        metadata["data_freshness"] = dg.MetadataValue.text(summary.freshness.status)
+    return metadata
 
 
 def _scores_table(window: WindowScores) -> str:

@@ -8,23 +8,37 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
 from monitoring_pipelines.config import DeploymentConfig, KafkaLogs, MonitorsConfig, ParquetLogs
 from monitoring_pipelines.pipeline.drift import calibrate_baseline
+from monitoring_pipelines.pipeline.freshness import hours_freshness
 from monitoring_pipelines.quality import CheckOutcome, HourValidator
 from monitoring_pipelines.sources.base import LogSource, read_reference
 from monitoring_pipelines.sources.kafka import kafka_log_source
 from monitoring_pipelines.sources.parquet import ParquetLogSource
 from monitoring_pipelines.sources.sql import SqlLogSource
 from monitoring_pipelines.stats.dataset import DatasetProfile, fit_baseline, profile_chunks
+from monitoring_pipelines.stats.freshness import Freshness
 from monitoring_pipelines.store.aggregates import read_baseline, write_profile
 from monitoring_pipelines.store.engine import ensure_deployment_views
 
 HOUR = timedelta(hours=1)
+PROFILE_THREADS_ENV = "MONITORING_PROFILE_THREADS"
+
+
+def profile_threads() -> int:
+    """``$MONITORING_PROFILE_THREADS``: threads that profile a chunk's columns (at least 1),
+    the machine's cores when unset; set 1 when many runs share the cores (backfills)."""
+    raw = os.environ.get(PROFILE_THREADS_ENV, "").strip()
+    if not raw:
+        return os.cpu_count() or 1
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{PROFILE_THREADS_ENV}={raw!r}: expected a whole number >= 1")
+    return int(raw)
 
 
 class MissingBaselineError(RuntimeError):
@@ -40,6 +54,7 @@ class WindowSummary:
     end: datetime
     profile: DatasetProfile
     quality: tuple[CheckOutcome, ...] = ()
+    freshness: Freshness | None = None
 
     @property
     def rows(self) -> int:
@@ -122,7 +137,7 @@ def aggregate_window(
         if validator is not None:
             validator.reset()
             chunks = validator.observe(chunks)
-        profile = profile_chunks(chunks, baseline)
+        profile = profile_chunks(chunks, baseline, threads=profile_threads())
     write_profile(
         engine,
         deployment.id,
@@ -167,4 +182,20 @@ def aggregate_windows(
         )
         summaries.append(summary)
         progress(index, len(windows), summary)
-    return summaries
+    return with_freshness(engine, summaries, sources)
+
+
+def with_freshness(
+    engine: Engine, summaries: list[WindowSummary], sources: dict[str, LogSource]
+) -> list[WindowSummary]:
+    """The summaries with each hour's freshness, judged once all of them are stored (an
+    empty hour asks its source whether any file was there, to name the cause)."""
+    judged: dict[tuple[str, datetime], Freshness] = {}
+    for deployment_id, source in sources.items():
+        hours = [s.start for s in summaries if s.deployment_id == deployment_id]
+        empty = [s.start for s in summaries if s.deployment_id == deployment_id and not s.rows]
+        with_files = {h for h in empty if source.available_hours(h, h + HOUR)}
+        files = with_files | {s.start for s in summaries if s.rows}
+        for hour, freshness in hours_freshness(engine, deployment_id, hours, files).items():
+            judged[(deployment_id, hour)] = freshness
+    return [replace(s, freshness=judged.get((s.deployment_id, s.start))) for s in summaries]

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import groupby
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import Engine
@@ -119,19 +120,22 @@ def score_profile(
 ) -> dict[str, tuple[DriftResult, ...]]:
     """Score one window with the deployment's drift settings, thresholds calibrated to the
     window's size where the baseline has noise curves."""
+    settings = score_settings(config, deployment)
+    return score_window(baseline, window, **settings, calibration=calibration)
+
+
+def score_settings(config: MonitorsConfig, deployment: DeploymentConfig) -> dict[str, Any]:
+    """``score_window``'s keyword arguments for the deployment (also the notebook Monitor's)."""
     drift = deployment.drift
-    return score_window(
-        baseline,
-        window,
-        metrics=_metrics_by_column(deployment),
-        prediction_columns={c.name for c in deployment.columns if c.role is Role.PREDICTION},
-        thresholds=drift.thresholds,
-        column_thresholds=drift.column_thresholds,
-        params=drift.params,
-        min_rows=drift.min_rows or config.defaults.min_rows,
-        correction=drift.correction,
-        calibration=calibration,
-    )
+    return {
+        "metrics": _metrics_by_column(deployment),
+        "prediction_columns": {c.name for c in deployment.columns if c.role is Role.PREDICTION},
+        "thresholds": drift.thresholds,
+        "column_thresholds": drift.column_thresholds,
+        "params": drift.params,
+        "min_rows": drift.min_rows or config.defaults.min_rows,
+        "correction": drift.correction,
+    }
 
 
 def signals_of(

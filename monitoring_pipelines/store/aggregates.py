@@ -12,7 +12,7 @@ from collections.abc import Collection
 from datetime import UTC, datetime
 
 import numpy as np
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from monitoring_pipelines.stats.dataset import DatasetProfile
 from monitoring_pipelines.stats.profile import (
@@ -147,6 +147,15 @@ def write_profile(
     return replace_partition(engine, aggregates, key, rows)
 
 
+def reference_values(baseline: DatasetProfile) -> dict[str, tuple]:
+    """Per column, the baseline's categories (or discrete values) a window is counted on:
+    what :func:`column_profile` needs to rebuild a window's profile."""
+    return {
+        name: tuple(p.counts) if isinstance(p, CategoricalProfile) else tuple(p.values or ())
+        for name, p in baseline.columns.items()
+    }
+
+
 def read_baseline(engine: Engine, deployment_id: str) -> DatasetProfile | None:
     """The deployment's baseline profile, or None when it has not been computed."""
     with engine.connect() as conn:
@@ -171,10 +180,7 @@ def read_windows(
     engine: Engine, deployment_id: str, start: datetime, end: datetime, baseline: DatasetProfile
 ) -> dict[datetime, DatasetProfile]:
     """Stored hourly profiles with ``start <= timestamp < end``, keyed by window start (UTC)."""
-    categories = {
-        name: tuple(p.counts) if isinstance(p, CategoricalProfile) else tuple(p.values or ())
-        for name, p in baseline.columns.items()
-    }
+    categories = reference_values(baseline)
     with engine.connect() as conn:
         rows = (
             conn.execute(
@@ -202,3 +208,21 @@ def read_windows(
         moment: DatasetProfile(row_count=counts[moment], columns=columns)
         for moment, columns in windows.items()
     }
+
+
+def read_hour_volumes(
+    engine: Engine, deployment_id: str, start: datetime, end: datetime
+) -> dict[datetime, int]:
+    """Rows of each stored hour with ``start <= timestamp < end``, keyed by hour (UTC)."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(aggregates.c.timestamp, func.max(aggregates.c.row_count))
+            .where(
+                aggregates.c.deployment_id == deployment_id,
+                aggregates.c.is_baseline.is_(False),
+                aggregates.c.timestamp >= utc(start),
+                aggregates.c.timestamp < utc(end),
+            )
+            .group_by(aggregates.c.timestamp)
+        ).all()
+    return {utc(moment): int(count) for moment, count in rows}

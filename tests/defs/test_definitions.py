@@ -23,6 +23,7 @@ EXPECTED = {
     ],
     "checks": [
         "drift_scores:drift",
+        "hourly_aggregates:data_freshness",
         "hourly_aggregates:raw_allowed_categories",
         "hourly_aggregates:raw_missing_values",
         "hourly_aggregates:raw_schema",

@@ -9,13 +9,19 @@ from collections.abc import Iterator
 import dagster as dg
 
 from monitoring_pipelines.config import MonitorsConfig
-from monitoring_pipelines.defs.checks import quality_check_outcomes, quality_check_specs
+from monitoring_pipelines.defs.checks import (
+    freshness_check_outcome,
+    freshness_check_spec,
+    quality_check_outcomes,
+    quality_check_specs,
+)
 from monitoring_pipelines.defs.metadata import window_metadata
 from monitoring_pipelines.defs.partitions import hour_key, hourly_partitions, windows_of
 from monitoring_pipelines.defs.per_partition import PartitionReport, report_partitions
 from monitoring_pipelines.defs.progress import progress_line
 from monitoring_pipelines.defs.resources import MonitorsResource, StoreResource
 from monitoring_pipelines.pipeline.aggregation import WindowSummary, aggregate_windows
+from monitoring_pipelines.quality import CHECKS
 
 ASSET = "hourly_aggregates"
 
@@ -39,7 +45,10 @@ def build_hourly_aggregates(
                 "backfill of any range is one run that streams through the hours.",
             )
         ],
-        check_specs=quality_check_specs(ASSET, partitions_def) if checks else None,
+        check_specs=[
+            freshness_check_spec(ASSET, partitions_def),
+            *(quality_check_specs(ASSET, partitions_def) if checks else ()),
+        ],
         partitions_def=partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run(),
         can_subset=True,
@@ -47,7 +56,8 @@ def build_hourly_aggregates(
     def hourly_aggregates(
         context: dg.AssetExecutionContext, monitors: MonitorsResource, store: StoreResource
     ) -> Iterator[dg.MaterializeResult | dg.AssetCheckEvaluation]:
-        validate = checks and bool(context.selected_asset_check_keys)
+        selected = {key.name for key in context.selected_asset_check_keys}
+        validate = checks and bool(selected & set(CHECKS))
 
         def progress(index: int, total: int, summary: WindowSummary) -> None:
             context.log.info(
@@ -66,7 +76,7 @@ def build_hourly_aggregates(
                 PartitionReport(
                     hour_key(s.deployment_id, s.start),
                     window_metadata(s),
-                    quality_check_outcomes(s),
+                    freshness_check_outcome(s) + quality_check_outcomes(s),
                 )
                 for s in summaries
             ),
