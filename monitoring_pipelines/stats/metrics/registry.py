@@ -164,3 +164,27 @@ def get_spec(metric: str) -> MetricSpec:
         raise ValueError(
             f"unknown drift metric {metric!r} (valid: {', '.join(sorted(METRICS))})"
         ) from None
+
+
+def check_threshold(metric: str, value: float, statistic: str | None = None) -> float:
+    """``value`` if it can work as a threshold of ``metric``; a ValueError says why otherwise.
+
+    ``statistic`` is what the threshold is compared with: "p_value" (within (0, 1)) or
+    "value" (within the metric's range, above its minimum); None means the metric's own
+    decision statistic. A threshold no value can reach, or that every value reaches, can
+    never alert usefully, so it is refused when the file is loaded.
+    """
+    spec = get_spec(metric)
+    statistic = statistic or ("p_value" if spec.decision == "p_value" else "value")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"threshold of {metric} must be a number, got {value!r}")
+    if statistic == "p_value":
+        works, interval = 0.0 < value < 1.0, "(0, 1)"
+    else:
+        low, high = spec.bounds
+        works, interval = low < value <= high, f"({low:g}, {high:g}]"
+    if not (math.isfinite(value) and works):
+        raise ValueError(
+            f"threshold {value:g} of {metric} ({statistic}) must be finite and within {interval}"
+        )
+    return float(value)
