@@ -13,14 +13,22 @@ from dataclasses import dataclass
 from typing import Literal
 
 from monitoring_pipelines.stats.metrics.chi_squared import chi_squared
+from monitoring_pipelines.stats.metrics.cramer_von_mises import (
+    cramer_von_mises,
+    cramer_von_mises_raw,
+)
+from monitoring_pipelines.stats.metrics.g_test import g_test
 from monitoring_pipelines.stats.metrics.hellinger import hellinger
 from monitoring_pipelines.stats.metrics.hellinger_gaussian import hellinger_gaussian
 from monitoring_pipelines.stats.metrics.jensen_shannon import jensen_shannon
+from monitoring_pipelines.stats.metrics.kl_divergence import kl_divergence
 from monitoring_pipelines.stats.metrics.ks import ks, ks_raw
+from monitoring_pipelines.stats.metrics.linf import linf
 from monitoring_pipelines.stats.metrics.measurement import Measurement
 from monitoring_pipelines.stats.metrics.missing_rate import missing_rate
 from monitoring_pipelines.stats.metrics.psi import psi
 from monitoring_pipelines.stats.metrics.tvd import tvd
+from monitoring_pipelines.stats.metrics.two_proportion_z import two_proportion_z
 from monitoring_pipelines.stats.metrics.wasserstein import wasserstein, wasserstein_raw
 from monitoring_pipelines.stats.metrics.z_score import z_score
 from monitoring_pipelines.stats.profile import Kind
@@ -109,6 +117,33 @@ METRICS: dict[str, MetricSpec] = {
         (0.0, INF),
         ((0.5, "stable"), (1.5, "moderate"), (3.0, "large"), (INF, "extreme")),
     ),
+    "linf": MetricSpec(
+        linf,
+        BOTH,
+        "distance",
+        0.1,
+        (0.0, 1.0),
+        ((0.1, "stable"), (0.3, "moderate"), (INF, "significant")),
+    ),
+    "kl_divergence": MetricSpec(
+        kl_divergence,
+        BOTH,
+        "distance",
+        0.1,
+        (0.0, INF),
+        ((0.1, "stable"), (0.25, "moderate"), (INF, "significant")),
+    ),
+    "cramer_von_mises": MetricSpec(
+        cramer_von_mises,
+        NUMERICAL,
+        "p_value",
+        0.05,
+        (0.0, INF),
+        TEST_BANDS,
+        raw=cramer_von_mises_raw,
+    ),
+    "g_test": MetricSpec(g_test, (Kind.CATEGORICAL,), "p_value", 0.05, (0.0, INF), TEST_BANDS),
+    "two_proportion_z": MetricSpec(two_proportion_z, BOTH, "p_value", 0.05, (0.0, INF), TEST_BANDS),
     "missing_rate": MetricSpec(
         missing_rate,
         BOTH,
@@ -129,3 +164,27 @@ def get_spec(metric: str) -> MetricSpec:
         raise ValueError(
             f"unknown drift metric {metric!r} (valid: {', '.join(sorted(METRICS))})"
         ) from None
+
+
+def check_threshold(metric: str, value: float, statistic: str | None = None) -> float:
+    """``value`` if it can work as a threshold of ``metric``; a ValueError says why otherwise.
+
+    ``statistic`` is what the threshold is compared with: "p_value" (within (0, 1)) or
+    "value" (within the metric's range, above its minimum); None means the metric's own
+    decision statistic. A threshold no value can reach, or that every value reaches, can
+    never alert usefully, so it is refused when the file is loaded.
+    """
+    spec = get_spec(metric)
+    statistic = statistic or ("p_value" if spec.decision == "p_value" else "value")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"threshold of {metric} must be a number, got {value!r}")
+    if statistic == "p_value":
+        works, interval = 0.0 < value < 1.0, "(0, 1)"
+    else:
+        low, high = spec.bounds
+        works, interval = low < value <= high, f"({low:g}, {high:g}]"
+    if not (math.isfinite(value) and works):
+        raise ValueError(
+            f"threshold {value:g} of {metric} ({statistic}) must be finite and within {interval}"
+        )
+    return float(value)
