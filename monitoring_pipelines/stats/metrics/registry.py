@@ -13,6 +13,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from monitoring_pipelines.stats.metrics.chi_squared import chi_squared
+from monitoring_pipelines.stats.metrics.cramer_von_mises import (
+    cramer_von_mises,
+    cramer_von_mises_raw,
+)
 from monitoring_pipelines.stats.metrics.g_test import g_test
 from monitoring_pipelines.stats.metrics.hellinger import hellinger
 from monitoring_pipelines.stats.metrics.hellinger_gaussian import hellinger_gaussian
@@ -128,6 +132,15 @@ METRICS: dict[str, MetricSpec] = {
         0.1,
         (0.0, INF),
         ((0.1, "stable"), (0.25, "moderate"), (INF, "significant")),
+    ),
+    "cramer_von_mises": MetricSpec(
+        cramer_von_mises,
+        NUMERICAL,
+        "p_value",
+        0.05,
+        (0.0, INF),
+        TEST_BANDS,
+        raw=cramer_von_mises_raw,
     ),
     "g_test": MetricSpec(g_test, (Kind.CATEGORICAL,), "p_value", 0.05, (0.0, INF), TEST_BANDS),
     "two_proportion_z": MetricSpec(two_proportion_z, BOTH, "p_value", 0.05, (0.0, INF), TEST_BANDS),
