@@ -174,9 +174,7 @@ def enqueue_drift(
     )
     new_rows = outbox.select_rows(engine, ids=alert_ids) if alert_ids else []
     deliverable = len(metrics_ids) + sum(r["slack_status"] == outbox.PENDING for r in new_rows)
-    return TickResult(
-        decision, tuple(alert_ids), tuple(metrics_ids), deliverable, tuple(alerted)
-    )
+    return TickResult(decision, tuple(alert_ids), tuple(metrics_ids), deliverable, tuple(alerted))
 
 
 def _freshness(

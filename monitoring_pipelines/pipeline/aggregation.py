@@ -27,6 +27,18 @@ from monitoring_pipelines.store.aggregates import read_baseline, write_profile
 from monitoring_pipelines.store.engine import ensure_deployment_views
 
 HOUR = timedelta(hours=1)
+PROFILE_THREADS_ENV = "MONITORING_PROFILE_THREADS"
+
+
+def profile_threads() -> int:
+    """``$MONITORING_PROFILE_THREADS``: threads that profile a chunk's columns (at least 1),
+    the machine's cores when unset; set 1 when many runs share the cores (backfills)."""
+    raw = os.environ.get(PROFILE_THREADS_ENV, "").strip()
+    if not raw:
+        return os.cpu_count() or 1
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{PROFILE_THREADS_ENV}={raw!r}: expected a whole number >= 1")
+    return int(raw)
 
 
 class MissingBaselineError(RuntimeError):
@@ -125,7 +137,7 @@ def aggregate_window(
         if validator is not None:
             validator.reset()
             chunks = validator.observe(chunks)
-        profile = profile_chunks(chunks, baseline)
+        profile = profile_chunks(chunks, baseline, threads=profile_threads())
     write_profile(
         engine,
         deployment.id,

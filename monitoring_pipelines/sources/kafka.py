@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("monitoring_pipelines.sources")
 DEFAULT_LATE = timedelta(minutes=60)
 CHECKPOINT_EVERY = 1000  # messages between two entries of the learned time index
+POLL_SECONDS = 0.05  # a consume call returns after this long when fewer messages are ready
 
 
 class TimeIndex:
@@ -189,7 +190,7 @@ class KafkaLogSource(LogSource):
         waiting = {p: (finish, bound, 0) for p, (_, finish, bound) in ranges.items()}
         deadline = time.monotonic() + self.timeout_seconds
         while waiting:
-            batch = consumer.consume(min(self.chunk_rows, 10_000), timeout=1.0)
+            batch = consumer.consume(min(self.chunk_rows, 10_000), timeout=POLL_SECONDS)
             if not batch and time.monotonic() > deadline:
                 raise LogSourceError(
                     f"{self!r}: no message within {self.timeout_seconds}s while partitions "

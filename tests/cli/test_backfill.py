@@ -95,3 +95,17 @@ def test_backfill_usage_errors_exit_2(demo_copy, monkeypatch, capsys):
         cli.main(["backfill", "--start", START.isoformat(), "--end", END.isoformat()])
     assert stopped.value.code == 2
     assert "the following arguments are required: --deployment" in capsys.readouterr().err
+
+
+def test_backfill_without_quality_checks_runs_only_the_drift_check(demo_copy, monkeypatch, capsys):
+    demo_copy.env(monkeypatch)
+    hour = ["--start", START.isoformat(), "--end", (START + timedelta(hours=1)).isoformat()]
+    argv = ["backfill", "--deployment", "credit_risk", *hour, "--json"]
+    assert cli.main([*argv, "--without-quality-checks"]) == 0
+    run_id = json.loads(capsys.readouterr().out)["run_id"]
+    with dg.DagsterInstance.from_config(str(demo_copy.home)) as instance:
+        records = instance.get_records_for_run(
+            run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+        ).records
+    checks = {r.event_log_entry.dagster_event.event_specific_data.check_name for r in records}
+    assert checks == {"drift"}

@@ -92,3 +92,17 @@ def test_alerts_json_lists_the_outbox_rows_with_iso_times(demo_run, monkeypatch,
     assert rows[0]["created_at"] == expected[0]["created_at"].isoformat()
     drift = [r for r in rows if r["kind"] == "drift"]
     assert drift and all(r["column_name"] in DEMO_DRIFTED for r in drift)
+
+
+def test_every_command_has_help_and_demo_shows_its_defaults(capsys):
+    for command in ("demo", "status", "backfill", "report", "alerts", "redeliver", "serve"):
+        with pytest.raises(SystemExit) as stopped:
+            cli.main([command, "--help"])
+        assert stopped.value.code == 0
+        assert capsys.readouterr().out.startswith(f"usage: monitoring-pipelines {command}")
+    with pytest.raises(SystemExit):
+        cli.main(["demo", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for shown in ("hours of logs to generate (default: 72)", "(default: 2000)",
+                  "(default: 2026-11-10T00:00)", "mean scored rows per hour"):  # fmt: skip
+        assert shown in text

@@ -34,7 +34,6 @@ from monitoring_pipelines.stats.no_data_policy import QuietHour, decide_no_data
 from monitoring_pipelines.store import alerts as outbox
 from monitoring_pipelines.store.drift import read_drift_scores
 from monitoring_pipelines.store.engine import get_engine
-from tests.alerts.conftest import cloudwatch, cloudwatch_reader  # noqa: F401
 
 # recent hours, as CloudWatch takes no datums older than two weeks
 START = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=12)

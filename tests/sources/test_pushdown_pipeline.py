@@ -4,6 +4,7 @@ great-expectations checks on, rows are read (the checks need them)."""
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -13,9 +14,11 @@ from sqlalchemy import create_engine, text
 
 from monitoring_pipelines.config import parse_config
 from monitoring_pipelines.pipeline.aggregation import (
+    PROFILE_THREADS_ENV,
     aggregate_windows,
     compute_baseline,
     log_source,
+    profile_threads,
 )
 from monitoring_pipelines.stats.dataset import fit_baseline
 from monitoring_pipelines.store.aggregates import read_baseline, read_windows
@@ -136,3 +139,13 @@ def test_with_the_checks_on_the_rows_are_read_and_validated(sql_deployment):
     assert all(summary.quality for summary in checked)  # great-expectations saw the rows
     for hour, profile in stored_read.items():
         assert_same_profile(stored_checked[hour], profile)
+
+
+def test_profile_threads_setting(monkeypatch):
+    monkeypatch.delenv(PROFILE_THREADS_ENV, raising=False)
+    assert profile_threads() == (os.cpu_count() or 1)
+    monkeypatch.setenv(PROFILE_THREADS_ENV, "1")
+    assert profile_threads() == 1
+    monkeypatch.setenv(PROFILE_THREADS_ENV, "two")
+    with pytest.raises(ValueError, match="MONITORING_PROFILE_THREADS='two': expected a whole"):
+        profile_threads()

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 from monitoring_pipelines.stats import kernel
 from monitoring_pipelines.stats.bin_table import CROWDED, table_for
 from monitoring_pipelines.stats.binning import bin_index, quantile_edges
+from monitoring_pipelines.stats.dataset import fit_baseline, profile_frame
 from monitoring_pipelines.stats.profile import count_sorted, fit_numerical, profile_numerical
 
 pytestmark = pytest.mark.skipif(kernel.compiled() is None, reason="numba is not installed")
@@ -168,3 +170,27 @@ def test_moments_of_a_large_offset_do_not_cancel():
     m2 = math.fsum((x - mean) ** 2)  # x - mean is exact: both lie within a factor 2
     assert ours.mean == pytest.approx(mean, rel=1e-15)
     assert ours.m2 == pytest.approx(m2, rel=1e-12)
+
+
+def test_columns_in_threads_give_the_same_profile():
+    rng = np.random.default_rng(8)
+    frame = pd.DataFrame(
+        {f"x{i}": rng.standard_t(2.0, 20_000) for i in range(6)}
+        | {"d": rng.integers(0, 3, 20_000) * 1.0, "c": rng.choice(list("abcde"), 20_000)}
+    )
+    kinds = dict.fromkeys(frame.columns, "numerical") | {"c": "categorical"}
+    baseline = fit_baseline(frame.iloc[:2_000], kinds)
+    one = profile_frame(frame.drop(columns="x5"), baseline)
+    three = profile_frame(frame.drop(columns="x5"), baseline, threads=3)
+    assert list(three.columns) == list(one.columns) and three.absent_columns == ("x5",)
+    for name, profile in one.columns.items():
+        other = three.columns[name]
+        if name == "c":
+            assert other.counts == profile.counts
+        else:
+            np.testing.assert_array_equal(other.counts, profile.counts)
+            np.testing.assert_equal(
+                (other.mean, other.m2, other.values), (profile.mean, profile.m2, profile.values)
+            )
+    with pytest.raises(ValueError, match="threads must be a positive integer, got 0"):
+        profile_frame(frame, baseline, threads=0)

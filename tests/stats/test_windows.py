@@ -56,6 +56,9 @@ def test_daily_score_equals_the_score_of_the_concatenated_raw_rows():
                 metric, baseline.columns[column], days[START + 24 * H].columns[column]
             )
             raw = score_column(metric, baseline.columns[column], direct.columns[column])
+            if raw.value is None:  # e.g. two_proportion_z on a column with more values
+                assert rolled.value is None and rolled.status == raw.status == "undefined"
+                continue
             assert rolled.value == pytest.approx(raw.value, rel=1e-9, abs=1e-12), (metric, column)
             assert rolled.status == raw.status
 

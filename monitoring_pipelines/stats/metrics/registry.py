@@ -13,14 +13,18 @@ from dataclasses import dataclass
 from typing import Literal
 
 from monitoring_pipelines.stats.metrics.chi_squared import chi_squared
+from monitoring_pipelines.stats.metrics.g_test import g_test
 from monitoring_pipelines.stats.metrics.hellinger import hellinger
 from monitoring_pipelines.stats.metrics.hellinger_gaussian import hellinger_gaussian
 from monitoring_pipelines.stats.metrics.jensen_shannon import jensen_shannon
+from monitoring_pipelines.stats.metrics.kl_divergence import kl_divergence
 from monitoring_pipelines.stats.metrics.ks import ks, ks_raw
+from monitoring_pipelines.stats.metrics.linf import linf
 from monitoring_pipelines.stats.metrics.measurement import Measurement
 from monitoring_pipelines.stats.metrics.missing_rate import missing_rate
 from monitoring_pipelines.stats.metrics.psi import psi
 from monitoring_pipelines.stats.metrics.tvd import tvd
+from monitoring_pipelines.stats.metrics.two_proportion_z import two_proportion_z
 from monitoring_pipelines.stats.metrics.wasserstein import wasserstein, wasserstein_raw
 from monitoring_pipelines.stats.metrics.z_score import z_score
 from monitoring_pipelines.stats.profile import Kind
@@ -109,6 +113,24 @@ METRICS: dict[str, MetricSpec] = {
         (0.0, INF),
         ((0.5, "stable"), (1.5, "moderate"), (3.0, "large"), (INF, "extreme")),
     ),
+    "linf": MetricSpec(
+        linf,
+        BOTH,
+        "distance",
+        0.1,
+        (0.0, 1.0),
+        ((0.1, "stable"), (0.3, "moderate"), (INF, "significant")),
+    ),
+    "kl_divergence": MetricSpec(
+        kl_divergence,
+        BOTH,
+        "distance",
+        0.1,
+        (0.0, INF),
+        ((0.1, "stable"), (0.25, "moderate"), (INF, "significant")),
+    ),
+    "g_test": MetricSpec(g_test, (Kind.CATEGORICAL,), "p_value", 0.05, (0.0, INF), TEST_BANDS),
+    "two_proportion_z": MetricSpec(two_proportion_z, BOTH, "p_value", 0.05, (0.0, INF), TEST_BANDS),
     "missing_rate": MetricSpec(
         missing_rate,
         BOTH,

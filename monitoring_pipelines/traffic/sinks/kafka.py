@@ -22,6 +22,7 @@ from monitoring_pipelines.traffic.sinks.base import Sink, SinkError
 # librdkafka's own log lines (broker connections), apart so a model server can quiet them
 client_log = logging.getLogger("monitoring_pipelines.traffic.kafka")
 METADATA_TIMEOUT_SECONDS = 5.0
+CLOSE_SECONDS = 5.0
 
 
 class KafkaSink(Sink):
@@ -93,8 +94,9 @@ class KafkaSink(Sink):
             )
 
     def close(self) -> None:
+        """Wait briefly for what is in flight (each write already waited for its reports)."""
         if self._producer is not None:
-            self._producer.flush(self.delivery_timeout_seconds)
+            self._producer.flush(min(CLOSE_SECONDS, self.delivery_timeout_seconds))
 
     def _connect(self) -> Producer:
         if self._producer is None:
