@@ -69,6 +69,8 @@ def window_metadata(summary: WindowSummary) -> dict[str, dg.MetadataValue]:
     }
     if summary.freshness is not None:
         metadata["data_freshness"] = dg.MetadataValue.text(summary.freshness.status)
+    for reason, rows in summary.dropped.items():
+        metadata[reason] = dg.MetadataValue.int(rows)
     return metadata
 
 

@@ -7,8 +7,8 @@ Each function reads through ``sources``, computes with ``stats`` and writes with
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
@@ -74,6 +74,7 @@ class WindowSummary:
     profile: DatasetProfile
     quality: tuple[CheckOutcome, ...] = ()
     freshness: Freshness | None = None
+    dropped: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def rows(self) -> int:
@@ -167,7 +168,7 @@ def aggregate_window(
         response_columns=deployment.response_columns,
     )
     quality = tuple(validator.outcomes()) if validator is not None else ()
-    return WindowSummary(deployment.id, start, end, profile, quality)
+    return WindowSummary(deployment.id, start, end, profile, quality, dropped=source.dropped_rows())
 
 
 def aggregate_windows(

@@ -51,6 +51,11 @@ class LogSource(ABC):
         them as absent); the timestamp comes back as UTC-aware datetimes.
         """
 
+    def dropped_rows(self) -> dict[str, int]:
+        """Rows the last ``read_window`` found but left out, by reason (``rows_out_of_window``,
+        ``rows_null_timestamp``), so they are counted, not lost; empty when it cannot tell."""
+        return {}
+
     def profile_window(
         self, start: datetime, end: datetime, baseline: DatasetProfile
     ) -> DatasetProfile | None:

@@ -10,6 +10,7 @@ Categoricals (numbers stay numpy arrays, without a copy when they have no nulls)
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -49,6 +50,7 @@ class ParquetLogSource(LogSource):
         self.root = Path(root)
         self.timestamp_column = timestamp_column
         self.chunk_rows = check_chunk_rows(chunk_rows)
+        self._dropped: Counter[str] = Counter()
 
     def __repr__(self) -> str:
         return (
@@ -66,9 +68,14 @@ class ParquetLogSource(LogSource):
         self, start: datetime, end: datetime, columns: Sequence[str] | None = None
     ) -> Iterator[pd.DataFrame]:
         start, end = check_window(start, end)
+        self._dropped = Counter(rows_out_of_window=0, rows_null_timestamp=0)
         for hour in hours_between(start, end):
             for path in self.files(hour):
                 yield from self._read_file(path, start, end, columns)
+
+    def dropped_rows(self) -> dict[str, int]:
+        """Rows of the window's hour folders stamped outside the window, or with no stamp."""
+        return dict(self._dropped)
 
     def _read_file(
         self, path: Path, start: datetime, end: datetime, columns: Sequence[str] | None
@@ -122,4 +129,7 @@ class ParquetLogSource(LogSource):
             and pc.less(bounds["max"], high).as_py()
         ):
             return table
-        return table.filter(pc.and_(pc.greater_equal(stamps, low), pc.less(stamps, high)))
+        kept = table.filter(pc.and_(pc.greater_equal(stamps, low), pc.less(stamps, high)))
+        self._dropped["rows_null_timestamp"] += stamps.null_count
+        self._dropped["rows_out_of_window"] += table.num_rows - kept.num_rows - stamps.null_count
+        return kept
