@@ -12,6 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from monitoring_pipelines.stats.metrics.anderson_darling import (
+    anderson_darling,
+    anderson_darling_raw,
+)
 from monitoring_pipelines.stats.metrics.chi_squared import chi_squared
 from monitoring_pipelines.stats.metrics.cramer_von_mises import (
     cramer_von_mises,
@@ -132,6 +136,15 @@ METRICS: dict[str, MetricSpec] = {
         0.1,
         (0.0, INF),
         ((0.1, "stable"), (0.25, "moderate"), (INF, "significant")),
+    ),
+    "anderson_darling": MetricSpec(
+        anderson_darling,
+        NUMERICAL,
+        "p_value",
+        0.05,
+        (-INF, INF),
+        TEST_BANDS,
+        raw=anderson_darling_raw,
     ),
     "cramer_von_mises": MetricSpec(
         cramer_von_mises,
