@@ -17,7 +17,7 @@ from monitoring_pipelines.config import DeploymentConfig, KafkaLogs, MonitorsCon
 from monitoring_pipelines.pipeline.drift import calibrate_baseline
 from monitoring_pipelines.pipeline.freshness import hours_freshness
 from monitoring_pipelines.quality import CheckOutcome, HourValidator
-from monitoring_pipelines.sources.base import LogSource, read_reference
+from monitoring_pipelines.sources.base import BadLogFileError, LogSource, read_reference
 from monitoring_pipelines.sources.kafka import kafka_log_source
 from monitoring_pipelines.sources.parquet import ParquetLogSource
 from monitoring_pipelines.sources.sql import SqlLogSource
@@ -43,6 +43,25 @@ def profile_threads() -> int:
 
 class MissingBaselineError(RuntimeError):
     """Production windows are counted on the baseline's edges, so the baseline must come first."""
+
+
+class WindowsFailedError(RuntimeError):
+    """Some windows of a run could not be read; every other window was profiled and stored.
+
+    ``summaries`` are the stored windows (to report), ``failures`` the failed ones with why.
+    """
+
+    def __init__(self, summaries: list[WindowSummary], failures: dict[tuple[str, datetime], str]):
+        listed = "; ".join(
+            f"{deployment_id} {start:%Y-%m-%d %H:00}: {reason}"
+            for (deployment_id, start), reason in failures.items()
+        )
+        super().__init__(
+            f"{len(failures)} of {len(failures) + len(summaries)} hour(s) failed "
+            f"(the others are stored): {listed}"
+        )
+        self.summaries = summaries
+        self.failures = failures
 
 
 @dataclass(frozen=True)
@@ -158,11 +177,16 @@ def aggregate_windows(
     progress: Callable[[int, int, WindowSummary], None] = lambda i, n, s: None,
     validate: bool = False,
 ) -> list[WindowSummary]:
-    """Profile many hourly windows (a backfill) in one pass, reading each baseline once."""
+    """Profile many hourly windows (a backfill) in one pass, reading each baseline once.
+
+    A window with an unreadable log file is skipped (its stored rows stay as they were) and
+    the others are profiled; then :class:`WindowsFailedError` lists the failed windows.
+    """
     baselines: dict[str, DatasetProfile | None] = {}
     sources: dict[str, LogSource] = {}
     validators: dict[str, HourValidator | None] = {}
     summaries = []
+    failures: dict[tuple[str, datetime], str] = {}
     for index, (deployment_id, start) in enumerate(windows, start=1):
         deployment = config.deployment(deployment_id)
         if deployment_id not in baselines:
@@ -171,18 +195,25 @@ def aggregate_windows(
             validators[deployment_id] = (
                 HourValidator(deployment_id, baseline) if validate and baseline else None
             )
-        summary = aggregate_window(
-            deployment,
-            engine,
-            sources[deployment_id],
-            start,
-            start + HOUR,
-            baselines[deployment_id],
-            validators[deployment_id],
-        )
+        try:
+            summary = aggregate_window(
+                deployment,
+                engine,
+                sources[deployment_id],
+                start,
+                start + HOUR,
+                baselines[deployment_id],
+                validators[deployment_id],
+            )
+        except BadLogFileError as error:
+            failures[(deployment_id, start)] = str(error)
+            continue
         summaries.append(summary)
         progress(index, len(windows), summary)
-    return with_freshness(engine, summaries, sources)
+    summaries = with_freshness(engine, summaries, sources)
+    if failures:
+        raise WindowsFailedError(summaries, failures)
+    return summaries
 
 
 def with_freshness(

@@ -20,7 +20,11 @@ from monitoring_pipelines.defs.partitions import hour_key, hourly_partitions, wi
 from monitoring_pipelines.defs.per_partition import PartitionReport, report_partitions
 from monitoring_pipelines.defs.progress import progress_line
 from monitoring_pipelines.defs.resources import MonitorsResource, StoreResource
-from monitoring_pipelines.pipeline.aggregation import WindowSummary, aggregate_windows
+from monitoring_pipelines.pipeline.aggregation import (
+    WindowsFailedError,
+    WindowSummary,
+    aggregate_windows,
+)
 from monitoring_pipelines.quality import CHECKS
 
 ASSET = "hourly_aggregates"
@@ -66,9 +70,13 @@ def build_hourly_aggregates(
                 )
             )
 
-        summaries = aggregate_windows(
-            monitors.load(), store.engine(), windows_of(context), progress, validate=validate
-        )
+        failed = None
+        try:
+            summaries = aggregate_windows(
+                monitors.load(), store.engine(), windows_of(context), progress, validate=validate
+            )
+        except WindowsFailedError as error:
+            summaries, failed = error.summaries, error
         yield from report_partitions(
             context,
             ASSET,
@@ -80,6 +88,9 @@ def build_hourly_aggregates(
                 )
                 for s in summaries
             ),
+            complete=failed is None,
         )
+        if failed is not None:
+            raise failed  # after the stored hours are reported: the run fails listing the rest
 
     return hourly_aggregates
