@@ -32,9 +32,11 @@ def test_rows_outside_the_hour_or_without_a_timestamp_are_counted_per_hour(
     pd.concat([frame, misfiled, unstamped]).to_parquet(folder / "part-00000.parquet")
 
     defs = build_definitions(tiny_deployment.config, str(tiny_deployment.config_path))
-    assert defs.resolve_job_def(BASELINE_JOB).execute_in_process(
-        partition_key="tiny_model", instance=dagster_instance
-    ).success
+    assert (
+        defs.resolve_job_def(BASELINE_JOB)
+        .execute_in_process(partition_key="tiny_model", instance=dagster_instance)
+        .success
+    )
     result = defs.resolve_job_def(HOURLY_JOB).execute_in_process(
         instance=dagster_instance, partition_key=hour_key("tiny_model", hour)
     )
