@@ -197,6 +197,15 @@ class DriftConfig(Strict):
     low_confidence_threshold: Annotated[float, Field(gt=0, lt=1)] = DEFAULT_LOW_CONFIDENCE
 
 
+class BackfillConfig(Strict):
+    """How a range of hours runs: one run (``single_run``) or runs of ``chunk_hours``
+    (``multi_run``), each run's hours profiled by ``processes`` worker processes."""
+
+    policy: Literal["single_run", "multi_run"] = "single_run"
+    chunk_hours: PositiveInt = 168
+    processes: PositiveInt = 1
+
+
 class Defaults(Strict):
     n_bins: PositiveInt = DEFAULT_BINS
     max_categories: PositiveInt = 100
@@ -204,6 +213,7 @@ class Defaults(Strict):
     min_rows: PositiveInt = DEFAULT_MIN_ROWS
     lag_minutes: Annotated[int, Field(ge=0, le=59)] = 15
     quality_checks: bool = True
+    backfill: BackfillConfig = BackfillConfig()
 
 
 class DeploymentConfig(Strict):

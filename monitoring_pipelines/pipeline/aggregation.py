@@ -159,6 +159,24 @@ def aggregate_windows(
     validate: bool = False,
 ) -> list[WindowSummary]:
     """Profile many hourly windows (a backfill) in one pass, reading each baseline once."""
+    summaries = profile_windows(config, engine, windows, progress, validate)
+    return with_freshness(engine, summaries, sources_of(config, windows))
+
+
+def sources_of(config: MonitorsConfig, windows: list[tuple[str, datetime]]) -> dict[str, LogSource]:
+    """The log source of every deployment the windows belong to."""
+    ids = dict.fromkeys(deployment_id for deployment_id, _ in windows)
+    return {d: log_source(config, config.deployment(d)) for d in ids}
+
+
+def profile_windows(
+    config: MonitorsConfig,
+    engine: Engine,
+    windows: list[tuple[str, datetime]],
+    progress: Callable[[int, int, WindowSummary], None] = lambda i, n, s: None,
+    validate: bool = False,
+) -> list[WindowSummary]:
+    """Profile and store the windows in order (freshness not judged yet)."""
     baselines: dict[str, DatasetProfile | None] = {}
     sources: dict[str, LogSource] = {}
     validators: dict[str, HourValidator | None] = {}
@@ -182,7 +200,7 @@ def aggregate_windows(
         )
         summaries.append(summary)
         progress(index, len(windows), summary)
-    return with_freshness(engine, summaries, sources)
+    return summaries
 
 
 def with_freshness(

@@ -16,11 +16,17 @@ from monitoring_pipelines.defs.checks import (
     quality_check_specs,
 )
 from monitoring_pipelines.defs.metadata import window_metadata
-from monitoring_pipelines.defs.partitions import hour_key, hourly_partitions, windows_of
+from monitoring_pipelines.defs.partitions import (
+    backfill_policy,
+    hour_key,
+    hourly_partitions,
+    windows_of,
+)
 from monitoring_pipelines.defs.per_partition import PartitionReport, report_partitions
 from monitoring_pipelines.defs.progress import progress_line
 from monitoring_pipelines.defs.resources import MonitorsResource, StoreResource
 from monitoring_pipelines.pipeline.aggregation import WindowSummary, aggregate_windows
+from monitoring_pipelines.pipeline.split import aggregate_windows_split
 from monitoring_pipelines.quality import CHECKS
 
 ASSET = "hourly_aggregates"
@@ -50,7 +56,7 @@ def build_hourly_aggregates(
             *(quality_check_specs(ASSET, partitions_def) if checks else ()),
         ],
         partitions_def=partitions_def,
-        backfill_policy=dg.BackfillPolicy.single_run(),
+        backfill_policy=backfill_policy(config),
         can_subset=True,
     )
     def hourly_aggregates(
@@ -66,9 +72,17 @@ def build_hourly_aggregates(
                 )
             )
 
-        summaries = aggregate_windows(
-            monitors.load(), store.engine(), windows_of(context), progress, validate=validate
-        )
+        windows = windows_of(context)
+        processes = min(config.defaults.backfill.processes, len(windows))
+        if processes > 1:
+            context.log.info(f"{len(windows)} hours split across {processes} processes")
+            summaries = aggregate_windows_split(
+                monitors.load(), store.engine(), windows, processes, progress, validate=validate
+            )
+        else:
+            summaries = aggregate_windows(
+                monitors.load(), store.engine(), windows, progress, validate=validate
+            )
         yield from report_partitions(
             context,
             ASSET,
