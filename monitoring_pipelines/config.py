@@ -21,14 +21,14 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PositiveInt,
     ValidationError,
     field_validator,
     model_validator,
 )
 
+from monitoring_pipelines.stats.alert_policy import SEVERITIES, AlertSettings
 from monitoring_pipelines.stats.binning import DEFAULT_BINS
-from monitoring_pipelines.stats.metrics.registry import METRICS
+from monitoring_pipelines.stats.metrics.registry import METRICS, check_threshold
 from monitoring_pipelines.stats.model_signals import DEFAULT_LOW_CONFIDENCE
 from monitoring_pipelines.stats.multiple_testing import CORRECTIONS
 from monitoring_pipelines.stats.performance import TASKS
@@ -43,6 +43,13 @@ DEFAULT_CONFIG = "monitors.yaml"
 
 class ConfigError(ValueError):
     """A ``monitors.yaml`` that cannot be used, with the field that is wrong."""
+
+
+# Strict numbers: YAML `true` is not 1 bin, and NaN or inf are not a count or a duration.
+Count = Annotated[int, Field(strict=True, gt=0)]
+Number = Annotated[float, Field(strict=True)]
+Minutes = Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)]
+Severity = Literal[SEVERITIES]
 
 
 class Role(StrEnum):
@@ -117,7 +124,7 @@ class SqlLogs(Strict):
     # PostgreSQL: profile each hour inside the database (only aggregates cross the wire)
     # when the run does not validate raw rows with great-expectations.
     pushdown: bool = True
-    pushdown_workers: Annotated[int, Field(ge=1, le=16)] = 2
+    pushdown_workers: Annotated[int, Field(strict=True, ge=1, le=16)] = 2
 
 
 class KafkaLogs(Strict):
@@ -130,7 +137,7 @@ class KafkaLogs(Strict):
     bootstrap_servers_env: Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]*$")]
     topic: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,249}$")]
     timestamp_column: str = "timestamp"
-    late_minutes: Annotated[int, Field(ge=0, le=7 * 24 * 60)] = 60
+    late_minutes: Annotated[int, Field(strict=True, ge=0, le=7 * 24 * 60)] = 60
 
 
 class LabelsSettings(Strict):
@@ -139,7 +146,7 @@ class LabelsSettings(Strict):
     arrival_column: str
     task: Literal[TASKS]
     positive_class: str | None = None
-    label_horizon_hours: Annotated[int, Field(ge=1, le=24 * 366)] = 168
+    label_horizon_hours: Annotated[int, Field(strict=True, ge=1, le=24 * 366)] = 168
 
     @model_validator(mode="after")
     def _positive_class_for_binary(self) -> LabelsSettings:
@@ -186,15 +193,89 @@ class DriftConfig(Strict):
         default_factory=dict
     )
     metrics: dict[str, list[Metric]] = Field(default_factory=dict)
-    thresholds: dict[Metric, float] = Field(default_factory=dict)
-    column_thresholds: dict[str, dict[Metric, float]] = Field(default_factory=dict)
-    params: dict[Metric, dict[str, float]] = Field(default_factory=dict)
-    min_rows: PositiveInt | None = None
+    thresholds: dict[Metric, Number] = Field(default_factory=dict)
+    column_thresholds: dict[str, dict[Metric, Number]] = Field(default_factory=dict)
+    params: dict[Metric, dict[str, Number]] = Field(default_factory=dict)
+    min_rows: Count | None = None
     correction: Literal[CORRECTIONS] = DEFAULT_CORRECTION
     granularities: Annotated[list[Literal[GRANULARITIES]], Field(min_length=1)] = list(
         GRANULARITIES
     )
-    low_confidence_threshold: Annotated[float, Field(gt=0, lt=1)] = DEFAULT_LOW_CONFIDENCE
+    low_confidence_threshold: Annotated[float, Field(strict=True, gt=0, lt=1)] = (
+        DEFAULT_LOW_CONFIDENCE
+    )
+
+    @model_validator(mode="after")
+    def _thresholds_can_work(self) -> DriftConfig:
+        for metric, value in self.thresholds.items():
+            _threshold(f"thresholds.{metric}", metric, value)
+        for column, thresholds in self.column_thresholds.items():
+            for metric, value in thresholds.items():
+                _threshold(f"column_thresholds.{column}.{metric}", metric, value)
+        return self
+
+
+def _threshold(field: str, metric: str, value: float, statistic: str | None = None) -> None:
+    """Refuse a threshold ``metric`` can never use, naming the ``field`` it came from."""
+    try:
+        check_threshold(metric, value, statistic)
+    except ValueError as error:
+        raise ValueError(f"{field}: {error}") from None
+
+
+class AlertsConfig(BaseModel):
+    """The types of a deployment's ``alerts:`` block; its keys are checked by AlertSettings."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    slack_channel: Annotated[str, Field(strict=True, min_length=1)] | None = None
+    severity_channels: dict[Severity, Annotated[str, Field(strict=True, min_length=1)]] = {}
+    severity_by_status: dict[str, Severity] = {}
+    default_severity: Severity = "warning"
+    min_severity: Severity = "warning"
+    metrics: list[Metric] | None = None
+    columns: list[str] | None = None
+    cooldown_minutes: Minutes = 360
+    no_data_cooldown_minutes: Minutes = 360
+    notify_resolved: Annotated[bool, Field(strict=True)] = True
+    thresholds: dict[Metric, dict[str, Any]] = {}
+    column_thresholds: dict[str, dict[Metric, dict[str, Any]]] = {}
+
+    @model_validator(mode="after")
+    def _rules_can_work(self) -> AlertsConfig:
+        for metric, levels in self.thresholds.items():
+            _alert_rule(f"thresholds.{metric}", metric, levels)
+        for column, rules in self.column_thresholds.items():
+            for metric, levels in rules.items():
+                _alert_rule(f"column_thresholds.{column}.{metric}", metric, levels)
+        return self
+
+
+def _alert_rule(field: str, metric: str, levels: dict[str, Any]) -> None:
+    """``{severity: threshold}`` on the value, or ``{p_value: {severity: threshold}}``."""
+    statistic = "value"
+    if "p_value" in levels:
+        if len(levels) > 1:
+            raise ValueError(f"{field}: p_value cannot be mixed with value thresholds")
+        levels, statistic, field = levels["p_value"], "p_value", f"{field}.p_value"
+    if not isinstance(levels, dict) or not levels:
+        raise ValueError(f"{field}: expected {{severity: threshold}}, got {levels!r}")
+    for severity, value in levels.items():
+        if severity not in SEVERITIES:
+            raise ValueError(
+                f"{field}.{severity}: unknown severity (choose one of {', '.join(SEVERITIES)})"
+            )
+        _threshold(f"{field}.{severity}", metric, value, statistic)
+
+
+def _alerts(block: dict[str, Any]) -> dict[str, Any]:
+    """The block itself once its types, thresholds and keys are known to work."""
+    try:
+        AlertsConfig.model_validate(block)
+    except ValidationError as error:
+        raise ValueError(_problems(error)) from None
+    AlertSettings.from_mapping(block)
+    return block
 
 
 class BackfillConfig(Strict):
@@ -207,11 +288,11 @@ class BackfillConfig(Strict):
 
 
 class Defaults(Strict):
-    n_bins: PositiveInt = DEFAULT_BINS
-    max_categories: PositiveInt = 100
-    chunk_rows: PositiveInt = 100_000
-    min_rows: PositiveInt = DEFAULT_MIN_ROWS
-    lag_minutes: Annotated[int, Field(ge=0, le=59)] = 15
+    n_bins: Count = DEFAULT_BINS
+    max_categories: Count = 100
+    chunk_rows: Count = 100_000
+    min_rows: Count = DEFAULT_MIN_ROWS
+    lag_minutes: Annotated[int, Field(strict=True, ge=0, le=59)] = 15
     quality_checks: bool = True
     backfill: BackfillConfig = BackfillConfig()
 
@@ -225,10 +306,10 @@ class DeploymentConfig(Strict):
     logs: Annotated[ParquetLogs | SqlLogs | KafkaLogs, Field(discriminator="type")]
     columns: Annotated[list[ColumnConfig], Field(min_length=1)]
     start: Annotated[datetime, AfterValidator(_aware)]
-    n_bins: PositiveInt | None = None
-    max_categories: PositiveInt | None = None
+    n_bins: Count | None = None
+    max_categories: Count | None = None
     drift: DriftConfig = DriftConfig()
-    alerts: dict[str, Any] = Field(default_factory=dict)
+    alerts: Annotated[dict[str, Any], AfterValidator(_alerts)] = Field(default_factory=dict)
     labels: Annotated[ParquetLabels | SqlLabels, Field(discriminator="type")] | None = None
 
     @field_validator("columns")
@@ -242,11 +323,17 @@ class DeploymentConfig(Strict):
     @model_validator(mode="after")
     def _drift_columns_exist(self) -> DeploymentConfig:
         monitored = self.monitored
-        for field_name in ("metrics", "column_thresholds"):
-            unknown = sorted(set(getattr(self.drift, field_name)) - set(monitored))
+        named = {
+            "drift.metrics": self.drift.metrics,
+            "drift.column_thresholds": self.drift.column_thresholds,
+            "alerts.columns": self.alerts.get("columns") or [],
+            "alerts.column_thresholds": self.alerts.get("column_thresholds") or {},
+        }
+        for field_name, columns in named.items():
+            unknown = sorted(set(columns) - set(monitored))
             if unknown:
                 raise ValueError(
-                    f"drift.{field_name} names column(s) {unknown} that are not monitored "
+                    f"{field_name} names column(s) {unknown} that are not monitored "
                     f"(monitored: {', '.join(monitored)})"
                 )
         return self
@@ -349,6 +436,15 @@ def _location(loc: tuple) -> str:
     return text or "(top level)"
 
 
+def _problems(error: ValidationError) -> str:
+    """Each error as ``field: what is wrong``, without pydantic's "Value error, " prefix."""
+    problems = []
+    for e in error.errors():
+        message = e["msg"].removeprefix("Value error, ")
+        problems.append(f"{_location(e['loc'])}: {message}" if e["loc"] else message)
+    return "; ".join(problems)
+
+
 def parse_config(
     data: Any, source: str = "monitors.yaml", base: Path | None = None
 ) -> MonitorsConfig:
@@ -356,8 +452,7 @@ def parse_config(
     try:
         config = MonitorsConfig.model_validate(data)
     except ValidationError as error:
-        problems = "; ".join(f"{_location(e['loc'])}: {e['msg']}" for e in error.errors())
-        raise ConfigError(f"{source}: {problems}") from None
+        raise ConfigError(f"{source}: {_problems(error)}") from None
     base = base or Path.cwd()
     deployments = [
         d.model_copy(

@@ -7,6 +7,7 @@ from monitoring_pipelines.defs.alerting import build_alerting
 from monitoring_pipelines.defs.assets.aggregates import build_hourly_aggregates
 from monitoring_pipelines.defs.assets.baseline import build_baseline_statistics
 from monitoring_pipelines.defs.assets.drift import build_drift_scores
+from monitoring_pipelines.defs.assets.performance import build_model_performance
 from monitoring_pipelines.defs.assets.report import build_drift_report
 from monitoring_pipelines.defs.executors import executor_from_env
 from monitoring_pipelines.defs.jobs import (
@@ -22,11 +23,12 @@ def build_definitions(config: MonitorsConfig, config_path: str | None = None) ->
     hourly = build_hourly_aggregates(config, baseline)
     drift = build_drift_scores(config, hourly)
     report = build_drift_report(config, drift)
-    job = build_hourly_job([hourly, drift, report])
+    performance = build_model_performance(config)
+    job = build_hourly_job([hourly, drift, report, performance])
     baseline_job = build_baseline_job(baseline)
     alert_jobs, sensors, sinks = build_alerting(config)
     return dg.Definitions(
-        assets=[baseline, hourly, drift, report],
+        assets=[baseline, hourly, drift, report, performance],
         jobs=[baseline_job, job, *alert_jobs],
         schedules=[build_hourly_schedule(config, job)],
         sensors=sensors,

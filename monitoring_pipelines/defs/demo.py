@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,6 +32,7 @@ from monitoring_pipelines.store.aggregates import read_baseline, read_windows
 from monitoring_pipelines.store.alerts import list_recent
 from monitoring_pipelines.store.drift import read_drift_scores
 from monitoring_pipelines.store.engine import dagster_home, get_engine
+from monitoring_pipelines.store.performance import StoredWindow, stored_windows, window_values
 from monitoring_pipelines.traffic import Sink, sink_for
 
 DEMO_DEPLOYMENT = "credit_risk"
@@ -162,6 +164,13 @@ def _run(settings: DemoSettings, path: Path, sink: Sink | None, out: TextIO) -> 
     windows = read_windows(engine, DEMO_DEPLOYMENT, first, end, baseline)
     hourly_drift = drifted_by_hour(read_drift_scores(engine, DEMO_DEPLOYMENT, first, end, "hour"))
     print(hourly_table(windows, hourly_drift), file=out)
+    print(
+        performance_table(
+            stored_windows(engine, DEMO_DEPLOYMENT, first, end),
+            window_values(engine, DEMO_DEPLOYMENT, first, end),
+        ),
+        file=out,
+    )
     onset = first_drift(hourly_drift)
     if onset:
         print("\ndrifted columns (first drifted hour):", file=out)
@@ -223,4 +232,31 @@ def hourly_table(windows: dict, drifted: dict[datetime, list[str]]) -> str:
         missing = sum(profile.missing_counts.values())
         columns = ", ".join(drifted.get(start, [])) or "-"
         lines.append(f"{start:%Y-%m-%d %H:%M}  {profile.row_count:>6}  {missing:>7}  {columns}")
+    return "\n".join(lines)
+
+
+def performance_table(
+    stored: dict[datetime, StoredWindow], values: Iterable[tuple[datetime, str, float]]
+) -> str:
+    """Realized accuracy, F1, ROC AUC and latency p95 by hour, with the labelled share."""
+    by_hour: dict[datetime, dict[str, float]] = {}
+    for start, metric, value in values:
+        by_hour.setdefault(start, {})[metric] = value
+    lines = [
+        "",
+        "model performance on the labels arrived so far (model_performance):",
+        "hour (UTC)        labelled  accuracy      f1  roc_auc  latency p95 ms",
+    ]
+
+    def cell(value: float | None, width: int) -> str:
+        return f"{value:>{width}.3f}" if value is not None else f"{'-':>{width}}"
+
+    for start, window in stored.items():
+        m = by_hour.get(start, {})
+        share = f"{window.n_labelled}/{window.n_scored}"
+        lines.append(
+            f"{start:%Y-%m-%d %H:%M}  {share:>10}  {cell(m.get('accuracy'), 8)}  "
+            f"{cell(m.get('f1'), 6)}  {cell(m.get('roc_auc'), 7)}  "
+            f"{cell(m.get('latency_p95'), 14)}"
+        )
     return "\n".join(lines)

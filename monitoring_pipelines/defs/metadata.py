@@ -9,13 +9,19 @@ rounded to ``DIGITS`` decimals for reading.
 - ``drift_scores``: ``rows``, ``max_drift_score``, ``drifted_columns``, and with a
   prediction or confidence column ``prediction_drift``, ``mean_confidence``,
   ``confidence_drop``, ``low_confidence_share``.
+- ``model_performance``: ``status``, ``rows_scored``, ``labelled_rows``, ``labelled_share``,
+  ``labels_through``, every metric of the task (``accuracy``, ``f1``, ``roc_auc``, ... or
+  ``rmse``, ``mae``, ``r2``, ``mean_error``), ``latency_p50``/``p95``/``p99``.
 """
 
 import dagster as dg
 
 from monitoring_pipelines.pipeline.aggregation import WindowSummary
 from monitoring_pipelines.pipeline.drift import WindowScores
+from monitoring_pipelines.pipeline.performance import PerformanceSummary
 from monitoring_pipelines.stats.dataset import DatasetProfile
+from monitoring_pipelines.stats.performance import Performance
+from monitoring_pipelines.store.performance import LATENCY_QUANTILES
 
 DIGITS = 4
 
@@ -100,4 +106,34 @@ def hour_drift_metadata(hour: WindowScores) -> dict[str, dg.MetadataValue]:
             "confidence_drop": _number(signals.confidence_drop),
             "low_confidence_share": _number(signals.low_confidence_share),
         }
+    return metadata
+
+
+def _confusion_table(performance: Performance) -> str:
+    classes = performance.classes
+    lines = ["| true \\ predicted | " + " | ".join(classes) + " |"]
+    lines.append("|---|" + "---:|" * len(classes))
+    for name, row in zip(classes, performance.confusion, strict=True):
+        lines.append(f"| {name} | " + " | ".join(str(v) for v in row) + " |")
+    return "\n".join(lines)
+
+
+def hour_performance_metadata(summary: PerformanceSummary) -> dict[str, dg.MetadataValue]:
+    """One hour of ``model_performance``: counts, every metric, latency percentiles."""
+    performance = summary.performance
+    through = summary.labels_through
+    metadata: dict[str, dg.MetadataValue] = {
+        "window": dg.MetadataValue.text(f"{summary.start.isoformat()} – {summary.end.isoformat()}"),
+        "status": dg.MetadataValue.text(performance.status),
+        "rows_scored": dg.MetadataValue.int(performance.rows_scored),
+        "labelled_rows": dg.MetadataValue.int(performance.labelled_rows),
+        "labelled_share": _number(performance.labelled_share),
+        "labels_through": dg.MetadataValue.text(through.isoformat() if through else "none"),
+    }
+    metadata |= {name: _number(value) for name, value in sorted(performance.metrics.items())}
+    metadata |= {
+        name: _number(summary.latency.quantile(q)) for name, q in LATENCY_QUANTILES.items()
+    }
+    if performance.confusion:
+        metadata["confusion_matrix"] = dg.MetadataValue.md(_confusion_table(performance))
     return metadata

@@ -23,7 +23,13 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import pandas as pd
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import (
+    TIMESTAMP_CREATE_TIME,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    TopicPartition,
+)
 
 from monitoring_pipelines.sources import events
 from monitoring_pipelines.sources.base import (
@@ -122,8 +128,9 @@ class KafkaLogSource(LogSource):
             values: list[bytes] = []
             start_ms, end_ms = _ms(start), _ms(end)
             for message in self._messages(consumer, ranges, stop_ms):
-                if not start_ms <= message.timestamp()[1] < end_ms:
-                    continue  # stamped outside the window: not worth decoding
+                kind, stamp = message.timestamp()
+                if kind == TIMESTAMP_CREATE_TIME and not start_ms <= stamp < end_ms:
+                    continue  # the request's time is outside the window: not worth decoding
                 values.append(message.value())
                 if len(values) >= self.chunk_rows:
                     yield from self._frames(values, start, end, columns)

@@ -4,7 +4,8 @@ Each file is streamed with pyarrow, row group by row group (``iter_batches`` ove
 whole file pre-buffers every row group, so memory would grow with the file), in
 record batches of at most ``chunk_rows``; the window filter runs in Arrow (and only
 when a batch holds out-of-window rows), so only the rows that are kept are
-converted to pandas.
+converted to pandas. String columns are read dictionary-encoded and arrive as pandas
+Categoricals (numbers stay numpy arrays, without a copy when they have no nulls).
 """
 
 from __future__ import annotations
@@ -29,6 +30,15 @@ from monitoring_pipelines.sources.base import (
 def hour_folder(root: Path, hour: datetime) -> Path:
     """The folder holding the logs of the UTC hour starting at ``hour``."""
     return root / f"date={hour:%Y-%m-%d}" / f"hour={hour:%H}"
+
+
+def _string_columns(path: Path) -> list[str]:
+    """Columns of strings, read as Arrow dictionaries: they reach pandas as Categoricals,
+    counted by dictionary index, not as a Python object per row."""
+    schema = pq.read_schema(path)
+    return [
+        f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+    ]
 
 
 class ParquetLogSource(LogSource):
@@ -62,7 +72,7 @@ class ParquetLogSource(LogSource):
     def _read_file(
         self, path: Path, start: datetime, end: datetime, columns: Sequence[str] | None
     ) -> Iterator[pd.DataFrame]:
-        with pq.ParquetFile(path) as parquet:
+        with pq.ParquetFile(path, read_dictionary=_string_columns(path)) as parquet:
             names = parquet.schema_arrow.names
             if self.timestamp_column not in names:
                 raise ValueError(

@@ -22,6 +22,7 @@ import hashlib
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -220,6 +221,7 @@ def _cap(counts: Mapping[Hashable, int], reference: tuple, max_values: int) -> t
     return kept, sum(counts[v] for v in folded)
 
 
+@lru_cache(maxsize=1 << 18)
 def fold_rank(value: Hashable) -> tuple[bytes, str]:
     """Order in which new values are kept under a cap: a fixed hash of the value's text (the
     same in every process, unlike ``hash``), so the kept set of a union never depends on how
@@ -239,6 +241,12 @@ def to_float(values: pd.Series | np.ndarray) -> tuple[np.ndarray, int]:
     series = values if isinstance(values, pd.Series) else pd.Series(values)
     if pd.api.types.is_bool_dtype(series.dtype) or pd.api.types.is_numeric_dtype(series.dtype):
         return series.to_numpy(dtype=np.float64, na_value=np.nan), 0
+    if isinstance(series.dtype, pd.CategoricalDtype):  # convert the dictionary, not each row
+        numbers, _ = to_float(pd.Series(series.cat.categories.to_numpy(dtype=object)))
+        codes = series.cat.codes.to_numpy()
+        x = np.append(numbers, np.nan)[codes]  # code -1 (missing) takes the appended NaN
+        per_code = np.bincount(codes[codes >= 0], minlength=numbers.size)
+        return x, int(per_code[np.isnan(numbers)].sum())  # categories are never missing
     present = series.notna().to_numpy()
     numeric = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     invalid_mask = present & np.isnan(numeric)
@@ -368,10 +376,14 @@ def profile_categorical(
     if max_categories < 1:
         raise ValueError(f"max_categories must be at least 1, got {max_categories!r}")
     series = values if isinstance(values, pd.Series) else pd.Series(values)
-    counted = series.value_counts(dropna=True, sort=False)
-    missing = int(series.size - counted.sum())
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        distinct, seen, missing = _dictionary_counts(series)
+    else:
+        counted = series.value_counts(dropna=True, sort=False)
+        distinct, seen = counted.index.tolist(), counted.to_numpy().tolist()
+        missing = int(series.size - sum(seen))
     counts: dict[str, int] = dict.fromkeys(reference_categories, 0)
-    for value, n in zip(counted.index, counted.to_numpy(), strict=True):
+    for value, n in zip(distinct, seen, strict=True):
         key = category_key(value)
         counts[key] = counts.get(key, 0) + int(n)
     kept, folded = _cap(counts, reference_categories, max_categories)
@@ -382,6 +394,15 @@ def profile_categorical(
         max_categories=max_categories,
         reference_categories=reference_categories,
     )
+
+
+def _dictionary_counts(series: pd.Series) -> tuple[list, list[int], int]:
+    """Counts of a dictionary-encoded column (a pandas Categorical, as Arrow dictionaries
+    convert) by index: the categories present, their counts, and the missing count."""
+    codes = series.cat.codes.to_numpy().astype(np.intp)
+    per_code = np.bincount(codes + 1, minlength=len(series.cat.categories) + 1)
+    present = np.flatnonzero(per_code[1:])
+    return series.cat.categories[present].tolist(), per_code[1:][present].tolist(), int(per_code[0])
 
 
 def fit_categorical(

@@ -231,7 +231,7 @@ def test_battery_reports_machine_facts_and_every_shape_and_cardinality():
     assert "from the on-disk cache" in rows[1].figure and rows[1].met is not None
     numerical = [row for row in rows if "numerical)" in row.part]
     categorical = [row for row in rows if "categorical)" in row.part]
-    assert len(numerical) == 3 * len(SHAPES) and len(categorical) == 2 * 3
+    assert len(numerical) == 3 * len(SHAPES) and len(categorical) == 3 * 3
     assert all(row.met is not None for row in numerical)
     assert all(_seconds(row) > 0 for row in numerical + categorical)
     assert "100,000 categories" in categorical[-1].part

@@ -14,7 +14,13 @@ import dagster as dg
 REPO = Path(__file__).resolve().parents[2]
 
 EXPECTED = {
-    "assets": ["baseline_statistics", "drift_report", "drift_scores", "hourly_aggregates"],
+    "assets": [
+        "baseline_statistics",
+        "drift_report",
+        "drift_scores",
+        "hourly_aggregates",
+        "model_performance",
+    ],
     "checks": [
         "drift_scores:drift",
         "hourly_aggregates:data_freshness",

@@ -12,7 +12,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from monitoring_pipelines.demo.applicants import CATEGORICAL, FEATURES, NUMERICAL
-from monitoring_pipelines.demo.generate import MEAN_BATCH_ROWS, Role, generate_demo
+from monitoring_pipelines.demo.generate import MEAN_BATCH_ROWS, Role, _labels, generate_demo
 from monitoring_pipelines.sources.base import read_reference
 from monitoring_pipelines.sources.parquet import ParquetLogSource
 from monitoring_pipelines.stats.dataset import fit_baseline, profile_chunks
@@ -184,6 +184,22 @@ def test_labels_arrive_late_and_partially(tiny):
         logs.scored_at.dt.floor("h")
     ).size().reindex(joined.scored_at.dt.floor("h").unique())
     assert share.iloc[0] > share.iloc[-1]
+
+
+def test_label_delay_is_mostly_within_a_day_with_a_tail_over_days():
+    n = 20_000
+    logs = pd.DataFrame(
+        {
+            "request_id": [str(i) for i in range(n)],
+            "scored_at": pd.Timestamp(END) - pd.Timedelta(days=30),
+        }
+    )
+    labels = _labels(np.random.default_rng(0), logs, np.zeros(n, int), END)
+    assert len(labels) / n == pytest.approx(0.6, abs=0.02)
+    delay = (labels.labelled_at - logs.scored_at.iloc[0]).dt.total_seconds() / 3600
+    assert (delay >= 1).all()
+    assert 0.75 < (delay < 24).mean() < 0.95
+    assert 0.01 < (delay > 72).mean() < 0.1
 
 
 def test_latency_is_each_model_calls_with_a_few_slow_calls(tmp_path):

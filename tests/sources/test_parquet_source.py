@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from monitoring_pipelines.sources.parquet import ParquetLogSource, hour_folder
+from monitoring_pipelines.stats.dataset import fit_baseline, profile_chunks, profile_frame
 
 T0 = datetime(2025, 3, 1, 22, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -57,6 +58,9 @@ def test_one_hour_round_trip_in_bounded_chunks(tmp_path):
     assert max(len(c) for c in chunks) <= 128
     got = pd.concat(chunks, ignore_index=True).sort_values("row", ignore_index=True)
     want = written[(written.ts >= T0 + HOUR) & (written.ts < T0 + 2 * HOUR)]
+    strings = [c for c in got.columns if isinstance(got[c].dtype, pd.CategoricalDtype)]
+    assert strings and all(pd.api.types.is_string_dtype(want[c]) for c in strings)
+    got = got.astype({c: want[c].dtype for c in strings})  # read dictionary-encoded
     pd.testing.assert_frame_equal(got, want.reset_index(drop=True), check_dtype=False)
     assert str(got.ts.dt.tz) == "UTC"
     assert got["x"].dtype == np.float64
@@ -130,3 +134,16 @@ def test_errors_name_the_problem(tmp_path):
         read_all(ParquetLogSource(tmp_path, "ts"), T0 + HOUR, T0)
     with pytest.raises(ValueError, match="chunk_rows"):
         ParquetLogSource(tmp_path, "ts", chunk_rows=0)
+
+
+def test_profile_of_dictionary_chunks_equals_the_profile_of_the_strings(tmp_path):
+    written = write_hours(tmp_path, hours=2, rows=3000)
+    baseline = fit_baseline(written.iloc[:500], {"x": "numerical", "cat": "categorical"})
+    source = ParquetLogSource(tmp_path, "ts", chunk_rows=500)
+    chunks = read_all(source, T0, T0 + 2 * HOUR)
+    assert all(isinstance(c["cat"].dtype, pd.CategoricalDtype) for c in chunks)
+    ours = profile_chunks(iter(chunks), baseline)
+    plain = profile_frame(written.astype({"cat": object}), baseline)
+    assert ours.columns["cat"].counts == plain.columns["cat"].counts
+    assert ours.columns["cat"].missing == plain.columns["cat"].missing
+    np.testing.assert_array_equal(ours.columns["x"].counts, plain.columns["x"].counts)

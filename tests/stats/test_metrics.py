@@ -174,7 +174,9 @@ BINARY = {"two_proportion_z"}  # defined on two-valued columns only
 def test_identical_numerical_distributions_score_zero(metric):
     values = RNG.integers(0, 2, 2000).astype(float) if metric in BINARY else RNG.normal(3, 2, 2000)
     result = score(metric, values, values)
-    if get_spec(metric).decision == "p_value":
+    if metric == "anderson_darling":  # its p-value is read off a table that stops at 0.25
+        assert result.p_value == 0.25 and not result.drifted
+    elif get_spec(metric).decision == "p_value":
         assert result.p_value == pytest.approx(1.0) and not result.drifted
     else:
         assert result.value == pytest.approx(0.0, abs=1e-7) and result.status == "stable"

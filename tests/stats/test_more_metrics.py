@@ -4,6 +4,7 @@ or a hand-worked table, and their edge cases."""
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -99,3 +100,87 @@ def test_distances_on_raw_numerical_samples_use_the_pipeline_binning(metric):
     baseline = fit_numerical(reference, 40)
     expected = score_column(metric, baseline, baseline.like(current))
     assert score(metric, reference, current).value == expected.value > 0
+
+
+def _cvm(reference: np.ndarray, current: np.ndarray):
+    baseline = fit_numerical(reference, 40)
+    return score_column("cramer_von_mises", baseline, baseline.like(current))
+
+
+@pytest.mark.parametrize(
+    ("reference", "current"),
+    [
+        (RNG.normal(0, 1, 20_000), RNG.normal(0.05, 1, 2_000)),
+        (RNG.normal(0, 1, 20_000), RNG.normal(0, 2, 1_000)),
+        (RNG.lognormal(0, 1, 20_000), RNG.lognormal(0.1, 1, 3_000)),
+        (RNG.standard_t(2, 20_000), 1.3 * RNG.standard_t(2, 2_000)),
+    ],
+    ids=["shift", "scale", "lognormal", "t2"],
+)
+def test_binned_cramer_von_mises_lies_within_its_bound_of_scipy(reference, current):
+    raw = stats.cramervonmises_2samp(reference, current, method="asymptotic")
+    binned = _cvm(reference, current)
+    assert abs(binned.value - raw.statistic) <= binned.detail["error_bound"] + 1e-12
+    assert 0.0 <= binned.p_value <= 1.0
+
+
+def test_cramer_von_mises_is_exact_on_discrete_columns_with_ties():
+    reference = RNG.choice([12.0, 24.0, 36.0, 60.0], 5_000, p=[0.1, 0.2, 0.45, 0.25])
+    current = RNG.choice([12.0, 24.0, 36.0, 48.0, 60.0], 800, p=[0.1, 0.2, 0.25, 0.2, 0.25])
+    raw = stats.cramervonmises_2samp(reference, current, method="asymptotic")
+    binned = _cvm(reference, current)
+    assert binned.value == pytest.approx(raw.statistic, rel=1e-12)
+    assert binned.p_value == pytest.approx(raw.pvalue, rel=1e-9)
+    assert binned.detail["error_bound"] == 0.0
+    same = _cvm(reference, reference)
+    assert same.value == pytest.approx(stats.cramervonmises_2samp(reference, reference).statistic)
+    assert same.p_value == pytest.approx(1.0) and not same.drifted
+
+
+def test_cramer_von_mises_on_raw_samples_is_scipy():
+    reference, current = RNG.normal(0, 1, 3_000), RNG.normal(0.2, 1, 400)
+    raw = stats.cramervonmises_2samp(reference, current)
+    result = score("cramer_von_mises", reference, current)
+    assert result.value == raw.statistic and result.p_value == raw.pvalue and result.drifted
+
+
+def _ad(reference: np.ndarray, current: np.ndarray):
+    baseline = fit_numerical(reference, 40)
+    return score_column("anderson_darling", baseline, baseline.like(current))
+
+
+def _scipy_ad(reference: np.ndarray, current: np.ndarray):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # p-value clipped to the table
+        return stats.anderson_ksamp([reference, current], variant="right")
+
+
+@pytest.mark.parametrize(
+    ("reference", "current"),
+    [
+        (RNG.normal(0, 1, 20_000), RNG.normal(0.05, 1, 2_000)),
+        (RNG.normal(0, 1, 20_000), RNG.normal(0, 2, 1_000)),
+        (RNG.standard_t(2, 20_000), 1.3 * RNG.standard_t(2, 2_000)),
+    ],
+    ids=["shift", "scale", "t2"],
+)
+def test_binned_anderson_darling_lies_within_its_bound_of_scipy(reference, current):
+    raw = _scipy_ad(reference, current)
+    binned = _ad(reference, current)
+    assert abs(binned.value - raw.statistic) <= binned.detail["error_bound"] + 1e-9
+    assert 0.001 <= binned.p_value <= 0.25
+
+
+def test_anderson_darling_is_exact_on_discrete_columns_and_on_raw_samples():
+    reference = RNG.choice([1.0, 2.0, 3.0], 600, p=[0.2, 0.5, 0.3])
+    current = RNG.choice([1.0, 2.0, 3.0], 300, p=[0.25, 0.45, 0.3])
+    raw = _scipy_ad(reference, current)
+    binned = _ad(reference, current)
+    assert binned.value == pytest.approx(raw.statistic, rel=1e-12, abs=1e-12)
+    assert binned.p_value == pytest.approx(raw.pvalue, rel=1e-9)
+    assert binned.detail["error_bound"] == 0.0
+    normal, shifted = RNG.normal(0, 1, 2_000), RNG.normal(0.3, 1, 300)
+    result = score("anderson_darling", normal, shifted)
+    expected = _scipy_ad(normal, shifted)
+    assert result.value == expected.statistic and result.p_value == expected.pvalue
+    assert result.drifted

@@ -191,9 +191,8 @@ def test_out_of_order_and_late_events_land_in_their_hour(kafka_broker):
     assert all(source.index.seek(p, third_ms)[0] > 0 for p in (0, 1))
     fresh = KafkaLogSource(kafka_broker, topic, "credit", late=timedelta(minutes=20))
     third = [pd.concat(s.read_window(T0 + 2 * HOUR, T0 + 3 * HOUR)) for s in (source, fresh)]
-    assert (
-        len(third[0]) == 20 and third[0]["request_id"].tolist() == third[1]["request_id"].tolist()
-    )
+    ids = [sorted(frame["request_id"]) for frame in third]  # partitions interleave freely
+    assert len(ids[0]) == 20 and ids[0] == ids[1]
     # read again with a larger late window, the very late event is counted
     patient = KafkaLogSource(kafka_broker, topic, "credit", late=timedelta(hours=6))
     assert len(pd.concat(patient.read_window(T0, T0 + HOUR))) == 62

@@ -99,7 +99,7 @@ def test_logged_rows_read_by_sql_log_source_profile_like_the_rows_written_direct
     stamps = [T0 + timedelta(seconds=5 * i) for i in range(len(production))]
     sink = SqlSink(log_url, "scoring_logs", deployment_column="deployment")
     inserts = count_inserts(sink)
-    logger = MonitoringLogger("credit", sink, config=config, batch_rows=256)
+    logger = MonitoringLogger("credit", sink, config=config, batch_rows=256, flush_seconds=60)
     for i, (row, prediction, when) in enumerate(
         zip(production.to_dict("records"), predictions, stamps, strict=True)
     ):

@@ -12,7 +12,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from monitoring_pipelines.stats.metrics.anderson_darling import (
+    anderson_darling,
+    anderson_darling_raw,
+)
 from monitoring_pipelines.stats.metrics.chi_squared import chi_squared
+from monitoring_pipelines.stats.metrics.cramer_von_mises import (
+    cramer_von_mises,
+    cramer_von_mises_raw,
+)
 from monitoring_pipelines.stats.metrics.g_test import g_test
 from monitoring_pipelines.stats.metrics.hellinger import hellinger
 from monitoring_pipelines.stats.metrics.hellinger_gaussian import hellinger_gaussian
@@ -129,6 +137,24 @@ METRICS: dict[str, MetricSpec] = {
         (0.0, INF),
         ((0.1, "stable"), (0.25, "moderate"), (INF, "significant")),
     ),
+    "anderson_darling": MetricSpec(
+        anderson_darling,
+        NUMERICAL,
+        "p_value",
+        0.05,
+        (-INF, INF),
+        TEST_BANDS,
+        raw=anderson_darling_raw,
+    ),
+    "cramer_von_mises": MetricSpec(
+        cramer_von_mises,
+        NUMERICAL,
+        "p_value",
+        0.05,
+        (0.0, INF),
+        TEST_BANDS,
+        raw=cramer_von_mises_raw,
+    ),
     "g_test": MetricSpec(g_test, (Kind.CATEGORICAL,), "p_value", 0.05, (0.0, INF), TEST_BANDS),
     "two_proportion_z": MetricSpec(two_proportion_z, BOTH, "p_value", 0.05, (0.0, INF), TEST_BANDS),
     "missing_rate": MetricSpec(
@@ -151,3 +177,27 @@ def get_spec(metric: str) -> MetricSpec:
         raise ValueError(
             f"unknown drift metric {metric!r} (valid: {', '.join(sorted(METRICS))})"
         ) from None
+
+
+def check_threshold(metric: str, value: float, statistic: str | None = None) -> float:
+    """``value`` if it can work as a threshold of ``metric``; a ValueError says why otherwise.
+
+    ``statistic`` is what the threshold is compared with: "p_value" (within (0, 1)) or
+    "value" (within the metric's range, above its minimum); None means the metric's own
+    decision statistic. A threshold no value can reach, or that every value reaches, can
+    never alert usefully, so it is refused when the file is loaded.
+    """
+    spec = get_spec(metric)
+    statistic = statistic or ("p_value" if spec.decision == "p_value" else "value")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"threshold of {metric} must be a number, got {value!r}")
+    if statistic == "p_value":
+        works, interval = 0.0 < value < 1.0, "(0, 1)"
+    else:
+        low, high = spec.bounds
+        works, interval = low < value <= high, f"({low:g}, {high:g}]"
+    if not (math.isfinite(value) and works):
+        raise ValueError(
+            f"threshold {value:g} of {metric} ({statistic}) must be finite and within {interval}"
+        )
+    return float(value)
