@@ -283,8 +283,8 @@ class BackfillConfig(Strict):
     (``multi_run``), each run's hours profiled by ``processes`` worker processes."""
 
     policy: Literal["single_run", "multi_run"] = "single_run"
-    chunk_hours: PositiveInt = 168
-    processes: PositiveInt = 1
+    chunk_hours: Count = 168
+    processes: Count = 1
 
 
 class Defaults(Strict):
