@@ -13,13 +13,13 @@ import functools
 import json
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
 CHANNELS = ("slack", "cloudwatch")
 STATUSES = ("pending", "sending", "unconfirmed", "sent", "failed", "skipped")
-KINDS = ("drift", "resolved", "run_failure", "notice", "metrics")
+KINDS = ("drift", "resolved", "no_data", "run_failure", "notice", "metrics")
 DEMO_END = "2026-11-10T00:00"
 
 
@@ -167,6 +167,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="post unconfirmed rows again without a lookup (you checked the channel)",
     )
     redeliver.add_argument("--no-send", action="store_true", help="requeue only")
+    metrics = commands.add_parser(
+        "metrics",
+        help="serve each deployment's latest numbers on a Prometheus /metrics endpoint",
+        description="Answer Prometheus scrapes at http://HOST:PORT/metrics with gauges read "
+        "from the store at each scrape (see README 'Prometheus and Grafana').",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    metrics.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    metrics.add_argument("--port", type=int, default=9464, help="port to listen on")
+    metrics.add_argument(
+        "--deployment", dest="deployments", nargs="+", help="only these deployments (default: all)"
+    )
     serve = commands.add_parser(
         "serve", help="run the Dagster daemon and webserver on PostgreSQL (see README)"
     )
@@ -335,6 +347,24 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _metrics(args: argparse.Namespace) -> int:
+    from monitoring_pipelines.config import load_config
+    from monitoring_pipelines.prometheus import metrics_server
+    from monitoring_pipelines.store.engine import get_engine
+
+    config = load_config()
+    ids = args.deployments or [d.id for d in config.deployments]
+    for deployment_id in ids:
+        config.deployment(deployment_id)
+    with metrics_server(get_engine(), ids, args.host, args.port) as server:
+        host, port = server.server_address[:2]
+        print(f"serving http://{host}:{port}/metrics for {', '.join(ids)} (Ctrl-C stops)")
+        sys.stdout.flush()
+        with suppress(KeyboardInterrupt):
+            server.serve_forever()
+    return 0
+
+
 def _serve(args: argparse.Namespace) -> int:
     from monitoring_pipelines.service import serve
 
@@ -348,6 +378,7 @@ COMMANDS = {
     "report": _report,
     "alerts": _alerts,
     "redeliver": _redeliver,
+    "metrics": _metrics,
     "serve": _serve,
 }
 

@@ -173,6 +173,33 @@ class SqlLabels(LabelsSettings):
     deployment_column: str | None = None
 
 
+class RetrainingConfig(Strict):
+    """When to ask for retraining (any rule triggers) and what retraining calls: a Python
+    callable ``module:function`` or a webhook whose URL is in the environment variable
+    ``webhook_url_env``. ``dry_run`` records and alerts the decision only."""
+
+    accuracy_floor: Annotated[float, Field(gt=0, le=1)] | None = None
+    min_drifted_features: Annotated[int, Field(ge=1)] | None = None
+    consecutive_windows: Annotated[int, Field(ge=1)] | None = None
+    cooldown_hours: Annotated[float, Field(gt=0)] = 24
+    dry_run: bool = False
+    callable: Annotated[str, Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")] | None = None
+    webhook_url_env: Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]*$")] | None = None
+
+    @model_validator(mode="after")
+    def _rule_and_target(self) -> RetrainingConfig:
+        rules = (self.accuracy_floor, self.min_drifted_features, self.consecutive_windows)
+        if all(rule is None for rule in rules):
+            raise ValueError(
+                "no rule: set accuracy_floor, min_drifted_features or consecutive_windows"
+            )
+        if self.callable is not None and self.webhook_url_env is not None:
+            raise ValueError("set callable or webhook_url_env, not both")
+        if not self.dry_run and self.callable is None and self.webhook_url_env is None:
+            raise ValueError("set callable (module:function) or webhook_url_env, or dry_run: true")
+        return self
+
+
 class ReferenceConfig(Strict):
     path: Path
 
@@ -311,6 +338,7 @@ class DeploymentConfig(Strict):
     drift: DriftConfig = DriftConfig()
     alerts: Annotated[dict[str, Any], AfterValidator(_alerts)] = Field(default_factory=dict)
     labels: Annotated[ParquetLabels | SqlLabels, Field(discriminator="type")] | None = None
+    retraining: RetrainingConfig | None = None
 
     @field_validator("columns")
     @classmethod

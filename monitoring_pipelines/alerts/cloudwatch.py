@@ -1,7 +1,8 @@
 """CloudWatch: metric datums for a window's drift results, and a batched, retrying transport.
 
 Metric names: ``drift_score`` (dimensions ModelName, Feature, Metric), ``max_drift_score``,
-``drifted_columns`` and ``rows_scored`` (dimension ModelName), stamped at the window start.
+``drifted_columns``, ``rows_scored`` and, for hours, ``no_data`` (1 when the hour had no rows
+or far fewer than usual, else 0; dimension ModelName), stamped at the window start.
 """
 
 from __future__ import annotations
@@ -88,6 +89,8 @@ def window_datums(
         summary["rows_scored"] = float(metrics["rows_scored"])
     if scores:
         summary["max_drift_score"] = max(float(s["value"]) for s in scores)
+    if "freshness" in metrics:
+        summary["no_data"] = float(metrics["freshness"] != "fresh")
     for name, value in summary.items():
         datums.append(
             {

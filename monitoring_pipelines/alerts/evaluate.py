@@ -3,7 +3,8 @@
 The sensor passes the drift results that are new since its cursor; this reads the alert
 history, decides, and enqueues what can be delivered: alerts (always written, as they are
 the alert history; ``skipped`` with the reason at once when Slack is not configured or no
-channel is known) and each window's CloudWatch metrics (only when CloudWatch is on). A
+channel is known), ``no_data`` alerts for quiet hours (``stats.no_data_policy``, their own
+cooldown) and each window's CloudWatch metrics (only when CloudWatch is on). A
 window's alerts share one channel, its worst severity's, so they form one message.
 Re-running a tick enqueues nothing new: dedup keys are unique.
 """
@@ -19,6 +20,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from monitoring_pipelines.alerts.slack import TOKEN_ENV
+from monitoring_pipelines.pipeline.freshness import hours_freshness
 from monitoring_pipelines.stats.alert_policy import (
     RESOLVED,
     AlertDecision,
@@ -27,6 +29,8 @@ from monitoring_pipelines.stats.alert_policy import (
     decide_alerts,
     severity_rank,
 )
+from monitoring_pipelines.stats.freshness import Freshness
+from monitoring_pipelines.stats.no_data_policy import QuietHour, decide_no_data
 from monitoring_pipelines.store import alerts as outbox
 from monitoring_pipelines.store.drift import read_drift_scores
 
@@ -86,6 +90,7 @@ class TickResult:
     alert_ids: tuple[int, ...]
     metrics_ids: tuple[int, ...]
     deliverable: int = 0
+    quiet: tuple[QuietHour, ...] = ()
 
 
 def _window_key(item) -> tuple:
@@ -147,17 +152,55 @@ def enqueue_drift(
                 slack_skip=sinks.slack_skip(alert.deployment_id, channel),
             )
         )
+    freshness = _freshness(engine, records)
+    quiet = [
+        QuietHour(deployment, start, end, judged)
+        for (deployment, start, end), judged in freshness.items()
+        if not judged.fresh
+    ]
+    cooldowns = {d: s.no_data_cooldown for d, s in settings.items()}
+    last = outbox.last_no_data(engine, {h.deployment_id for h in quiet}) if quiet else {}
+    alerted, _ = decide_no_data(quiet, last, cooldowns)
+    for hour in alerted:
+        channel = routing.get(hour.deployment_id, SlackRouting()).channel_for(hour.severity)
+        entries.append(
+            outbox.no_data_entry(
+                hour, channel, slack_skip=sinks.slack_skip(hour.deployment_id, channel)
+            )
+        )
     alert_ids = outbox.enqueue(engine, entries)
-    metrics_ids = _enqueue_metrics(engine, records, rows_scored or {}) if sinks.cloudwatch else []
+    metrics_ids = (
+        _enqueue_metrics(engine, records, rows_scored or {}, freshness) if sinks.cloudwatch else []
+    )
     new_rows = outbox.select_rows(engine, ids=alert_ids) if alert_ids else []
     deliverable = len(metrics_ids) + sum(r["slack_status"] == outbox.PENDING for r in new_rows)
-    return TickResult(decision, tuple(alert_ids), tuple(metrics_ids), deliverable)
+    return TickResult(decision, tuple(alert_ids), tuple(metrics_ids), deliverable, tuple(alerted))
+
+
+def _freshness(
+    engine: Engine, records: Sequence[DriftRecord]
+) -> dict[tuple[str, datetime, datetime], Freshness]:
+    """Each hourly window's freshness, from the row counts stored in ``aggregates``."""
+    windows = {
+        (r.deployment_id, r.window_start, r.window_end) for r in records if r.granularity == "hour"
+    }
+    judged = {}
+    for deployment in sorted({w[0] for w in windows}):
+        ends = {start: end for d, start, end in windows if d == deployment}
+        for start, freshness in hours_freshness(engine, deployment, ends).items():
+            judged[(deployment, start, ends[start])] = freshness
+    return judged
+
+
+def _status(freshness: Freshness | None) -> str | None:
+    return None if freshness is None else freshness.status
 
 
 def _enqueue_metrics(
     engine: Engine,
     records: Sequence[DriftRecord],
     rows_scored: Mapping[tuple[str, datetime, str], int],
+    freshness: Mapping[tuple[str, datetime, datetime], Freshness],
 ) -> list[int]:
     windows: dict[tuple, list[DriftRecord]] = defaultdict(list)
     for record in records:
@@ -173,6 +216,7 @@ def _enqueue_metrics(
                 granularity,
                 [vars(r) for r in window],
                 rows_scored.get((deployment, start, granularity)),
+                _status(freshness.get((deployment, start, end))),
             )
             for (deployment, start, end, granularity), window in windows.items()
         ],

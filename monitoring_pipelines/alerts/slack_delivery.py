@@ -34,6 +34,7 @@ from monitoring_pipelines.alerts.slack import (
 from monitoring_pipelines.alerts.slack_messages import (
     drift_message,
     marker,
+    no_data_message,
     resolved_message,
     run_failure_message,
 )
@@ -224,7 +225,7 @@ class SlackDelivery:
             else:
                 key = (row["id"],)
             groups[(self._channel(row), row["kind"], *key)].append(row)
-        order = {DRIFT: 0, outbox.RUN_FAILURE: 1}
+        order = {DRIFT: 0, outbox.NO_DATA: 1, outbox.RUN_FAILURE: 2}
         return sorted(groups.values(), key=lambda g: (order.get(g[0]["kind"], 2), g[0]["id"]))
 
     def _resolved_groups(self, rows: Sequence[Mapping[str, Any]]) -> list[tuple[list, Any]]:
@@ -258,6 +259,8 @@ class SlackDelivery:
             return resolved_message(rows, links, in_thread=in_thread)
         if first["kind"] == outbox.RUN_FAILURE:
             return run_failure_message(first, links)
+        if first["kind"] == outbox.NO_DATA:
+            return no_data_message(first)
         raise ValueError(f"no Slack message for kind {first['kind']!r}")
 
     def _post(self, group: Sequence[Mapping[str, Any]], original: Mapping[str, Any] | None = None):

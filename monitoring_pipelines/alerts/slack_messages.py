@@ -349,3 +349,18 @@ def run_failure_message(row: Mapping[str, Any], links: Links = Links()) -> dict:
         *_buttons(("Open run in Dagster", links.run(payload.get("run_id", "")))),
     ]
     return {"text": _clip(f"{escape(title)}: {error}", MAX_FALLBACK), "blocks": blocks}
+
+
+def no_data_message(row: Mapping[str, Any]) -> dict:
+    """A quiet hour: no rows, or far fewer than usual; the rows, the usual rows and why."""
+    label = "No data" if row["status"] == "no_data" else "Low volume"
+    title = f"{label} · {row['deployment_id']} · {window_text(row)}"
+    usual = "unknown" if row["threshold"] is None else f"{row['threshold']:.0f}"
+    fields = [f"*Rows*\n{int(row['value'] or 0)}", f"*Usual rows*\n{usual}"]
+    reason = escape(_clip(row["reason"] or "", 500))
+    blocks = [
+        _header(f"{ICONS[row['severity']]} {title}", [row["dedup_key"]]),
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
+        {"type": "section", "text": {"type": "mrkdwn", "text": reason}},
+    ]
+    return {"text": _clip(f"{escape(title)}: {reason}", MAX_FALLBACK), "blocks": blocks}

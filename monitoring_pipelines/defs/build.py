@@ -16,6 +16,7 @@ from monitoring_pipelines.defs.jobs import (
     build_hourly_schedule,
 )
 from monitoring_pipelines.defs.resources import MonitorsResource, store_resource
+from monitoring_pipelines.defs.retraining import retraining_job, retraining_sensor
 
 
 def build_definitions(config: MonitorsConfig, config_path: str | None = None) -> dg.Definitions:
@@ -29,9 +30,9 @@ def build_definitions(config: MonitorsConfig, config_path: str | None = None) ->
     alert_jobs, sensors, sinks = build_alerting(config)
     return dg.Definitions(
         assets=[baseline, hourly, drift, report, performance],
-        jobs=[baseline_job, job, *alert_jobs],
+        jobs=[baseline_job, job, *alert_jobs, retraining_job],
         schedules=[build_hourly_schedule(config, job)],
-        sensors=sensors,
+        sensors=[*sensors, retraining_sensor],
         executor=executor_from_env(),
         resources={"monitors": MonitorsResource(path=config_path), "store": store_resource()}
         | sinks,

@@ -80,17 +80,30 @@ def _materializations_of_run(
 
 
 def report_partitions(
-    context: dg.AssetExecutionContext, asset: str, reports: Iterable[PartitionReport]
-) -> Iterator[dg.MaterializeResult | dg.AssetCheckEvaluation]:
+    context: dg.AssetExecutionContext,
+    asset: str,
+    reports: Iterable[PartitionReport],
+    complete: bool = True,
+) -> Iterator[dg.MaterializeResult | dg.AssetMaterialization | dg.AssetCheckEvaluation]:
     """The asset body's events: one materialization per partition with its own metadata,
-    then each partition's check results. Checks not selected for the run are left out."""
+    then each partition's check results. Checks not selected for the run are left out.
+
+    Not ``complete`` (some partitions of the run failed; the body raises afterwards): only
+    the reported partitions are materialized, each by its own event.
+    """
     key = dg.AssetKey(asset)
     reports = list(reports)
-    for report in reports:
-        context.add_asset_metadata(
-            report.metadata, asset_key=key, partition_key=report.partition_key
-        )
-    yield dg.MaterializeResult(asset_key=key)
+    if complete:
+        for report in reports:
+            context.add_asset_metadata(
+                report.metadata, asset_key=key, partition_key=report.partition_key
+            )
+        yield dg.MaterializeResult(asset_key=key)
+    else:
+        for report in reports:
+            yield dg.AssetMaterialization(
+                key, partition=report.partition_key, metadata=report.metadata
+            )
     selected = {k.name for k in context.selected_asset_check_keys if k.asset_key == key}
     if not any(c.name in selected for r in reports for c in r.checks):
         return

@@ -17,7 +17,7 @@ from monitoring_pipelines.config import DeploymentConfig, KafkaLogs, MonitorsCon
 from monitoring_pipelines.pipeline.drift import calibrate_baseline
 from monitoring_pipelines.pipeline.freshness import hours_freshness
 from monitoring_pipelines.quality import CheckOutcome, HourValidator
-from monitoring_pipelines.sources.base import LogSource, read_reference
+from monitoring_pipelines.sources.base import BadLogFileError, LogSource, read_reference
 from monitoring_pipelines.sources.kafka import kafka_log_source
 from monitoring_pipelines.sources.parquet import ParquetLogSource
 from monitoring_pipelines.sources.sql import SqlLogSource
@@ -43,6 +43,25 @@ def profile_threads() -> int:
 
 class MissingBaselineError(RuntimeError):
     """Production windows are counted on the baseline's edges, so the baseline must come first."""
+
+
+class WindowsFailedError(RuntimeError):
+    """Some windows of a run could not be read; every other window was profiled and stored.
+
+    ``summaries`` are the stored windows (to report), ``failures`` the failed ones with why.
+    """
+
+    def __init__(self, summaries: list[WindowSummary], failures: dict[tuple[str, datetime], str]):
+        listed = "; ".join(
+            f"{deployment_id} {start:%Y-%m-%d %H:00}: {reason}"
+            for (deployment_id, start), reason in failures.items()
+        )
+        super().__init__(
+            f"{len(failures)} of {len(failures) + len(summaries)} hour(s) failed "
+            f"(the others are stored): {listed}"
+        )
+        self.summaries = summaries
+        self.failures = failures
 
 
 @dataclass(frozen=True)
@@ -158,15 +177,29 @@ def aggregate_windows(
     progress: Callable[[int, int, WindowSummary], None] = lambda i, n, s: None,
     validate: bool = False,
 ) -> list[WindowSummary]:
-    """Profile many hourly windows (a backfill) in one pass, reading each baseline once."""
-    summaries = profile_windows(config, engine, windows, progress, validate)
-    return with_freshness(engine, summaries, sources_of(config, windows))
+    """Profile many hourly windows (a backfill) in one pass, reading each baseline once.
+
+    A window with an unreadable log file is skipped (its stored rows stay as they were) and
+    the others are profiled; then :class:`WindowsFailedError` lists the failed windows.
+    """
+    summaries, failures = profile_windows(config, engine, windows, progress, validate)
+    return judged(engine, config, windows, summaries, failures)
 
 
-def sources_of(config: MonitorsConfig, windows: list[tuple[str, datetime]]) -> dict[str, LogSource]:
-    """The log source of every deployment the windows belong to."""
+def judged(
+    engine: Engine,
+    config: MonitorsConfig,
+    windows: list[tuple[str, datetime]],
+    summaries: list[WindowSummary],
+    failures: dict[tuple[str, datetime], str],
+) -> list[WindowSummary]:
+    """The stored windows with their freshness, or WindowsFailedError naming the failed ones."""
     ids = dict.fromkeys(deployment_id for deployment_id, _ in windows)
-    return {d: log_source(config, config.deployment(d)) for d in ids}
+    sources = {d: log_source(config, config.deployment(d)) for d in ids}
+    summaries = with_freshness(engine, summaries, sources)
+    if failures:
+        raise WindowsFailedError(summaries, failures)
+    return summaries
 
 
 def profile_windows(
@@ -175,12 +208,14 @@ def profile_windows(
     windows: list[tuple[str, datetime]],
     progress: Callable[[int, int, WindowSummary], None] = lambda i, n, s: None,
     validate: bool = False,
-) -> list[WindowSummary]:
-    """Profile and store the windows in order (freshness not judged yet)."""
+) -> tuple[list[WindowSummary], dict[tuple[str, datetime], str]]:
+    """Profile and store the windows in order; those whose log file is unreadable are
+    returned apart with the error (freshness not judged yet)."""
     baselines: dict[str, DatasetProfile | None] = {}
     sources: dict[str, LogSource] = {}
     validators: dict[str, HourValidator | None] = {}
     summaries = []
+    failures: dict[tuple[str, datetime], str] = {}
     for index, (deployment_id, start) in enumerate(windows, start=1):
         deployment = config.deployment(deployment_id)
         if deployment_id not in baselines:
@@ -189,18 +224,22 @@ def profile_windows(
             validators[deployment_id] = (
                 HourValidator(deployment_id, baseline) if validate and baseline else None
             )
-        summary = aggregate_window(
-            deployment,
-            engine,
-            sources[deployment_id],
-            start,
-            start + HOUR,
-            baselines[deployment_id],
-            validators[deployment_id],
-        )
+        try:
+            summary = aggregate_window(
+                deployment,
+                engine,
+                sources[deployment_id],
+                start,
+                start + HOUR,
+                baselines[deployment_id],
+                validators[deployment_id],
+            )
+        except BadLogFileError as error:
+            failures[(deployment_id, start)] = str(error)
+            continue
         summaries.append(summary)
         progress(index, len(windows), summary)
-    return summaries
+    return summaries, failures
 
 
 def with_freshness(

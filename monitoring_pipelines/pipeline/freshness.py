@@ -25,8 +25,9 @@ def hours_freshness(
     hours: Iterable[datetime],
     hours_with_files: Collection[datetime] | None = None,
 ) -> dict[datetime, Freshness]:
-    """Each stored hour's freshness against the stored hours of the week before it;
-    ``hours_with_files`` (when the source can tell) names a missing file as the reason."""
+    """Each stored hour's freshness against the stored hours of the week before it (an hour
+    not in ``aggregates`` is left out: it was never profiled); ``hours_with_files`` (when the
+    source can tell) names a missing file as the reason."""
     hours = sorted(hours)
     if not hours:
         return {}
@@ -35,9 +36,10 @@ def hours_freshness(
     )
     return {
         hour: judge_freshness(
-            volumes.get(hour, 0),
+            volumes[hour],
             expected_rows(volumes, hour),
             None if hours_with_files is None else hour in hours_with_files,
         )
         for hour in hours
+        if hour in volumes
     }

@@ -17,12 +17,7 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 from monitoring_pipelines.config import MonitorsConfig
-from monitoring_pipelines.pipeline.aggregation import (
-    WindowSummary,
-    profile_windows,
-    sources_of,
-    with_freshness,
-)
+from monitoring_pipelines.pipeline.aggregation import WindowSummary, judged, profile_windows
 from monitoring_pipelines.store.engine import get_engine
 
 SLICES_PER_PROCESS = 4  # a few slices each, so progress moves and no worker idles long
@@ -38,7 +33,7 @@ def slices(windows: Windows, processes: int) -> list[Windows]:
 
 def _profile_slice(
     config: MonitorsConfig, url: str, windows: Windows, validate: bool
-) -> list[WindowSummary]:
+) -> tuple[list[WindowSummary], dict[tuple[str, datetime], str]]:
     """One worker's slice, on an engine of its own."""
     return profile_windows(config, get_engine(url), windows, validate=validate)
 
@@ -51,10 +46,12 @@ def aggregate_windows_split(
     progress: Callable[[int, int, WindowSummary], None] = lambda i, n, s: None,
     validate: bool = False,
 ) -> list[WindowSummary]:
-    """``aggregate_windows`` with the hours spread over ``processes`` worker processes."""
+    """``aggregate_windows`` with the hours spread over ``processes`` worker processes
+    (a window with an unreadable log file fails alone, as there)."""
     url = engine.url.render_as_string(hide_password=False)
     parts = slices(windows, processes)
     done: dict[int, list[WindowSummary]] = {}
+    failures: dict[tuple[str, datetime], str] = {}
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(min(processes, len(parts)), mp_context=context) as pool:
         futures = {
@@ -62,8 +59,11 @@ def aggregate_windows_split(
             for i, part in enumerate(parts)
         }
         for future in as_completed(futures):
-            done[futures[future]] = future.result()
-            finished = sum(len(d) for d in done.values())
-            progress(finished, len(windows), done[futures[future]][-1])
+            summaries, failed = future.result()
+            done[futures[future]] = summaries
+            failures |= failed
+            if summaries:
+                finished = sum(len(d) for d in done.values())
+                progress(finished, len(windows), summaries[-1])
     summaries = [s for i in range(len(parts)) for s in done[i]]
-    return with_freshness(engine, summaries, sources_of(config, windows))
+    return judged(engine, config, windows, summaries, failures)

@@ -24,6 +24,17 @@ class LogSourceError(RuntimeError):
     """A log store failed (unreachable, bad query); the message never holds a secret."""
 
 
+class BadLogFileError(ValueError):
+    """A log file that cannot be read as logs (corrupt, empty, no timestamp); names its path.
+
+    It fails that hour only: a backfill goes on with its other hours.
+    """
+
+    def __init__(self, path: Path, problem: str):
+        super().__init__(f"{path}: {problem}")
+        self.path = path
+
+
 class LogSource(ABC):
     """One deployment's rows with ``start <= timestamp < end``, in chunks of ``chunk_rows``."""
 

@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from monitoring_pipelines.sources.base import (
+    BadLogFileError,
     LogSource,
     check_chunk_rows,
     check_window,
@@ -72,11 +73,20 @@ class ParquetLogSource(LogSource):
     def _read_file(
         self, path: Path, start: datetime, end: datetime, columns: Sequence[str] | None
     ) -> Iterator[pd.DataFrame]:
+        try:
+            yield from self._read_parquet(path, start, end, columns)
+        except (pa.ArrowException, OSError) as error:
+            # pyarrow names no file ("Parquet magic bytes not found in footer")
+            raise BadLogFileError(path, f"not a readable Parquet file ({error})") from None
+
+    def _read_parquet(
+        self, path: Path, start: datetime, end: datetime, columns: Sequence[str] | None
+    ) -> Iterator[pd.DataFrame]:
         with pq.ParquetFile(path, read_dictionary=_string_columns(path)) as parquet:
             names = parquet.schema_arrow.names
             if self.timestamp_column not in names:
-                raise ValueError(
-                    f"{path}: no timestamp column {self.timestamp_column!r} (columns: {names})"
+                raise BadLogFileError(
+                    path, f"no timestamp column {self.timestamp_column!r} (columns: {names})"
                 )
             wanted = names if columns is None else [c for c in columns if c in names]
             read = list(dict.fromkeys([*wanted, self.timestamp_column]))
@@ -95,9 +105,10 @@ class ParquetLogSource(LogSource):
         index = table.schema.get_field_index(self.timestamp_column)
         stamps = table.column(index)
         if not pa.types.is_timestamp(stamps.type):
-            raise ValueError(
-                f"{path}: timestamp column {self.timestamp_column!r} has type {stamps.type}, "
-                "expected a Parquet timestamp"
+            raise BadLogFileError(
+                path,
+                f"timestamp column {self.timestamp_column!r} has type {stamps.type}, "
+                "expected a Parquet timestamp",
             )
         utc_type = pa.timestamp(stamps.type.unit, tz="UTC")
         stamps = stamps.cast(utc_type)

@@ -92,6 +92,7 @@ class AlertSettings:
     metrics: frozenset[str] | None = None
     columns: frozenset[str] | None = None
     cooldown: timedelta = timedelta(hours=6)
+    no_data_cooldown: timedelta = timedelta(hours=6)
     notify_resolved: bool = True
     rules: Mapping[str, tuple[ThresholdRule, ...]] = field(default_factory=dict)
     column_rules: Mapping[str, Mapping[str, tuple[ThresholdRule, ...]]] = field(
@@ -105,8 +106,9 @@ class AlertSettings:
             *self.severity_by_status.values(),
         ):
             severity_rank(severity)
-        if self.cooldown < timedelta(0):
-            raise ValueError(f"cooldown must be >= 0, got {self.cooldown}")
+        for name in ("cooldown", "no_data_cooldown"):
+            if getattr(self, name) < timedelta(0):
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
 
     @classmethod
     def from_mapping(cls, config: Mapping[str, Any]) -> AlertSettings:
@@ -118,6 +120,7 @@ class AlertSettings:
             "metrics",
             "columns",
             "cooldown_minutes",
+            "no_data_cooldown_minutes",
             "notify_resolved",
             "thresholds",
             "column_thresholds",
@@ -135,6 +138,9 @@ class AlertSettings:
                 kwargs[key] = frozenset(config[key])
         if "cooldown_minutes" in config:
             kwargs["cooldown"] = timedelta(minutes=float(config["cooldown_minutes"]))
+        if "no_data_cooldown_minutes" in config:
+            minutes = float(config["no_data_cooldown_minutes"])
+            kwargs["no_data_cooldown"] = timedelta(minutes=minutes)
         kwargs["rules"] = _parse_rules(config.get("thresholds", {}))
         kwargs["column_rules"] = {
             column: _parse_rules(metrics)

@@ -3,11 +3,13 @@
 One loop over a column reads each value once: NaN and ±inf are counted apart, a finite
 value finds its bin through :mod:`~monitoring_pipelines.stats.bin_table` (no search per
 value, no sort), and, on a discrete baseline, is counted exactly when it equals a baseline
-value (every baseline value is an edge) or kept aside as new. The moments are those of
-Welford and Chan: each sub-block of :data:`SUB_BLOCK` values gets its mean and its M2 from
-a second pass while it is in cache, and sub-blocks are combined with Chan's formula, all
-on the values less the column's first finite value (so 1e9 + noise sums the noise), so
-the result is as stable as the sort path's two passes and merges the same way.
+value (every baseline value is an edge) or counted as new. The moments are those of
+Welford and Chan: each sub-block of :data:`SUB_BLOCK` values sums its deviations, and
+their squares, from the mean of the blocks before it (shifted data: small numbers, so
+its M2 does not cancel), and sub-blocks are combined with Chan's formula; all on the
+values less the column's first finite value (so 1e9 + noise sums the noise). The result
+is as stable as the sort path's two passes (tests/stats/test_kernel.py checks both
+against exact sums) and merges the same way.
 
 Compiled with numba (``nogil``, so columns run in parallel threads; ``cache``, so a
 process after the first loads the machine code from disk). When numba cannot load,
@@ -74,7 +76,9 @@ def _column_counter(discrete: bool):
                 break
         for start in range(0, x.size, SUB_BLOCK):
             stop = min(start + SUB_BLOCK, x.size)
+            pivot = mean if total else 0.0  # deviations from the mean so far stay small
             block_sum = 0.0
+            block_squares = 0.0
             k = 0
             for i in range(start, stop):
                 v = x[i]
@@ -102,19 +106,16 @@ def _column_counter(discrete: bool):
                 counts[i & (LANES - 1), at] += 1
                 if discrete:  # inner[-1] is +inf: bin 0 has no left edge to equal
                     hits[i & (LANES - 1), at] += v == inner[at - 1]
-                block_sum += v - shift
+                d = (v - shift) - pivot
+                block_sum += d
+                block_squares += d * d
                 k += 1
                 low = min(low, v)
                 high = max(high, v)
             if k == 0:
                 continue
-            block_mean = block_sum / k
-            block_m2 = 0.0
-            for i in range(start, stop):
-                v = x[i]
-                if v - v == 0.0:
-                    d = (v - shift) - block_mean
-                    block_m2 += d * d
+            block_mean = pivot + block_sum / k
+            block_m2 = max(block_squares - block_sum * block_sum / k, 0.0)
             n = total + k
             delta = block_mean - mean
             mean += delta * k / n

@@ -19,10 +19,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, case, or_, select, true, update
+from sqlalchemy import Engine, and_, case, func, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from monitoring_pipelines.stats.alert_policy import DRIFT, RESOLVED, Alert, LastAlert
+from monitoring_pipelines.stats.no_data_policy import QuietHour
 from monitoring_pipelines.store.aggregates import utc
 from monitoring_pipelines.store.schema import alerts, model_performance
 
@@ -33,7 +34,8 @@ STATUSES = (PENDING, SENDING, UNCONFIRMED, SENT, FAILED, SKIPPED)
 METRICS = "metrics"
 RUN_FAILURE = "run_failure"
 NOTICE = "notice"
-KINDS = (DRIFT, RESOLVED, RUN_FAILURE, NOTICE, METRICS)
+NO_DATA = "no_data"
+KINDS = (DRIFT, RESOLVED, NO_DATA, RUN_FAILURE, NOTICE, METRICS)
 EXACTLY_ONCE, AT_MOST_ONCE, AT_LEAST_ONCE = "exactly_once", "at_most_once", "at_least_once"
 ALL_DEPLOYMENTS = "all"
 MAX_ERROR_CHARS = 1000
@@ -89,6 +91,40 @@ def alert_entry(
     }
 
 
+def no_data_entry(
+    hour: QuietHour, slack_channel: str | None = None, slack_skip: str | None = None
+) -> dict[str, Any]:
+    """An outbox row for a quiet hour (Slack only): its status, rows and the usual rows."""
+    freshness = hour.freshness
+    return {
+        "dedup_key": hour.dedup_key,
+        "deployment_id": hour.deployment_id,
+        "kind": NO_DATA,
+        "severity": hour.severity,
+        "window_start": utc(hour.window_start),
+        "window_end": utc(hour.window_end),
+        "granularity": "hour",
+        "value": float(freshness.rows),
+        "threshold": freshness.expected_rows,
+        "status": freshness.status,
+        "reason": freshness.reason,
+        "slack_channel": slack_channel,
+        **_slack(slack_skip),
+        "cloudwatch_status": SKIPPED,
+    }
+
+
+def last_no_data(engine: Engine, deployment_ids: Iterable[str]) -> dict[str, datetime]:
+    """The window start of each deployment's latest ``no_data`` alert (cooldown history)."""
+    query = (
+        select(alerts.c.deployment_id, func.max(alerts.c.window_start))
+        .where(alerts.c.kind == NO_DATA, alerts.c.deployment_id.in_(list(deployment_ids)))
+        .group_by(alerts.c.deployment_id)
+    )
+    with engine.connect() as conn:
+        return {deployment: utc(start) for deployment, start in conn.execute(query)}
+
+
 def metrics_entry(
     deployment_id: str,
     window_start: datetime,
@@ -96,11 +132,13 @@ def metrics_entry(
     granularity: str,
     scores: Sequence[Mapping[str, Any]],
     rows_scored: int | None,
+    freshness: str | None = None,
 ) -> dict[str, Any]:
     """An outbox row with one window's CloudWatch metrics.
 
     ``scores`` are drift results (column_name, metric, value, drifted); Slack skips it.
-    ``rows_scored`` None (unknown) leaves the ``rows_scored`` metric out.
+    ``rows_scored`` None (unknown) leaves the ``rows_scored`` metric out; ``freshness``
+    (an hour's status) adds the ``no_data`` metric.
     """
     keep = ("column_name", "metric", "value", "drifted")
     return {
@@ -114,6 +152,7 @@ def metrics_entry(
         "cloudwatch": {
             "rows_scored": None if rows_scored is None else int(rows_scored),
             "scores": [{k: score[k] for k in keep} for score in scores],
+            **({"freshness": freshness} if freshness is not None else {}),
         },
         "slack_status": SKIPPED,
         "cloudwatch_status": PENDING,

@@ -132,7 +132,7 @@ model_performance = Table(
     Index("ix_model_performance_deployment_window", "deployment_id", "window_start"),
 )
 
-# The outbox. One row per alert (kind drift, resolved, run_failure), per window's metrics
+# The outbox. One row per alert (kind drift, resolved, no_data, run_failure), per window's metrics
 # (kind metrics) or per operator notice (kind notice); each channel has its own status:
 # pending → sending → sent, unconfirmed (a Slack post of unknown outcome, until a lookup
 # settles it), failed (a permanent error), or skipped (not for that channel, or the channel

@@ -112,3 +112,39 @@ def test_the_repository_file_declares_the_demo_labels():
         "1",
         "labelled_at",
     )
+
+
+@pytest.mark.parametrize(
+    ("retraining", "message"),
+    [
+        ({"dry_run": True}, r"retraining: .*no rule: set accuracy_floor"),
+        ({"accuracy_floor": 0.7}, r"set callable \(module:function\) or webhook_url_env"),
+        ({"accuracy_floor": 1.5, "dry_run": True}, r"retraining\.accuracy_floor"),
+        ({"consecutive_windows": 0, "dry_run": True}, r"retraining\.consecutive_windows"),
+        ({"accuracy_floor": 0.7, "callable": "not a path"}, r"retraining\.callable"),
+        (
+            {"accuracy_floor": 0.7, "callable": "m:f", "webhook_url_env": "HOOK"},
+            r"set callable or webhook_url_env, not both",
+        ),
+    ],
+)
+def test_bad_retraining_blocks_name_the_field(retraining, message):
+    data = _valid()
+    data["deployments"][0]["retraining"] = retraining
+    with pytest.raises(ConfigError, match=message):
+        parse_config(data)
+
+
+def test_a_retraining_block_loads():
+    data = _valid()
+    data["deployments"][0]["retraining"] = {
+        "min_drifted_features": 3,
+        "cooldown_hours": 12,
+        "callable": "my_models.train:retrain",
+    }
+    settings = parse_config(data).deployments[0].retraining
+    assert (settings.min_drifted_features, settings.cooldown_hours, settings.dry_run) == (
+        3,
+        12,
+        False,
+    )

@@ -29,9 +29,9 @@ EXPECTED = {
         "hourly_aggregates:raw_schema",
         "hourly_aggregates:raw_value_ranges",
     ],
-    "jobs": ["alert_delivery_job", "baseline_job", "hourly_monitoring_job"],
+    "jobs": ["alert_delivery_job", "baseline_job", "hourly_monitoring_job", "retraining_job"],
     "schedules": ["hourly_monitoring_schedule"],
-    "sensors": ["drift_threshold_sensor", "monitoring_run_failure_sensor"],
+    "sensors": ["drift_threshold_sensor", "monitoring_run_failure_sensor", "retraining_sensor"],
 }
 
 

@@ -226,7 +226,8 @@ def test_bad_alerts_block_fails_on_load_naming_the_field(tmp_path):
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(ConfigError) as caught:
         build_alerting(load_config(path))
-    assert str(caught.value).startswith("deployments[1].alerts (model_b): unknown alert settings")
+    assert "deployments[1].alerts" in str(caught.value)  # since load_config validates alerts
+    assert "unknown alert settings" in str(caught.value)
     assert "colour" in str(caught.value)
 
 

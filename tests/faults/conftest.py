@@ -4,6 +4,8 @@ from tests/defs."""
 
 from tests.alerts.conftest import (  # noqa: F401
     aws_env,
+    cloudwatch,
+    cloudwatch_reader,
     fake_slack,
     moto,
     moto_url,

@@ -7,11 +7,25 @@ became one bin; ``ks: 2`` failed only when drift_scores ran).
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime, timedelta
+
 import pytest
 import yaml
+from sqlalchemy import func, select
 
 from monitoring_pipelines.config import ConfigError, load_config
+from monitoring_pipelines.defs.build import build_definitions
+from monitoring_pipelines.defs.jobs import BASELINE_JOB, HOURLY_JOB
+from monitoring_pipelines.defs.partitions import hour_key
+from monitoring_pipelines.sources.base import BadLogFileError
+from monitoring_pipelines.sources.parquet import ParquetLogSource, hour_folder
 from monitoring_pipelines.stats.metrics.registry import check_threshold
+from monitoring_pipelines.store.engine import get_engine
+from monitoring_pipelines.store.schema import aggregates
+from tests.defs.conftest import START
+
+HOUR = timedelta(hours=1)
 
 DEPLOYMENT = """
 deployments:
@@ -131,3 +145,67 @@ def test_check_threshold_against_the_metric_range(metric, value, works):
     else:
         with pytest.raises(ValueError, match=rf"threshold .* of {metric}"):
             check_threshold(metric, value)
+
+
+@pytest.mark.parametrize("content", [b"", b"PAR1 this is not parquet"], ids=["empty", "corrupt"])
+def test_an_unreadable_parquet_file_names_its_path(tmp_path, content):
+    """Before: ``Parquet magic bytes not found in footer``, naming no file."""
+    path = hour_folder(tmp_path, START) / "part-00000.parquet"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(content)
+    source = ParquetLogSource(tmp_path, "scored_at")
+    with pytest.raises(BadLogFileError, match=re.escape(str(path))) as refused:
+        list(source.read_window(START, START + timedelta(hours=1)))
+    assert refused.value.path == path
+    assert "not a readable Parquet file" in str(refused.value)
+
+
+def test_a_backfill_goes_on_past_a_corrupt_hour_and_fails_at_the_end_listing_it(
+    tiny_deployment, dagster_instance
+):
+    """Before: a 3-hour backfill with a bad file at 01:00 stopped there; only 00:00 was stored."""
+    bad = hour_folder(tiny_deployment.config.deployments[0].logs.path, START + HOUR)
+    (bad / "part-00000.parquet").write_bytes(b"PAR1 truncated")
+    defs = build_definitions(tiny_deployment.config, str(tiny_deployment.config_path))
+    assert (
+        defs.resolve_job_def(BASELINE_JOB)
+        .execute_in_process(partition_key="tiny_model", instance=dagster_instance)
+        .success
+    )
+
+    result = defs.resolve_job_def(HOURLY_JOB).execute_in_process(
+        instance=dagster_instance,
+        tags={
+            "dagster/asset_partition_range_start": str(hour_key("tiny_model", START)),
+            "dagster/asset_partition_range_end": str(hour_key("tiny_model", START + 2 * HOUR)),
+        },
+        raise_on_error=False,
+    )
+
+    assert not result.success
+    error = result.failure_data_for_node("hourly_aggregates").error.cause
+    assert error.cls_name == "WindowsFailedError"
+    assert "1 of 3 hour(s) failed" in error.message
+    assert f"tiny_model 2026-11-02 01:00: {bad / 'part-00000.parquet'}" in error.message
+    engine = get_engine(tiny_deployment.database_url)
+    with engine.connect() as conn:
+        stored = dict(
+            conn.execute(
+                select(aggregates.c.timestamp, func.max(aggregates.c.row_count))
+                .where(aggregates.c.is_baseline.is_(False))
+                .group_by(aggregates.c.timestamp)
+            ).all()
+        )
+    good = [START, START + 2 * HOUR]
+    assert {_utc(t): n for t, n in stored.items()} == {
+        h: len(tiny_deployment.logs[h]) for h in good
+    }
+    materialized = {
+        m.partition: m.metadata["rows"].value
+        for m in result.asset_materializations_for_node("hourly_aggregates")
+    }
+    assert materialized == {hour_key("tiny_model", h): len(tiny_deployment.logs[h]) for h in good}
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value

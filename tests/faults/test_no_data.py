@@ -13,10 +13,16 @@ import pandas as pd
 import pytest
 import yaml
 
+from monitoring_pipelines.alerts.delivery import deliver_pending
+from monitoring_pipelines.alerts.evaluate import Sinks, SlackRouting, enqueue_drift
 from monitoring_pipelines.config import load_config
 from monitoring_pipelines.defs.build import build_definitions
 from monitoring_pipelines.defs.jobs import BASELINE_JOB, HOURLY_JOB
 from monitoring_pipelines.defs.partitions import hour_key, hourly_partitions
+from monitoring_pipelines.defs.sensors.drift_threshold import drift_records
+from monitoring_pipelines.pipeline.aggregation import aggregate_windows, compute_baseline
+from monitoring_pipelines.pipeline.drift import score_windows
+from monitoring_pipelines.stats.alert_policy import AlertSettings
 from monitoring_pipelines.stats.freshness import (
     FRESH,
     LOW_VOLUME,
@@ -24,8 +30,13 @@ from monitoring_pipelines.stats.freshness import (
     expected_rows,
     judge_freshness,
 )
+from monitoring_pipelines.stats.no_data_policy import QuietHour, decide_no_data
+from monitoring_pipelines.store import alerts as outbox
+from monitoring_pipelines.store.drift import read_drift_scores
+from monitoring_pipelines.store.engine import get_engine
 
-START = datetime(2026, 11, 2, 0, tzinfo=UTC)
+# recent hours, as CloudWatch takes no datums older than two weeks
+START = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=12)
 H = timedelta(hours=1)
 DEPLOYMENT = "quiet_model"
 # rows per hour; None: no file at all. Hour 5 has a file with 0 rows, hour 6 a trickle.
@@ -159,3 +170,75 @@ def test_each_quiet_hour_fails_its_own_freshness_check(quiet_hours, dagster_inst
     }
     assert statuses[keys[4]] == "no_data" and statuses[keys[6]] == "low_volume"
     assert statuses[keys[0]] == "fresh"
+
+
+def test_cooldown_holds_back_quiet_hours_in_window_time() -> None:
+    quiet = [
+        QuietHour("m", START + h * H, START + (h + 1) * H, judge_freshness(0, 500.0))
+        for h in (4, 5, 6, 7)
+    ]
+    alerted, held = decide_no_data(quiet, {}, {"m": timedelta(minutes=90)})
+    assert [(h.window_start - START) // H for h in alerted] == [4, 6]
+    assert [(h.window_start - START) // H for h in held] == [5, 7]
+    # a replay or a backfill of hours before the last alert never alerts again
+    again, _ = decide_no_data(quiet, {"m": START + 6 * H}, {"m": timedelta(0)})
+    assert [(h.window_start - START) // H for h in again] == [7]
+
+
+def _datums(reader, namespace: str, name: str) -> dict[int, float]:
+    stats = reader.get_metric_statistics(
+        Namespace=namespace,
+        MetricName=name,
+        Dimensions=[{"Name": "ModelName", "Value": DEPLOYMENT}],
+        StartTime=START - H,
+        EndTime=START + 8 * H,
+        Period=3600,
+        Statistics=["Maximum"],
+    )["Datapoints"]
+    return {(d["Timestamp"] - START) // H: d["Maximum"] for d in stats}
+
+
+def test_quiet_hours_alert_in_slack_and_cloudwatch_with_their_own_cooldown(
+    quiet_hours, slack, fake_slack, cloudwatch, cloudwatch_reader
+) -> None:
+    config = load_config(quiet_hours)
+    engine = get_engine()
+    compute_baseline(config, config.deployment(DEPLOYMENT), engine)
+    windows = [(DEPLOYMENT, START + h * H) for h in ROWS]
+    aggregate_windows(config, engine, windows)
+    score_windows(config, engine, windows)
+    rows = read_drift_scores(engine, DEPLOYMENT, START, START + 24 * H, "hour")
+    records, rows_scored = drift_records(rows)
+    # drift alerts keep their 6-hour cooldown; quiet hours get 90 minutes of their own
+    settings = {DEPLOYMENT: AlertSettings.from_mapping({"no_data_cooldown_minutes": 90})}
+    routing = {DEPLOYMENT: SlackRouting("C0QUIET01")}
+    tick = enqueue_drift(engine, records, settings, routing, rows_scored, sinks=Sinks())
+    assert [((h.window_start - START) // H, h.freshness.status) for h in tick.quiet] == [
+        (4, "no_data"),
+        (6, "low_volume"),  # hour 5 (no_data too) came 60 minutes after the alert of hour 4
+    ]
+    assert tick.deliverable == len(tick.metrics_ids) + 2
+    replay = enqueue_drift(engine, records, settings, routing, rows_scored, sinks=Sinks())
+    assert (replay.alert_ids, replay.metrics_ids, replay.quiet) == ((), (), ())
+
+    report = deliver_pending(engine, slack, cloudwatch)
+    assert report.count("slack", "sent") == 2
+    window = lambda h: f"{START + h * H:%Y-%m-%d %H:%M}–{START + (h + 1) * H:%H:%M} UTC"  # noqa: E731
+    assert [(m["channel"], m["text"]) for m in fake_slack.messages] == [
+        ("C0QUIET01", f"No data · {DEPLOYMENT} · {window(4)}: 0 rows in the hour"),
+        (
+            "C0QUIET01",
+            f"Low volume · {DEPLOYMENT} · {window(6)}: 40 rows, below 10% of the usual 1000",
+        ),
+    ]
+    listed = sorted(outbox.select_rows(engine, kinds=["no_data"]), key=lambda r: r["id"])
+    assert [(r["status"], r["value"], r["threshold"]) for r in listed] == [
+        ("no_data", 0.0, 1000.0),
+        ("low_volume", 40.0, 1000.0),
+    ]
+
+    namespace = cloudwatch.settings.namespace
+    assert _datums(cloudwatch_reader, namespace, "no_data") == {h: float(h >= 4) for h in ROWS}
+    assert _datums(cloudwatch_reader, namespace, "rows_scored") == {
+        h: float(n or 0) for h, n in ROWS.items()
+    }

@@ -50,6 +50,8 @@ NOT_RUN = {
     "monitoring-pipelines redeliver --status failed": "the demo has no failed rows to resend",
     "monitoring-pipelines redeliver --id 42 43 [--no-send] [--channel slack cloudwatch]":
         "a synopsis with example ids",
+    "monitoring-pipelines metrics --port 9464": "serves until stopped (tests/cli/test_metrics.py "
+    "runs it on a free port and scrapes it)",
     'dagster-celery worker start -A dagster_celery.app -y deploy/celery.yaml -q '
     '"${MONITORING_CELERY_QUEUE:-monitoring}"': "needs a Celery broker (tests/service)",
 }  # fmt: skip

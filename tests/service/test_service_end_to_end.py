@@ -190,15 +190,27 @@ def test_every_backfill_run_is_tagged_with_its_deployment_for_the_concurrency_li
 
 def test_the_store_holds_every_hour_of_both_deployments_once(outcome):
     engine = create_engine(outcome.service.store_url)
+    in_range = {"start": START, "end": START + timedelta(hours=HOURS)}
     with engine.connect() as conn:
         windows = dict(
             conn.execute(
                 text(
                     "SELECT deployment_id, count(DISTINCT timestamp) FROM aggregates "
-                    "WHERE NOT is_baseline GROUP BY deployment_id"
-                )
+                    "WHERE NOT is_baseline AND timestamp >= :start AND timestamp < :end "
+                    "GROUP BY deployment_id"
+                ),
+                in_range,
             ).all()
         )
+        # The schedule may tick (at :15) while the test runs: its hour is the present one,
+        # which has no logs, so it is stored as an empty (no_data) hour and nothing else.
+        outside = conn.execute(
+            text(
+                "SELECT DISTINCT deployment_id, timestamp, row_count FROM aggregates "
+                "WHERE NOT is_baseline AND (timestamp < :start OR timestamp >= :end)"
+            ),
+            in_range,
+        ).all()
         duplicates = conn.execute(
             text(
                 "SELECT count(*) FROM (SELECT 1 FROM aggregates WHERE NOT is_baseline "
@@ -209,12 +221,15 @@ def test_the_store_holds_every_hour_of_both_deployments_once(outcome):
             conn.execute(
                 text(
                     "SELECT deployment_id, count(DISTINCT window_start) FROM drift_scores "
-                    "WHERE granularity = 'hour' GROUP BY deployment_id"
-                )
+                    "WHERE granularity = 'hour' AND window_start >= :start "
+                    "AND window_start < :end GROUP BY deployment_id"
+                ),
+                in_range,
             ).all()
         )
     engine.dispose()
     assert windows == dict.fromkeys(DEPLOYMENTS, HOURS)
+    assert [(d, t) for d, t, rows in outside if rows or t < START] == []
     assert duplicates == 0
     assert scored == dict.fromkeys(DEPLOYMENTS, HOURS)
 

@@ -194,3 +194,15 @@ def test_columns_in_threads_give_the_same_profile():
             )
     with pytest.raises(ValueError, match="threads must be a positive integer, got 0"):
         profile_frame(frame, baseline, threads=0)
+
+
+@pytest.mark.parametrize("order", ["sorted", "outlier first"])
+def test_moments_stay_exact_when_sub_blocks_differ_or_the_first_value_is_far_out(order):
+    rng = np.random.default_rng(9)
+    x = 1e6 + rng.lognormal(0.0, 2.0, 300_000)
+    x = np.sort(x) if order == "sorted" else np.concatenate(([1e12], x))
+    ours = kernel.count(x, quantile_edges(x[:1000], 10), None)
+    mean = math.fsum(x) / x.size
+    m2 = math.fsum((x - mean) ** 2)
+    assert ours.mean == pytest.approx(mean, abs=1e-15 * np.abs(x).max())  # an ulp of the scale
+    assert ours.m2 == pytest.approx(m2, rel=1e-12)

@@ -25,7 +25,11 @@ from monitoring_pipelines.defs.partitions import (
 from monitoring_pipelines.defs.per_partition import PartitionReport, report_partitions
 from monitoring_pipelines.defs.progress import progress_line
 from monitoring_pipelines.defs.resources import MonitorsResource, StoreResource
-from monitoring_pipelines.pipeline.aggregation import WindowSummary, aggregate_windows
+from monitoring_pipelines.pipeline.aggregation import (
+    WindowsFailedError,
+    WindowSummary,
+    aggregate_windows,
+)
 from monitoring_pipelines.pipeline.split import aggregate_windows_split
 from monitoring_pipelines.quality import CHECKS
 
@@ -76,13 +80,18 @@ def build_hourly_aggregates(
         processes = min(config.defaults.backfill.processes, len(windows))
         if processes > 1:
             context.log.info(f"{len(windows)} hours split across {processes} processes")
-            summaries = aggregate_windows_split(
-                monitors.load(), store.engine(), windows, processes, progress, validate=validate
-            )
-        else:
-            summaries = aggregate_windows(
-                monitors.load(), store.engine(), windows, progress, validate=validate
-            )
+        failed = None
+        try:
+            if processes > 1:
+                summaries = aggregate_windows_split(
+                    monitors.load(), store.engine(), windows, processes, progress, validate
+                )
+            else:
+                summaries = aggregate_windows(
+                    monitors.load(), store.engine(), windows, progress, validate=validate
+                )
+        except WindowsFailedError as error:
+            summaries, failed = error.summaries, error
         yield from report_partitions(
             context,
             ASSET,
@@ -94,6 +103,9 @@ def build_hourly_aggregates(
                 )
                 for s in summaries
             ),
+            complete=failed is None,
         )
+        if failed is not None:
+            raise failed  # after the stored hours are reported: the run fails listing the rest
 
     return hourly_aggregates

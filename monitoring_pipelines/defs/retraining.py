@@ -1,0 +1,110 @@
+"""The retraining trigger: ``retraining_sensor`` → outbox (kind ``retraining``) → job.
+
+The sensor's cursor (``commit_seq:N``) is the last ``written_windows`` commit_seq it read of
+``drift_scores`` and ``model_performance`` hours; each deployment with new results and a
+``retraining`` block is decided as of its latest new window. A decision recorded in the
+outbox (once per cooldown) requests one run of the job, keyed by the outbox key and tagged
+with the reasons, unless the block says ``dry_run``.
+"""
+
+from datetime import datetime
+
+import dagster as dg
+
+from monitoring_pipelines.defs.resources import MonitorsResource, StoreResource
+from monitoring_pipelines.pipeline.retraining import call_retraining, evaluate_retraining
+from monitoring_pipelines.store.windows import windows_since
+
+SENSOR_NAME = "retraining_sensor"
+JOB_NAME = "retraining_job"
+CURSOR_PREFIX = "commit_seq:"
+SOURCES = ("drift_scores", "model_performance")
+BATCH = 10_000
+MAX_TAG_CHARS = 4000
+
+
+class RetrainingRequest(dg.Config):
+    """Which deployment to retrain, and why (the sensor fills it in)."""
+
+    deployment_id: str
+    reasons: list[str]
+
+
+@dg.op(name="retrain", description="Call the deployment's configured retraining.")
+def retrain(
+    context: dg.OpExecutionContext, config: RetrainingRequest, monitors: MonitorsResource
+) -> dg.Output[dict]:
+    settings = monitors.load().deployment(config.deployment_id).retraining
+    if settings is None:
+        raise dg.Failure(f"deployment {config.deployment_id!r} has no retraining block")
+    answer = dict(call_retraining(settings, config.deployment_id, config.reasons))
+    context.log.info(f"retraining {config.deployment_id}: {answer}")
+    return dg.Output(
+        answer,
+        metadata={"reasons": dg.MetadataValue.json(config.reasons), "answer": answer},
+    )
+
+
+@dg.job(name=JOB_NAME, description="Retrain one deployment (requested by retraining_sensor).")
+def retraining_job() -> None:
+    retrain()
+
+
+def _seq(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    if not cursor.startswith(CURSOR_PREFIX) or not cursor[len(CURSOR_PREFIX) :].isdigit():
+        raise ValueError(f"bad {SENSOR_NAME} cursor {cursor!r}: expected {CURSOR_PREFIX}<n>")
+    return int(cursor[len(CURSOR_PREFIX) :])
+
+
+@dg.sensor(
+    name=SENSOR_NAME,
+    job=retraining_job,
+    minimum_interval_seconds=60,
+    description="When new drift or performance hours land, decide retraining per deployment "
+    "(monitors.yaml retraining block), record the decision in the outbox and request "
+    "retraining_job at most once per cooldown.",
+)
+def retraining_sensor(
+    context: dg.SensorEvaluationContext, store: StoreResource, monitors: MonitorsResource
+) -> dg.SensorResult:
+    engine = store.engine()
+    after = _seq(context.cursor)
+    new = [w for s in SOURCES for w in windows_since(engine, s, "hour", after, BATCH)]
+    if not new:
+        return dg.SensorResult(skip_reason=f"no new results after commit_seq {after}")
+    cursor = f"{CURSOR_PREFIX}{max(w.commit_seq for w in new)}"
+    config = monitors.load()
+    latest: dict[str, datetime] = {}
+    for window in new:
+        latest[window.deployment_id] = max(
+            latest.get(window.deployment_id, window.window_end), window.window_end
+        )
+    requests = []
+    for deployment_id, as_of in sorted(latest.items()):
+        if deployment_id not in config.ids:
+            continue
+        deployment = config.deployment(deployment_id)
+        if deployment.retraining is None:
+            continue
+        outcome = evaluate_retraining(engine, deployment, as_of)
+        reasons = list(outcome.decision.reasons)
+        context.log.info(
+            f"{deployment_id}: retrain={outcome.decision.retrain} ({'; '.join(reasons)})"
+        )
+        if outcome.dedup_key is None or deployment.retraining.dry_run:
+            continue
+        request = RetrainingRequest(deployment_id=deployment_id, reasons=reasons)
+        requests.append(
+            dg.RunRequest(
+                run_key=outcome.dedup_key,
+                run_config=dg.RunConfig(ops={"retrain": request}),
+                tags={
+                    "monitoring/trigger": "retraining",
+                    "monitoring/deployment": deployment_id,
+                    "monitoring/retraining_reasons": "; ".join(reasons)[:MAX_TAG_CHARS],
+                },
+            )
+        )
+    return dg.SensorResult(run_requests=requests, cursor=cursor)
