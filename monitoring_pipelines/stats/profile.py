@@ -19,6 +19,7 @@ profiles in any order or grouping gives the profile of the concatenated rows.
 from __future__ import annotations
 
 import hashlib
+import heapq
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -215,10 +216,9 @@ def _cap(counts: Mapping[Hashable, int], reference: tuple, max_values: int) -> t
     extra = [v for v in counts if v not in known]
     if len(extra) <= max_values:
         return dict(counts), 0
-    extra.sort(key=fold_rank)
-    folded = set(extra[max_values:])
-    kept = {v: n for v, n in counts.items() if v not in folded}
-    return kept, sum(counts[v] for v in folded)
+    keep = known.union(heapq.nsmallest(max_values, extra, key=fold_rank))  # = sorted()[:k]
+    kept = {v: n for v, n in counts.items() if v in keep}
+    return kept, sum(counts.values()) - sum(kept.values())
 
 
 @lru_cache(maxsize=1 << 18)
@@ -383,9 +383,12 @@ def profile_categorical(
         distinct, seen = counted.index.tolist(), counted.to_numpy().tolist()
         missing = int(series.size - sum(seen))
     counts: dict[str, int] = dict.fromkeys(reference_categories, 0)
-    for value, n in zip(distinct, seen, strict=True):
-        key = category_key(value)
-        counts[key] = counts.get(key, 0) + int(n)
+    if isinstance(series.dtype, pd.CategoricalDtype) and _strings(series.cat.categories):
+        counts |= zip(distinct, seen, strict=True)  # distinct strings are their own keys
+    else:
+        for value, n in zip(distinct, seen, strict=True):
+            key = category_key(value)
+            counts[key] = counts.get(key, 0) + int(n)
     kept, folded = _cap(counts, reference_categories, max_categories)
     return CategoricalProfile(
         counts=kept,
@@ -393,6 +396,14 @@ def profile_categorical(
         other=folded,
         max_categories=max_categories,
         reference_categories=reference_categories,
+    )
+
+
+def _strings(categories: pd.Index) -> bool:
+    """Whether a dictionary holds only strings (then each entry is its own category key)."""
+    return (
+        pd.api.types.is_string_dtype(categories)
+        and pd.api.types.infer_dtype(categories, skipna=False) == "string"
     )
 
 
