@@ -15,6 +15,7 @@ from monitoring_pipelines.defs.jobs import (
     build_hourly_job,
     build_hourly_schedule,
 )
+from monitoring_pipelines.defs.late_labels import build_late_labels_job, late_labels_sensor
 from monitoring_pipelines.defs.resources import MonitorsResource, store_resource
 from monitoring_pipelines.defs.retraining import retraining_job, retraining_sensor
 
@@ -30,9 +31,9 @@ def build_definitions(config: MonitorsConfig, config_path: str | None = None) ->
     alert_jobs, sensors, sinks = build_alerting(config)
     return dg.Definitions(
         assets=[baseline, hourly, drift, report, performance],
-        jobs=[baseline_job, job, *alert_jobs, retraining_job],
+        jobs=[baseline_job, job, *alert_jobs, retraining_job, build_late_labels_job(performance)],
         schedules=[build_hourly_schedule(config, job)],
-        sensors=[*sensors, retraining_sensor],
+        sensors=[*sensors, retraining_sensor, late_labels_sensor],
         executor=executor_from_env(),
         resources={"monitors": MonitorsResource(path=config_path), "store": store_resource()}
         | sinks,

@@ -22,6 +22,8 @@ import yaml
 
 from monitoring_pipelines.alerts.listing import format_alerts
 from monitoring_pipelines.config import MonitorsConfig, config_path, load_config
+from monitoring_pipelines.defs.assets.aggregates import ASSET as HOURLY_ASSET
+from monitoring_pipelines.defs.assets.drift import ASSET as DRIFT_ASSET
 from monitoring_pipelines.defs.build import build_definitions
 from monitoring_pipelines.defs.jobs import BASELINE_JOB, HOURLY_JOB
 from monitoring_pipelines.defs.partitions import hour_key
@@ -30,6 +32,7 @@ from monitoring_pipelines.demo.broker import LocalBroker, create_topic
 from monitoring_pipelines.demo.generate import generate_demo
 from monitoring_pipelines.store.aggregates import read_baseline, read_windows
 from monitoring_pipelines.store.alerts import list_recent
+from monitoring_pipelines.store.cleanup import clear_outside
 from monitoring_pipelines.store.drift import read_drift_scores
 from monitoring_pipelines.store.engine import dagster_home, get_engine
 from monitoring_pipelines.store.performance import StoredWindow, stored_windows, window_values
@@ -130,6 +133,7 @@ def _run(settings: DemoSettings, path: Path, sink: Sink | None, out: TextIO) -> 
     defs = build_definitions(config, str(path))
     quiet = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
     with dg.DagsterInstance.get() as instance:
+        forget_replaced_hours(instance, first, end)
         print(f"[2/4] materializing baseline_statistics for {DEMO_DEPLOYMENT}", file=out)
         defs.resolve_job_def(BASELINE_JOB).execute_in_process(
             partition_key=DEMO_DEPLOYMENT, instance=instance, run_config=quiet
@@ -193,6 +197,22 @@ def _run(settings: DemoSettings, path: Path, sink: Sink | None, out: TextIO) -> 
         file=out,
     )
     return DemoResult(demo, first, end, windows, hourly_drift, onset)
+
+
+def forget_replaced_hours(instance: dg.DagsterInstance, first: datetime, end: datetime) -> None:
+    """A re-run replaced the previous demo's logs: drop its store rows, pending alerts and
+    materialized partitions of hours outside ``[first, end)``, which no log backs any more."""
+    clear_outside(get_engine(), DEMO_DEPLOYMENT, first, end)
+    kept = {str(hour_key(DEMO_DEPLOYMENT, first + i * HOUR)) for i in range((end - first) // HOUR)}
+    for asset in (HOURLY_ASSET, DRIFT_ASSET):
+        key = dg.AssetKey(asset)
+        stale = [
+            p
+            for p in instance.get_materialized_partitions(key)
+            if p.startswith(f"{DEMO_DEPLOYMENT}|") and p not in kept
+        ]
+        if stale:
+            instance.wipe_asset_partitions(key, stale)
 
 
 @dataclass(frozen=True)

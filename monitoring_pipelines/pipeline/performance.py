@@ -32,7 +32,7 @@ from monitoring_pipelines.sources.labels import (
 from monitoring_pipelines.sources.sql import SqlLogSource
 from monitoring_pipelines.stats.latency_sketch import LatencySketch
 from monitoring_pipelines.stats.performance import Performance, accumulator
-from monitoring_pipelines.store.performance import write_performance
+from monitoring_pipelines.store.performance import stored_windows, write_performance
 
 HOUR = timedelta(hours=1)
 UNLABELLED = "unlabelled"
@@ -178,3 +178,37 @@ def performance_windows(
         summaries.append(summary)
         progress(index, len(windows), summary)
     return summaries
+
+
+def stale_hours(
+    config: MonitorsConfig, engine: Engine, deployment: DeploymentConfig, now: datetime
+) -> list[datetime]:
+    """Hours within ``label_horizon_hours`` of ``now`` that got a label for one of their
+    requests since they were computed (read: the hour's request ids and the labels arrived
+    after its ``labels_through``), oldest first."""
+    settings = deployment.labels
+    if settings is None:
+        return []
+    now = now.astimezone(UTC)
+    horizon = timedelta(hours=settings.label_horizon_hours)
+    stored = stored_windows(engine, deployment.id, now - horizon - HOUR, now)
+    request_id = deployment.column_with_role(Role.REQUEST_ID).name
+    logs, labels = log_source(config, deployment), label_source(config, deployment)
+    stale = []
+    for start, window in stored.items():
+        cutoff = min(start + HOUR + horizon, now)
+        if window.labels_through is None or cutoff <= window.labels_through:
+            continue
+        ids = pd.Index(
+            pd.concat(
+                [
+                    c[request_id].astype(str)
+                    for c in logs.read_window(start, start + HOUR, [request_id])
+                ]
+                or [pd.Series(dtype=str)]
+            )
+        )
+        arrived = labels.read_arrived(window.labels_through, cutoff)
+        if any(chunk[REQUEST_ID].isin(ids).any() for chunk in arrived):
+            stale.append(start)
+    return stale

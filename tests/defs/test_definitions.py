@@ -29,9 +29,20 @@ EXPECTED = {
         "hourly_aggregates:raw_schema",
         "hourly_aggregates:raw_value_ranges",
     ],
-    "jobs": ["alert_delivery_job", "baseline_job", "hourly_monitoring_job", "retraining_job"],
+    "jobs": [
+        "alert_delivery_job",
+        "baseline_job",
+        "hourly_monitoring_job",
+        "late_labels_job",
+        "retraining_job",
+    ],
     "schedules": ["hourly_monitoring_schedule"],
-    "sensors": ["drift_threshold_sensor", "monitoring_run_failure_sensor", "retraining_sensor"],
+    "sensors": [
+        "drift_threshold_sensor",
+        "late_labels_sensor",
+        "monitoring_run_failure_sensor",
+        "retraining_sensor",
+    ],
 }
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import dagster as dg
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import yaml
 from sklearn import metrics as sk
 from sqlalchemy import func, select
 
@@ -18,6 +20,7 @@ from monitoring_pipelines.pipeline.performance import (
     UNLABELLED,
     label_source,
     performance_windows,
+    stale_hours,
 )
 from monitoring_pipelines.sources.parquet import hour_folder
 from monitoring_pipelines.store.performance import merged_latency, stored_windows, window_values
@@ -168,3 +171,41 @@ def test_no_labelled_rows_and_no_labels_block(tmp_path, world, sqlite_engine):
     assert summary.performance.status == UNLABELLED
     with pytest.raises(ValueError, match="'fraud' has no labels block"):
         label_source(cfg, cfg.deployments[0])
+
+
+def test_only_hours_whose_labels_changed_are_stale(tmp_path, world, sqlite_engine):
+    cfg = config(tmp_path)
+    deployment = cfg.deployments[0]
+    windows = [("fraud", T0), ("fraud", T0 + H)]
+    performance_windows(cfg, sqlite_engine, windows, now=T0 + 3 * H)
+    assert stale_hours(cfg, sqlite_engine, deployment, T0 + 3 * H) == []
+    assert stale_hours(cfg, sqlite_engine, deployment, T0 + 20 * H) == []  # none arrived since
+    # the ghosts' labels at 1.5 h are newer than nothing: only real requests count
+    assert stale_hours(cfg, sqlite_engine, deployment, T0 + 40 * H) == [T0, T0 + H]
+    performance_windows(cfg, sqlite_engine, windows[:1], now=T0 + 40 * H)
+    assert stale_hours(cfg, sqlite_engine, deployment, T0 + 40 * H) == [T0 + H]
+    # h0-1 was relabelled at exactly 40 h, after the cutoff [.., 40 h) it was computed with
+    assert stale_hours(cfg, sqlite_engine, deployment, T0 + 41 * H) == [T0, T0 + H]
+
+
+def test_the_sensor_requests_one_range_run_of_the_stale_hours(tmp_path, world, sqlite_url):
+    from monitoring_pipelines.defs.late_labels import late_labels_sensor
+    from monitoring_pipelines.defs.resources import MonitorsResource, StoreResource
+    from monitoring_pipelines.store.engine import get_engine
+
+    data = config(tmp_path).model_dump(mode="json")
+    data["deployments"][0]["labels"]["label_horizon_hours"] = 24 * 366  # T0 is in the past
+    path = tmp_path / "monitors.yaml"
+    path.write_text(yaml.safe_dump(data))
+    cfg = parse_config(data)
+    engine = get_engine(sqlite_url)
+    performance_windows(cfg, engine, [("fraud", T0), ("fraud", T0 + H)], now=T0 + 3 * H)
+    resources = {
+        "store": StoreResource(database_url=sqlite_url),
+        "monitors": MonitorsResource(path=str(path)),
+    }
+    with dg.build_sensor_context(resources=resources) as context:
+        result = late_labels_sensor(context)  # now: labels up to 60 h have all arrived
+    (request,) = result.run_requests
+    assert request.tags["dagster/asset_partition_range_start"] == "fraud|2026-11-02-10:00"
+    assert request.tags["dagster/asset_partition_range_end"] == "fraud|2026-11-02-11:00"
