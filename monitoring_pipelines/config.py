@@ -305,6 +305,15 @@ def _alerts(block: dict[str, Any]) -> dict[str, Any]:
     return block
 
 
+class BackfillConfig(Strict):
+    """How a range of hours runs: one run (``single_run``) or runs of ``chunk_hours``
+    (``multi_run``), each run's hours profiled by ``processes`` worker processes."""
+
+    policy: Literal["single_run", "multi_run"] = "single_run"
+    chunk_hours: Count = 168
+    processes: Count = 1
+
+
 class Defaults(Strict):
     n_bins: Count = DEFAULT_BINS
     max_categories: Count = 100
@@ -312,6 +321,7 @@ class Defaults(Strict):
     min_rows: Count = DEFAULT_MIN_ROWS
     lag_minutes: Annotated[int, Field(strict=True, ge=0, le=59)] = 15
     quality_checks: bool = True
+    backfill: BackfillConfig = BackfillConfig()
 
 
 class DeploymentConfig(Strict):

@@ -25,6 +25,14 @@ def hourly_partitions(config: MonitorsConfig) -> dg.MultiPartitionsDefinition:
     )
 
 
+def backfill_policy(config: MonitorsConfig) -> dg.BackfillPolicy:
+    """``defaults.backfill.policy``: a range as one run, or as runs of ``chunk_hours`` hours."""
+    backfill = config.defaults.backfill
+    if backfill.policy == "multi_run":
+        return dg.BackfillPolicy.multi_run(max_partitions_per_run=backfill.chunk_hours)
+    return dg.BackfillPolicy.single_run()
+
+
 def hour_key(deployment_id: str, hour: datetime) -> dg.MultiPartitionKey:
     """The partition key of one deployment's hour."""
     return dg.MultiPartitionKey({"deployment": deployment_id, "hour": hour.strftime(HOUR_FORMAT)})

@@ -183,6 +183,35 @@ def aggregate_windows(
     A window with an unreadable log file is skipped (its stored rows stay as they were) and
     the others are profiled; then :class:`WindowsFailedError` lists the failed windows.
     """
+    summaries, failures = profile_windows(config, engine, windows, progress, validate)
+    return judged(engine, config, windows, summaries, failures)
+
+
+def judged(
+    engine: Engine,
+    config: MonitorsConfig,
+    windows: list[tuple[str, datetime]],
+    summaries: list[WindowSummary],
+    failures: dict[tuple[str, datetime], str],
+) -> list[WindowSummary]:
+    """The stored windows with their freshness, or WindowsFailedError naming the failed ones."""
+    ids = dict.fromkeys(deployment_id for deployment_id, _ in windows)
+    sources = {d: log_source(config, config.deployment(d)) for d in ids}
+    summaries = with_freshness(engine, summaries, sources)
+    if failures:
+        raise WindowsFailedError(summaries, failures)
+    return summaries
+
+
+def profile_windows(
+    config: MonitorsConfig,
+    engine: Engine,
+    windows: list[tuple[str, datetime]],
+    progress: Callable[[int, int, WindowSummary], None] = lambda i, n, s: None,
+    validate: bool = False,
+) -> tuple[list[WindowSummary], dict[tuple[str, datetime], str]]:
+    """Profile and store the windows in order; those whose log file is unreadable are
+    returned apart with the error (freshness not judged yet)."""
     baselines: dict[str, DatasetProfile | None] = {}
     sources: dict[str, LogSource] = {}
     validators: dict[str, HourValidator | None] = {}
@@ -211,10 +240,7 @@ def aggregate_windows(
             continue
         summaries.append(summary)
         progress(index, len(windows), summary)
-    summaries = with_freshness(engine, summaries, sources)
-    if failures:
-        raise WindowsFailedError(summaries, failures)
-    return summaries
+    return summaries, failures
 
 
 def with_freshness(

@@ -16,7 +16,12 @@ from monitoring_pipelines.defs.checks import (
     quality_check_specs,
 )
 from monitoring_pipelines.defs.metadata import window_metadata
-from monitoring_pipelines.defs.partitions import hour_key, hourly_partitions, windows_of
+from monitoring_pipelines.defs.partitions import (
+    backfill_policy,
+    hour_key,
+    hourly_partitions,
+    windows_of,
+)
 from monitoring_pipelines.defs.per_partition import PartitionReport, report_partitions
 from monitoring_pipelines.defs.progress import progress_line
 from monitoring_pipelines.defs.resources import MonitorsResource, StoreResource
@@ -25,6 +30,7 @@ from monitoring_pipelines.pipeline.aggregation import (
     WindowSummary,
     aggregate_windows,
 )
+from monitoring_pipelines.pipeline.split import aggregate_windows_split
 from monitoring_pipelines.quality import CHECKS
 
 ASSET = "hourly_aggregates"
@@ -54,7 +60,7 @@ def build_hourly_aggregates(
             *(quality_check_specs(ASSET, partitions_def) if checks else ()),
         ],
         partitions_def=partitions_def,
-        backfill_policy=dg.BackfillPolicy.single_run(),
+        backfill_policy=backfill_policy(config),
         can_subset=True,
     )
     def hourly_aggregates(
@@ -70,11 +76,20 @@ def build_hourly_aggregates(
                 )
             )
 
+        windows = windows_of(context)
+        processes = min(config.defaults.backfill.processes, len(windows))
+        if processes > 1:
+            context.log.info(f"{len(windows)} hours split across {processes} processes")
         failed = None
         try:
-            summaries = aggregate_windows(
-                monitors.load(), store.engine(), windows_of(context), progress, validate=validate
-            )
+            if processes > 1:
+                summaries = aggregate_windows_split(
+                    monitors.load(), store.engine(), windows, processes, progress, validate
+                )
+            else:
+                summaries = aggregate_windows(
+                    monitors.load(), store.engine(), windows, progress, validate=validate
+                )
         except WindowsFailedError as error:
             summaries, failed = error.summaries, error
         yield from report_partitions(

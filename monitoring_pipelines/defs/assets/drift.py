@@ -10,7 +10,12 @@ import dagster as dg
 from monitoring_pipelines.config import MonitorsConfig
 from monitoring_pipelines.defs.checks import drift_check_outcome, drift_check_spec
 from monitoring_pipelines.defs.metadata import hour_drift_metadata
-from monitoring_pipelines.defs.partitions import hour_key, hourly_partitions, windows_of
+from monitoring_pipelines.defs.partitions import (
+    backfill_policy,
+    hour_key,
+    hourly_partitions,
+    windows_of,
+)
 from monitoring_pipelines.defs.per_partition import PartitionReport, report_partitions
 from monitoring_pipelines.defs.progress import progress_line
 from monitoring_pipelines.defs.resources import MonitorsResource, StoreResource
@@ -41,7 +46,7 @@ def build_drift_scores(
         ],
         check_specs=[drift_check_spec(ASSET, partitions_def)],
         partitions_def=partitions_def,
-        backfill_policy=dg.BackfillPolicy.single_run(),
+        backfill_policy=backfill_policy(config),
         can_subset=True,
     )
     def drift_scores(

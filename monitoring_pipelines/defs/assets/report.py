@@ -5,7 +5,7 @@ import base64
 import dagster as dg
 
 from monitoring_pipelines.config import MonitorsConfig
-from monitoring_pipelines.defs.partitions import hourly_partitions, windows_of
+from monitoring_pipelines.defs.partitions import backfill_policy, hourly_partitions, windows_of
 from monitoring_pipelines.defs.resources import MonitorsResource, StoreResource
 from monitoring_pipelines.pipeline.report import WrittenReport, write_run_reports
 
@@ -34,7 +34,7 @@ def build_drift_report(
 ) -> dg.AssetsDefinition:
     @dg.asset(
         partitions_def=hourly_partitions(config),
-        backfill_policy=dg.BackfillPolicy.single_run(),
+        backfill_policy=backfill_policy(config),
         deps=[drift_scores],
         group_name="monitoring",
         kinds={"html"},

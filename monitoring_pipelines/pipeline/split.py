@@ -1,0 +1,69 @@
+"""A backfill's hours split across worker processes, so a long range uses every core.
+
+Each worker profiles (and validates) contiguous slices of the hours with
+``profile_windows``, writing its own partitions through the store's per-partition locks;
+the parent judges every hour's freshness once all are stored. Workers are spawned (not
+forked): the parent may be a Dagster step process with threads of its own.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from datetime import datetime
+
+from sqlalchemy import Engine
+
+from monitoring_pipelines.config import MonitorsConfig
+from monitoring_pipelines.pipeline.aggregation import WindowSummary, judged, profile_windows
+from monitoring_pipelines.store.engine import get_engine
+
+SLICES_PER_PROCESS = 4  # a few slices each, so progress moves and no worker idles long
+
+Windows = list[tuple[str, datetime]]
+
+
+def slices(windows: Windows, processes: int) -> list[Windows]:
+    """The windows in contiguous slices, about ``SLICES_PER_PROCESS`` per process."""
+    size = max(1, math.ceil(len(windows) / (processes * SLICES_PER_PROCESS)))
+    return [windows[i : i + size] for i in range(0, len(windows), size)]
+
+
+def _profile_slice(
+    config: MonitorsConfig, url: str, windows: Windows, validate: bool
+) -> tuple[list[WindowSummary], dict[tuple[str, datetime], str]]:
+    """One worker's slice, on an engine of its own."""
+    return profile_windows(config, get_engine(url), windows, validate=validate)
+
+
+def aggregate_windows_split(
+    config: MonitorsConfig,
+    engine: Engine,
+    windows: Windows,
+    processes: int,
+    progress: Callable[[int, int, WindowSummary], None] = lambda i, n, s: None,
+    validate: bool = False,
+) -> list[WindowSummary]:
+    """``aggregate_windows`` with the hours spread over ``processes`` worker processes
+    (a window with an unreadable log file fails alone, as there)."""
+    url = engine.url.render_as_string(hide_password=False)
+    parts = slices(windows, processes)
+    done: dict[int, list[WindowSummary]] = {}
+    failures: dict[tuple[str, datetime], str] = {}
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(min(processes, len(parts)), mp_context=context) as pool:
+        futures = {
+            pool.submit(_profile_slice, config, url, part, validate): i
+            for i, part in enumerate(parts)
+        }
+        for future in as_completed(futures):
+            summaries, failed = future.result()
+            done[futures[future]] = summaries
+            failures |= failed
+            if summaries:
+                finished = sum(len(d) for d in done.values())
+                progress(finished, len(windows), summaries[-1])
+    summaries = [s for i in range(len(parts)) for s in done[i]]
+    return judged(engine, config, windows, summaries, failures)
