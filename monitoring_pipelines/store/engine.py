@@ -15,6 +15,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from monitoring_pipelines.store.connection import create_store_engine
 from monitoring_pipelines.store.locks import MIGRATIONS_LOCK, write_transaction
@@ -36,6 +38,14 @@ def database_url() -> str:
     """The configured database URL; the embedded SQLite file when none is set."""
     url = os.environ.get(DATABASE_URL_ENV)
     if url:
+        try:
+            make_url(url)
+        except ArgumentError:
+            raise ValueError(
+                f"{DATABASE_URL_ENV} is not a SQLAlchemy database URL (expected e.g. "
+                "postgresql+psycopg://user:password@host:5432/database); its value is not "
+                "shown, it may hold a password"
+            ) from None
         return url
     home = dagster_home()
     home.mkdir(parents=True, exist_ok=True)

@@ -179,3 +179,12 @@ def test_a_forked_child_opens_its_own_connections(postgres_url):
     assert from_child != parent
     with engine.connect() as conn:  # the parent's pooled connection still works, untouched
         assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() == parent
+
+
+def test_an_unparsable_url_names_the_variable_and_hides_its_value(monkeypatch):
+    from monitoring_pipelines.store.engine import DATABASE_URL_ENV, database_url
+
+    monkeypatch.setenv(DATABASE_URL_ENV, "postgres-not-a-url:s3cret-token")
+    with pytest.raises(ValueError, match=DATABASE_URL_ENV) as raised:
+        database_url()
+    assert "s3cret" not in str(raised.value)
