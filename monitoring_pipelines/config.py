@@ -179,6 +179,9 @@ class RetrainingConfig(Strict):
     ``webhook_url_env``. ``dry_run`` records and alerts the decision only."""
 
     accuracy_floor: Annotated[float, Field(gt=0, le=1)] | None = None
+    # worse than the baseline (the validation set's performance) by more than this margin,
+    # on accuracy (classification) or RMSE (regression)
+    baseline_margin: Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False)] | None = None
     min_drifted_features: Annotated[int, Field(ge=1)] | None = None
     consecutive_windows: Annotated[int, Field(ge=1)] | None = None
     cooldown_hours: Annotated[float, Field(gt=0)] = 24
@@ -188,10 +191,16 @@ class RetrainingConfig(Strict):
 
     @model_validator(mode="after")
     def _rule_and_target(self) -> RetrainingConfig:
-        rules = (self.accuracy_floor, self.min_drifted_features, self.consecutive_windows)
+        rules = (
+            self.accuracy_floor,
+            self.baseline_margin,
+            self.min_drifted_features,
+            self.consecutive_windows,
+        )
         if all(rule is None for rule in rules):
             raise ValueError(
-                "no rule: set accuracy_floor, min_drifted_features or consecutive_windows"
+                "no rule: set accuracy_floor, baseline_margin, min_drifted_features or "
+                "consecutive_windows"
             )
         if self.callable is not None and self.webhook_url_env is not None:
             raise ValueError("set callable or webhook_url_env, not both")
@@ -201,6 +210,14 @@ class RetrainingConfig(Strict):
 
 
 class ReferenceConfig(Strict):
+    path: Path
+
+
+class ValidationConfig(Strict):
+    """A labelled validation set held out from training (Parquet or CSV, the log's column
+    names: prediction, score and label): the baseline performance each window is compared
+    with, fitted with ``baseline_statistics``."""
+
     path: Path
 
 
@@ -330,6 +347,7 @@ class DeploymentConfig(Strict):
     id: Annotated[str, AfterValidator(_deployment_id)]
     description: str = ""
     reference: ReferenceConfig
+    validation: ValidationConfig | None = None
     logs: Annotated[ParquetLogs | SqlLogs | KafkaLogs, Field(discriminator="type")]
     columns: Annotated[list[ColumnConfig], Field(min_length=1)]
     start: Annotated[datetime, AfterValidator(_aware)]
@@ -380,6 +398,19 @@ class DeploymentConfig(Strict):
                 f"label column {label.name!r} has type {label.type.value}, "
                 f"but task {self.labels.task} needs {wanted.value}"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _validation_needs_labels(self) -> DeploymentConfig:
+        if self.validation is not None and self.labels is None:
+            raise ValueError("validation needs a labels block (the task and positive class)")
+        margin = self.retraining.baseline_margin if self.retraining else None
+        if margin is not None and self.validation is None:
+            raise ValueError(
+                "retraining.baseline_margin needs a validation block (the baseline performance)"
+            )
+        if margin is not None and self.labels.task != "regression" and margin >= 1:
+            raise ValueError(f"retraining.baseline_margin {margin} on accuracy must be below 1")
         return self
 
     @property
@@ -494,6 +525,11 @@ def parse_config(
                 "labels": d.labels.model_copy(update={"path": _expand(d.labels.path, base)})
                 if isinstance(d.labels, ParquetLabels)
                 else d.labels,
+                "validation": d.validation.model_copy(
+                    update={"path": _expand(d.validation.path, base)}
+                )
+                if d.validation
+                else None,
             }
         )
         for d in config.deployments
