@@ -21,11 +21,13 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
 )
 
+from monitoring_pipelines.sources.parquet import first_hour
 from monitoring_pipelines.stats.alert_policy import SEVERITIES, AlertSettings
 from monitoring_pipelines.stats.binning import DEFAULT_BINS
 from monitoring_pipelines.stats.metrics.registry import METRICS, check_threshold
@@ -341,6 +343,15 @@ class Defaults(Strict):
     backfill: BackfillConfig = BackfillConfig()
 
 
+StartFrom = Literal["config", "logs", "reference", "load"]
+START_ORIGINS: dict[StartFrom, str] = {
+    "config": "its start",
+    "logs": "the first hour of its logs",
+    "reference": "the hour its reference was written",
+    "load": "no data yet",
+}
+
+
 class DeploymentConfig(Strict):
     """One deployed model: its training data, its logs, the columns to watch."""
 
@@ -350,13 +361,21 @@ class DeploymentConfig(Strict):
     validation: ValidationConfig | None = None
     logs: Annotated[ParquetLogs | SqlLogs | KafkaLogs, Field(discriminator="type")]
     columns: Annotated[list[ColumnConfig], Field(min_length=1)]
-    start: Annotated[datetime, AfterValidator(_aware)]
+    start: Annotated[datetime, AfterValidator(_aware)] | None = None
     n_bins: Count | None = None
     max_categories: Count | None = None
     drift: DriftConfig = DriftConfig()
     alerts: Annotated[dict[str, Any], AfterValidator(_alerts)] = Field(default_factory=dict)
     labels: Annotated[ParquetLabels | SqlLabels, Field(discriminator="type")] | None = None
     retraining: RetrainingConfig | None = None
+    _start_from: StartFrom = PrivateAttr("config")
+
+    @property
+    def start_from(self) -> StartFrom:
+        """Where ``start`` came from: the file (``config``), or, left out there, the first hour
+        of the Parquet logs (``logs``), the hour the reference was written (``reference``) or
+        the hour the file was loaded (``load``: no data yet)."""
+        return self._start_from
 
     @field_validator("columns")
     @classmethod
@@ -534,7 +553,35 @@ def parse_config(
         )
         for d in config.deployments
     ]
-    return config.model_copy(update={"deployments": deployments})
+    return config.model_copy(update={"deployments": [_with_start(d) for d in deployments]})
+
+
+def _hour_of(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def data_start(deployment: DeploymentConfig) -> tuple[datetime, StartFrom]:
+    """Where a deployment without ``start`` begins, so its partitions start with its data:
+    the first hour folder of its Parquet logs; else (SQL or Kafka logs, which are not read
+    while the code location loads, or no logs yet) the hour its reference file was written;
+    else the current hour."""
+    if isinstance(deployment.logs, ParquetLogs):
+        hour = first_hour(deployment.logs.path)
+        if hour is not None:
+            return hour, "logs"
+    reference = deployment.reference.path
+    if reference.is_file():
+        return _hour_of(datetime.fromtimestamp(reference.stat().st_mtime, UTC)), "reference"
+    return _hour_of(datetime.now(UTC)), "load"
+
+
+def _with_start(deployment: DeploymentConfig) -> DeploymentConfig:
+    if deployment.start is not None:
+        return deployment
+    start, source = data_start(deployment)
+    resolved = deployment.model_copy(update={"start": start})
+    resolved._start_from = source
+    return resolved
 
 
 def load_config(path: Path | str | None = None) -> MonitorsConfig:
