@@ -2,7 +2,9 @@
 
 Metric names: ``drift_score`` (dimensions ModelName, Feature, Metric), ``max_drift_score``,
 ``drifted_columns``, ``rows_scored`` and, for hours, ``no_data`` (1 when the hour had no rows
-or far fewer than usual, else 0; dimension ModelName), stamped at the window start.
+or far fewer than usual, else 0; dimension ModelName), stamped at the window start. An hour's
+performance row adds ``accuracy`` (or ``rmse``), ``estimated_accuracy``, ``latency_p95`` and
+``labelled_rows``; a decision to retrain adds ``retraining_requested`` (1).
 """
 
 from __future__ import annotations
@@ -66,8 +68,11 @@ def window_datums(
     metrics: Mapping[str, Any],
     settings: CloudWatchSettings,
 ) -> list[dict[str, Any]]:
-    """Datums for one window from an outbox ``cloudwatch`` payload (rows_scored, scores)."""
+    """Datums for one window from an outbox ``cloudwatch`` payload: drift (rows_scored,
+    scores), performance, or retraining_requested."""
     model = {"Name": settings.model_dimension, "Value": deployment_id}
+    if "scores" not in metrics:
+        return _model_datums(deployment_id, window_start, metrics, settings)
     scores = [s for s in metrics["scores"] if s["value"] is not None]
     datums = [
         {
@@ -102,6 +107,29 @@ def window_datums(
             }
         )
     return datums
+
+
+def _model_datums(
+    deployment_id: str,
+    window_start: datetime,
+    metrics: Mapping[str, Any],
+    settings: CloudWatchSettings,
+) -> list[dict[str, Any]]:
+    """Performance (metric → value) and retraining datums, dimension ModelName only."""
+    values = dict(metrics.get("performance") or {})
+    if "retraining_requested" in metrics:
+        values["retraining_requested"] = metrics["retraining_requested"]
+    units = {"labelled_rows": "Count", "retraining_requested": "Count"}
+    return [
+        {
+            "MetricName": name,
+            "Dimensions": [{"Name": settings.model_dimension, "Value": deployment_id}],
+            "Timestamp": window_start,
+            "Value": float(value),
+            "Unit": units.get(name, "None"),
+        }
+        for name, value in sorted(values.items())
+    ]
 
 
 def batches(datums: Sequence[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
