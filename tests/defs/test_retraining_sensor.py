@@ -21,6 +21,7 @@ from monitoring_pipelines.stats.performance import Performance
 from monitoring_pipelines.store.engine import get_engine
 from monitoring_pipelines.store.performance import write_performance
 from monitoring_pipelines.store.schema import alerts
+from tests.fakes.credentials import fake_secret
 
 T0 = datetime(2026, 11, 5, 8, tzinfo=UTC)
 H = timedelta(hours=1)
@@ -110,6 +111,7 @@ def test_the_job_calls_the_configured_callable(tmp_path):
 
 
 def test_the_webhook_is_retried_and_its_answer_recorded(tmp_path, monkeypatch):
+    hook_token = fake_secret("hook")
     seen: list[dict] = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -125,7 +127,7 @@ def test_the_webhook_is_retried_and_its_answer_recorded(tmp_path, monkeypatch):
     server = HTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     monkeypatch.setenv(
-        "RETRAIN_HOOK", f"http://127.0.0.1:{server.server_port}/retrain?token=s3cr3t"
+        "RETRAIN_HOOK", f"http://127.0.0.1:{server.server_port}/retrain?token={hook_token}"
     )
     config = write_config(tmp_path, {"accuracy_floor": 0.7, "webhook_url_env": "RETRAIN_HOOK"})
     run_config = {"ops": {"retrain": {"config": {"deployment_id": "fraud", "reasons": ["why"]}}}}
@@ -140,9 +142,10 @@ def test_the_webhook_is_retried_and_its_answer_recorded(tmp_path, monkeypatch):
         }
     finally:
         server.shutdown()
-    monkeypatch.setenv("RETRAIN_HOOK", "http://127.0.0.1:9/retrain?token=s3cr3t")  # nothing listens
+    # nothing listens on port 9
+    monkeypatch.setenv("RETRAIN_HOOK", f"http://127.0.0.1:9/retrain?token={hook_token}")
     with pytest.raises(Exception, match="retraining webhook failed") as failure:
         retraining_job.execute_in_process(
             run_config=run_config, resources={"monitors": MonitorsResource(path=config)}
         )
-    assert "s3cr3t" not in str(failure.value)
+    assert hook_token not in str(failure.value)
