@@ -21,11 +21,13 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
 )
 
+from monitoring_pipelines.sources.parquet import first_hour
 from monitoring_pipelines.stats.alert_policy import SEVERITIES, AlertSettings
 from monitoring_pipelines.stats.binning import DEFAULT_BINS
 from monitoring_pipelines.stats.metrics.registry import METRICS, check_threshold
@@ -179,6 +181,9 @@ class RetrainingConfig(Strict):
     ``webhook_url_env``. ``dry_run`` records and alerts the decision only."""
 
     accuracy_floor: Annotated[float, Field(gt=0, le=1)] | None = None
+    # worse than the baseline (the validation set's performance) by more than this margin,
+    # on accuracy (classification) or RMSE (regression)
+    baseline_margin: Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False)] | None = None
     min_drifted_features: Annotated[int, Field(ge=1)] | None = None
     consecutive_windows: Annotated[int, Field(ge=1)] | None = None
     cooldown_hours: Annotated[float, Field(gt=0)] = 24
@@ -188,10 +193,16 @@ class RetrainingConfig(Strict):
 
     @model_validator(mode="after")
     def _rule_and_target(self) -> RetrainingConfig:
-        rules = (self.accuracy_floor, self.min_drifted_features, self.consecutive_windows)
+        rules = (
+            self.accuracy_floor,
+            self.baseline_margin,
+            self.min_drifted_features,
+            self.consecutive_windows,
+        )
         if all(rule is None for rule in rules):
             raise ValueError(
-                "no rule: set accuracy_floor, min_drifted_features or consecutive_windows"
+                "no rule: set accuracy_floor, baseline_margin, min_drifted_features or "
+                "consecutive_windows"
             )
         if self.callable is not None and self.webhook_url_env is not None:
             raise ValueError("set callable or webhook_url_env, not both")
@@ -201,6 +212,14 @@ class RetrainingConfig(Strict):
 
 
 class ReferenceConfig(Strict):
+    path: Path
+
+
+class ValidationConfig(Strict):
+    """A labelled validation set held out from training (Parquet or CSV, the log's column
+    names: prediction, score and label): the baseline performance each window is compared
+    with, fitted with ``baseline_statistics``."""
+
     path: Path
 
 
@@ -324,21 +343,39 @@ class Defaults(Strict):
     backfill: BackfillConfig = BackfillConfig()
 
 
+StartFrom = Literal["config", "logs", "reference", "load"]
+START_ORIGINS: dict[StartFrom, str] = {
+    "config": "its start",
+    "logs": "the first hour of its logs",
+    "reference": "the hour its reference was written",
+    "load": "no data yet",
+}
+
+
 class DeploymentConfig(Strict):
     """One deployed model: its training data, its logs, the columns to watch."""
 
     id: Annotated[str, AfterValidator(_deployment_id)]
     description: str = ""
     reference: ReferenceConfig
+    validation: ValidationConfig | None = None
     logs: Annotated[ParquetLogs | SqlLogs | KafkaLogs, Field(discriminator="type")]
     columns: Annotated[list[ColumnConfig], Field(min_length=1)]
-    start: Annotated[datetime, AfterValidator(_aware)]
+    start: Annotated[datetime, AfterValidator(_aware)] | None = None
     n_bins: Count | None = None
     max_categories: Count | None = None
     drift: DriftConfig = DriftConfig()
     alerts: Annotated[dict[str, Any], AfterValidator(_alerts)] = Field(default_factory=dict)
     labels: Annotated[ParquetLabels | SqlLabels, Field(discriminator="type")] | None = None
     retraining: RetrainingConfig | None = None
+    _start_from: StartFrom = PrivateAttr("config")
+
+    @property
+    def start_from(self) -> StartFrom:
+        """Where ``start`` came from: the file (``config``), or, left out there, the first hour
+        of the Parquet logs (``logs``), the hour the reference was written (``reference``) or
+        the hour the file was loaded (``load``: no data yet)."""
+        return self._start_from
 
     @field_validator("columns")
     @classmethod
@@ -380,6 +417,19 @@ class DeploymentConfig(Strict):
                 f"label column {label.name!r} has type {label.type.value}, "
                 f"but task {self.labels.task} needs {wanted.value}"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _validation_needs_labels(self) -> DeploymentConfig:
+        if self.validation is not None and self.labels is None:
+            raise ValueError("validation needs a labels block (the task and positive class)")
+        margin = self.retraining.baseline_margin if self.retraining else None
+        if margin is not None and self.validation is None:
+            raise ValueError(
+                "retraining.baseline_margin needs a validation block (the baseline performance)"
+            )
+        if margin is not None and self.labels.task != "regression" and margin >= 1:
+            raise ValueError(f"retraining.baseline_margin {margin} on accuracy must be below 1")
         return self
 
     @property
@@ -494,11 +544,44 @@ def parse_config(
                 "labels": d.labels.model_copy(update={"path": _expand(d.labels.path, base)})
                 if isinstance(d.labels, ParquetLabels)
                 else d.labels,
+                "validation": d.validation.model_copy(
+                    update={"path": _expand(d.validation.path, base)}
+                )
+                if d.validation
+                else None,
             }
         )
         for d in config.deployments
     ]
-    return config.model_copy(update={"deployments": deployments})
+    return config.model_copy(update={"deployments": [_with_start(d) for d in deployments]})
+
+
+def _hour_of(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def data_start(deployment: DeploymentConfig) -> tuple[datetime, StartFrom]:
+    """Where a deployment without ``start`` begins, so its partitions start with its data:
+    the first hour folder of its Parquet logs; else (SQL or Kafka logs, which are not read
+    while the code location loads, or no logs yet) the hour its reference file was written;
+    else the current hour."""
+    if isinstance(deployment.logs, ParquetLogs):
+        hour = first_hour(deployment.logs.path)
+        if hour is not None:
+            return hour, "logs"
+    reference = deployment.reference.path
+    if reference.is_file():
+        return _hour_of(datetime.fromtimestamp(reference.stat().st_mtime, UTC)), "reference"
+    return _hour_of(datetime.now(UTC)), "load"
+
+
+def _with_start(deployment: DeploymentConfig) -> DeploymentConfig:
+    if deployment.start is not None:
+        return deployment
+    start, source = data_start(deployment)
+    resolved = deployment.model_copy(update={"start": start})
+    resolved._start_from = source
+    return resolved
 
 
 def load_config(path: Path | str | None = None) -> MonitorsConfig:

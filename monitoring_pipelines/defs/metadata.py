@@ -22,7 +22,11 @@ from monitoring_pipelines.pipeline.drift import WindowScores
 from monitoring_pipelines.pipeline.performance import PerformanceSummary
 from monitoring_pipelines.stats.dataset import DatasetProfile
 from monitoring_pipelines.stats.performance import Performance
-from monitoring_pipelines.store.performance import LATENCY_QUANTILES
+from monitoring_pipelines.store.performance import (
+    LATENCY_QUANTILES,
+    BaselinePerformance,
+    versus_rows,
+)
 
 DIGITS = 4
 
@@ -140,4 +144,23 @@ def hour_performance_metadata(summary: PerformanceSummary) -> dict[str, dg.Metad
     }
     if performance.confusion:
         metadata["confusion_matrix"] = dg.MetadataValue.md(_confusion_table(performance))
+    for row in versus_rows(performance, summary.baseline):
+        metric = row["details"]["metric"]
+        metadata[f"baseline_{metric}"] = _number(row["details"]["baseline"])
+        metadata[f"{metric}_vs_baseline"] = _number(row["value"])
     return metadata
+
+
+def baseline_performance_metadata(
+    baseline: BaselinePerformance | None,
+) -> dict[str, dg.MetadataValue]:
+    """The validation set's metrics of a new baseline version (nothing without one)."""
+    if baseline is None:
+        return {}
+    metadata = {
+        "baseline_version": dg.MetadataValue.text(baseline.version.isoformat()),
+        "validation_labelled_rows": dg.MetadataValue.int(baseline.n_labelled),
+    }
+    return metadata | {
+        f"validation_{name}": _number(value) for name, value in sorted(baseline.metrics.items())
+    }

@@ -20,6 +20,7 @@ from monitoring_pipelines.config import (
     ParquetLogs,
     Role,
 )
+from monitoring_pipelines.pipeline.baseline_performance import fit_baseline_performance
 from monitoring_pipelines.pipeline.drift import calibrate_baseline
 from monitoring_pipelines.pipeline.freshness import hours_freshness
 from monitoring_pipelines.quality import CheckOutcome, HourValidator
@@ -124,7 +125,9 @@ def log_source(config: MonitorsConfig, deployment: DeploymentConfig) -> LogSourc
 def compute_baseline(
     config: MonitorsConfig, deployment: DeploymentConfig, engine: Engine
 ) -> DatasetProfile:
-    """Profile the reference data (fitting bin edges and categories) and store it."""
+    """Profile the reference data (fitting bin edges and categories) and store it, with the
+    baseline performance of the validation set when one is declared (the same version)."""
+    version = datetime.now(UTC)
     frame = read_reference(deployment.reference.path)
     profile = fit_baseline(
         frame,
@@ -135,12 +138,13 @@ def compute_baseline(
     write_profile(
         engine,
         deployment.id,
-        datetime.now(UTC),
+        version,
         profile,
         is_baseline=True,
         response_columns=deployment.response_columns,
     )
     calibrate_baseline(deployment, engine, frame, profile)
+    fit_baseline_performance(deployment, engine, version)
     ensure_deployment_views(engine, [deployment.id])
     return profile
 

@@ -1,7 +1,8 @@
 """The retraining decision from stored results, its outbox record, and the retraining call.
 
-:func:`evaluate_retraining` reads a deployment's latest realized accuracy and its recent
-hourly drift from the store and asks ``stats.retraining.decide_retraining``. A decision to
+:func:`evaluate_retraining` reads a deployment's latest realized accuracy (and judged metric
+beside the latest baseline version's) and its recent hourly drift from the store and asks
+``stats.retraining.decide_retraining``. A decision to
 retrain is written to the outbox (kind ``retraining``) keyed by deployment and the latest
 window, and only when no retraining row of the deployment is younger than the cooldown, so
 a decision is recorded, and acted on, once. :func:`call_retraining` runs the configured
@@ -24,14 +25,16 @@ from urllib3.util.retry import Retry
 
 from monitoring_pipelines.config import DeploymentConfig, RetrainingConfig
 from monitoring_pipelines.stats.alert_policy import DriftRecord
+from monitoring_pipelines.stats.performance import primary_metric
 from monitoring_pipelines.stats.retraining import (
     RetrainingDecision,
     RetrainingPolicy,
+    VersusBaseline,
     decide_retraining,
 )
 from monitoring_pipelines.store import alerts as outbox
 from monitoring_pipelines.store.drift import read_drift_scores
-from monitoring_pipelines.store.performance import window_values
+from monitoring_pipelines.store.performance import read_baseline_performance, window_values
 from monitoring_pipelines.store.schema import alerts
 
 RETRAINING = "retraining"
@@ -53,19 +56,38 @@ def policy_of(settings: RetrainingConfig) -> RetrainingPolicy:
     """The pure policy of a ``retraining`` block."""
     return RetrainingPolicy(
         accuracy_floor=settings.accuracy_floor,
+        baseline_margin=settings.baseline_margin,
         min_drifted_features=settings.min_drifted_features,
         consecutive_windows=settings.consecutive_windows,
     )
 
 
-def latest_accuracy(engine: Engine, deployment_id: str, now: datetime) -> float | None:
-    """The realized accuracy of the latest hour that has one (within a week of ``now``)."""
+def latest_value(
+    engine: Engine, deployment_id: str, now: datetime, name: str = "accuracy"
+) -> float | None:
+    """The realized ``name`` of the latest hour that has one (within a week of ``now``)."""
     values = [
         value
         for _, metric, value in window_values(engine, deployment_id, now - LOOKBACK, now)
-        if metric == "accuracy"
+        if metric == name
     ]
     return values[-1] if values else None
+
+
+def versus_baseline(
+    engine: Engine, deployment: DeploymentConfig, now: datetime
+) -> VersusBaseline | None:
+    """The latest hour's judged metric beside the latest baseline version's (None without a
+    labels block)."""
+    if deployment.labels is None:
+        return None
+    metric = primary_metric(deployment.labels.task)
+    baseline = read_baseline_performance(engine, deployment.id)
+    return VersusBaseline(
+        metric,
+        latest_value(engine, deployment.id, now, metric),
+        baseline.metrics.get(metric) if baseline else None,
+    )
 
 
 def evaluate_retraining(
@@ -82,9 +104,10 @@ def evaluate_retraining(
     decision = decide_retraining(
         deployment.id,
         policy_of(settings),
-        accuracy=latest_accuracy(engine, deployment.id, now),
+        accuracy=latest_value(engine, deployment.id, now),
         drift=records,
         alerting_windows=alerting,
+        versus_baseline=versus_baseline(engine, deployment, now),
     )
     latest = max((r.window_start for r in records), default=None)
     if not decision.retrain or _in_cooldown(engine, deployment.id, settings.cooldown_hours):
