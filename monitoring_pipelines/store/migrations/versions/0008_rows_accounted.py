@@ -4,8 +4,8 @@ events (``rows_undecodable``, Kafka), repeated request ids
 (``duplicate_request_ids``) and, per column, values PostgreSQL cannot store that were replaced
 by U+FFFD (``replaced_values``). NULL on rows written before: not counted then.
 
-Revision ID: 0007_rows_accounted
-Revises: 0006_performance_details
+Revision ID: 0008_rows_accounted
+Revises: 0007_drift_reference
 Create Date: 2026-12-03
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007_rows_accounted"
-down_revision: str | None = "0006_performance_details"
+revision: str = "0008_rows_accounted"
+down_revision: str | None = "0007_drift_reference"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
