@@ -28,6 +28,7 @@ EXPECTED = {
         "hourly_aggregates:raw_missing_values",
         "hourly_aggregates:raw_schema",
         "hourly_aggregates:raw_value_ranges",
+        "hourly_aggregates:rows_accounted",
     ],
     "jobs": [
         "alert_delivery_job",
