@@ -19,6 +19,7 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from monitoring_pipelines.config import DeploymentConfig, MonitorsConfig, Role
+from monitoring_pipelines.stats.batch_scoring import deferred_gc, score_windows_batch
 from monitoring_pipelines.stats.calibration import Calibration, calibrate
 from monitoring_pipelines.stats.dataset import DatasetProfile
 from monitoring_pipelines.stats.drift import DriftResult
@@ -26,9 +27,9 @@ from monitoring_pipelines.stats.metrics.registry import get_spec
 from monitoring_pipelines.stats.model_signals import ModelSignals, model_signals
 from monitoring_pipelines.stats.scoring import default_metrics, score_window
 from monitoring_pipelines.stats.windows import merge_window, window_bounds
-from monitoring_pipelines.store.aggregates import read_baseline, read_windows
-from monitoring_pipelines.store.calibration import read_calibration, write_calibration
-from monitoring_pipelines.store.drift import write_drift_scores
+from monitoring_pipelines.store.aggregates import read_baselines, read_fleet_windows
+from monitoring_pipelines.store.calibration import read_calibrations, write_calibration
+from monitoring_pipelines.store.drift import DriftWindow, write_drift_windows
 
 HOUR = timedelta(hours=1)
 
@@ -180,66 +181,106 @@ def affected_windows(
     return [(granularity, start, end) for (granularity, start), end in windows.items()]
 
 
-def score_deployment_hours(
-    config: MonitorsConfig,
-    engine: Engine,
-    deployment: DeploymentConfig,
-    hours: list[datetime],
-) -> list[WindowScores]:
-    """Score every window the hours change, each merged from all its stored hours (re-running
-    one past hour re-scores its whole day, not the day to that hour)."""
-    baseline = read_baseline(engine, deployment.id)
-    if baseline is None:
-        raise MissingAggregatesError(
-            f"deployment {deployment.id!r} has no baseline_statistics yet: materialize it first"
-        )
-    calibration = read_calibration(engine, deployment.id)
-    granularities = deployment.drift.granularities
-    hours = sorted(hours)
-    bounds = [window_bounds(h, g) for h in (hours[0], hours[-1]) for g in granularities]
-    start = min(b[0] for b in bounds)
-    end = max([b[1] for b in bounds] + [hours[-1] + 24 * HOUR])
-    hourly = read_windows(engine, deployment.id, start, end, baseline)
-    absent = [h for h in hours if h not in hourly]
-    if absent:
-        shown = ", ".join(f"{h:%Y-%m-%d %H:%M}" for h in absent[:5])
-        raise MissingAggregatesError(
-            f"deployment {deployment.id!r} has no hourly_aggregates for {shown}"
-            f"{' and more' if len(absent) > 5 else ''}: materialize them first"
-        )
-    results = []
-    for granularity, window_start, window_end in affected_windows(hours, hourly, granularities):
-        profile = merge_window(hourly, window_start, window_end)
-        scores = score_profile(config, deployment, baseline, profile, calibration)
-        write_drift_scores(engine, deployment.id, window_start, window_end, granularity, scores)
-        signals = signals_of(deployment, baseline, profile) if granularity == "hour" else None
-        results.append(
-            WindowScores(
-                deployment.id,
-                granularity,
-                window_start,
-                window_end,
-                profile.row_count,
-                scores,
-                signals,
-            )
-        )
-    return results
-
-
 def score_windows(
     config: MonitorsConfig,
     engine: Engine,
     windows: list[tuple[str, datetime]],
     progress: Callable[[int, int, WindowScores], None] = lambda i, n, s: None,
 ) -> list[WindowScores]:
-    """Score the hours of a run (one, or a single-run backfill), deployment by deployment."""
+    """Score every window the hours of a run change (one hour, or a single-run backfill, of
+    one or many deployments), each merged from all its stored hours (re-running one past hour
+    re-scores its whole day, not the day to that hour). The baselines, calibrations and hours
+    of all the deployments are read in one query each; the windows are scored in batches of
+    :data:`BATCH_WINDOWS`, each batch's metrics over stacked counts, and written in one
+    transaction per batch."""
+    hours_of = {d: sorted(h for _, h in group) for d, group in groupby(sorted(windows), key=_first)}
+    deployments = [config.deployment(d) for d in hours_of]
+    baselines = read_baselines(engine, hours_of)
+    for deployment in deployments:
+        if deployment.id not in baselines:
+            raise MissingAggregatesError(
+                f"deployment {deployment.id!r} has no baseline_statistics yet: materialize it first"
+            )
+    calibrations = read_calibrations(engine, hours_of)
+    spans = {
+        d.id: (*_span(hours_of[d.id], d.drift.granularities), baselines[d.id]) for d in deployments
+    }
+    hourly = read_fleet_windows(engine, spans)
+    for deployment in deployments:
+        _check_stored(deployment.id, hours_of[deployment.id], hourly[deployment.id])
+    jobs = [
+        (deployment, granularity, start, end)
+        for deployment in deployments
+        for granularity, start, end in affected_windows(
+            hours_of[deployment.id], hourly[deployment.id], deployment.drift.granularities
+        )
+    ]
     results: list[WindowScores] = []
-    total = len(windows)
-    for deployment_id, group in groupby(sorted(windows), key=lambda w: w[0]):
-        deployment = config.deployment(deployment_id)
-        for item in score_deployment_hours(config, engine, deployment, [h for _, h in group]):
+    for first in range(0, len(jobs), BATCH_WINDOWS):
+        with deferred_gc():
+            batch = _score_batch(
+                config, engine, jobs[first : first + BATCH_WINDOWS], baselines, calibrations, hourly
+            )
+        for item in batch:
             results.append(item)
             if item.granularity == "hour":
-                progress(sum(r.granularity == "hour" for r in results), total, item)
+                progress(sum(r.granularity == "hour" for r in results), len(windows), item)
     return results
+
+
+BATCH_WINDOWS = 512  # windows scored and written together: bounds the profiles held at once
+
+
+def _score_batch(config, engine, jobs, baselines, calibrations, hourly) -> list[WindowScores]:
+    """Merge, score (one batch) and write (one transaction) the windows of ``jobs``."""
+    profiles = [merge_window(hourly[d.id], start, end) for d, _, start, end in jobs]
+    settings = {d.id: score_settings(config, d) for d, _, _, _ in jobs}
+    scored = score_windows_batch(
+        [
+            (baselines[d.id], profile, {**settings[d.id], "calibration": calibrations[d.id]})
+            for (d, _, _, _), profile in zip(jobs, profiles, strict=True)
+        ]
+    )
+    write_drift_windows(
+        engine,
+        [
+            DriftWindow(d.id, start, end, granularity, scores)
+            for (d, granularity, start, end), scores in zip(jobs, scored, strict=True)
+        ],
+    )
+    return [
+        WindowScores(
+            d.id,
+            granularity,
+            start,
+            end,
+            profile.row_count,
+            scores,
+            signals_of(d, baselines[d.id], profile) if granularity == "hour" else None,
+        )
+        for (d, granularity, start, end), profile, scores in zip(
+            jobs, profiles, scored, strict=True
+        )
+    ]
+
+
+def _first(window: tuple[str, datetime]) -> str:
+    return window[0]
+
+
+def _span(hours: list[datetime], granularities: list[str]) -> tuple[datetime, datetime]:
+    """The stored hours every window of ``hours`` may hold (and the trailing windows after)."""
+    bounds = [window_bounds(h, g) for h in (hours[0], hours[-1]) for g in granularities]
+    start = min(b[0] for b in bounds)
+    end = max([b[1] for b in bounds] + [hours[-1] + 24 * HOUR])
+    return start, end
+
+
+def _check_stored(deployment_id: str, hours: list[datetime], stored: Iterable[datetime]) -> None:
+    absent = [h for h in hours if h not in stored]
+    if absent:
+        shown = ", ".join(f"{h:%Y-%m-%d %H:%M}" for h in absent[:5])
+        raise MissingAggregatesError(
+            f"deployment {deployment_id!r} has no hourly_aggregates for {shown}"
+            f"{' and more' if len(absent) > 5 else ''}: materialize them first"
+        )
