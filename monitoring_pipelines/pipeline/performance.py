@@ -32,7 +32,12 @@ from monitoring_pipelines.sources.labels import (
 from monitoring_pipelines.sources.sql import SqlLogSource
 from monitoring_pipelines.stats.latency_sketch import LatencySketch
 from monitoring_pipelines.stats.performance import Performance, accumulator
-from monitoring_pipelines.store.performance import stored_windows, write_performance
+from monitoring_pipelines.store.performance import (
+    BaselinePerformance,
+    read_baseline_performance,
+    stored_windows,
+    write_performance,
+)
 
 HOUR = timedelta(hours=1)
 UNLABELLED = "unlabelled"
@@ -49,6 +54,7 @@ class PerformanceSummary:
     latency: LatencySketch
     labels_through: datetime | None
     labels_read: int
+    baseline: BaselinePerformance | None = None
 
 
 def label_source(config: MonitorsConfig, deployment: DeploymentConfig) -> LabelSource:
@@ -122,8 +128,10 @@ def window_performance(
     end: datetime,
     now: datetime,
     chunk_rows: int = 100_000,
+    baseline: BaselinePerformance | None = None,
 ) -> PerformanceSummary:
-    """Compute and store one window's performance from the labels arrived before ``now``."""
+    """Compute and store one window's performance from the labels arrived before ``now``,
+    compared with ``baseline`` (the validation set's) when given."""
     names = _names(deployment)
     hour, latency = _read_hour(source, names, start, end)
     settings = deployment.labels
@@ -146,8 +154,10 @@ def window_performance(
         else:
             acc.add(part[LABEL], part[names[Role.PREDICTION]], part[score] if scored else None)
     performance = acc.result(len(hour))
-    write_performance(engine, deployment.id, start, end, performance, latency, cutoff)
-    return PerformanceSummary(deployment.id, start, end, performance, latency, cutoff, read)
+    write_performance(engine, deployment.id, start, end, performance, latency, cutoff, baseline)
+    return PerformanceSummary(
+        deployment.id, start, end, performance, latency, cutoff, read, baseline
+    )
 
 
 def performance_windows(
@@ -160,12 +170,14 @@ def performance_windows(
     """Compute many hourly windows (a backfill) in one pass, one source pair per deployment."""
     now = now or datetime.now(UTC)
     sources: dict[str, tuple[LogSource, LabelSource | None]] = {}
+    baselines: dict[str, BaselinePerformance | None] = {}
     summaries = []
     for index, (deployment_id, start) in enumerate(windows, start=1):
         deployment = config.deployment(deployment_id)
         if deployment_id not in sources:
             labels = label_source(config, deployment) if deployment.labels else None
             sources[deployment_id] = (log_source(config, deployment), labels)
+            baselines[deployment_id] = read_baseline_performance(engine, deployment_id)
         summary = window_performance(
             deployment,
             engine,
@@ -174,6 +186,7 @@ def performance_windows(
             start + HOUR,
             now,
             config.defaults.chunk_rows,
+            baselines[deployment_id],
         )
         summaries.append(summary)
         progress(index, len(windows), summary)

@@ -28,10 +28,10 @@ from monitoring_pipelines.stats.scoring import (
     window_tasks,
 )
 
-Window = tuple[DatasetProfile, DatasetProfile, Mapping[str, Any]]  # baseline, window, settings
+BatchWindow = tuple[DatasetProfile, DatasetProfile, Mapping[str, Any]]  # baseline, window, settings
 
 
-def score_windows_batch(windows: Sequence[Window]) -> list[dict[str, tuple[DriftResult, ...]]]:
+def score_windows_batch(windows: Sequence[BatchWindow]) -> list[dict[str, tuple[DriftResult, ...]]]:
     """``score_window(baseline, current, **settings)`` of each (baseline, current, settings)."""
     with deferred_gc():
         return _score(windows)
@@ -66,7 +66,7 @@ _holders = 0
 _was_enabled = True
 
 
-def _score(windows: Sequence[Window]) -> list[dict[str, tuple[DriftResult, ...]]]:
+def _score(windows: Sequence[BatchWindow]) -> list[dict[str, tuple[DriftResult, ...]]]:
     planned = [
         window_tasks(baseline, current, **settings) for baseline, current, settings in windows
     ]

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from monitoring_pipelines.stats.binning import DEFAULT_BINS
-from monitoring_pipelines.stats.calibration import DEFAULT_SIGMAS, NoiseCurve
+from monitoring_pipelines.stats.calibration import DEFAULT_SIGMAS, NoiseCurve, effective_size
 from monitoring_pipelines.stats.category_shift import category_shifts, value_shifts
 from monitoring_pipelines.stats.dataset import reference_categories
 from monitoring_pipelines.stats.metrics.measurement import Measurement
@@ -79,6 +79,7 @@ def score_column(
     min_rows: int = 1,
     noise: NoiseCurve | None = None,
     sigmas: float = DEFAULT_SIGMAS,
+    calibrated_on: ColumnProfile | None = None,
     **params: Any,
 ) -> DriftResult:
     """Score one production column profile against its baseline profile.
@@ -86,7 +87,9 @@ def score_column(
     Fewer than ``min_rows`` production values (rows, for ``missing_rate``) or an
     empty baseline give status ``insufficient_data`` and no value. With a ``noise`` curve
     (a distance's calibration, ``stats.calibration``) the threshold applied is the larger
-    of ``threshold`` (the effect-size floor) and the noise threshold at the window's size.
+    of ``threshold`` (the effect-size floor) and the noise threshold at the window's size;
+    ``calibrated_on`` (the training column the curve was learned on, when ``baseline`` is a
+    production reference) reads the curve at the two-sample effective size instead.
     """
     task = plan_column(
         metric,
@@ -96,6 +99,7 @@ def score_column(
         min_rows=min_rows,
         noise=noise,
         sigmas=sigmas,
+        calibrated_on=calibrated_on,
         params=params,
     )
     if isinstance(task, DriftResult):
@@ -115,6 +119,7 @@ class ColumnTask:
     threshold: float
     floor: float
     noise_threshold: float | None
+    noise_size: float | None
     sizes: tuple[int, int]
     params: Mapping[str, Any]
 
@@ -128,6 +133,7 @@ def plan_column(
     min_rows: int,
     noise: NoiseCurve | None,
     sigmas: float,
+    calibrated_on: ColumnProfile | None,
     params: Mapping[str, Any],
 ) -> ColumnTask | DriftResult:
     """The checked task of one metric on one column, or its ``insufficient_data`` result."""
@@ -140,12 +146,22 @@ def plan_column(
     )
     if sizes[0] == 0 or sizes[1] < max(min_rows, 1):
         return insufficient(metric, threshold, *sizes, min_rows)
-    noise_threshold = None
+    noise_threshold = at = None
     if noise is not None and spec.decision == "distance":
-        noise_threshold = noise.threshold(sizes[1], sigmas)
+        at = _noise_size(spec, sizes, calibrated_on)
+        noise_threshold = noise.threshold(at, sigmas)
     applied = threshold if noise_threshold is None else max(threshold, noise_threshold)
     return ColumnTask(
-        metric, spec, baseline, current, applied, threshold, noise_threshold, sizes, params
+        metric,
+        spec,
+        baseline,
+        current,
+        applied,
+        threshold,
+        noise_threshold,
+        None if calibrated_on is None else at,
+        sizes,
+        params,
     )
 
 
@@ -158,6 +174,8 @@ def finish_column(task: ColumnTask, measurement: Measurement) -> DriftResult:
     if task.noise_threshold is not None:
         extra["threshold_floor"] = task.floor
         extra["noise_threshold"] = task.noise_threshold
+        if task.noise_size is not None:
+            extra["noise_size"] = task.noise_size
     if isinstance(current, NumericalProfile) and current.values is not None:
         new = current.new_values
         if new:
@@ -179,6 +197,17 @@ def finish_column(task: ColumnTask, measurement: Measurement) -> DriftResult:
         current_size=int(task.sizes[1]),
         detail={**detail, **extra} if extra else detail,
     )
+
+
+def _noise_size(
+    spec: MetricSpec, sizes: tuple[int, int], calibrated_on: ColumnProfile | None
+) -> float:
+    """The window size the noise curve is read at: the window's, or against a production
+    reference the two-sample effective size (the curve's reference was half the training's)."""
+    if calibrated_on is None:
+        return sizes[1]
+    training = calibrated_on.rows if spec.sizes == "rows" else calibrated_on.count
+    return effective_size(sizes[1], sizes[0], training / 2)
 
 
 def score(

@@ -1,7 +1,8 @@
 """Retraining policy: a pure decision from the latest signals and the recent alert history.
 
-Any one trigger asks for retraining: accuracy below a floor, at least N drifted features in
-the latest window, or M consecutive alerting windows. The decision lists every reason.
+Any one trigger asks for retraining: accuracy below a floor, the judged metric (accuracy or
+RMSE) worse than the baseline's by more than a margin, at least N drifted features in the
+latest window, or M consecutive alerting windows. The decision lists every reason.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from monitoring_pipelines.stats.alert_policy import DriftRecord
+from monitoring_pipelines.stats.performance import shortfall
 
 
 @dataclass(frozen=True)
@@ -18,6 +20,7 @@ class RetrainingPolicy:
     """Triggers; None disables one."""
 
     accuracy_floor: float | None = None
+    baseline_margin: float | None = None
     min_drifted_features: int | None = None
     consecutive_windows: int | None = None
     window: timedelta = timedelta(hours=1)
@@ -29,6 +32,15 @@ class RetrainingPolicy:
                 raise ValueError(f"{name} must be >= 1 or None, got {value}")
         if self.window <= timedelta(0):
             raise ValueError(f"window must be positive, got {self.window}")
+
+
+@dataclass(frozen=True)
+class VersusBaseline:
+    """The latest window's judged metric and the baseline's (validation set) value of it."""
+
+    metric: str
+    value: float | None
+    baseline: float | None
 
 
 @dataclass(frozen=True)
@@ -73,8 +85,10 @@ def decide_retraining(
     accuracy: float | None,
     drift: Iterable[DriftRecord],
     alerting_windows: Iterable[datetime],
+    versus_baseline: VersusBaseline | None = None,
 ) -> RetrainingDecision:
-    """Decide from the latest accuracy, the latest window's drift and the alerting windows.
+    """Decide from the latest accuracy (and judged metric against the baseline), the latest
+    window's drift and the alerting windows.
 
     The alerting run must end at the latest drift window (when drift results are given).
     """
@@ -89,6 +103,8 @@ def decide_retraining(
             triggered.append(f"accuracy {accuracy:.4g} below floor {policy.accuracy_floor:.4g}")
         else:
             held.append(f"accuracy {accuracy:.4g} at or above floor {policy.accuracy_floor:.4g}")
+    if policy.baseline_margin is not None:
+        _versus_baseline(policy.baseline_margin, versus_baseline, triggered, held)
     if policy.min_drifted_features is not None:
         text = f"{len(columns)} drifted features" + (
             f" in window {latest.isoformat()}" if latest else ""
@@ -107,3 +123,24 @@ def decide_retraining(
         else:
             held.append(f"{text} < {policy.consecutive_windows}")
     return RetrainingDecision(deployment_id, bool(triggered), tuple(triggered or held))
+
+
+def _versus_baseline(
+    margin: float, versus: VersusBaseline | None, triggered: list[str], held: list[str]
+) -> None:
+    """The baseline rule's reason: worse than the baseline by more than ``margin``, or not."""
+    if versus is None or versus.baseline is None:
+        held.append("no baseline performance (validation set) to compare with")
+        return
+    if versus.value is None:
+        held.append(f"{versus.metric} unknown (no labelled rows yet)")
+        return
+    worse = shortfall(versus.metric, versus.value, versus.baseline)
+    text = (
+        f"{versus.metric} {versus.value:.4g} vs baseline {versus.baseline:.4g}: "
+        f"worse by {worse:.4g}"
+    )
+    if worse > margin:
+        triggered.append(f"{text} > margin {margin:.4g}")
+    else:
+        held.append(f"{text} <= margin {margin:.4g}")

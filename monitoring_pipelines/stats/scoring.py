@@ -53,6 +53,7 @@ def score_window(
     correction: str = DEFAULT_CORRECTION,
     calibration: Mapping[str, Mapping[str, NoiseCurve]] | None = None,
     sigmas: float = DEFAULT_SIGMAS,
+    calibrated_on: DatasetProfile | None = None,
 ) -> dict[str, tuple[DriftResult, ...]]:
     """Results per column (in the baseline's column order) for one production window.
 
@@ -62,6 +63,8 @@ def score_window(
     passes metric parameters (metric → {name: value}), e.g. ``{"psi": {"epsilon": 1e-3}}``.
     ``calibration`` (column → metric → noise curve, learned with the baseline) raises a
     distance's threshold to its noise threshold at the window's size where that is larger.
+    ``calibrated_on`` is the training baseline the curves were learned on, when ``baseline``
+    is a production reference (their noise is then read at the two-sample effective size).
     """
     tasks = window_tasks(
         baseline,
@@ -75,6 +78,7 @@ def score_window(
         correction=correction,
         calibration=calibration,
         sigmas=sigmas,
+        calibrated_on=calibrated_on,
     )
     flat = [
         (name, task if isinstance(task, DriftResult) else finish_column(task, measure(task)))
@@ -101,6 +105,7 @@ def window_tasks(
     correction: str = DEFAULT_CORRECTION,
     calibration: Mapping[str, Mapping[str, NoiseCurve]] | None = None,
     sigmas: float = DEFAULT_SIGMAS,
+    calibrated_on: DatasetProfile | None = None,
 ) -> list[tuple[str, ColumnTask | DriftResult]]:
     """Every (column, metric) of a window as a checked task (or its insufficient-data
     result), in :func:`score_window`'s order and with its settings (same keywords)."""
@@ -128,6 +133,7 @@ def window_tasks(
                 min_rows=min_rows,
                 noise=(calibration or {}).get(name, {}).get(metric),
                 sigmas=sigmas,
+                calibrated_on=None if calibrated_on is None else calibrated_on.columns[name],
                 params=(params or {}).get(metric, {}),
             )
             tasks.append((name, task))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ from moto.server import ThreadedMotoServer
 from monitoring_pipelines.alerts.cloudwatch import CloudWatchSettings, CloudWatchTransport
 from monitoring_pipelines.alerts.slack import SlackSettings, SlackTransport
 from tests.fakes.cloudwatch_proxy import ThrottlingProxy
+from tests.fakes.credentials import fake_secret, fake_slack_token
 from tests.fakes.slack_server import FakeSlack
 
 UI_URL = "http://dagster.test:3000"
@@ -22,7 +22,7 @@ CHANNEL = "C0ALERTS1"
 
 @pytest.fixture
 def slack_token() -> str:
-    return f"xoxb-{secrets.token_hex(8)}-{secrets.token_hex(12)}"
+    return fake_slack_token()
 
 
 @pytest.fixture
@@ -65,7 +65,7 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Dummy credentials, so nothing can reach a real AWS account."""
     for name, value in {
         "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing-secret-key",
+        "AWS_SECRET_ACCESS_KEY": fake_secret("aws"),
         "AWS_SESSION_TOKEN": "testing-session",
         "AWS_DEFAULT_REGION": "us-east-1",
     }.items():

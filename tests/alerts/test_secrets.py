@@ -13,6 +13,7 @@ from monitoring_pipelines.alerts.slack import SlackDeliveryError, SlackSettings,
 from monitoring_pipelines.stats.alert_policy import Alert
 from monitoring_pipelines.store import alerts as outbox
 from tests.alerts.conftest import CHANNEL
+from tests.fakes.credentials import fake_secret, fake_slack_token
 from tests.fakes.slack_server import ECHO_AUTH, HANG, SERVER_ERROR
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
@@ -58,13 +59,12 @@ def test_settings_and_transport_reprs_hide_the_token(slack_settings, slack_token
 
 
 def test_redaction_of_known_secrets_tokens_and_bearer_values():
-    fake_token = (
-        "xoxb-" + "123-abc-DEF"
-    )  # built at run time so no token-shaped literal is committed
+    fake_token = fake_slack_token()
     assert redact(f"token {fake_token} failed") == "token [redacted] failed"
     assert redact("Authorization: Bearer abc.def") == "Authorization: Bearer [redacted]"
-    assert redact("key s3cr3t in url", ["s3cr3t"]) == "key [redacted] in url"
-    assert describe(ValueError("bad xoxp-1-2\n  again")) == "ValueError: bad [redacted] again"
+    known = fake_secret("key")
+    assert redact(f"key {known} in url", [known]) == "key [redacted] in url"
+    assert describe(ValueError(f"bad {fake_token}\n  again")) == "ValueError: bad [redacted] again"
 
 
 def test_redacting_filter_rewrites_messages_and_tracebacks(caplog):

@@ -20,6 +20,7 @@ from monitoring_pipelines.alerts.slack import (
 )
 from monitoring_pipelines.alerts.slack_messages import marker
 from tests.alerts.conftest import CHANNEL, UI_URL
+from tests.fakes.credentials import fake_slack_token
 from tests.fakes.slack_server import (
     ACCEPT_THEN_500,
     ACCEPT_THEN_DROP,
@@ -106,7 +107,7 @@ def test_slack_rejections_are_permanent(error, outcome, slack, fake_slack):
         fake_slack.channels = {"C0OTHER01"} if error == "channel_not_found" else None
         fake_slack.members_only = {CHANNEL} if error == "not_in_channel" else set()
     elif error == "invalid_auth":
-        fake_slack.token = "xoxb-another-token"
+        fake_slack.token = fake_slack_token()
     else:
         fake_slack.token_error = error
     with pytest.raises(SlackDeliveryError) as caught:
@@ -180,17 +181,18 @@ def test_update_replaces_a_message_and_retries_freely(slack, fake_slack):
 
 
 def test_settings_from_env_validate_policy_settle_and_report_url():
+    token = fake_slack_token()
     settings = SlackSettings.from_env(
-        {"SLACK_BOT_TOKEN": "xoxb-1-secret", "SLACK_CHANNEL": "C0X", "DAGSTER_UI_URL": UI_URL,
+        {"SLACK_BOT_TOKEN": token, "SLACK_CHANNEL": "C0X", "DAGSTER_UI_URL": UI_URL,
          "SLACK_UNCONFIRMED_POLICY": "Resend", "SLACK_LOOKUP_SETTLE_SECONDS": "5"}
     )  # fmt: skip
     assert (settings.token, settings.default_channel, settings.ui_url) == (
-        "xoxb-1-secret",
+        token,
         "C0X",
         UI_URL,
     )
     assert (settings.unconfirmed_policy, settings.settle_seconds) == ("resend", 5.0)
-    assert "secret" not in repr(settings)
+    assert token not in repr(settings)
     defaults = SlackSettings.from_env({})
     assert (defaults.base_url, defaults.unconfirmed_policy) == ("https://slack.com/api/", "wait")
     with pytest.raises(ValueError, match="SLACK_UNCONFIRMED_POLICY='maybe'"):

@@ -17,13 +17,14 @@ from monitoring_pipelines.stats.drift import DriftResult
 from monitoring_pipelines.store import alerts as outbox
 from monitoring_pipelines.store.drift import write_drift_scores
 from monitoring_pipelines.store.engine import get_engine
+from tests.fakes.credentials import fake_slack_token
 
 HOUR = timedelta(hours=1)
 T0 = datetime(2026, 11, 2, tzinfo=UTC)
 PSI = {"no_drift": 0.03, "moderate": 0.17, "significant": 0.42}
 # Configured sinks (the sensor only checks that they are; nothing is sent while ticking).
 LIVE_SINKS = {
-    "slack": SlackResource(token="xoxb-harness-not-a-token"),
+    "slack": SlackResource(token=fake_slack_token()),
     "cloudwatch": CloudWatchResource(namespace="Harness"),
 }
 ALERTS = {

@@ -14,6 +14,7 @@ import pytest
 import yaml
 from sqlalchemy import select
 
+from monitoring_pipelines.defs.alert_resources import alert_resources
 from monitoring_pipelines.defs.resources import MonitorsResource, StoreResource
 from monitoring_pipelines.defs.retraining import retraining_job, retraining_sensor
 from monitoring_pipelines.stats.latency_sketch import LatencySketch
@@ -21,6 +22,7 @@ from monitoring_pipelines.stats.performance import Performance
 from monitoring_pipelines.store.engine import get_engine
 from monitoring_pipelines.store.performance import write_performance
 from monitoring_pipelines.store.schema import alerts
+from tests.fakes.credentials import fake_secret, fake_slack_token
 
 T0 = datetime(2026, 11, 5, 8, tzinfo=UTC)
 H = timedelta(hours=1)
@@ -52,10 +54,11 @@ def hour(engine, start: datetime, accuracy: float) -> None:
     write_performance(engine, "fraud", start, start + H, performance, LatencySketch(), start)
 
 
-def tick(url: str, config: str, cursor: str | None):
+def tick(url: str, config: str, cursor: str | None, env: dict | None = None):
     resources = {
         "store": StoreResource(database_url=url),
         "monitors": MonitorsResource(path=config),
+        **alert_resources(env or {}),
     }
     with dg.build_sensor_context(cursor=cursor, resources=resources) as context:
         return retraining_sensor(context)
@@ -89,6 +92,20 @@ def test_a_drop_requests_one_run_then_the_cooldown_holds(tmp_path, sqlite_url):
     assert tick(sqlite_url, config, later.cursor).skip_reason  # nothing new
 
 
+def test_with_slack_the_decision_is_delivered_by_the_alert_job(tmp_path, sqlite_url, monkeypatch):
+    engine = get_engine(sqlite_url)
+    config = write_config(tmp_path, {**RULES, "dry_run": True})
+    env = {"SLACK_BOT_TOKEN": fake_slack_token(), "SLACK_CHANNEL": "C0MODELS1"}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    hour(engine, T0, 0.5)
+    result = tick(sqlite_url, config, None, env)
+    (request,) = result.run_requests  # dry run: no retraining run, only the delivery
+    assert request.job_name == "alert_delivery_job"
+    (row,) = retraining_rows(engine)
+    assert (row.slack_status, row.slack_channel) == ("pending", None)
+
+
 def test_dry_run_records_the_decision_and_requests_no_run(tmp_path, sqlite_url):
     engine = get_engine(sqlite_url)
     config = write_config(tmp_path, {"accuracy_floor": 0.7, "dry_run": True})
@@ -110,6 +127,7 @@ def test_the_job_calls_the_configured_callable(tmp_path):
 
 
 def test_the_webhook_is_retried_and_its_answer_recorded(tmp_path, monkeypatch):
+    hook_token = fake_secret("hook")
     seen: list[dict] = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -125,7 +143,7 @@ def test_the_webhook_is_retried_and_its_answer_recorded(tmp_path, monkeypatch):
     server = HTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     monkeypatch.setenv(
-        "RETRAIN_HOOK", f"http://127.0.0.1:{server.server_port}/retrain?token=s3cr3t"
+        "RETRAIN_HOOK", f"http://127.0.0.1:{server.server_port}/retrain?token={hook_token}"
     )
     config = write_config(tmp_path, {"accuracy_floor": 0.7, "webhook_url_env": "RETRAIN_HOOK"})
     run_config = {"ops": {"retrain": {"config": {"deployment_id": "fraud", "reasons": ["why"]}}}}
@@ -140,9 +158,10 @@ def test_the_webhook_is_retried_and_its_answer_recorded(tmp_path, monkeypatch):
         }
     finally:
         server.shutdown()
-    monkeypatch.setenv("RETRAIN_HOOK", "http://127.0.0.1:9/retrain?token=s3cr3t")  # nothing listens
+    # nothing listens on port 9
+    monkeypatch.setenv("RETRAIN_HOOK", f"http://127.0.0.1:9/retrain?token={hook_token}")
     with pytest.raises(Exception, match="retraining webhook failed") as failure:
         retraining_job.execute_in_process(
             run_config=run_config, resources={"monitors": MonitorsResource(path=config)}
         )
-    assert "s3cr3t" not in str(failure.value)
+    assert hook_token not in str(failure.value)

@@ -14,6 +14,7 @@ from monitoring_pipelines.cli import main
 from monitoring_pipelines.stats.alert_policy import AlertSettings, DriftRecord
 from monitoring_pipelines.store import alerts as outbox
 from tests.alerts.conftest import CHANNEL
+from tests.fakes.credentials import fake_slack_token
 
 HOUR = timedelta(hours=1)
 T0 = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - 6 * HOUR
@@ -102,7 +103,7 @@ def test_permanent_errors_fail_once_with_one_notice_until_redelivered(
     elif problem == "not_in_channel":
         fake_slack.members_only = {CHANNEL}
     elif problem == "invalid_auth":
-        fake_slack.token = "xoxb-rotated"
+        fake_slack.token = fake_slack_token()  # a token the workspace no longer knows
     else:
         fake_slack.token_error = problem
     enqueue_drift(sqlite_engine, records(), SETTINGS, sinks=Sinks(True, CHANNEL, False))

@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 
 from monitoring_pipelines.alerts.redact import RedactingFilter, describe, redact, redact_url
 from monitoring_pipelines.store.connection import create_store_engine, redacted
+from tests.fakes.credentials import fake_secret
 
 CASES = [  # (URL, redacted)
     ("postgresql://svc:p@ss@db:5432/logs", "postgresql://***@db:5432/logs"),
@@ -58,11 +59,12 @@ def test_no_piece_of_any_password_survives_and_nothing_else_changes(password):
 
 
 def test_several_urls_dsn_passwords_and_known_secrets_in_one_message():
+    known = fake_secret("token")
     text = (
         "primary postgresql://a:x@y@h1/db, replica postgresql://b:pw@h2/db; "
-        "dsn host=h3 password='s e c' user=u; token s3cr3t"
+        f"dsn host=h3 password='s e c' user=u; token {known}"
     )
-    assert redact(text, ["s3cr3t"]) == (
+    assert redact(text, [known]) == (
         "primary postgresql://***@h1/db, replica postgresql://b:***@h2/db; "
         "dsn host=h3 password=*** user=u; token [redacted]"
     )

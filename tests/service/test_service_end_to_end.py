@@ -6,7 +6,6 @@ Slack server must show the work done once, per deployment, without errors."""
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -15,6 +14,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from monitoring_pipelines.defs.run_coordinator import DEPLOYMENT_TAG
+from tests.fakes.credentials import fake_slack_token
 from tests.service.service_harness import (
     CHANNEL,
     DEPLOYMENTS,
@@ -148,7 +148,7 @@ def _launch_and_wait(service: Service) -> Outcome:
 @pytest.fixture(scope="module")
 def outcome(tmp_path_factory) -> Outcome:
     tmp = tmp_path_factory.mktemp("service")
-    token = f"xoxb-{secrets.token_hex(8)}-{secrets.token_hex(12)}"
+    token = fake_slack_token()
     with running_service(tmp, token) as service, pytest.MonkeyPatch.context() as patch:
         for name in ("DAGSTER_HOME", "DAGSTER_PG_USERNAME", "DAGSTER_PG_PASSWORD"):
             patch.setenv(name, service.env[name])

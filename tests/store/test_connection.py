@@ -24,8 +24,9 @@ from monitoring_pipelines.store.connection import (
 )
 from monitoring_pipelines.store.engine import get_engine
 from tests.conftest import postgres_or_skip
+from tests.fakes.credentials import fake_secret
 
-PASSWORD = "pw-" + "s3cr3t-9f2c"  # built at run time: no secret-shaped literal in the tree
+PASSWORD = fake_secret("pw")
 
 
 def free_port() -> int:
