@@ -2,7 +2,9 @@
 range, and read the windows committed after a sensor's cursor (``store.windows``).
 
 A partition is (deployment, window start, granularity): re-running it replaces its rows in
-one transaction and gives the window a new ``commit_seq``, so a judge sees it again.
+one transaction and gives the window a new ``commit_seq``, so a judge sees it again. It holds
+the rows of every reference the window was compared with (``reference``: training, and the
+production references of ``stats.references``), so a judge sees them all at once.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, func, select
 
 from monitoring_pipelines.stats.drift import DriftResult
+from monitoring_pipelines.stats.references import TRAINING
 from monitoring_pipelines.stats.windows import GRANULARITIES
 from monitoring_pipelines.store.engine import check_deployment_id
 from monitoring_pipelines.store.partitions import replace_partition
@@ -30,8 +33,11 @@ def write_drift_scores(
     window_end: datetime,
     granularity: str,
     scores: Mapping[str, Sequence[DriftResult]],
+    references: Mapping[str, Mapping[str, Sequence[DriftResult]]] | None = None,
 ) -> int:
-    """Replace the rows of one window (column → results); returns the number written."""
+    """Replace the rows of one window: ``scores`` (column → results) against the training
+    baseline, ``references`` (reference name → column → results) against production
+    references; returns the number written."""
     check_deployment_id(deployment_id)
     _check_granularity(granularity)
     key = {
@@ -40,9 +46,11 @@ def write_drift_scores(
         "granularity": granularity,
     }
     now = datetime.now(UTC)
+    compared = {TRAINING: scores, **(references or {})}
     rows = [
         {
             "window_end": utc(window_end),
+            "reference": reference,
             "column_name": column,
             "metric": r.metric,
             "value": _number(r.value),
@@ -55,7 +63,8 @@ def write_drift_scores(
             "detail": _json_safe(r.detail) or None,
             "computed_at": now,
         }
-        for column, results in scores.items()
+        for reference, by_column in compared.items()
+        for column, results in by_column.items()
         for r in results
     ]
     window = Window(deployment_id, granularity, key["window_start"], utc(window_end))
@@ -68,13 +77,17 @@ def read_drift_scores(
     start: datetime,
     end: datetime,
     granularity: str | None = None,
+    reference: str | None = TRAINING,
 ) -> list[dict[str, Any]]:
-    """Rows with ``start <= window_start < end``, oldest window first, UTC datetimes."""
+    """Rows with ``start <= window_start < end``, oldest window first, UTC datetimes; only
+    those against ``reference`` (the training baseline by default; None: every reference)."""
     query = select(drift_scores).where(
         drift_scores.c.deployment_id == deployment_id,
         drift_scores.c.window_start >= utc(start),
         drift_scores.c.window_start < utc(end),
     )
+    if reference is not None:
+        query = query.where(drift_scores.c.reference == reference)
     if granularity is not None:
         query = query.where(drift_scores.c.granularity == _check_granularity(granularity))
     return _fetch(engine, query.order_by(drift_scores.c.window_start, drift_scores.c.id))
