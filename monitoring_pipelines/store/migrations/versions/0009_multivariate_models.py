@@ -1,8 +1,8 @@
 """multivariate_models: each deployment's reconstruction model (multivariate drift), fitted with
 the baseline, or why it has none.
 
-Revision ID: 0008_multivariate_models
-Revises: 0007_drift_reference
+Revision ID: 0009_multivariate_models
+Revises: 0008_rows_accounted
 Create Date: 2026-12-03
 """
 
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
-revision: str = "0008_multivariate_models"
-down_revision: str | None = "0007_drift_reference"
+revision: str = "0009_multivariate_models"
+down_revision: str | None = "0008_rows_accounted"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
