@@ -8,7 +8,7 @@ value counts there too, keyed by the value's shortest round-trip text (``repr``)
 from __future__ import annotations
 
 import math
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 
 import numpy as np
@@ -31,6 +31,13 @@ def _number(value: float) -> float | None:
 
 
 _OPTIONAL_COLUMNS = [c.name for c in aggregates.columns if c.nullable]
+# Window-level counts of rows read but not profiled as read (``sources.base.LogSource``).
+ROW_COUNTS = (
+    "rows_out_of_window",
+    "rows_null_timestamp",
+    "rows_undecodable",
+    "duplicate_request_ids",
+)
 
 
 def column_row(name: str, profile: ColumnProfile, row_count: int, is_response: bool) -> dict:
@@ -70,6 +77,7 @@ def column_row(name: str, profile: ColumnProfile, row_count: int, is_response: b
             "value_counts": dict(profile.counts),
             "other_counts": profile.other,
             "max_categories": profile.max_categories,
+            "replaced_values": profile.replaced,
         }
     return row
 
@@ -117,6 +125,7 @@ def column_profile(row, reference: tuple = ()) -> ColumnProfile:
         other=int(row["other_counts"] or 0),
         max_categories=int(row["max_categories"]),
         reference_categories=reference,
+        replaced=int(row.get("replaced_values") or 0),
     )
 
 
@@ -129,8 +138,15 @@ def write_profile(
     is_baseline: bool,
     window_end: datetime | None = None,
     response_columns: Collection[str] = (),
+    accounted: Mapping[str, int | None] | None = None,
 ) -> int:
-    """Replace one partition's rows: the deployment's baseline, or one window of it."""
+    """Replace one partition's rows: the deployment's baseline, or one window of it.
+
+    ``accounted`` are the window's rows read but not profiled as such (``ROW_COUNTS``), stored
+    on each of its rows like ``row_count``; a count left out is unknown (NULL)."""
+    unknown = set(accounted or {}) - set(ROW_COUNTS)
+    if unknown:
+        raise ValueError(f"unknown row counts {sorted(unknown)} (valid: {', '.join(ROW_COUNTS)})")
     key = {"deployment_id": deployment_id, "is_baseline": is_baseline}
     if not is_baseline:
         key["timestamp"] = utc(window_start)
@@ -141,6 +157,7 @@ def write_profile(
             "timestamp": utc(window_start),
             "window_end": window_end and utc(window_end),
             "computed_at": now,
+            **{name: (accounted or {}).get(name) for name in ROW_COUNTS},
         }
         for row in profile_rows(profile, response_columns)
     ]
