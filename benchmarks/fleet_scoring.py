@@ -45,6 +45,7 @@ from monitoring_pipelines.store.aggregates import read_baseline, read_windows, w
 from monitoring_pipelines.store.calibration import read_calibration
 from monitoring_pipelines.store.drift import write_drift_scores
 from monitoring_pipelines.store.engine import get_engine
+from monitoring_pipelines.store.multivariate import read_model
 from monitoring_pipelines.store.schema import drift_scores
 
 PART = "9 fleet scoring"
@@ -58,6 +59,7 @@ def per_result_path(config: MonitorsConfig, engine: Engine, deployment: Deployme
     per result, one transaction per window. Returns the number of windows written."""
     baseline = read_baseline(engine, deployment.id)
     calibration = read_calibration(engine, deployment.id)
+    model = read_model(engine, deployment.id)[0]
     granularities = deployment.drift.granularities
     bounds = [window_bounds(RUN, g) for g in granularities]
     start = min(b[0] for b in bounds)
@@ -66,7 +68,7 @@ def per_result_path(config: MonitorsConfig, engine: Engine, deployment: Deployme
     windows = affected_windows([RUN], hourly, granularities)
     for granularity, window_start, window_end in windows:
         profile = merge_window(hourly, window_start, window_end)
-        scores = score_profile(config, deployment, baseline, profile, calibration)
+        scores = score_profile(config, deployment, baseline, profile, calibration, model)
         write_drift_scores(engine, deployment.id, window_start, window_end, granularity, scores)
     return len(windows)
 

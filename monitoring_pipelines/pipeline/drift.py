@@ -25,18 +25,21 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from monitoring_pipelines.config import DeploymentConfig, MonitorsConfig, Role
+from monitoring_pipelines.pipeline.multivariate import multivariate_scores
 from monitoring_pipelines.stats.batch_scoring import BatchWindow, deferred_gc, score_windows_batch
 from monitoring_pipelines.stats.calibration import Calibration, calibrate
 from monitoring_pipelines.stats.dataset import DatasetProfile
 from monitoring_pipelines.stats.drift import DriftResult, insufficient
 from monitoring_pipelines.stats.metrics.registry import get_spec
 from monitoring_pipelines.stats.model_signals import ModelSignals, model_signals
+from monitoring_pipelines.stats.multivariate import ReconstructionModel
 from monitoring_pipelines.stats.references import Reference, describe_span
 from monitoring_pipelines.stats.scoring import default_metrics, score_window
 from monitoring_pipelines.stats.windows import merge_window, window_bounds
 from monitoring_pipelines.store.aggregates import read_baselines, read_fleet_windows, read_windows
 from monitoring_pipelines.store.calibration import read_calibrations, write_calibration
 from monitoring_pipelines.store.drift import DriftWindow, write_drift_windows
+from monitoring_pipelines.store.multivariate import read_models
 
 HOUR = timedelta(hours=1)
 
@@ -127,11 +130,14 @@ def score_profile(
     baseline: DatasetProfile,
     window: DatasetProfile,
     calibration: Calibration | None = None,
+    model: ReconstructionModel | None = None,
 ) -> dict[str, tuple[DriftResult, ...]]:
     """Score one window with the deployment's drift settings, thresholds calibrated to the
-    window's size where the baseline has noise curves."""
+    window's size where the baseline has noise curves; with the baseline's reconstruction
+    ``model``, also the pseudo-column ``__multivariate__``."""
     settings = score_settings(config, deployment)
-    return score_window(baseline, window, **settings, calibration=calibration)
+    scores = score_window(baseline, window, **settings, calibration=calibration)
+    return multivariate_scores(deployment, scores, model, baseline, window, settings["min_rows"])
 
 
 def score_settings(config: MonitorsConfig, deployment: DeploymentConfig) -> dict[str, Any]:
@@ -293,6 +299,7 @@ def score_windows(
                 f"deployment {deployment.id!r} has no baseline_statistics yet: materialize it first"
             )
     calibrations = read_calibrations(engine, hours_of)
+    models = read_models(engine, hours_of)
     spans = {
         d.id: (*_span(hours_of[d.id], d.drift.granularities), baselines[d.id]) for d in deployments
     }
@@ -311,7 +318,7 @@ def score_windows(
                 engine, deployment.id, references, affected, baselines[deployment.id]
             )
             pools[deployment.id] = {**hourly[deployment.id], **found}
-    stored = Stored(baselines, calibrations, hourly, pools)
+    stored = Stored(baselines, calibrations, models, hourly, pools)
     results: list[WindowScores] = []
     for first in range(0, len(jobs), BATCH_WINDOWS):
         with deferred_gc():
@@ -328,10 +335,12 @@ BATCH_WINDOWS = 512  # windows scored and written together: bounds the profiles 
 
 @dataclass(frozen=True)
 class Stored:
-    """What a run read: baselines, calibrations, hours, and hours with the references' own."""
+    """What a run read: baselines, calibrations, reconstruction models, hours, and hours with
+    the references' own."""
 
     baselines: dict[str, DatasetProfile]
     calibrations: dict[str, Calibration]
+    models: dict[str, ReconstructionModel | None]
     hourly: dict[str, dict[datetime, DatasetProfile]]
     pools: dict[str, dict[datetime, DatasetProfile]]
 
@@ -358,8 +367,18 @@ def _score_batch(config, engine, jobs, stored: Stored) -> list[WindowScores]:
                 items.append(item)
     scored = score_windows_batch(items)
     results = [
-        (scored[at], {name: r if isinstance(r, dict) else scored[r] for name, r in refs.items()})
-        for at, refs in places
+        (
+            multivariate_scores(
+                d,
+                scored[at],
+                stored.models[d.id],
+                stored.baselines[d.id],
+                profile,
+                settings[d.id]["min_rows"],
+            ),
+            {name: r if isinstance(r, dict) else scored[r] for name, r in refs.items()},
+        )
+        for (d, _, _, _), profile, (at, refs) in zip(jobs, profiles, places, strict=True)
     ]
     write_drift_windows(
         engine,
