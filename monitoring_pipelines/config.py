@@ -30,9 +30,11 @@ from pydantic import (
 from monitoring_pipelines.sources.parquet import first_hour
 from monitoring_pipelines.stats.alert_policy import SEVERITIES, AlertSettings
 from monitoring_pipelines.stats.binning import DEFAULT_BINS
+from monitoring_pipelines.stats.dataset import MULTIVARIATE
 from monitoring_pipelines.stats.metrics.registry import METRICS, check_threshold
 from monitoring_pipelines.stats.model_signals import DEFAULT_LOW_CONFIDENCE
 from monitoring_pipelines.stats.multiple_testing import CORRECTIONS
+from monitoring_pipelines.stats.multivariate import DEFAULT_CHUNKS, DEFAULT_VARIANCE
 from monitoring_pipelines.stats.performance import TASKS
 from monitoring_pipelines.stats.performance_alerts import (
     BASELINE_MARGIN,
@@ -278,6 +280,14 @@ def _metric(name: str) -> str:
 Metric = Annotated[str, AfterValidator(_metric)]
 
 
+class MultivariateConfig(Strict):
+    """Multivariate drift by data reconstruction (``stats.multivariate``) over the features."""
+
+    enabled: Annotated[bool, Field(strict=True)] = True
+    variance: Annotated[float, Field(strict=True, gt=0, lt=1)] = DEFAULT_VARIANCE
+    chunks: Annotated[int, Field(strict=True, ge=2)] = DEFAULT_CHUNKS
+
+
 REFERENCE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
 
@@ -348,6 +358,7 @@ class DriftConfig(Strict):
     low_confidence_threshold: Annotated[float, Field(strict=True, gt=0, lt=1)] = (
         DEFAULT_LOW_CONFIDENCE
     )
+    multivariate: MultivariateConfig = MultivariateConfig()
     references: Annotated[list[DriftReference], Field(min_length=1)] = [
         DriftReference(kind=TRAINING)
     ]
@@ -393,6 +404,7 @@ class AlertsConfig(BaseModel):
     min_severity: Severity = "warning"
     metrics: list[Metric] | None = None
     columns: list[str] | None = None
+    references: list[str] | None = None
     cooldown_minutes: Minutes = 360
     no_data_cooldown_minutes: Minutes = 360
     notify_resolved: Annotated[bool, Field(strict=True)] = True
@@ -494,6 +506,8 @@ class DeploymentConfig(Strict):
     @classmethod
     def _unique_columns(cls, columns: list[ColumnConfig]) -> list[ColumnConfig]:
         _reject_duplicates("column names", [c.name for c in columns])
+        if any(c.name == MULTIVARIATE for c in columns):
+            raise ValueError(f"column name {MULTIVARIATE!r} is reserved (the multivariate score)")
         if not any(c.role in MONITORED_ROLES for c in columns):
             raise ValueError("no column with role feature, prediction or confidence to monitor")
         return columns
@@ -519,6 +533,18 @@ class DeploymentConfig(Strict):
                     f"{field_name} names column(s) {unknown} that are not monitored "
                     f"(monitored: {', '.join(monitored)})"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _alerted_references_exist(self) -> DeploymentConfig:
+        scored = [r.name or r.kind for r in self.drift.references]
+        scored += [] if TRAINING in scored else [TRAINING]
+        unknown = sorted(set(self.alerts.get("references") or []) - set(scored))
+        if unknown:
+            raise ValueError(
+                f"alerts.references names reference(s) {unknown} that drift.references does "
+                f"not score (scored: {', '.join(scored)})"
+            )
         return self
 
     @model_validator(mode="after")
@@ -567,6 +593,11 @@ class DeploymentConfig(Strict):
     def monitored(self) -> dict[str, Kind]:
         """Columns profiled every hour, with their kinds."""
         return {c.name: c.type for c in self.columns if c.role in MONITORED_ROLES}
+
+    @property
+    def features(self) -> dict[str, Kind]:
+        """The model's input columns, with their kinds (what multivariate drift looks at)."""
+        return {c.name: c.type for c in self.columns if c.role is Role.FEATURE}
 
     @property
     def response_columns(self) -> set[str]:
