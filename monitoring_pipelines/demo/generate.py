@@ -125,7 +125,8 @@ def generate_demo(
 ) -> DemoData:
     """Write the demo deployment for the ``hours`` hours before ``end`` (an hour boundary, UTC).
 
-    Hours with index ``>= drift_from_hour`` (0 is the oldest) are drifted, so
+    Hours with index ``>= drift_from_hour`` (0 is the oldest) are drifted (features shift,
+    and so does the relationship between features and outcome: concept drift), so
     ``drift_from_hour >= hours`` means no drift. A previous demo under ``root`` (recognised by
     its ``demo.json`` manifest) is replaced; any other existing output is left alone. The
     scoring logs go to ``sink`` (default: the Parquet layout under ``root/logs``).
@@ -134,7 +135,7 @@ def generate_demo(
     root = Path(root)
     paths = root / "reference.parquet", root / "logs", root / "labels" / "labels.parquet"
     validation_path = root / "validation.parquet"
-    _clear(root, (*paths, validation_path))
+    _clear(root, (*paths, validation_path, root / "retrained"))
     rng = np.random.default_rng(seed)
 
     reference = sample_applicants(rng, reference_rows)
@@ -201,7 +202,7 @@ def _production(
     """The requests (id, time, features; sorted by time) and each one's true outcome."""
     n = hour_index.size
     features = inject_drift(rng, sample_applicants(rng, n), drifted)
-    outcomes = sample_defaults(rng, features)
+    outcomes = sample_defaults(rng, features, concept_drift=drifted)
     offsets = np.sort(hour_index * 3_600_000_000 + rng.integers(0, 3_600_000_000, n))
     ids = rng.bytes(16 * n)
     requests = pd.DataFrame(

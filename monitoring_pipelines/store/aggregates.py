@@ -186,32 +186,59 @@ def reference_values(baseline: DatasetProfile) -> dict[str, tuple]:
     }
 
 
-def read_baseline(engine: Engine, deployment_id: str) -> DatasetProfile | None:
-    """The deployment's baseline profile, or None when it has not been computed."""
-    return read_baselines(engine, [deployment_id]).get(deployment_id)
+def read_baseline(
+    engine: Engine, deployment_id: str, version: datetime | None = None
+) -> DatasetProfile | None:
+    """The deployment's baseline profile (default: the latest version; windows are judged
+    against it), or None when it has not been computed."""
+    return read_baselines(engine, [deployment_id], version).get(deployment_id)
 
 
-def read_baselines(engine: Engine, deployment_ids: Collection[str]) -> dict[str, DatasetProfile]:
-    """The baseline profiles of the deployments that have one, in one query."""
-    with engine.connect() as conn:
-        rows = (
-            conn.execute(
-                select(aggregates)
-                .where(
-                    aggregates.c.deployment_id.in_(sorted(set(deployment_ids))),
-                    aggregates.c.is_baseline.is_(True),
-                )
-                .order_by(aggregates.c.id)
-            )
-            .mappings()
-            .all()
+def read_baselines(
+    engine: Engine, deployment_ids: Collection[str], version: datetime | None = None
+) -> dict[str, DatasetProfile]:
+    """The latest baseline version (or the one at ``version``) of the deployments that have
+    one, in one query."""
+    chosen = (
+        select(aggregates.c.deployment_id, func.max(aggregates.c.timestamp).label("version"))
+        .where(
+            aggregates.c.deployment_id.in_(sorted(set(deployment_ids))),
+            aggregates.c.is_baseline.is_(True),
+            *([aggregates.c.timestamp == utc(version)] if version is not None else []),
         )
+        .group_by(aggregates.c.deployment_id)
+        .subquery()
+    )
+    query = (
+        select(aggregates)
+        .join(
+            chosen,
+            (aggregates.c.deployment_id == chosen.c.deployment_id)
+            & (aggregates.c.timestamp == chosen.c.version),
+        )
+        .where(aggregates.c.is_baseline.is_(True))
+        .order_by(aggregates.c.id)
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(query).mappings().all()
     columns: dict[str, dict[str, ColumnProfile]] = {}
     counts: dict[str, int] = {}
     for row in rows:
         columns.setdefault(row["deployment_id"], {})[row["column_name"]] = column_profile(row)
         counts.setdefault(row["deployment_id"], int(row["row_count"]))
     return {d: _dataset(counts[d], c) for d, c in columns.items()}
+
+
+def baseline_timestamps(engine: Engine, deployment_id: str) -> list[datetime]:
+    """The times of the deployment's baseline versions, oldest first."""
+    query = (
+        select(aggregates.c.timestamp)
+        .where(aggregates.c.deployment_id == deployment_id, aggregates.c.is_baseline.is_(True))
+        .distinct()
+        .order_by(aggregates.c.timestamp)
+    )
+    with engine.connect() as conn:
+        return [utc(moment) for moment in conn.execute(query).scalars()]
 
 
 def read_windows(

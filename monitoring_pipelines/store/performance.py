@@ -30,6 +30,7 @@ from monitoring_pipelines.store.windows import Window
 
 REALIZED = "realized"
 ESTIMATED = "estimated"
+REGRESSION_STATE = "regression_state"
 BASELINE = "baseline"
 VS_BASELINE = "vs_baseline"
 LATENCY_QUANTILES = {"latency_p50": 0.5, "latency_p95": 0.95, "latency_p99": 0.99}
@@ -70,6 +71,8 @@ def performance_rows(performance: Performance, latency: LatencySketch) -> list[d
             }
         )
         rows.append({"metric": "per_class", "details": performance.per_class})
+    if performance.state:
+        rows.append({"metric": REGRESSION_STATE, "details": performance.state})
     if latency.count:
         rows += [
             {"metric": name, "value": latency.quantile(q)} for name, q in LATENCY_QUANTILES.items()
