@@ -93,7 +93,11 @@ def test_concept_drift_degrades_accuracy_and_triggers_exactly_one_retraining(dem
     are judged against it (drift on the new reference's rows, performance vs its numbers)."""
     from monitoring_pipelines.store.drift import read_drift_scores
     from monitoring_pipelines.store.engine import get_engine
-    from monitoring_pipelines.store.performance import read_baseline_performance, window_values
+    from monitoring_pipelines.store.performance import (
+        baseline_versions,
+        read_baseline_performance,
+        window_values,
+    )
     from monitoring_pipelines.store.schema import model_performance
 
     result, output, home = demo
@@ -111,7 +115,8 @@ def test_concept_drift_degrades_accuracy_and_triggers_exactly_one_retraining(dem
     assert request.run_config["ops"]["retrain"]["config"]["deployment_id"] == "credit_risk"
     assert "retraining runs requested: 1" in output
 
-    old, new = result.baseline_versions
+    assert len(result.baseline_versions) == 2
+    old, new = baseline_versions(engine, "credit_risk")  # a re-run replaced the first run's
     assert read_baseline_performance(engine, "credit_risk", old).metrics["accuracy"] > 0
     reference_rows = len(pd.read_parquet(home / "demo" / "credit_risk" / "reference.parquet"))
     assert reference_rows != 6000  # the retrained model's training rows
