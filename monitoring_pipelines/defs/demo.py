@@ -23,7 +23,7 @@ import yaml
 from sqlalchemy import select
 
 from monitoring_pipelines.alerts.listing import format_alerts
-from monitoring_pipelines.config import MonitorsConfig, config_path, load_config
+from monitoring_pipelines.config import CONFIG_ENV, MonitorsConfig, config_path, load_config
 from monitoring_pipelines.defs.assets.aggregates import ASSET as HOURLY_ASSET
 from monitoring_pipelines.defs.assets.drift import ASSET as DRIFT_ASSET
 from monitoring_pipelines.defs.build import build_definitions
@@ -133,6 +133,7 @@ def _run(
     home = dagster_home()
     home.mkdir(parents=True, exist_ok=True)
     os.environ["DAGSTER_HOME"] = str(home)
+    os.environ[CONFIG_ENV] = str(path)  # the retraining callable reads the demo's config
     config = load_config(path)
     try:
         deployment = config.deployment(DEMO_DEPLOYMENT)

@@ -39,7 +39,8 @@ OUTPUTS = ("predicted_class", "confidence", "score")
 
 def recent_labelled(config, deployment, engine) -> pd.DataFrame:
     """The last ``RECENT_HOURS`` stored hours' logged rows that have a label, with it."""
-    hours = sorted(stored_windows(engine, deployment.id, deployment.start, _far_future()))
+    since = pd.Timestamp("1970-01-01", tz="UTC").to_pydatetime()
+    hours = sorted(stored_windows(engine, deployment.id, since, _far_future()))
     if not hours:
         raise RuntimeError(f"{deployment.id}: no stored hour to retrain on")
     start, end = hours[-1] - timedelta(hours=RECENT_HOURS - 1), hours[-1] + timedelta(hours=1)
