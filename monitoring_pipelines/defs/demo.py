@@ -71,6 +71,7 @@ class DemoSettings:
     seed: int = 0
     end: datetime | None = None
     kafka: bool = False
+    retrain: bool = True  # pause after the drift to run the requested retraining
 
 
 def last_complete_hour_end(now: datetime | None = None) -> datetime:
@@ -190,7 +191,7 @@ def _run(
         )
         cursors: dict[str, str | None] = {}
         retraining = judge(defs, instance, cursors)
-        for request in retraining:
+        for request in retraining if settings.retrain else ():
             run = defs.resolve_job_def(RETRAINING_JOB).execute_in_process(
                 instance=instance, run_config=request.run_config, tags=request.tags
             )
@@ -255,8 +256,9 @@ def _run(
 
 
 def retraining_hour(settings: DemoSettings) -> int:
-    """The hour index the demo pauses at to judge (and retrain): halfway through the drift."""
-    if settings.drift_from_hour >= settings.hours:
+    """The hour index the demo pauses at to judge (and retrain): halfway through the drift;
+    without ``retrain`` (or drift) it does not pause."""
+    if not settings.retrain or settings.drift_from_hour >= settings.hours:
         return settings.hours
     return settings.drift_from_hour + max(1, (settings.hours - settings.drift_from_hour) // 2)
 
