@@ -309,6 +309,8 @@ class DriftReference(Strict):
             raise ValueError(
                 f"name {self.name!r} must match [a-z][a-z0-9_]* (at most 32 characters)"
             )
+        if self.name == TRAINING and self.kind != TRAINING:
+            raise ValueError("name 'training' is the training baseline's: choose another name")
         fixed = self.kind == FIXED_WINDOW
         for key in ("start", "end"):
             moment = getattr(self, key)
