@@ -8,7 +8,7 @@ value counts there too, keyed by the value's shortest round-trip text (``repr``)
 from __future__ import annotations
 
 import math
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 
 import numpy as np
@@ -21,6 +21,7 @@ from monitoring_pipelines.stats.profile import (
     Kind,
     NumericalProfile,
 )
+from monitoring_pipelines.stats.segments import ALL
 from monitoring_pipelines.store.partitions import replace_partition
 from monitoring_pipelines.store.schema import aggregates
 from monitoring_pipelines.store.times import utc
@@ -129,20 +130,20 @@ def write_profile(
     is_baseline: bool,
     window_end: datetime | None = None,
     response_columns: Collection[str] = (),
+    segments: Mapping[str, DatasetProfile] | None = None,
 ) -> int:
-    """Replace one partition's rows: the deployment's baseline, or one window of it."""
+    """Replace one partition's rows: the deployment's baseline, or one window of it; the
+    population's rows (segment ``__all__``) and those of each of ``segments`` (segment name
+    → profile), all in one transaction."""
     key = {"deployment_id": deployment_id, "is_baseline": is_baseline}
     if not is_baseline:
         key["timestamp"] = utc(window_start)
     now = datetime.now(UTC)
+    common = {"timestamp": utc(window_start), "window_end": window_end and utc(window_end)}
     rows = [
-        {
-            **row,
-            "timestamp": utc(window_start),
-            "window_end": window_end and utc(window_end),
-            "computed_at": now,
-        }
-        for row in profile_rows(profile, response_columns)
+        {**row, **common, "computed_at": now, "segment": segment}
+        for segment, part in {ALL: profile, **(segments or {})}.items()
+        for row in profile_rows(part, response_columns)
     ]
     return replace_partition(engine, aggregates, key, rows)
 
@@ -156,57 +157,93 @@ def reference_values(baseline: DatasetProfile) -> dict[str, tuple]:
     }
 
 
-def read_baseline(engine: Engine, deployment_id: str) -> DatasetProfile | None:
-    """The deployment's baseline profile, or None when it has not been computed."""
-    with engine.connect() as conn:
-        rows = (
-            conn.execute(
-                select(aggregates)
-                .where(
-                    aggregates.c.deployment_id == deployment_id, aggregates.c.is_baseline.is_(True)
-                )
-                .order_by(aggregates.c.id)
-            )
-            .mappings()
-            .all()
-        )
-    if not rows:
-        return None
-    columns = {row["column_name"]: column_profile(row) for row in rows}
-    return DatasetProfile(row_count=int(rows[0]["row_count"]), columns=columns)
+def read_baseline(engine: Engine, deployment_id: str, segment: str = ALL) -> DatasetProfile | None:
+    """The deployment's baseline profile (of ``segment``, default the population), or None
+    when it has not been computed."""
+    profiles = _read_profiles(
+        engine,
+        [aggregates.c.deployment_id == deployment_id, aggregates.c.is_baseline.is_(True)],
+        segment,
+    )
+    return next(iter(profiles.values()), None)
+
+
+def read_segment_baselines(engine: Engine, deployment_id: str) -> dict[str, DatasetProfile]:
+    """The baseline profile of every segment the reference holds (population excluded)."""
+    where = [aggregates.c.deployment_id == deployment_id, aggregates.c.is_baseline.is_(True)]
+    reference = read_baseline(engine, deployment_id)
+    if reference is None:
+        return {}
+    profiles = _read_profiles(engine, where, None, reference_values(reference))
+    return {segment: p for (_, segment), p in profiles.items() if segment != ALL}
 
 
 def read_windows(
-    engine: Engine, deployment_id: str, start: datetime, end: datetime, baseline: DatasetProfile
+    engine: Engine,
+    deployment_id: str,
+    start: datetime,
+    end: datetime,
+    baseline: DatasetProfile,
+    segment: str = ALL,
 ) -> dict[datetime, DatasetProfile]:
-    """Stored hourly profiles with ``start <= timestamp < end``, keyed by window start (UTC)."""
-    categories = reference_values(baseline)
+    """Stored hourly profiles of ``segment`` (default the population) with
+    ``start <= timestamp < end``, keyed by window start (UTC)."""
+    profiles = _read_profiles(
+        engine, _window_filter(deployment_id, start, end), segment, reference_values(baseline)
+    )
+    return {moment: profile for (moment, _), profile in profiles.items()}
+
+
+def read_segment_windows(
+    engine: Engine, deployment_id: str, start: datetime, end: datetime, baseline: DatasetProfile
+) -> dict[datetime, dict[str, DatasetProfile]]:
+    """Stored hourly profiles of every segment but the population, window start → segment →
+    profile."""
+    profiles = _read_profiles(
+        engine, _window_filter(deployment_id, start, end), None, reference_values(baseline)
+    )
+    windows: dict[datetime, dict[str, DatasetProfile]] = {}
+    for (moment, segment), profile in profiles.items():
+        if segment != ALL:
+            windows.setdefault(moment, {})[segment] = profile
+    return windows
+
+
+def _window_filter(deployment_id: str, start: datetime, end: datetime) -> list:
+    return [
+        aggregates.c.deployment_id == deployment_id,
+        aggregates.c.is_baseline.is_(False),
+        aggregates.c.timestamp >= utc(start),
+        aggregates.c.timestamp < utc(end),
+    ]
+
+
+def _read_profiles(
+    engine: Engine, where: list, segment: str | None, categories: Mapping[str, tuple] | None = None
+) -> dict[tuple[datetime, str], DatasetProfile]:
+    """Profiles of the rows matching ``where`` (and ``segment``; None: every segment),
+    keyed by (timestamp, segment), in timestamp order."""
+    if segment is not None:
+        where = [*where, aggregates.c.segment == segment]
     with engine.connect() as conn:
         rows = (
             conn.execute(
-                select(aggregates)
-                .where(
-                    aggregates.c.deployment_id == deployment_id,
-                    aggregates.c.is_baseline.is_(False),
-                    aggregates.c.timestamp >= utc(start),
-                    aggregates.c.timestamp < utc(end),
-                )
-                .order_by(aggregates.c.timestamp, aggregates.c.id)
+                select(aggregates).where(*where).order_by(aggregates.c.timestamp, aggregates.c.id)
             )
             .mappings()
             .all()
         )
-    windows: dict[datetime, dict] = {}
-    counts: dict[datetime, int] = {}
+    categories = categories or {}
+    columns: dict[tuple[datetime, str], dict] = {}
+    counts: dict[tuple[datetime, str], int] = {}
     for row in rows:
-        moment = utc(row["timestamp"])
-        windows.setdefault(moment, {})[row["column_name"]] = column_profile(
-            row, categories.get(row["column_name"], ())
-        )
-        counts[moment] = int(row["row_count"])
+        key = (utc(row["timestamp"]), row["segment"])
+        name = row["column_name"]
+        columns.setdefault(key, {})[name] = column_profile(row, categories.get(name, ()))
+        counts[key] = int(row["row_count"])
     return {
-        moment: DatasetProfile(row_count=counts[moment], columns=columns)
-        for moment, columns in windows.items()
+        key: DatasetProfile(row_count=counts[key], columns=profiles)
+        for key, profiles in columns.items()
     }
 
 
@@ -220,6 +257,7 @@ def read_hour_volumes(
             .where(
                 aggregates.c.deployment_id == deployment_id,
                 aggregates.c.is_baseline.is_(False),
+                aggregates.c.segment == ALL,
                 aggregates.c.timestamp >= utc(start),
                 aggregates.c.timestamp < utc(end),
             )

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, func, select
 
 from monitoring_pipelines.stats.drift import DriftResult
+from monitoring_pipelines.stats.segments import ALL
 from monitoring_pipelines.stats.windows import GRANULARITIES
 from monitoring_pipelines.store.engine import check_deployment_id
 from monitoring_pipelines.store.partitions import replace_partition
@@ -30,8 +31,11 @@ def write_drift_scores(
     window_end: datetime,
     granularity: str,
     scores: Mapping[str, Sequence[DriftResult]],
+    segments: Mapping[str, Mapping[str, Sequence[DriftResult]]] | None = None,
 ) -> int:
-    """Replace the rows of one window (column → results); returns the number written."""
+    """Replace the rows of one window: the population's (column → results) and those of
+    each of ``segments`` (segment → column → results), in one transaction; returns the
+    number written."""
     check_deployment_id(deployment_id)
     _check_granularity(granularity)
     key = {
@@ -54,8 +58,10 @@ def write_drift_scores(
             "current_size": int(r.current_size),
             "detail": _json_safe(r.detail) or None,
             "computed_at": now,
+            "segment": segment,
         }
-        for column, results in scores.items()
+        for segment, by_column in {ALL: scores, **(segments or {})}.items()
+        for column, results in by_column.items()
         for r in results
     ]
     window = Window(deployment_id, granularity, key["window_start"], utc(window_end))
@@ -68,13 +74,17 @@ def read_drift_scores(
     start: datetime,
     end: datetime,
     granularity: str | None = None,
+    segment: str | None = ALL,
 ) -> list[dict[str, Any]]:
-    """Rows with ``start <= window_start < end``, oldest window first, UTC datetimes."""
+    """Rows with ``start <= window_start < end`` of ``segment`` (default the population;
+    None: every segment), oldest window first, UTC datetimes."""
     query = select(drift_scores).where(
         drift_scores.c.deployment_id == deployment_id,
         drift_scores.c.window_start >= utc(start),
         drift_scores.c.window_start < utc(end),
     )
+    if segment is not None:
+        query = query.where(drift_scores.c.segment == segment)
     if granularity is not None:
         query = query.where(drift_scores.c.granularity == _check_granularity(granularity))
     return _fetch(engine, query.order_by(drift_scores.c.window_start, drift_scores.c.id))
@@ -87,13 +97,16 @@ def read_new_drift_scores(
     up_to_seq: int,
     *,
     with_detail: bool = True,
+    segment: str | None = ALL,
 ) -> list[dict[str, Any]]:
     """The rows of the windows with ``after_seq < commit_seq <= up_to_seq`` (see
-    ``store.windows.window_rows``), each with its ``commit_seq``; ``with_detail=False`` skips
-    decoding the JSON ``detail`` column."""
+    ``store.windows.window_rows``) of ``segment`` (default the population; None: every
+    segment), each with its ``commit_seq``; ``with_detail=False`` skips decoding the JSON
+    ``detail`` column."""
     columns = [c for c in drift_scores.c if with_detail or c.name != "detail"]
+    where = [] if segment is None else [drift_scores.c.segment == segment]
     rows = window_rows(
-        engine, drift_scores, _check_granularity(granularity), after_seq, up_to_seq, columns
+        engine, drift_scores, _check_granularity(granularity), after_seq, up_to_seq, columns, where
     )
     return [_utc_row(row) for row in rows]
 

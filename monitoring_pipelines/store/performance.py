@@ -22,6 +22,7 @@ from sqlalchemy import Engine, select
 
 from monitoring_pipelines.stats.latency_sketch import LatencySketch
 from monitoring_pipelines.stats.performance import Performance, primary_metric
+from monitoring_pipelines.stats.segments import ALL
 from monitoring_pipelines.store.partitions import replace_partition
 from monitoring_pipelines.store.schema import model_performance
 from monitoring_pipelines.store.times import utc
@@ -155,7 +156,7 @@ def baseline_versions(engine: Engine, deployment_id: str) -> list[datetime]:
     table = model_performance.c
     query = (
         select(table.window_start)
-        .where(table.deployment_id == deployment_id, table.kind == BASELINE)
+        .where(table.deployment_id == deployment_id, table.segment == ALL, table.kind == BASELINE)
         .distinct()
         .order_by(table.window_start)
     )
@@ -175,6 +176,7 @@ def read_baseline_performance(
     table = model_performance.c
     query = select(table.metric, table.value, table.details, table.n_labelled).where(
         table.deployment_id == deployment_id,
+        table.segment == ALL,
         table.kind == BASELINE,
         table.window_start == utc(version),
     )
@@ -200,6 +202,7 @@ def stored_windows(
         )
         .where(
             table.deployment_id == deployment_id,
+            table.segment == ALL,
             table.kind == REALIZED,
             table.metric == "labelled_share",
             table.window_start >= utc(start),
@@ -229,6 +232,7 @@ def window_values(
         select(table.window_start, table.metric, table.value)
         .where(
             table.deployment_id == deployment_id,
+            table.segment == ALL,
             table.kind == REALIZED,
             table.value.is_not(None),
             table.window_start >= utc(start),
@@ -248,6 +252,7 @@ def merged_latency(
     table = model_performance.c
     query = select(table.details).where(
         table.deployment_id == deployment_id,
+        table.segment == ALL,
         table.kind == REALIZED,
         table.metric == "latency_sketch",
         table.window_start >= utc(start),
