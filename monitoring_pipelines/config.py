@@ -35,6 +35,8 @@ from monitoring_pipelines.stats.model_signals import DEFAULT_LOW_CONFIDENCE
 from monitoring_pipelines.stats.multiple_testing import CORRECTIONS
 from monitoring_pipelines.stats.performance import TASKS
 from monitoring_pipelines.stats.profile import Kind
+from monitoring_pipelines.stats.references import FIXED_WINDOW, TRAINING, Reference
+from monitoring_pipelines.stats.references import KINDS as REFERENCE_KINDS
 from monitoring_pipelines.stats.scoring import DEFAULT_CORRECTION, DEFAULT_MIN_ROWS
 from monitoring_pipelines.stats.segments import DEFAULT_MAX_VALUES, RESERVED, SegmentKey
 from monitoring_pipelines.stats.windows import GRANULARITIES
@@ -234,6 +236,58 @@ def _metric(name: str) -> str:
 Metric = Annotated[str, AfterValidator(_metric)]
 
 
+REFERENCE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+
+class DriftReference(Strict):
+    """One reference drift is measured against (``stats.references``); a bare kind is short
+    for ``{kind: ...}``. ``name`` (stored in ``drift_scores.reference``) defaults to the kind."""
+
+    kind: Literal[REFERENCE_KINDS]
+    name: str | None = None
+    start: Annotated[datetime, AfterValidator(_aware)] | None = None
+    end: Annotated[datetime, AfterValidator(_aware)] | None = None
+    columns: Annotated[list[str], Field(min_length=1)] | None = None
+    metrics: Annotated[list[Metric], Field(min_length=1)] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_kind(cls, value: Any) -> Any:
+        return {"kind": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _usable(self) -> DriftReference:
+        if self.name is not None and not REFERENCE_NAME.match(self.name):
+            raise ValueError(
+                f"name {self.name!r} must match [a-z][a-z0-9_]* (at most 32 characters)"
+            )
+        fixed = self.kind == FIXED_WINDOW
+        for key in ("start", "end"):
+            moment = getattr(self, key)
+            if fixed and moment is None:
+                raise ValueError(f"{key}: kind window needs start and end")
+            if not fixed and moment is not None:
+                raise ValueError(f"{key}: only a reference of kind window has a {key}")
+            if moment is not None and moment != moment.replace(minute=0, second=0, microsecond=0):
+                raise ValueError(f"{key}: {moment.isoformat()} is not on the hour")
+        if fixed and self.end <= self.start:
+            raise ValueError(f"end: {self.end.isoformat()} is not after start")
+        if self.kind == TRAINING and (self.columns is not None or self.metrics is not None):
+            raise ValueError("training is scored on every column and metric: drop columns/metrics")
+        return self
+
+    def spec(self) -> Reference:
+        """The pure reference ``stats`` scores with."""
+        return Reference(
+            name=self.name or self.kind,
+            kind=self.kind,
+            start=self.start,
+            end=self.end,
+            columns=None if self.columns is None else frozenset(self.columns),
+            metrics=None if self.metrics is None else frozenset(self.metrics),
+        )
+
+
 class DriftConfig(Strict):
     """How a deployment's windows are scored (every key optional; defaults in stats/scoring.py)."""
 
@@ -252,6 +306,20 @@ class DriftConfig(Strict):
     low_confidence_threshold: Annotated[float, Field(strict=True, gt=0, lt=1)] = (
         DEFAULT_LOW_CONFIDENCE
     )
+    references: Annotated[list[DriftReference], Field(min_length=1)] = [
+        DriftReference(kind=TRAINING)
+    ]
+
+    @field_validator("references")
+    @classmethod
+    def _unique_references(cls, references: list[DriftReference]) -> list[DriftReference]:
+        _reject_duplicates("reference names", [r.name or r.kind for r in references])
+        return references
+
+    @property
+    def production_references(self) -> list[Reference]:
+        """The references made of stored hours (training is always scored)."""
+        return [r.spec() for r in self.references if r.kind != TRAINING]
 
     @model_validator(mode="after")
     def _thresholds_can_work(self) -> DriftConfig:
@@ -447,6 +515,11 @@ class DeploymentConfig(Strict):
     def _drift_columns_exist(self) -> DeploymentConfig:
         monitored = self.monitored
         named = {
+            **{
+                f"drift.references[{i}].columns": r.columns
+                for i, r in enumerate(self.drift.references)
+                if r.columns
+            },
             "drift.metrics": self.drift.metrics,
             "drift.column_thresholds": self.drift.column_thresholds,
             "alerts.columns": self.alerts.get("columns") or [],

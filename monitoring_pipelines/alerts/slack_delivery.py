@@ -38,7 +38,7 @@ from monitoring_pipelines.alerts.slack_messages import (
     resolved_message,
     run_failure_message,
 )
-from monitoring_pipelines.alerts.threads import pair_resolutions, resolutions_of
+from monitoring_pipelines.alerts.threads import pair_resolutions, resolutions_of, result_key
 from monitoring_pipelines.stats.alert_policy import DRIFT, RESOLVED
 from monitoring_pipelines.store import alerts as outbox
 
@@ -306,7 +306,7 @@ class SlackDelivery:
             original["slack_ts"], timeline, pairs, frozenset({outbox.SKIPPED, outbox.FAILED})
         )
         for row in resolving:
-            resolved[(row["column_name"], row["metric"])] = row["window_start"]
+            resolved[result_key(row)] = row["window_start"]
         performance = outbox.window_performance(
             self.engine, original["deployment_id"], original["window_start"], original["window_end"]
         )

@@ -4,13 +4,19 @@ Rolled-up windows (trailing 24 h, calendar day, week) are merges of all the stor
 hourly profiles of the window, exact by construction, so re-running one past hour re-scores
 its whole day and week (and the later trailing windows that hold it). While a day is live
 its window holds the hours stored so far: the run for 10:00 scores 00:00 to 11:00.
+
+Each window is scored against the training baseline and against the deployment's production
+references (``drift.references``: the same hours last week, the previous day, a fixed
+window), each a merge of stored hours; a reference with too few stored rows gives
+``insufficient_data`` saying which hours it looked for. A reference is read when the window
+is scored: re-running a reference hour later does not re-score the windows compared with it.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from itertools import groupby
 from typing import Any
@@ -21,9 +27,10 @@ from sqlalchemy import Engine
 from monitoring_pipelines.config import DeploymentConfig, MonitorsConfig, Role
 from monitoring_pipelines.stats.calibration import Calibration, calibrate
 from monitoring_pipelines.stats.dataset import DatasetProfile
-from monitoring_pipelines.stats.drift import DriftResult
+from monitoring_pipelines.stats.drift import DriftResult, insufficient
 from monitoring_pipelines.stats.metrics.registry import get_spec
 from monitoring_pipelines.stats.model_signals import ModelSignals, model_signals
+from monitoring_pipelines.stats.references import Reference, describe_span
 from monitoring_pipelines.stats.scoring import default_metrics, score_window
 from monitoring_pipelines.stats.windows import merge_window, window_bounds
 from monitoring_pipelines.store.aggregates import read_baseline, read_windows
@@ -39,7 +46,8 @@ class MissingAggregatesError(RuntimeError):
 
 @dataclass(frozen=True)
 class WindowScores:
-    """Every metric of every column for one window, plus the model signals of the hour."""
+    """Every metric of every column for one window against the training baseline (and in
+    ``references``, against each production reference), plus the model signals of the hour."""
 
     deployment_id: str
     granularity: str
@@ -48,6 +56,7 @@ class WindowScores:
     rows: int
     scores: dict[str, tuple[DriftResult, ...]]
     signals: ModelSignals | None = None
+    references: dict[str, dict[str, tuple[DriftResult, ...]]] = field(default_factory=dict)
 
     @property
     def drifted_columns(self) -> list[str]:
@@ -200,6 +209,7 @@ def score_deployment_hours(
     start = min(b[0] for b in bounds)
     end = max([b[1] for b in bounds] + [hours[-1] + 24 * HOUR])
     hourly = read_windows(engine, deployment.id, start, end, baseline)
+    references = deployment.drift.production_references
     absent = [h for h in hours if h not in hourly]
     if absent:
         shown = ", ".join(f"{h:%Y-%m-%d %H:%M}" for h in absent[:5])
@@ -207,11 +217,22 @@ def score_deployment_hours(
             f"deployment {deployment.id!r} has no hourly_aggregates for {shown}"
             f"{' and more' if len(absent) > 5 else ''}: materialize them first"
         )
+    windows = affected_windows(hours, hourly, granularities)
+    pool = {**hourly, **_reference_hours(engine, deployment.id, references, windows, baseline)}
     results = []
-    for granularity, window_start, window_end in affected_windows(hours, hourly, granularities):
+    for granularity, window_start, window_end in windows:
         profile = merge_window(hourly, window_start, window_end)
         scores = score_profile(config, deployment, baseline, profile, calibration)
-        write_drift_scores(engine, deployment.id, window_start, window_end, granularity, scores)
+        compared = {}
+        for reference in references:
+            span = reference.bounds(window_start, window_end)
+            against = merge_window(pool, *span)
+            compared[reference.name] = score_reference(
+                config, deployment, reference, baseline, profile, against, span, calibration
+            )
+        write_drift_scores(
+            engine, deployment.id, window_start, window_end, granularity, scores, compared
+        )
         signals = signals_of(deployment, baseline, profile) if granularity == "hour" else None
         results.append(
             WindowScores(
@@ -222,9 +243,88 @@ def score_deployment_hours(
                 profile.row_count,
                 scores,
                 signals,
+                compared,
             )
         )
     return results
+
+
+def _reference_hours(
+    engine: Engine,
+    deployment_id: str,
+    references: Sequence[Reference],
+    windows: Sequence[tuple[str, datetime, datetime]],
+    baseline: DatasetProfile,
+) -> dict[datetime, DatasetProfile]:
+    """The stored hours the production references of ``windows`` span (one read each)."""
+    found: dict[datetime, DatasetProfile] = {}
+    for reference in references:
+        spans = [reference.bounds(start, end) for _, start, end in windows]
+        if spans:
+            lo, hi = min(s for s, _ in spans), max(e for _, e in spans)
+            found.update(read_windows(engine, deployment_id, lo, hi, baseline))
+    return found
+
+
+def score_reference(
+    config: MonitorsConfig,
+    deployment: DeploymentConfig,
+    reference: Reference,
+    baseline: DatasetProfile,
+    window: DatasetProfile,
+    against: DatasetProfile | None,
+    span: tuple[datetime, datetime],
+    calibration: Calibration | None = None,
+) -> dict[str, tuple[DriftResult, ...]]:
+    """Score ``window`` against the merged hours ``against`` of a production reference, on the
+    columns and metrics in its scope. The training noise curves are read at the two-sample
+    effective size (``stats.calibration``); fewer than ``min_rows`` reference rows (none
+    stored) gives ``insufficient_data`` with the reason."""
+    settings = score_settings(config, deployment)
+    scoped = {
+        name: chosen
+        for name, metrics in scored_metrics(deployment).items()
+        if (chosen := reference.metrics_for(name, metrics))
+    }
+    rows = 0 if against is None else against.row_count
+    if rows < settings["min_rows"]:
+        reason = (
+            f"reference {describe_span(reference.name, *span)} holds {rows} stored row(s), "
+            f"fewer than min_rows {settings['min_rows']}"
+        )
+        return {
+            name: tuple(_unscored(settings, name, m, rows, window, reason) for m in metrics)
+            for name, metrics in scoped.items()
+        }
+
+    def only(profile: DatasetProfile) -> DatasetProfile:
+        return DatasetProfile(profile.row_count, {n: profile.columns[n] for n in scoped})
+
+    return score_window(
+        only(against),
+        only(window),
+        **{**settings, "metrics": scoped},
+        calibration=calibration,
+        calibrated_on=only(baseline),
+    )
+
+
+def _unscored(
+    settings: Mapping[str, Any],
+    column: str,
+    metric: str,
+    reference_rows: int,
+    window: DatasetProfile,
+    reason: str,
+) -> DriftResult:
+    """``insufficient_data`` for a metric whose reference is (nearly) empty, saying why."""
+    threshold = settings["column_thresholds"].get(column, {}).get(metric)
+    if threshold is None:
+        threshold = settings["thresholds"].get(metric, get_spec(metric).threshold)
+    current = window.columns[column]
+    size = current.rows if get_spec(metric).sizes == "rows" else current.count
+    result = insufficient(metric, threshold, reference_rows, size, settings["min_rows"])
+    return replace(result, detail={**result.detail, "reason": reason})
 
 
 def score_windows(

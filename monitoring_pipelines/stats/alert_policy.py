@@ -3,6 +3,8 @@
 Pure: the drift sensor feeds it new results, the deployment's settings and the last alert
 per (deployment, column, metric); it returns the alerts to enqueue and why others were not.
 Cooldown is measured in window time (window starts), so backfills and replays decide alike.
+A result's reference (training, last_week, ...) is part of its identity: drift against last
+week and against training have their own history, cooldown and dedup keys.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+
+from monitoring_pipelines.stats.references import TRAINING
 
 SEVERITIES = ("info", "warning", "critical")
 DRIFT = "drift"
@@ -48,11 +52,13 @@ class DriftRecord:
     threshold: float | None
     status: str
     drifted: bool
+    reference: str = TRAINING
 
     @classmethod
     def from_mapping(cls, row: Mapping[str, Any]) -> DriftRecord:
-        """Build from a ``drift_scores`` row (extra keys ignored)."""
-        return cls(**{name: row[name] for name in cls.__dataclass_fields__})
+        """Build from a ``drift_scores`` row (extra keys ignored; no reference: training)."""
+        fields = {name: row[name] for name in cls.__dataclass_fields__ if name != "reference"}
+        return cls(**fields, reference=row.get("reference") or TRAINING)
 
 
 @dataclass(frozen=True)
@@ -192,6 +198,7 @@ class LastAlert:
     kind: str
     severity: str
     window_start: datetime
+    reference: str = TRAINING
 
 
 @dataclass(frozen=True)
@@ -211,9 +218,12 @@ class Alert:
     threshold: float | None
     status: str
     reason: str
+    reference: str = TRAINING
 
     @property
     def dedup_key(self) -> str:
+        """``deployment|granularity|window|column|metric|level``, then ``|reference`` when
+        the reference is not training (keys of training alerts are as they always were)."""
         level = RESOLVED if self.kind == RESOLVED else self.severity
         parts = (
             self.deployment_id,
@@ -223,7 +233,8 @@ class Alert:
             self.metric,
             level,
         )
-        return "|".join(parts)
+        tail = () if self.reference == TRAINING else (self.reference,)
+        return "|".join(parts + tail)
 
 
 @dataclass(frozen=True)
@@ -242,11 +253,11 @@ class AlertDecision:
     suppressed: tuple[Suppressed, ...]
 
 
-HistoryKey = tuple[str, str, str]
+HistoryKey = tuple[str, str, str, str]
 
 
 def history_key(item: DriftRecord | LastAlert | Alert) -> HistoryKey:
-    return (item.deployment_id, item.column_name, item.metric)
+    return (item.deployment_id, item.column_name, item.metric, item.reference)
 
 
 def decide_alerts(
@@ -257,7 +268,7 @@ def decide_alerts(
 ) -> AlertDecision:
     """Alerts for new drift results, in window order, updating the history as it goes.
 
-    A breach alerts unless the same (deployment, column, metric) alerted at the same or a
+    A breach alerts unless the same (deployment, column, metric, reference) alerted at the same or a
     higher severity less than ``cooldown`` earlier (window time); an escalation always
     alerts. A stable result after an alert raises one ``resolved`` notice. Windows not
     after the last alert's window (replays, backfills) never alert.
@@ -266,7 +277,8 @@ def decide_alerts(
     alerts: list[Alert] = []
     suppressed: list[Suppressed] = []
     ordered = sorted(
-        records, key=lambda r: (r.window_start, r.deployment_id, r.column_name, r.metric)
+        records,
+        key=lambda r: (r.window_start, r.deployment_id, r.column_name, r.metric, r.reference),
     )
     for record in ordered:
         rules = settings.get(record.deployment_id, default)
@@ -285,6 +297,7 @@ def decide_alerts(
             alert.kind,
             alert.severity,
             record.window_start,
+            record.reference,
         )
     return AlertDecision(tuple(alerts), tuple(suppressed))
 
@@ -340,4 +353,5 @@ def _alert(record: DriftRecord, kind: str, severity: str, reason: str) -> Alert:
         threshold=record.threshold,
         status=record.status,
         reason=reason,
+        reference=record.reference,
     )

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from monitoring_pipelines.stats.binning import DEFAULT_BINS
-from monitoring_pipelines.stats.calibration import DEFAULT_SIGMAS, NoiseCurve
+from monitoring_pipelines.stats.calibration import DEFAULT_SIGMAS, NoiseCurve, effective_size
 from monitoring_pipelines.stats.category_shift import category_shifts, value_shifts
 from monitoring_pipelines.stats.dataset import reference_categories
 from monitoring_pipelines.stats.metrics.measurement import Measurement
@@ -79,6 +79,7 @@ def score_column(
     min_rows: int = 1,
     noise: NoiseCurve | None = None,
     sigmas: float = DEFAULT_SIGMAS,
+    calibrated_on: ColumnProfile | None = None,
     **params: Any,
 ) -> DriftResult:
     """Score one production column profile against its baseline profile.
@@ -86,7 +87,9 @@ def score_column(
     Fewer than ``min_rows`` production values (rows, for ``missing_rate``) or an
     empty baseline give status ``insufficient_data`` and no value. With a ``noise`` curve
     (a distance's calibration, ``stats.calibration``) the threshold applied is the larger
-    of ``threshold`` (the effect-size floor) and the noise threshold at the window's size.
+    of ``threshold`` (the effect-size floor) and the noise threshold at the window's size;
+    ``calibrated_on`` (the training column the curve was learned on, when ``baseline`` is a
+    production reference) reads the curve at the two-sample effective size instead.
     """
     spec = get_spec(metric)
     _check_kinds(metric, spec, baseline.kind, current.kind)
@@ -98,13 +101,17 @@ def score_column(
     if sizes[0] == 0 or sizes[1] < max(min_rows, 1):
         return insufficient(metric, threshold, *sizes, min_rows)
     floor = threshold
-    if noise is not None and spec.decision == "distance":
-        threshold = max(floor, noise.threshold(sizes[1], sigmas))
+    noisy = noise is not None and spec.decision == "distance"
+    at = _noise_size(spec, sizes, calibrated_on) if noisy else None
+    if noisy:
+        threshold = max(floor, noise.threshold(at, sigmas))
     result = judged(metric, spec, spec.function(baseline, current, **params), threshold, *sizes)
     detail = dict(result.detail)
-    if noise is not None and spec.decision == "distance":
+    if noisy:
         detail["threshold_floor"] = floor
-        detail["noise_threshold"] = noise.threshold(sizes[1], sigmas)
+        detail["noise_threshold"] = noise.threshold(at, sigmas)
+        if calibrated_on is not None:
+            detail["noise_size"] = at
     if isinstance(current, NumericalProfile) and current.new_values:
         detail["new_values"] = current.new_values[:MAX_LISTED]
         detail["new_value_count"] = sum(current.values[v] for v in current.new_values)
@@ -114,6 +121,17 @@ def score_column(
         elif baseline.discrete and current.discrete:
             detail["categories"] = value_shifts(baseline, current)
     return replace(result, detail=detail) if detail != result.detail else result
+
+
+def _noise_size(
+    spec: MetricSpec, sizes: tuple[int, int], calibrated_on: ColumnProfile | None
+) -> float:
+    """The window size the noise curve is read at: the window's, or against a production
+    reference the two-sample effective size (the curve's reference was half the training's)."""
+    if calibrated_on is None:
+        return sizes[1]
+    training = calibrated_on.rows if spec.sizes == "rows" else calibrated_on.count
+    return effective_size(sizes[1], sizes[0], training / 2)
 
 
 def score(

@@ -52,6 +52,7 @@ def score_window(
     correction: str = DEFAULT_CORRECTION,
     calibration: Mapping[str, Mapping[str, NoiseCurve]] | None = None,
     sigmas: float = DEFAULT_SIGMAS,
+    calibrated_on: DatasetProfile | None = None,
 ) -> dict[str, tuple[DriftResult, ...]]:
     """Results per column (in the baseline's column order) for one production window.
 
@@ -61,6 +62,8 @@ def score_window(
     passes metric parameters (metric → {name: value}), e.g. ``{"psi": {"epsilon": 1e-3}}``.
     ``calibration`` (column → metric → noise curve, learned with the baseline) raises a
     distance's threshold to its noise threshold at the window's size where that is larger.
+    ``calibrated_on`` is the training baseline the curves were learned on, when ``baseline``
+    is a production reference (their noise is then read at the two-sample effective size).
     """
     check_correction(correction)
     missing = [name for name in baseline.columns if name not in current.columns]
@@ -86,6 +89,7 @@ def score_window(
                 min_rows=min_rows,
                 noise=(calibration or {}).get(name, {}).get(metric),
                 sigmas=sigmas,
+                calibrated_on=None if calibrated_on is None else calibrated_on.columns[name],
                 **(params or {}).get(metric, {}),
             )
             flat.append((name, result))

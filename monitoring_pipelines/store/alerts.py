@@ -22,8 +22,9 @@ from typing import Any
 from sqlalchemy import Engine, and_, case, func, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from monitoring_pipelines.stats.alert_policy import DRIFT, RESOLVED, Alert, LastAlert
+from monitoring_pipelines.stats.alert_policy import DRIFT, RESOLVED, Alert, LastAlert, history_key
 from monitoring_pipelines.stats.no_data_policy import QuietHour
+from monitoring_pipelines.stats.references import TRAINING
 from monitoring_pipelines.store.aggregates import utc
 from monitoring_pipelines.store.schema import alerts, model_performance
 
@@ -79,6 +80,7 @@ def alert_entry(
         "granularity": alert.granularity,
         "column_name": alert.column_name,
         "metric": alert.metric,
+        "reference": alert.reference,
         "value": alert.value,
         "p_value": alert.p_value,
         "threshold": alert.threshold,
@@ -136,11 +138,12 @@ def metrics_entry(
 ) -> dict[str, Any]:
     """An outbox row with one window's CloudWatch metrics.
 
-    ``scores`` are drift results (column_name, metric, value, drifted); Slack skips it.
+    ``scores`` are drift results (column_name, metric, reference, value, drifted); Slack
+    skips it.
     ``rows_scored`` None (unknown) leaves the ``rows_scored`` metric out; ``freshness``
     (an hour's status) adds the ``no_data`` metric.
     """
-    keep = ("column_name", "metric", "value", "drifted")
+    keep = ("column_name", "metric", "reference", "value", "drifted")
     return {
         "dedup_key": f"{deployment_id}|{granularity}|{utc(window_start).isoformat()}|{METRICS}",
         "deployment_id": deployment_id,
@@ -151,7 +154,10 @@ def metrics_entry(
         "granularity": granularity,
         "cloudwatch": {
             "rows_scored": None if rows_scored is None else int(rows_scored),
-            "scores": [{k: score[k] for k in keep} for score in scores],
+            "scores": [
+                {k: score.get(k, TRAINING if k == "reference" else None) for k in keep}
+                for score in scores
+            ],
             **({"freshness": freshness} if freshness is not None else {}),
         },
         "slack_status": SKIPPED,
@@ -496,7 +502,8 @@ def alert_timeline(engine: Engine, deployment_id: str, since: datetime) -> list[
 
 
 def recent_history(engine: Engine, deployment_id: str | None, since: datetime) -> list[LastAlert]:
-    """The last drift/resolved alert per (deployment, column, metric) since ``since``."""
+    """The last drift/resolved alert per (deployment, column, metric, reference) since
+    ``since`` (rows from before references were stored are training's)."""
     conditions = [alerts.c.kind.in_((DRIFT, RESOLVED)), alerts.c.window_start >= utc(since)]
     if deployment_id is not None:
         conditions.append(alerts.c.deployment_id == deployment_id)
@@ -508,11 +515,12 @@ def recent_history(engine: Engine, deployment_id: str | None, since: datetime) -
             alerts.c.kind,
             alerts.c.severity,
             alerts.c.window_start,
+            alerts.c.reference,
         )
         .where(and_(*conditions))
         .order_by(alerts.c.window_start, alerts.c.id)
     )
-    last: dict[tuple[str, str, str], LastAlert] = {}
+    last: dict[tuple[str, str, str, str], LastAlert] = {}
     with engine.connect() as conn:
         for row in conn.execute(query):
             item = LastAlert(
@@ -522,8 +530,9 @@ def recent_history(engine: Engine, deployment_id: str | None, since: datetime) -
                 row.kind,
                 row.severity,
                 utc(row.window_start),
+                row.reference or TRAINING,
             )
-            last[(item.deployment_id, item.column_name, item.metric)] = item
+            last[history_key(item)] = item
     return list(last.values())
 
 

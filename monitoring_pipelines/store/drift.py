@@ -2,7 +2,9 @@
 range, and read the windows committed after a sensor's cursor (``store.windows``).
 
 A partition is (deployment, window start, granularity): re-running it replaces its rows in
-one transaction and gives the window a new ``commit_seq``, so a judge sees it again.
+one transaction and gives the window a new ``commit_seq``, so a judge sees it again. It holds
+the rows of every reference the window was compared with (``reference``: training, and the
+production references of ``stats.references``), so a judge sees them all at once.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, func, select
 
 from monitoring_pipelines.stats.drift import DriftResult
+from monitoring_pipelines.stats.references import TRAINING
 from monitoring_pipelines.stats.segments import ALL
 from monitoring_pipelines.stats.windows import GRANULARITIES
 from monitoring_pipelines.store.engine import check_deployment_id
@@ -31,11 +34,13 @@ def write_drift_scores(
     window_end: datetime,
     granularity: str,
     scores: Mapping[str, Sequence[DriftResult]],
+    references: Mapping[str, Mapping[str, Sequence[DriftResult]]] | None = None,
     segments: Mapping[str, Mapping[str, Sequence[DriftResult]]] | None = None,
 ) -> int:
-    """Replace the rows of one window: the population's (column → results) and those of
-    each of ``segments`` (segment → column → results), in one transaction; returns the
-    number written."""
+    """Replace the rows of one window: ``scores`` (column → results) against the training
+    baseline, ``references`` (reference name → column → results) against production
+    references, ``segments`` (segment → column → results) of each segment against the
+    training baseline, all in one transaction; returns the number written."""
     check_deployment_id(deployment_id)
     _check_granularity(granularity)
     key = {
@@ -44,9 +49,15 @@ def write_drift_scores(
         "granularity": granularity,
     }
     now = datetime.now(UTC)
+    compared = [
+        (TRAINING, ALL, scores),
+        *((name, ALL, by_column) for name, by_column in (references or {}).items()),
+        *((TRAINING, name, by_column) for name, by_column in (segments or {}).items()),
+    ]
     rows = [
         {
             "window_end": utc(window_end),
+            "reference": reference,
             "column_name": column,
             "metric": r.metric,
             "value": _number(r.value),
@@ -60,7 +71,7 @@ def write_drift_scores(
             "computed_at": now,
             "segment": segment,
         }
-        for segment, by_column in {ALL: scores, **(segments or {})}.items()
+        for reference, segment, by_column in compared
         for column, results in by_column.items()
         for r in results
     ]
@@ -74,15 +85,19 @@ def read_drift_scores(
     start: datetime,
     end: datetime,
     granularity: str | None = None,
+    reference: str | None = TRAINING,
     segment: str | None = ALL,
 ) -> list[dict[str, Any]]:
-    """Rows with ``start <= window_start < end`` of ``segment`` (default the population;
-    None: every segment), oldest window first, UTC datetimes."""
+    """Rows with ``start <= window_start < end``, oldest window first, UTC datetimes; only
+    those against ``reference`` (the training baseline by default; None: every reference)
+    and of ``segment`` (the population by default; None: every segment)."""
     query = select(drift_scores).where(
         drift_scores.c.deployment_id == deployment_id,
         drift_scores.c.window_start >= utc(start),
         drift_scores.c.window_start < utc(end),
     )
+    if reference is not None:
+        query = query.where(drift_scores.c.reference == reference)
     if segment is not None:
         query = query.where(drift_scores.c.segment == segment)
     if granularity is not None:

@@ -84,6 +84,10 @@ aggregates = Table(
     Index("ix_aggregates_deployment_window", "deployment_id", "is_baseline", "timestamp"),
 )
 
+# A row is one (deployment, window_start, granularity, reference, column_name, metric): drift
+# against the training baseline (``reference`` = training) and against production references
+# (``stats.references``: last_week, previous_day, a named fixed window) side by side. A window
+# is written as one partition holding every reference's rows.
 drift_scores = Table(
     "drift_scores",
     metadata,
@@ -92,6 +96,7 @@ drift_scores = Table(
     Column("window_start", Timestamp, nullable=False),
     Column("window_end", Timestamp, nullable=False),
     Column("granularity", String(32), nullable=False),
+    Column("reference", String(32), nullable=False, server_default="training"),
     Column("column_name", Text, nullable=False),
     Column("metric", String(64), nullable=False),
     Column("value", Float8, nullable=True),
@@ -145,7 +150,8 @@ model_performance = Table(
     Index("ix_model_performance_deployment_window", "deployment_id", "window_start"),
 )
 
-# The outbox. One row per alert (kind drift, resolved, no_data, run_failure), per window's metrics
+# The outbox. One row per alert (kind drift, resolved, no_data, run_failure; drift and resolved
+# rows name their ``reference``), per window's metrics
 # (kind metrics) or per operator notice (kind notice); each channel has its own status:
 # pending → sending → sent, unconfirmed (a Slack post of unknown outcome, until a lookup
 # settles it), failed (a permanent error), or skipped (not for that channel, or the channel
@@ -163,6 +169,7 @@ alerts = Table(
     Column("granularity", String(32), nullable=True),
     Column("column_name", Text, nullable=True),
     Column("metric", String(64), nullable=True),
+    Column("reference", String(32), nullable=True),
     Column("value", Float8, nullable=True),
     Column("p_value", Float8, nullable=True),
     Column("threshold", Float8, nullable=True),

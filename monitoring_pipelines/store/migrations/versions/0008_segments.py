@@ -3,8 +3,8 @@ describes (``region=eu``), part of each row's natural key; every existing row is
 population, ``__all__``. On PostgreSQL the existing ``aggregates_<deployment>`` views are
 redefined to show ``__all__`` only, so SQL written for them keeps its answers.
 
-Revision ID: 0007_segments
-Revises: 0006_performance_details
+Revision ID: 0008_segments
+Revises: 0007_drift_reference
 Create Date: 2026-12-03
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007_segments"
-down_revision: str | None = "0006_performance_details"
+revision: str = "0008_segments"
+down_revision: str | None = "0007_drift_reference"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
