@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -34,6 +34,12 @@ from monitoring_pipelines.stats.metrics.registry import METRICS, check_threshold
 from monitoring_pipelines.stats.model_signals import DEFAULT_LOW_CONFIDENCE
 from monitoring_pipelines.stats.multiple_testing import CORRECTIONS
 from monitoring_pipelines.stats.performance import TASKS
+from monitoring_pipelines.stats.performance_alerts import (
+    BASELINE_MARGIN,
+    PerformanceRules,
+    check_rule,
+    rule_metrics,
+)
 from monitoring_pipelines.stats.profile import Kind
 from monitoring_pipelines.stats.references import FIXED_WINDOW, TRAINING, Reference
 from monitoring_pipelines.stats.references import KINDS as REFERENCE_KINDS
@@ -213,6 +219,40 @@ class RetrainingConfig(Strict):
         if not self.dry_run and self.callable is None and self.webhook_url_env is None:
             raise ValueError("set callable (module:function) or webhook_url_env, or dry_run: true")
         return self
+
+
+class PerformanceAlertsConfig(Strict):
+    """When a window's performance alone alerts: ``thresholds`` maps a metric (accuracy, f1,
+    roc_auc, ..., rmse, mae, latency_p95, estimated_accuracy, ...) to ``{severity: bound}``
+    (alert below the bound, or above it for errors and latency); ``baseline_margin`` alerts
+    when accuracy (RMSE) is worse than the baseline's by more than the bound."""
+
+    thresholds: dict[str, dict[str, Number]] = Field(default_factory=dict)
+    baseline_margin: dict[str, Number] = Field(default_factory=dict)
+    min_labelled_rows: Count = 100
+    cooldown_hours: Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)] = 6
+
+    def check(self, task: str | None) -> None:
+        """Refuse metrics the task has not and bounds that cannot work, naming the field."""
+        valid = rule_metrics(task)
+        for metric, levels in self.thresholds.items():
+            where = f"performance_alerts.thresholds.{metric}"
+            if metric not in valid:
+                raise ValueError(
+                    f"{where}: unknown performance metric for task {task or 'none (no labels)'} "
+                    f"(valid: {', '.join(valid)})"
+                )
+            check_rule(where, metric, levels)
+        if self.baseline_margin:
+            check_rule("performance_alerts.baseline_margin", BASELINE_MARGIN, self.baseline_margin)
+
+    def rules(self) -> PerformanceRules:
+        return PerformanceRules(
+            self.thresholds,
+            self.baseline_margin,
+            self.min_labelled_rows,
+            timedelta(hours=self.cooldown_hours),
+        )
 
 
 class ReferenceConfig(Strict):
@@ -493,6 +533,7 @@ class DeploymentConfig(Strict):
     alerts: Annotated[dict[str, Any], AfterValidator(_alerts)] = Field(default_factory=dict)
     labels: Annotated[ParquetLabels | SqlLabels, Field(discriminator="type")] | None = None
     retraining: RetrainingConfig | None = None
+    performance_alerts: PerformanceAlertsConfig | None = None
     segments: list[SegmentConfig] = Field(default_factory=list)
     _start_from: StartFrom = PrivateAttr("config")
 
@@ -584,6 +625,13 @@ class DeploymentConfig(Strict):
             )
         if margin is not None and self.labels.task != "regression" and margin >= 1:
             raise ValueError(f"retraining.baseline_margin {margin} on accuracy must be below 1")
+        if self.performance_alerts is not None:
+            self.performance_alerts.check(self.labels.task if self.labels else None)
+            if self.performance_alerts.baseline_margin and self.validation is None:
+                raise ValueError(
+                    "performance_alerts.baseline_margin needs a validation block "
+                    "(the baseline performance)"
+                )
         return self
 
     @property

@@ -5,7 +5,8 @@ The numeric keys below are a contract (README "What the UI shows"): every partit
 rounded to ``DIGITS`` decimals for reading.
 
 - ``hourly_aggregates``: ``rows``, ``missing_share`` (missing cells / (rows × columns)),
-  ``missing_total``, and ``data_freshness`` (``fresh``, ``low_volume`` or ``no_data``).
+  ``missing_total``, ``data_freshness`` (``fresh``, ``low_volume`` or ``no_data``),
+  ``replaced_values`` and the row counts the source keeps (``rows_out_of_window``, ...).
 - ``drift_scores``: ``rows``, ``max_drift_score``, ``drifted_columns``, and with a
   prediction or confidence column ``prediction_drift``, ``mean_confidence``,
   ``confidence_drop``, ``low_confidence_share``.
@@ -73,8 +74,9 @@ def window_metadata(summary: WindowSummary) -> dict[str, dg.MetadataValue]:
     }
     if summary.freshness is not None:
         metadata["data_freshness"] = dg.MetadataValue.text(summary.freshness.status)
-    for reason, rows in summary.dropped.items():
+    for reason, rows in summary.accounted.items():
         metadata[reason] = dg.MetadataValue.int(rows)
+    metadata["replaced_values"] = dg.MetadataValue.int(summary.replaced_values)
     return metadata
 
 

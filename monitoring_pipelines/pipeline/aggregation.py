@@ -13,7 +13,13 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
-from monitoring_pipelines.config import DeploymentConfig, KafkaLogs, MonitorsConfig, ParquetLogs
+from monitoring_pipelines.config import (
+    DeploymentConfig,
+    KafkaLogs,
+    MonitorsConfig,
+    ParquetLogs,
+    Role,
+)
 from monitoring_pipelines.pipeline.baseline_performance import fit_baseline_performance
 from monitoring_pipelines.pipeline.drift import calibrate_baseline
 from monitoring_pipelines.pipeline.freshness import hours_freshness
@@ -23,6 +29,7 @@ from monitoring_pipelines.sources.kafka import kafka_log_source
 from monitoring_pipelines.sources.parquet import ParquetLogSource
 from monitoring_pipelines.sources.sql import SqlLogSource
 from monitoring_pipelines.stats.dataset import DatasetProfile, fit_baseline, profile_chunks
+from monitoring_pipelines.stats.duplicates import DuplicateCounter
 from monitoring_pipelines.stats.freshness import Freshness
 from monitoring_pipelines.store.aggregates import read_baseline, write_profile
 from monitoring_pipelines.store.engine import ensure_deployment_views
@@ -75,11 +82,19 @@ class WindowSummary:
     profile: DatasetProfile
     quality: tuple[CheckOutcome, ...] = ()
     freshness: Freshness | None = None
-    dropped: Mapping[str, int] = field(default_factory=dict)
+    # rows read but not profiled as read: dropped (``rows_out_of_window``,
+    # ``rows_null_timestamp``) or repeated (``duplicate_request_ids``); a count the
+    # source cannot tell is left out
+    accounted: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def rows(self) -> int:
         return self.profile.row_count
+
+    @property
+    def replaced_values(self) -> int:
+        """Category values counted under their U+FFFD spelling (NUL, surrogates)."""
+        return sum(getattr(p, "replaced", 0) for p in self.profile.columns.values())
 
 
 def log_source(config: MonitorsConfig, deployment: DeploymentConfig) -> LogSource:
@@ -155,13 +170,24 @@ def aggregate_window(
             f"deployment {deployment.id!r} has no baseline_statistics yet: materialize it first"
         )
     profile = source.profile_window(start, end, baseline) if validator is None else None
+    accounted: dict[str, int] = {}
     if profile is None:
         columns = [*deployment.monitored, deployment.logs.timestamp_column]
+        request_id = deployment.column_with_role(Role.REQUEST_ID)
+        counter = None
+        if request_id is not None:
+            counter = DuplicateCounter(request_id.name)
+            columns.append(request_id.name)
         chunks = source.read_window(start, end, columns)
+        if counter is not None:
+            chunks = counter.observe(chunks)
         if validator is not None:
             validator.reset()
             chunks = validator.observe(chunks)
         profile = profile_chunks(chunks, baseline, threads=profile_threads())
+        accounted = source.dropped_rows()
+        if counter is not None:
+            accounted["duplicate_request_ids"] = counter.duplicates()
     write_profile(
         engine,
         deployment.id,
@@ -170,9 +196,10 @@ def aggregate_window(
         is_baseline=False,
         window_end=end,
         response_columns=deployment.response_columns,
+        accounted=accounted,
     )
     quality = tuple(validator.outcomes()) if validator is not None else ()
-    return WindowSummary(deployment.id, start, end, profile, quality, dropped=source.dropped_rows())
+    return WindowSummary(deployment.id, start, end, profile, quality, accounted=accounted)
 
 
 def aggregate_windows(

@@ -32,6 +32,13 @@ def _number(value: float) -> float | None:
 
 
 _OPTIONAL_COLUMNS = [c.name for c in aggregates.columns if c.nullable]
+# Window-level counts of rows read but not profiled as read (``sources.base.LogSource``).
+ROW_COUNTS = (
+    "rows_out_of_window",
+    "rows_null_timestamp",
+    "rows_undecodable",
+    "duplicate_request_ids",
+)
 
 
 def column_row(name: str, profile: ColumnProfile, row_count: int, is_response: bool) -> dict:
@@ -71,6 +78,7 @@ def column_row(name: str, profile: ColumnProfile, row_count: int, is_response: b
             "value_counts": dict(profile.counts),
             "other_counts": profile.other,
             "max_categories": profile.max_categories,
+            "replaced_values": profile.replaced,
         }
     return row
 
@@ -118,6 +126,7 @@ def column_profile(row, reference: tuple = ()) -> ColumnProfile:
         other=int(row["other_counts"] or 0),
         max_categories=int(row["max_categories"]),
         reference_categories=reference,
+        replaced=int(row.get("replaced_values") or 0),
     )
 
 
@@ -130,11 +139,18 @@ def write_profile(
     is_baseline: bool,
     window_end: datetime | None = None,
     response_columns: Collection[str] = (),
+    accounted: Mapping[str, int | None] | None = None,
     segments: Mapping[str, DatasetProfile] | None = None,
 ) -> int:
     """Replace one partition's rows: the deployment's baseline, or one window of it; the
     population's rows (segment ``__all__``) and those of each of ``segments`` (segment name
-    → profile), all in one transaction."""
+    → profile), all in one transaction.
+
+    ``accounted`` are the window's rows read but not profiled as such (``ROW_COUNTS``), stored
+    on each of the population's rows like ``row_count``; a count left out is unknown (NULL)."""
+    unknown = set(accounted or {}) - set(ROW_COUNTS)
+    if unknown:
+        raise ValueError(f"unknown row counts {sorted(unknown)} (valid: {', '.join(ROW_COUNTS)})")
     key = {"deployment_id": deployment_id, "is_baseline": is_baseline}
     if not is_baseline:
         key["timestamp"] = utc(window_start)
@@ -142,6 +158,7 @@ def write_profile(
     common = {"timestamp": utc(window_start), "window_end": window_end and utc(window_end)}
     rows = [
         {**row, **common, "computed_at": now, "segment": segment}
+        | {name: (accounted or {}).get(name) if segment == ALL else None for name in ROW_COUNTS}
         for segment, part in {ALL: profile, **(segments or {})}.items()
         for row in profile_rows(part, response_columns)
     ]

@@ -72,6 +72,11 @@ aggregates = Table(
     Column("max_categories", Integer, nullable=True),
     Column("row_count", BigInteger, nullable=False),
     Column("computed_at", Timestamp, nullable=False),
+    Column("rows_out_of_window", BigInteger, nullable=True),
+    Column("rows_null_timestamp", BigInteger, nullable=True),
+    Column("rows_undecodable", BigInteger, nullable=True),
+    Column("duplicate_request_ids", BigInteger, nullable=True),
+    Column("replaced_values", BigInteger, nullable=True),
     segment_column(),
     UniqueConstraint(
         "deployment_id",

@@ -28,6 +28,7 @@ EXPECTED = {
         "hourly_aggregates:raw_missing_values",
         "hourly_aggregates:raw_schema",
         "hourly_aggregates:raw_value_ranges",
+        "hourly_aggregates:rows_accounted",
     ],
     "jobs": [
         "alert_delivery_job",
@@ -40,6 +41,7 @@ EXPECTED = {
     "sensors": [
         "drift_threshold_sensor",
         "late_labels_sensor",
+        "model_performance_sensor",
         "monitoring_run_failure_sensor",
         "retraining_sensor",
     ],

@@ -3,8 +3,8 @@ describes (``region=eu``), part of each row's natural key; every existing row is
 population, ``__all__``. On PostgreSQL the existing ``aggregates_<deployment>`` views are
 redefined to show ``__all__`` only, so SQL written for them keeps its answers.
 
-Revision ID: 0008_segments
-Revises: 0007_drift_reference
+Revision ID: 0009_segments
+Revises: 0008_rows_accounted
 Create Date: 2026-12-03
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008_segments"
-down_revision: str | None = "0007_drift_reference"
+revision: str = "0009_segments"
+down_revision: str | None = "0008_rows_accounted"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -31,7 +31,8 @@ VIEW_COLUMNS = """
     missing_counts::bigint AS missing_counts, "count"::bigint AS "count",
     mean::numeric AS mean, standard_deviation::numeric AS standard_deviation,
     "min", "max", finite_count, m2, invalid_counts, pos_inf_counts, neg_inf_counts,
-    other_counts, max_categories, row_count, computed_at
+    other_counts, max_categories, row_count, computed_at, rows_out_of_window,
+    rows_null_timestamp, rows_undecodable, duplicate_request_ids, replaced_values
 """
 
 
