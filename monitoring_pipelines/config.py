@@ -30,9 +30,11 @@ from pydantic import (
 from monitoring_pipelines.sources.parquet import first_hour
 from monitoring_pipelines.stats.alert_policy import SEVERITIES, AlertSettings
 from monitoring_pipelines.stats.binning import DEFAULT_BINS
+from monitoring_pipelines.stats.dataset import MULTIVARIATE
 from monitoring_pipelines.stats.metrics.registry import METRICS, check_threshold
 from monitoring_pipelines.stats.model_signals import DEFAULT_LOW_CONFIDENCE
 from monitoring_pipelines.stats.multiple_testing import CORRECTIONS
+from monitoring_pipelines.stats.multivariate import DEFAULT_CHUNKS, DEFAULT_VARIANCE
 from monitoring_pipelines.stats.performance import TASKS
 from monitoring_pipelines.stats.performance_alerts import (
     BASELINE_MARGIN,
@@ -276,6 +278,14 @@ def _metric(name: str) -> str:
 Metric = Annotated[str, AfterValidator(_metric)]
 
 
+class MultivariateConfig(Strict):
+    """Multivariate drift by data reconstruction (``stats.multivariate``) over the features."""
+
+    enabled: Annotated[bool, Field(strict=True)] = True
+    variance: Annotated[float, Field(strict=True, gt=0, lt=1)] = DEFAULT_VARIANCE
+    chunks: Annotated[int, Field(strict=True, ge=2)] = DEFAULT_CHUNKS
+
+
 REFERENCE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
 
@@ -346,6 +356,7 @@ class DriftConfig(Strict):
     low_confidence_threshold: Annotated[float, Field(strict=True, gt=0, lt=1)] = (
         DEFAULT_LOW_CONFIDENCE
     )
+    multivariate: MultivariateConfig = MultivariateConfig()
     references: Annotated[list[DriftReference], Field(min_length=1)] = [
         DriftReference(kind=TRAINING)
     ]
@@ -548,6 +559,8 @@ class DeploymentConfig(Strict):
     @classmethod
     def _unique_columns(cls, columns: list[ColumnConfig]) -> list[ColumnConfig]:
         _reject_duplicates("column names", [c.name for c in columns])
+        if any(c.name == MULTIVARIATE for c in columns):
+            raise ValueError(f"column name {MULTIVARIATE!r} is reserved (the multivariate score)")
         if not any(c.role in MONITORED_ROLES for c in columns):
             raise ValueError("no column with role feature, prediction or confidence to monitor")
         return columns
@@ -638,6 +651,11 @@ class DeploymentConfig(Strict):
     def monitored(self) -> dict[str, Kind]:
         """Columns profiled every hour, with their kinds."""
         return {c.name: c.type for c in self.columns if c.role in MONITORED_ROLES}
+
+    @property
+    def features(self) -> dict[str, Kind]:
+        """The model's input columns, with their kinds (what multivariate drift looks at)."""
+        return {c.name: c.type for c in self.columns if c.role is Role.FEATURE}
 
     @property
     def response_columns(self) -> set[str]:

@@ -38,7 +38,7 @@ from monitoring_pipelines.store.windows import windows_since
 
 T0 = datetime(2026, 11, 3, 5, tzinfo=UTC)
 H = timedelta(hours=1)
-UNSEGMENTED = "0008_rows_accounted"  # the last revision before segments
+UNSEGMENTED = "0009_multivariate_models"  # the last revision before segments
 OLD_VIEW = (  # the view as ensure_deployment_views made it before segments
     'CREATE VIEW aggregates_model_a AS SELECT id::bigint AS id, "timestamp", column_name, '
     "is_baseline, row_count FROM aggregates WHERE deployment_id = 'model_a'"

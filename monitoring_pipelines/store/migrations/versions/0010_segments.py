@@ -3,8 +3,8 @@ describes (``region=eu``), part of each row's natural key; every existing row is
 population, ``__all__``. On PostgreSQL the existing ``aggregates_<deployment>`` views are
 redefined to show ``__all__`` only, so SQL written for them keeps its answers.
 
-Revision ID: 0009_segments
-Revises: 0008_rows_accounted
+Revision ID: 0010_segments
+Revises: 0009_multivariate_models
 Create Date: 2026-12-03
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009_segments"
-down_revision: str | None = "0008_rows_accounted"
+revision: str = "0010_segments"
+down_revision: str | None = "0009_multivariate_models"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
