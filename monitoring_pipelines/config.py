@@ -402,6 +402,7 @@ class AlertsConfig(BaseModel):
     min_severity: Severity = "warning"
     metrics: list[Metric] | None = None
     columns: list[str] | None = None
+    references: list[str] | None = None
     cooldown_minutes: Minutes = 360
     no_data_cooldown_minutes: Minutes = 360
     notify_resolved: Annotated[bool, Field(strict=True)] = True
@@ -609,6 +610,18 @@ class DeploymentConfig(Strict):
             _reject_duplicates("segment keys", names)
         except ValueError as error:
             raise ValueError(f"segments: {error}") from None
+        return self
+
+    @model_validator(mode="after")
+    def _alerted_references_exist(self) -> DeploymentConfig:
+        scored = [r.name or r.kind for r in self.drift.references]
+        scored += [] if TRAINING in scored else [TRAINING]
+        unknown = sorted(set(self.alerts.get("references") or []) - set(scored))
+        if unknown:
+            raise ValueError(
+                f"alerts.references names reference(s) {unknown} that drift.references does "
+                f"not score (scored: {', '.join(scored)})"
+            )
         return self
 
     @model_validator(mode="after")
