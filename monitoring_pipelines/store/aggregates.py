@@ -190,12 +190,10 @@ def reference_values(baseline: DatasetProfile) -> dict[str, tuple]:
 def read_baseline(engine: Engine, deployment_id: str, segment: str = ALL) -> DatasetProfile | None:
     """The deployment's baseline profile (of ``segment``, default the population), or None
     when it has not been computed."""
-    profiles = _read_profiles(
-        engine,
-        [aggregates.c.deployment_id == deployment_id, aggregates.c.is_baseline.is_(True)],
-        segment,
-    )
-    return next(iter(profiles.values()), None)
+    if segment == ALL:
+        return read_baselines(engine, [deployment_id]).get(deployment_id)
+    where = [aggregates.c.deployment_id == deployment_id, aggregates.c.is_baseline.is_(True)]
+    return next(iter(_read_profiles(engine, where, segment).values()), None)
 
 
 def read_segment_baselines(engine: Engine, deployment_id: str) -> dict[str, DatasetProfile]:
@@ -208,6 +206,30 @@ def read_segment_baselines(engine: Engine, deployment_id: str) -> dict[str, Data
     return {segment: p for (_, segment), p in profiles.items() if segment != ALL}
 
 
+def read_baselines(engine: Engine, deployment_ids: Collection[str]) -> dict[str, DatasetProfile]:
+    """The population's baseline profiles of the deployments that have one, in one query."""
+    with engine.connect() as conn:
+        rows = (
+            conn.execute(
+                select(aggregates)
+                .where(
+                    aggregates.c.deployment_id.in_(sorted(set(deployment_ids))),
+                    aggregates.c.is_baseline.is_(True),
+                    aggregates.c.segment == ALL,
+                )
+                .order_by(aggregates.c.id)
+            )
+            .mappings()
+            .all()
+        )
+    columns: dict[str, dict[str, ColumnProfile]] = {}
+    counts: dict[str, int] = {}
+    for row in rows:
+        columns.setdefault(row["deployment_id"], {})[row["column_name"]] = column_profile(row)
+        counts.setdefault(row["deployment_id"], int(row["row_count"]))
+    return {d: _dataset(counts[d], c) for d, c in columns.items()}
+
+
 def read_windows(
     engine: Engine,
     deployment_id: str,
@@ -218,6 +240,8 @@ def read_windows(
 ) -> dict[datetime, DatasetProfile]:
     """Stored hourly profiles of ``segment`` (default the population) with
     ``start <= timestamp < end``, keyed by window start (UTC)."""
+    if segment == ALL:
+        return read_fleet_windows(engine, {deployment_id: (start, end, baseline)})[deployment_id]
     profiles = _read_profiles(
         engine, _window_filter(deployment_id, start, end), segment, reference_values(baseline)
     )
@@ -272,6 +296,51 @@ def _read_profiles(
         columns.setdefault(key, {})[name] = column_profile(row, categories.get(name, ()))
         counts[key] = int(row["row_count"])
     return {key: _dataset(counts[key], profiles) for key, profiles in columns.items()}
+
+
+def read_fleet_windows(
+    engine: Engine, ranges: Mapping[str, tuple[datetime, datetime, DatasetProfile]]
+) -> dict[str, dict[datetime, DatasetProfile]]:
+    """:func:`read_windows` (the population) of many deployments (deployment → start, end,
+    baseline) in one query over the span of all the ranges."""
+    if not ranges:
+        return {}
+    categories = {d: reference_values(baseline) for d, (_, _, baseline) in ranges.items()}
+    bounds = {d: (utc(start), utc(end)) for d, (start, end, _) in ranges.items()}
+    with engine.connect() as conn:
+        rows = (
+            conn.execute(
+                select(aggregates)
+                .where(
+                    aggregates.c.deployment_id.in_(sorted(ranges)),
+                    aggregates.c.is_baseline.is_(False),
+                    aggregates.c.segment == ALL,
+                    aggregates.c.timestamp >= min(b[0] for b in bounds.values()),
+                    aggregates.c.timestamp < max(b[1] for b in bounds.values()),
+                )
+                .order_by(aggregates.c.timestamp, aggregates.c.id)
+            )
+            .mappings()
+            .all()
+        )
+    windows: dict[str, dict[datetime, dict]] = {d: {} for d in ranges}
+    counts: dict[tuple[str, datetime], int] = {}
+    for row in rows:
+        deployment, moment = row["deployment_id"], utc(row["timestamp"])
+        start, end = bounds[deployment]
+        if not start <= moment < end:
+            continue
+        windows[deployment].setdefault(moment, {})[row["column_name"]] = column_profile(
+            row, categories[deployment].get(row["column_name"], ())
+        )
+        counts[deployment, moment] = int(row["row_count"])
+    return {
+        deployment: {
+            moment: _dataset(counts[deployment, moment], columns)
+            for moment, columns in hours.items()
+        }
+        for deployment, hours in windows.items()
+    }
 
 
 def read_hour_volumes(
