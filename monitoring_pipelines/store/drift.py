@@ -12,18 +12,32 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, and_, func, select
 
 from monitoring_pipelines.stats.drift import DriftResult
 from monitoring_pipelines.stats.references import TRAINING
+from monitoring_pipelines.stats.segments import ALL
 from monitoring_pipelines.stats.windows import GRANULARITIES
 from monitoring_pipelines.store.engine import check_deployment_id
-from monitoring_pipelines.store.partitions import replace_partition
+from monitoring_pipelines.store.partitions import Partition, replace_partitions
 from monitoring_pipelines.store.schema import drift_scores, written_windows
 from monitoring_pipelines.store.times import utc
 from monitoring_pipelines.store.windows import KEY_COLUMNS, Window, window_rows
+
+
+class DriftWindow(NamedTuple):
+    """One window's results (against training, against each production reference, and of
+    each segment against training) and the partition they replace."""
+
+    deployment_id: str
+    window_start: datetime
+    window_end: datetime
+    granularity: str
+    scores: Mapping[str, Sequence[DriftResult]]
+    references: Mapping[str, Mapping[str, Sequence[DriftResult]]] | None = None
+    segments: Mapping[str, Mapping[str, Sequence[DriftResult]]] | None = None
 
 
 def write_drift_scores(
@@ -34,41 +48,69 @@ def write_drift_scores(
     granularity: str,
     scores: Mapping[str, Sequence[DriftResult]],
     references: Mapping[str, Mapping[str, Sequence[DriftResult]]] | None = None,
+    segments: Mapping[str, Mapping[str, Sequence[DriftResult]]] | None = None,
 ) -> int:
     """Replace the rows of one window: ``scores`` (column → results) against the training
     baseline, ``references`` (reference name → column → results) against production
-    references; returns the number written."""
-    check_deployment_id(deployment_id)
-    _check_granularity(granularity)
-    key = {
-        "deployment_id": deployment_id,
-        "window_start": utc(window_start),
-        "granularity": granularity,
-    }
+    references, ``segments`` (segment → column → results) of each segment against the
+    training baseline, all in one transaction; returns the number written."""
+    window = DriftWindow(
+        deployment_id, window_start, window_end, granularity, scores, references, segments
+    )
+    return write_drift_windows(engine, [window])
+
+
+def write_drift_windows(engine: Engine, windows: Sequence[DriftWindow]) -> int:
+    """:func:`write_drift_scores` of every window in one transaction (all or none of them, each
+    window recorded for the judges in the given order); returns the number of rows written."""
     now = datetime.now(UTC)
-    compared = {TRAINING: scores, **(references or {})}
-    rows = [
-        {
-            "window_end": utc(window_end),
-            "reference": reference,
-            "column_name": column,
-            "metric": r.metric,
-            "value": _number(r.value),
-            "p_value": _number(r.p_value),
-            "threshold": _number(r.threshold),
-            "status": r.status,
-            "drifted": bool(r.drifted),
-            "reference_size": int(r.reference_size),
-            "current_size": int(r.current_size),
-            "detail": _json_safe(r.detail) or None,
-            "computed_at": now,
+    partitions = []
+    for (
+        deployment_id,
+        window_start,
+        window_end,
+        granularity,
+        scores,
+        references,
+        segments,
+    ) in windows:
+        check_deployment_id(deployment_id)
+        _check_granularity(granularity)
+        key = {
+            "deployment_id": deployment_id,
+            "window_start": utc(window_start),
+            "granularity": granularity,
         }
-        for reference, by_column in compared.items()
-        for column, results in by_column.items()
-        for r in results
-    ]
-    window = Window(deployment_id, granularity, key["window_start"], utc(window_end))
-    return replace_partition(engine, drift_scores, key, rows, window=window)
+        end = utc(window_end)
+        compared = [
+            (TRAINING, ALL, scores),
+            *((name, ALL, by_column) for name, by_column in (references or {}).items()),
+            *((TRAINING, name, by_column) for name, by_column in (segments or {}).items()),
+        ]
+        rows = [
+            {
+                "window_end": end,
+                "reference": reference,
+                "column_name": column,
+                "metric": r.metric,
+                "value": _number(r.value),
+                "p_value": _number(r.p_value),
+                "threshold": _number(r.threshold),
+                "status": r.status,
+                "drifted": bool(r.drifted),
+                "reference_size": int(r.reference_size),
+                "current_size": int(r.current_size),
+                "detail": _json_safe(r.detail) or None,
+                "computed_at": now,
+                "segment": segment,
+            }
+            for reference, segment, by_column in compared
+            for column, results in by_column.items()
+            for r in results
+        ]
+        window = Window(deployment_id, granularity, key["window_start"], end)
+        partitions.append(Partition(key, rows, window))
+    return replace_partitions(engine, drift_scores, partitions)
 
 
 def read_drift_scores(
@@ -78,9 +120,11 @@ def read_drift_scores(
     end: datetime,
     granularity: str | None = None,
     reference: str | None = TRAINING,
+    segment: str | None = ALL,
 ) -> list[dict[str, Any]]:
     """Rows with ``start <= window_start < end``, oldest window first, UTC datetimes; only
-    those against ``reference`` (the training baseline by default; None: every reference)."""
+    those against ``reference`` (the training baseline by default; None: every reference)
+    and of ``segment`` (the population by default; None: every segment)."""
     query = select(drift_scores).where(
         drift_scores.c.deployment_id == deployment_id,
         drift_scores.c.window_start >= utc(start),
@@ -88,6 +132,8 @@ def read_drift_scores(
     )
     if reference is not None:
         query = query.where(drift_scores.c.reference == reference)
+    if segment is not None:
+        query = query.where(drift_scores.c.segment == segment)
     if granularity is not None:
         query = query.where(drift_scores.c.granularity == _check_granularity(granularity))
     return _fetch(engine, query.order_by(drift_scores.c.window_start, drift_scores.c.id))
@@ -100,13 +146,16 @@ def read_new_drift_scores(
     up_to_seq: int,
     *,
     with_detail: bool = True,
+    segment: str | None = ALL,
 ) -> list[dict[str, Any]]:
     """The rows of the windows with ``after_seq < commit_seq <= up_to_seq`` (see
-    ``store.windows.window_rows``), each with its ``commit_seq``; ``with_detail=False`` skips
-    decoding the JSON ``detail`` column."""
+    ``store.windows.window_rows``) of ``segment`` (default the population; None: every
+    segment), each with its ``commit_seq``; ``with_detail=False`` skips decoding the JSON
+    ``detail`` column."""
     columns = [c for c in drift_scores.c if with_detail or c.name != "detail"]
+    where = [] if segment is None else [drift_scores.c.segment == segment]
     rows = window_rows(
-        engine, drift_scores, _check_granularity(granularity), after_seq, up_to_seq, columns
+        engine, drift_scores, _check_granularity(granularity), after_seq, up_to_seq, columns, where
     )
     return [_utc_row(row) for row in rows]
 
@@ -168,13 +217,16 @@ def _number(value: float | None) -> float | None:
 
 def _json_safe(value: Any) -> Any:
     """Detail as plain JSON: numpy scalars to Python numbers, non-finite floats to None."""
-    if isinstance(value, Mapping):
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is float:
+        return _number(value)
+    if kind is dict or isinstance(value, Mapping):
         return {str(k): _json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_json_safe(v) for v in value]
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return value
-    if isinstance(value, int):
+    if isinstance(value, bool | str | int):
         return value
     if hasattr(value, "item"):
         return _json_safe(value.item())
