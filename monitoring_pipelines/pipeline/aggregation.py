@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from monitoring_pipelines.config import DeploymentConfig, KafkaLogs, MonitorsConfig, ParquetLogs
 from monitoring_pipelines.pipeline.drift import calibrate_baseline
 from monitoring_pipelines.pipeline.freshness import hours_freshness
-from monitoring_pipelines.quality import CheckOutcome, HourValidator
+from monitoring_pipelines.quality import BatchValidator, CheckOutcome
 from monitoring_pipelines.sources.base import BadLogFileError, LogSource, read_reference
 from monitoring_pipelines.sources.kafka import kafka_log_source
 from monitoring_pipelines.sources.parquet import ParquetLogSource
@@ -137,13 +137,14 @@ def aggregate_window(
     start: datetime,
     end: datetime,
     baseline: DatasetProfile | None = None,
-    validator: HourValidator | None = None,
+    validator: BatchValidator | None = None,
 ) -> WindowSummary:
     """Profile one window of scoring logs on the baseline's edges and replace its stored rows.
 
-    With a ``validator``, every chunk is also checked against the baseline's expectations;
-    without one, a source that can profile the window itself (a PostgreSQL table, see
-    ``sources.sql_pushdown``) does, and no row is read.
+    With a ``validator``, every chunk is also kept for the baseline's expectations (the
+    window's outcomes are ``validator.outcomes(start)``, once the validator has seen every
+    window of its batch); without one, a source that can profile the window itself (a
+    PostgreSQL table, see ``sources.sql_pushdown``) does, and no row is read.
     """
     baseline = baseline or read_baseline(engine, deployment.id)
     if baseline is None:
@@ -155,8 +156,7 @@ def aggregate_window(
         columns = [*deployment.monitored, deployment.logs.timestamp_column]
         chunks = source.read_window(start, end, columns)
         if validator is not None:
-            validator.reset()
-            chunks = validator.observe(chunks)
+            chunks = validator.observe(start, chunks)
         profile = profile_chunks(chunks, baseline, threads=profile_threads())
     write_profile(
         engine,
@@ -167,8 +167,7 @@ def aggregate_window(
         window_end=end,
         response_columns=deployment.response_columns,
     )
-    quality = tuple(validator.outcomes()) if validator is not None else ()
-    return WindowSummary(deployment.id, start, end, profile, quality, dropped=source.dropped_rows())
+    return WindowSummary(deployment.id, start, end, profile, dropped=source.dropped_rows())
 
 
 def aggregate_windows(
@@ -211,10 +210,12 @@ def profile_windows(
     validate: bool = False,
 ) -> tuple[list[WindowSummary], dict[tuple[str, datetime], str]]:
     """Profile and store the windows in order; those whose log file is unreadable are
-    returned apart with the error (freshness not judged yet)."""
+    returned apart with the error (freshness not judged yet). With ``validate``, each
+    deployment's hours are validated in batches (``BatchValidator``) and every summary
+    carries its own hour's outcomes."""
     baselines: dict[str, DatasetProfile | None] = {}
     sources: dict[str, LogSource] = {}
-    validators: dict[str, HourValidator | None] = {}
+    validators: dict[str, BatchValidator | None] = {}
     summaries = []
     failures: dict[tuple[str, datetime], str] = {}
     for index, (deployment_id, start) in enumerate(windows, start=1):
@@ -223,7 +224,7 @@ def profile_windows(
             baseline = baselines[deployment_id] = read_baseline(engine, deployment_id)
             sources[deployment_id] = log_source(config, deployment)
             validators[deployment_id] = (
-                HourValidator(deployment_id, baseline) if validate and baseline else None
+                BatchValidator(deployment_id, baseline) if validate and baseline else None
             )
         try:
             summary = aggregate_window(
@@ -237,9 +238,17 @@ def profile_windows(
             )
         except BadLogFileError as error:
             failures[(deployment_id, start)] = str(error)
+            if validators[deployment_id] is not None:
+                validators[deployment_id].discard(start)
             continue
         summaries.append(summary)
         progress(index, len(windows), summary)
+    summaries = [
+        replace(s, quality=tuple(validator.outcomes(s.start)))
+        if (validator := validators[s.deployment_id]) is not None
+        else s
+        for s in summaries
+    ]
     return summaries, failures
 
 

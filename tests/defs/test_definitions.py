@@ -24,10 +24,7 @@ EXPECTED = {
     "checks": [
         "drift_scores:drift",
         "hourly_aggregates:data_freshness",
-        "hourly_aggregates:raw_allowed_categories",
-        "hourly_aggregates:raw_missing_values",
-        "hourly_aggregates:raw_schema",
-        "hourly_aggregates:raw_value_ranges",
+        "hourly_aggregates:raw_data_quality",
     ],
     "jobs": [
         "alert_delivery_job",
