@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -21,18 +21,30 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
 )
 
+from monitoring_pipelines.sources.parquet import first_hour
 from monitoring_pipelines.stats.alert_policy import SEVERITIES, AlertSettings
 from monitoring_pipelines.stats.binning import DEFAULT_BINS
+from monitoring_pipelines.stats.dataset import MULTIVARIATE
 from monitoring_pipelines.stats.metrics.registry import METRICS, check_threshold
 from monitoring_pipelines.stats.model_signals import DEFAULT_LOW_CONFIDENCE
 from monitoring_pipelines.stats.multiple_testing import CORRECTIONS
+from monitoring_pipelines.stats.multivariate import DEFAULT_CHUNKS, DEFAULT_VARIANCE
 from monitoring_pipelines.stats.performance import TASKS
+from monitoring_pipelines.stats.performance_alerts import (
+    BASELINE_MARGIN,
+    PerformanceRules,
+    check_rule,
+    rule_metrics,
+)
 from monitoring_pipelines.stats.profile import Kind
+from monitoring_pipelines.stats.references import FIXED_WINDOW, TRAINING, Reference
+from monitoring_pipelines.stats.references import KINDS as REFERENCE_KINDS
 from monitoring_pipelines.stats.scoring import DEFAULT_CORRECTION, DEFAULT_MIN_ROWS
 from monitoring_pipelines.stats.windows import GRANULARITIES
 from monitoring_pipelines.store.engine import DEPLOYMENT_ID, dagster_home
@@ -179,8 +191,14 @@ class RetrainingConfig(Strict):
     ``webhook_url_env``. ``dry_run`` records and alerts the decision only."""
 
     accuracy_floor: Annotated[float, Field(gt=0, le=1)] | None = None
+    # worse than the baseline (the validation set's performance) by more than this margin,
+    # on accuracy (classification) or RMSE (regression)
+    baseline_margin: Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False)] | None = None
     min_drifted_features: Annotated[int, Field(ge=1)] | None = None
     consecutive_windows: Annotated[int, Field(ge=1)] | None = None
+    # the CBPE estimate (no labels needed) below this floor for estimated_hours hours in a row
+    estimated_accuracy_floor: Annotated[float, Field(gt=0, le=1)] | None = None
+    estimated_hours: Annotated[int, Field(strict=True, ge=1)] = 3
     cooldown_hours: Annotated[float, Field(gt=0)] = 24
     dry_run: bool = False
     callable: Annotated[str, Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")] | None = None
@@ -188,10 +206,17 @@ class RetrainingConfig(Strict):
 
     @model_validator(mode="after")
     def _rule_and_target(self) -> RetrainingConfig:
-        rules = (self.accuracy_floor, self.min_drifted_features, self.consecutive_windows)
+        rules = (
+            self.accuracy_floor,
+            self.baseline_margin,
+            self.min_drifted_features,
+            self.consecutive_windows,
+            self.estimated_accuracy_floor,
+        )
         if all(rule is None for rule in rules):
             raise ValueError(
-                "no rule: set accuracy_floor, min_drifted_features or consecutive_windows"
+                "no rule: set accuracy_floor, baseline_margin, min_drifted_features, "
+                "consecutive_windows or estimated_accuracy_floor"
             )
         if self.callable is not None and self.webhook_url_env is not None:
             raise ValueError("set callable or webhook_url_env, not both")
@@ -200,7 +225,49 @@ class RetrainingConfig(Strict):
         return self
 
 
+class PerformanceAlertsConfig(Strict):
+    """When a window's performance alone alerts: ``thresholds`` maps a metric (accuracy, f1,
+    roc_auc, ..., rmse, mae, latency_p95, estimated_accuracy, ...) to ``{severity: bound}``
+    (alert below the bound, or above it for errors and latency); ``baseline_margin`` alerts
+    when accuracy (RMSE) is worse than the baseline's by more than the bound."""
+
+    thresholds: dict[str, dict[str, Number]] = Field(default_factory=dict)
+    baseline_margin: dict[str, Number] = Field(default_factory=dict)
+    min_labelled_rows: Count = 100
+    cooldown_hours: Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)] = 6
+
+    def check(self, task: str | None) -> None:
+        """Refuse metrics the task has not and bounds that cannot work, naming the field."""
+        valid = rule_metrics(task)
+        for metric, levels in self.thresholds.items():
+            where = f"performance_alerts.thresholds.{metric}"
+            if metric not in valid:
+                raise ValueError(
+                    f"{where}: unknown performance metric for task {task or 'none (no labels)'} "
+                    f"(valid: {', '.join(valid)})"
+                )
+            check_rule(where, metric, levels)
+        if self.baseline_margin:
+            check_rule("performance_alerts.baseline_margin", BASELINE_MARGIN, self.baseline_margin)
+
+    def rules(self) -> PerformanceRules:
+        return PerformanceRules(
+            self.thresholds,
+            self.baseline_margin,
+            self.min_labelled_rows,
+            timedelta(hours=self.cooldown_hours),
+        )
+
+
 class ReferenceConfig(Strict):
+    path: Path
+
+
+class ValidationConfig(Strict):
+    """A labelled validation set held out from training (Parquet or CSV, the log's column
+    names: prediction, score and label): the baseline performance each window is compared
+    with, fitted with ``baseline_statistics``."""
+
     path: Path
 
 
@@ -211,6 +278,68 @@ def _metric(name: str) -> str:
 
 
 Metric = Annotated[str, AfterValidator(_metric)]
+
+
+class MultivariateConfig(Strict):
+    """Multivariate drift by data reconstruction (``stats.multivariate``) over the features."""
+
+    enabled: Annotated[bool, Field(strict=True)] = True
+    variance: Annotated[float, Field(strict=True, gt=0, lt=1)] = DEFAULT_VARIANCE
+    chunks: Annotated[int, Field(strict=True, ge=2)] = DEFAULT_CHUNKS
+
+
+REFERENCE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+
+class DriftReference(Strict):
+    """One reference drift is measured against (``stats.references``); a bare kind is short
+    for ``{kind: ...}``. ``name`` (stored in ``drift_scores.reference``) defaults to the kind."""
+
+    kind: Literal[REFERENCE_KINDS]
+    name: str | None = None
+    start: Annotated[datetime, AfterValidator(_aware)] | None = None
+    end: Annotated[datetime, AfterValidator(_aware)] | None = None
+    columns: Annotated[list[str], Field(min_length=1)] | None = None
+    metrics: Annotated[list[Metric], Field(min_length=1)] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_kind(cls, value: Any) -> Any:
+        return {"kind": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _usable(self) -> DriftReference:
+        if self.name is not None and not REFERENCE_NAME.match(self.name):
+            raise ValueError(
+                f"name {self.name!r} must match [a-z][a-z0-9_]* (at most 32 characters)"
+            )
+        if self.name == TRAINING and self.kind != TRAINING:
+            raise ValueError("name 'training' is the training baseline's: choose another name")
+        fixed = self.kind == FIXED_WINDOW
+        for key in ("start", "end"):
+            moment = getattr(self, key)
+            if fixed and moment is None:
+                raise ValueError(f"{key}: kind window needs start and end")
+            if not fixed and moment is not None:
+                raise ValueError(f"{key}: only a reference of kind window has a {key}")
+            if moment is not None and moment != moment.replace(minute=0, second=0, microsecond=0):
+                raise ValueError(f"{key}: {moment.isoformat()} is not on the hour")
+        if fixed and self.end <= self.start:
+            raise ValueError(f"end: {self.end.isoformat()} is not after start")
+        if self.kind == TRAINING and (self.columns is not None or self.metrics is not None):
+            raise ValueError("training is scored on every column and metric: drop columns/metrics")
+        return self
+
+    def spec(self) -> Reference:
+        """The pure reference ``stats`` scores with."""
+        return Reference(
+            name=self.name or self.kind,
+            kind=self.kind,
+            start=self.start,
+            end=self.end,
+            columns=None if self.columns is None else frozenset(self.columns),
+            metrics=None if self.metrics is None else frozenset(self.metrics),
+        )
 
 
 class DriftConfig(Strict):
@@ -231,6 +360,21 @@ class DriftConfig(Strict):
     low_confidence_threshold: Annotated[float, Field(strict=True, gt=0, lt=1)] = (
         DEFAULT_LOW_CONFIDENCE
     )
+    multivariate: MultivariateConfig = MultivariateConfig()
+    references: Annotated[list[DriftReference], Field(min_length=1)] = [
+        DriftReference(kind=TRAINING)
+    ]
+
+    @field_validator("references")
+    @classmethod
+    def _unique_references(cls, references: list[DriftReference]) -> list[DriftReference]:
+        _reject_duplicates("reference names", [r.name or r.kind for r in references])
+        return references
+
+    @property
+    def production_references(self) -> list[Reference]:
+        """The references made of stored hours (training is always scored)."""
+        return [r.spec() for r in self.references if r.kind != TRAINING]
 
     @model_validator(mode="after")
     def _thresholds_can_work(self) -> DriftConfig:
@@ -262,6 +406,7 @@ class AlertsConfig(BaseModel):
     min_severity: Severity = "warning"
     metrics: list[Metric] | None = None
     columns: list[str] | None = None
+    references: list[str] | None = None
     cooldown_minutes: Minutes = 360
     no_data_cooldown_minutes: Minutes = 360
     notify_resolved: Annotated[bool, Field(strict=True)] = True
@@ -324,26 +469,47 @@ class Defaults(Strict):
     backfill: BackfillConfig = BackfillConfig()
 
 
+StartFrom = Literal["config", "logs", "reference", "load"]
+START_ORIGINS: dict[StartFrom, str] = {
+    "config": "its start",
+    "logs": "the first hour of its logs",
+    "reference": "the hour its reference was written",
+    "load": "no data yet",
+}
+
+
 class DeploymentConfig(Strict):
     """One deployed model: its training data, its logs, the columns to watch."""
 
     id: Annotated[str, AfterValidator(_deployment_id)]
     description: str = ""
     reference: ReferenceConfig
+    validation: ValidationConfig | None = None
     logs: Annotated[ParquetLogs | SqlLogs | KafkaLogs, Field(discriminator="type")]
     columns: Annotated[list[ColumnConfig], Field(min_length=1)]
-    start: Annotated[datetime, AfterValidator(_aware)]
+    start: Annotated[datetime, AfterValidator(_aware)] | None = None
     n_bins: Count | None = None
     max_categories: Count | None = None
     drift: DriftConfig = DriftConfig()
     alerts: Annotated[dict[str, Any], AfterValidator(_alerts)] = Field(default_factory=dict)
     labels: Annotated[ParquetLabels | SqlLabels, Field(discriminator="type")] | None = None
     retraining: RetrainingConfig | None = None
+    performance_alerts: PerformanceAlertsConfig | None = None
+    _start_from: StartFrom = PrivateAttr("config")
+
+    @property
+    def start_from(self) -> StartFrom:
+        """Where ``start`` came from: the file (``config``), or, left out there, the first hour
+        of the Parquet logs (``logs``), the hour the reference was written (``reference``) or
+        the hour the file was loaded (``load``: no data yet)."""
+        return self._start_from
 
     @field_validator("columns")
     @classmethod
     def _unique_columns(cls, columns: list[ColumnConfig]) -> list[ColumnConfig]:
         _reject_duplicates("column names", [c.name for c in columns])
+        if any(c.name == MULTIVARIATE for c in columns):
+            raise ValueError(f"column name {MULTIVARIATE!r} is reserved (the multivariate score)")
         if not any(c.role in MONITORED_ROLES for c in columns):
             raise ValueError("no column with role feature, prediction or confidence to monitor")
         return columns
@@ -352,6 +518,11 @@ class DeploymentConfig(Strict):
     def _drift_columns_exist(self) -> DeploymentConfig:
         monitored = self.monitored
         named = {
+            **{
+                f"drift.references[{i}].columns": r.columns
+                for i, r in enumerate(self.drift.references)
+                if r.columns
+            },
             "drift.metrics": self.drift.metrics,
             "drift.column_thresholds": self.drift.column_thresholds,
             "alerts.columns": self.alerts.get("columns") or [],
@@ -364,6 +535,18 @@ class DeploymentConfig(Strict):
                     f"{field_name} names column(s) {unknown} that are not monitored "
                     f"(monitored: {', '.join(monitored)})"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _alerted_references_exist(self) -> DeploymentConfig:
+        scored = [r.name or r.kind for r in self.drift.references]
+        scored += [] if TRAINING in scored else [TRAINING]
+        unknown = sorted(set(self.alerts.get("references") or []) - set(scored))
+        if unknown:
+            raise ValueError(
+                f"alerts.references names reference(s) {unknown} that drift.references does "
+                f"not score (scored: {', '.join(scored)})"
+            )
         return self
 
     @model_validator(mode="after")
@@ -382,10 +565,41 @@ class DeploymentConfig(Strict):
             )
         return self
 
+    @model_validator(mode="after")
+    def _validation_needs_labels(self) -> DeploymentConfig:
+        if self.validation is not None and self.labels is None:
+            raise ValueError("validation needs a labels block (the task and positive class)")
+        margin = self.retraining.baseline_margin if self.retraining else None
+        if margin is not None and self.validation is None:
+            raise ValueError(
+                "retraining.baseline_margin needs a validation block (the baseline performance)"
+            )
+        if margin is not None and self.labels.task != "regression" and margin >= 1:
+            raise ValueError(f"retraining.baseline_margin {margin} on accuracy must be below 1")
+        floor = self.retraining.estimated_accuracy_floor if self.retraining else None
+        if floor is not None and (self.validation is None or self.labels.task != "binary"):
+            raise ValueError(
+                "retraining.estimated_accuracy_floor needs a binary task and a validation block "
+                "(CBPE is calibrated on it)"
+            )
+        if self.performance_alerts is not None:
+            self.performance_alerts.check(self.labels.task if self.labels else None)
+            if self.performance_alerts.baseline_margin and self.validation is None:
+                raise ValueError(
+                    "performance_alerts.baseline_margin needs a validation block "
+                    "(the baseline performance)"
+                )
+        return self
+
     @property
     def monitored(self) -> dict[str, Kind]:
         """Columns profiled every hour, with their kinds."""
         return {c.name: c.type for c in self.columns if c.role in MONITORED_ROLES}
+
+    @property
+    def features(self) -> dict[str, Kind]:
+        """The model's input columns, with their kinds (what multivariate drift looks at)."""
+        return {c.name: c.type for c in self.columns if c.role is Role.FEATURE}
 
     @property
     def response_columns(self) -> set[str]:
@@ -494,11 +708,44 @@ def parse_config(
                 "labels": d.labels.model_copy(update={"path": _expand(d.labels.path, base)})
                 if isinstance(d.labels, ParquetLabels)
                 else d.labels,
+                "validation": d.validation.model_copy(
+                    update={"path": _expand(d.validation.path, base)}
+                )
+                if d.validation
+                else None,
             }
         )
         for d in config.deployments
     ]
-    return config.model_copy(update={"deployments": deployments})
+    return config.model_copy(update={"deployments": [_with_start(d) for d in deployments]})
+
+
+def _hour_of(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def data_start(deployment: DeploymentConfig) -> tuple[datetime, StartFrom]:
+    """Where a deployment without ``start`` begins, so its partitions start with its data:
+    the first hour folder of its Parquet logs; else (SQL or Kafka logs, which are not read
+    while the code location loads, or no logs yet) the hour its reference file was written;
+    else the current hour."""
+    if isinstance(deployment.logs, ParquetLogs):
+        hour = first_hour(deployment.logs.path)
+        if hour is not None:
+            return hour, "logs"
+    reference = deployment.reference.path
+    if reference.is_file():
+        return _hour_of(datetime.fromtimestamp(reference.stat().st_mtime, UTC)), "reference"
+    return _hour_of(datetime.now(UTC)), "load"
+
+
+def _with_start(deployment: DeploymentConfig) -> DeploymentConfig:
+    if deployment.start is not None:
+        return deployment
+    start, source = data_start(deployment)
+    resolved = deployment.model_copy(update={"start": start})
+    resolved._start_from = source
+    return resolved
 
 
 def load_config(path: Path | str | None = None) -> MonitorsConfig:

@@ -2,7 +2,12 @@
 
 Metric names: ``drift_score`` (dimensions ModelName, Feature, Metric), ``max_drift_score``,
 ``drifted_columns``, ``rows_scored`` and, for hours, ``no_data`` (1 when the hour had no rows
-or far fewer than usual, else 0; dimension ModelName), stamped at the window start.
+or far fewer than usual, else 0; dimension ModelName), stamped at the window start. Drift
+against a production reference (``last_week``, ...) adds the dimension Reference to its
+``drift_score``, ``max_drift_score`` and ``drifted_columns``; drift against the training
+baseline keeps the dimensions above, so existing alarms and dashboards read it unchanged. An
+hour's performance row adds ``accuracy`` (or ``rmse``), ``estimated_accuracy``,
+``latency_p95`` and ``labelled_rows``; a decision to retrain adds ``retraining_requested`` (1).
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+
+from monitoring_pipelines.stats.references import TRAINING
 
 NAMESPACE_ENV = "CLOUDWATCH_NAMESPACE"
 ENDPOINT_ENV = "AWS_ENDPOINT_URL_CLOUDWATCH"
@@ -39,6 +46,7 @@ class CloudWatchSettings:
     model_dimension: str = "ModelName"
     feature_dimension: str = "Feature"
     metric_dimension: str = "Metric"
+    reference_dimension: str = "Reference"
     retry_mode: str = "standard"
     max_attempts: int = 5
     timeout_seconds: int = 10
@@ -66,42 +74,84 @@ def window_datums(
     metrics: Mapping[str, Any],
     settings: CloudWatchSettings,
 ) -> list[dict[str, Any]]:
-    """Datums for one window from an outbox ``cloudwatch`` payload (rows_scored, scores)."""
+    """Datums for one window from an outbox ``cloudwatch`` payload: drift (rows_scored,
+    scores), performance, or retraining_requested."""
     model = {"Name": settings.model_dimension, "Value": deployment_id}
-    scores = [s for s in metrics["scores"] if s["value"] is not None]
-    datums = [
-        {
-            "MetricName": "drift_score",
-            "Dimensions": [
-                model,
-                {"Name": settings.feature_dimension, "Value": s["column_name"]},
-                {"Name": settings.metric_dimension, "Value": s["metric"]},
-            ],
-            "Timestamp": window_start,
-            "Value": float(s["value"]),
-            "Unit": "None",
-        }
-        for s in scores
-    ]
-    drifted = {s["column_name"] for s in metrics["scores"] if s["drifted"]}
-    summary = {"drifted_columns": float(len(drifted))}
-    if metrics["rows_scored"] is not None:
-        summary["rows_scored"] = float(metrics["rows_scored"])
-    if scores:
-        summary["max_drift_score"] = max(float(s["value"]) for s in scores)
-    if "freshness" in metrics:
-        summary["no_data"] = float(metrics["freshness"] != "fresh")
-    for name, value in summary.items():
-        datums.append(
-            {
-                "MetricName": name,
-                "Dimensions": [model],
-                "Timestamp": window_start,
-                "Value": value,
-                "Unit": "Count" if name != "max_drift_score" else "None",
-            }
+    if "scores" not in metrics:
+        return _model_datums(model, window_start, metrics)
+    by_reference: dict[str, list[Mapping[str, Any]]] = {}
+    for score in metrics["scores"]:
+        by_reference.setdefault(score.get("reference") or TRAINING, []).append(score)
+    datums = []
+    summary: list[tuple[str, list[dict[str, str]], float]] = []
+    for reference, scores in by_reference.items():
+        named = {"Name": settings.reference_dimension, "Value": reference}
+        tag = [] if reference == TRAINING else [named]
+        valued = [s for s in scores if s["value"] is not None]
+        datums.extend(
+            _datum(
+                "drift_score",
+                [
+                    model,
+                    {"Name": settings.feature_dimension, "Value": s["column_name"]},
+                    {"Name": settings.metric_dimension, "Value": s["metric"]},
+                    *tag,
+                ],
+                window_start,
+                float(s["value"]),
+                "None",
+            )
+            for s in valued
         )
+        drifted = {s["column_name"] for s in scores if s["drifted"]}
+        summary.append(("drifted_columns", [model, *tag], float(len(drifted))))
+        if valued:
+            summary.append(
+                ("max_drift_score", [model, *tag], max(float(s["value"]) for s in valued))
+            )
+    if metrics["rows_scored"] is not None:
+        summary.append(("rows_scored", [model], float(metrics["rows_scored"])))
+    if "freshness" in metrics:
+        summary.append(("no_data", [model], float(metrics["freshness"] != "fresh")))
+    for name, dimensions, value in sorted(summary, key=_summary_order):
+        unit = "Count" if name != "max_drift_score" else "None"
+        datums.append(_datum(name, dimensions, window_start, value, unit))
     return datums
+
+
+def _model_datums(
+    model: dict[str, str], window_start: datetime, metrics: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """Performance (metric → value) and retraining datums, dimension ModelName only."""
+    values = dict(metrics.get("performance") or {})
+    if "retraining_requested" in metrics:
+        values["retraining_requested"] = metrics["retraining_requested"]
+    units = {"labelled_rows": "Count", "retraining_requested": "Count"}
+    return [
+        _datum(name, [model], window_start, float(value), units.get(name, "None"))
+        for name, value in sorted(values.items())
+    ]
+
+
+SUMMARY_ORDER = ("drifted_columns", "rows_scored", "max_drift_score", "no_data")
+
+
+def _summary_order(item: tuple[str, list, float]) -> tuple[int, int]:
+    """The summary datums in their historical order, training's before other references'."""
+    name, dimensions, _ = item
+    return len(dimensions), SUMMARY_ORDER.index(name)
+
+
+def _datum(
+    name: str, dimensions: list[dict[str, str]], stamp: datetime, value: float, unit: str
+) -> dict[str, Any]:
+    return {
+        "MetricName": name,
+        "Dimensions": dimensions,
+        "Timestamp": stamp,
+        "Value": value,
+        "Unit": unit,
+    }
 
 
 def batches(datums: Sequence[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:

@@ -98,16 +98,17 @@ def _window_key(item) -> tuple:
 
 
 def _categories(engine: Engine, alerts) -> dict[tuple, list]:
-    """(deployment, window, granularity, column, metric) → the moved categories stored in the
-    alerted results' ``detail`` (categorical drift), read only for the windows that alert."""
+    """(deployment, window, granularity, column, metric, reference) → the moved categories
+    stored in the alerted results' ``detail`` (categorical drift), read only for the windows
+    that alert."""
     found: dict[tuple, list] = {}
     for deployment, start, granularity in {_window_key(a) for a in alerts}:
         end = start + timedelta(microseconds=1)
-        for row in read_drift_scores(engine, deployment, start, end, granularity):
+        for row in read_drift_scores(engine, deployment, start, end, granularity, None):
             categories = (row["detail"] or {}).get("categories")
             if categories:
-                key = (deployment, start, granularity, row["column_name"], row["metric"])
-                found[key] = categories
+                result = (row["column_name"], row["metric"], row["reference"])
+                found[(deployment, start, granularity, *result)] = categories
     return found
 
 
@@ -143,7 +144,8 @@ def enqueue_drift(
         channel = routing.get(alert.deployment_id, SlackRouting()).channel_for(
             worst[_window_key(alert)]
         )
-        moved = categories.get((*_window_key(alert), alert.column_name, alert.metric))
+        result = (alert.column_name, alert.metric, alert.reference)
+        moved = categories.get((*_window_key(alert), *result))
         entries.append(
             outbox.alert_entry(
                 alert,

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-HEADERS = ("id", "deployment", "window (UTC)", "kind", "severity", "column", "metric", "value",
-           "slack", "cloudwatch", "note")  # fmt: skip
+HEADERS = ("id", "deployment", "window (UTC)", "kind", "severity", "column", "metric",
+           "reference", "value", "slack", "cloudwatch", "note")  # fmt: skip
 NOTE_CHARS = 70
 
 
@@ -41,6 +41,7 @@ def alert_cells(row: Mapping[str, Any]) -> tuple[str, ...]:
         row["severity"],
         row["column_name"] or "",
         row["metric"] or "",
+        row.get("reference") or "",
         "" if row["value"] is None else f"{row['value']:.4g}",
         _status(row, "slack"),
         _status(row, "cloudwatch"),

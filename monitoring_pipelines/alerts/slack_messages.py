@@ -17,6 +17,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from monitoring_pipelines.alerts.threads import ResultKey, result_key
+from monitoring_pipelines.stats.references import TRAINING
+
 MAX_BLOCKS = 50
 MAX_TEXT = 3000
 MAX_HEADER = 150
@@ -120,6 +123,9 @@ def _ratio(row: Mapping[str, Any]) -> float:
 
 def _metric_part(row: Mapping[str, Any], resolved_at: datetime | None) -> str:
     metric = escape(_clip(row["metric"], MAX_NAME))
+    reference = result_key(row)[2]
+    if reference != TRAINING:
+        metric = f"{metric} against {escape(reference)}"
     if row["value"] is None:
         shown = f"p={_number(row['p_value'])} vs {_number(row['threshold'])}"
     else:
@@ -143,7 +149,7 @@ def _category_line(payload: Mapping[str, Any] | None) -> str | None:
 
 
 def _column_lines(
-    rows: Sequence[Mapping[str, Any]], resolved: Mapping[tuple[str, str], datetime]
+    rows: Sequence[Mapping[str, Any]], resolved: Mapping[ResultKey, datetime]
 ) -> list[str]:
     """One line per drifted column (worst first), its metrics side by side."""
     by_column: dict[str, list[Mapping[str, Any]]] = {}
@@ -160,8 +166,8 @@ def _column_lines(
     lines = []
     for column, results in ordered:
         results = sorted(results, key=_ratio, reverse=True)
-        parts = [_metric_part(r, resolved.get((column, r["metric"]))) for r in results]
-        done = all((column, r["metric"]) in resolved for r in results)
+        parts = [_metric_part(r, resolved.get(result_key(r))) for r in results]
+        done = all(result_key(r) in resolved for r in results)
         icon = RESOLVED_ICON if done else ICONS[_worst(results)]
         lines.append(f"{icon} *{escape(_clip(column, MAX_NAME))}*  " + " · ".join(parts))
         categories = _category_line(
@@ -240,33 +246,63 @@ def _header(text: str, dedup_keys: Sequence[str]) -> dict:
     }
 
 
-def _performance_lines(performance: Sequence[Mapping[str, Any]]) -> list[str]:
-    """``model_performance`` rows of the window (metric, value, n_labelled), when present."""
-    return [
-        f"*{escape(_clip(p['metric'], MAX_NAME))}* {_number(p['value'])} "
-        f"({int(p['n_labelled']):,} labelled)"
-        for p in performance
-    ]
+SHOWN_PERFORMANCE = ("accuracy", "f1", "roc_auc", "rmse", "mae", "r2", "latency_p95")
+
+
+def performance_lines(performance: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The window's realized numbers (with its labelled rows), its difference from the
+    baseline, and the CBPE estimate with its band, from ``model_performance`` rows (metric,
+    value, n_labelled, and optionally kind and details); nothing when there are none."""
+    by_kind: dict[str, dict[str, Mapping[str, Any]]] = {}
+    for p in performance:
+        by_kind.setdefault(p.get("kind") or "realized", {})[p["metric"]] = p
+    realized, estimated = by_kind.get("realized", {}), by_kind.get("estimated", {})
+    lines = []
+    shown = [m for m in SHOWN_PERFORMANCE if m in realized]
+    if shown:
+        labelled = int(realized[shown[0]]["n_labelled"])
+        numbers = " · ".join(f"{m} {_number(realized[m]['value'])}" for m in shown)
+        lines.append(f"*Performance* ({labelled:,} labelled): {numbers}")
+    versus = realized.get("vs_baseline")
+    if versus is not None and versus.get("details"):
+        details = versus["details"]
+        lines.append(
+            f"*vs baseline*: {escape(details['metric'])} {versus['value']:+.3g} "
+            f"(baseline {_number(details['baseline'])})"
+        )
+    shown = [m for m in SHOWN_PERFORMANCE if m in estimated]
+    if shown:
+        parts = []
+        for metric in shown:
+            band = estimated[metric].get("details") or {}
+            text = f"{metric} {_number(estimated[metric]['value'])}"
+            if band.get("lower") is not None and band.get("upper") is not None:
+                text += f" (band {_number(band['lower'])}–{_number(band['upper'])})"
+            parts.append(text)
+        lines.append("*Estimated* (CBPE, no labels needed): " + " · ".join(parts))
+    return lines
 
 
 def drift_message(
     rows: Sequence[Mapping[str, Any]],
     links: Links = Links(),
     *,
-    resolved: Mapping[tuple[str, str], datetime] | None = None,
+    resolved: Mapping[ResultKey, datetime] | None = None,
     performance: Sequence[Mapping[str, Any]] = (),
 ) -> dict:
     """The message for one deployment window's drift alerts: severity, deployment and window
     in the header, one line per drifted column, performance when known, links.
 
-    ``resolved`` maps (column, metric) to the window start where it became stable again; a
-    message whose every result resolved is headed "Resolved" (``chat.update`` sends this).
+    ``resolved`` maps (column, metric, reference) to the window start where it became stable
+    again; a message whose every result resolved is headed "Resolved" (``chat.update`` sends
+    this). Results against a production reference say so (``psi against last_week``), and the
+    message then lists its references.
     """
     resolved = resolved or {}
     first = rows[0]
     severity = _worst(rows)
     deployment = first["deployment_id"]
-    all_resolved = all((r["column_name"], r["metric"]) in resolved for r in rows)
+    all_resolved = all(result_key(r) in resolved for r in rows)
     state = "Resolved" if all_resolved else f"{severity.capitalize()} drift"
     keys = [r["dedup_key"] for r in rows]
     columns = list(dict.fromkeys(r["column_name"] for r in rows))
@@ -277,10 +313,13 @@ def drift_message(
         f"*Window*\n{window_text(first)} ({escape(first['granularity'])})",
         f"*Drifted*\n{len(columns)} column(s), {len(rows)} result(s)",
     ]
+    references = sorted({result_key(r)[2] for r in rows}, key=lambda r: (r != TRAINING, r))
+    if references != [TRAINING]:
+        fields.append(f"*Reference*\n{escape(', '.join(references))}")
     tail = [
         *(
             [{"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(perf)}}]
-            if (perf := _performance_lines(performance))
+            if (perf := performance_lines(performance))
             else []
         ),
         *_buttons(
@@ -309,7 +348,9 @@ def resolved_message(
     deployment = first["deployment_id"]
     by_column: dict[str, list[str]] = {}
     for row in rows:
-        by_column.setdefault(row["column_name"], []).append(row["metric"])
+        _, metric, reference = result_key(row)
+        named = metric if reference == TRAINING else f"{metric} against {reference}"
+        by_column.setdefault(row["column_name"], []).append(named)
     lines = [
         f"• *{escape(_clip(c, MAX_NAME))}* {', '.join(escape(_clip(m, MAX_NAME)) for m in ms)}"
         for c, ms in by_column.items()

@@ -7,15 +7,24 @@ from datetime import datetime
 from typing import Any
 
 from monitoring_pipelines.stats.alert_policy import DRIFT, RESOLVED
+from monitoring_pipelines.stats.references import TRAINING
+
+ResultKey = tuple[str, str, str]
+
+
+def result_key(row: Mapping[str, Any]) -> ResultKey:
+    """(column, metric, reference) of an outbox row (rows from before references: training)."""
+    return row["column_name"], row["metric"], row.get("reference") or TRAINING
 
 
 def pair_resolutions(timeline: Iterable[Mapping[str, Any]]) -> dict[int, Mapping[str, Any]]:
     """Resolved row id → the drift row it resolves: the latest drift alert of the same
-    (column, metric) before it. ``timeline`` is one deployment's rows in window order."""
-    latest: dict[tuple[str, str], Mapping[str, Any]] = {}
+    (column, metric, reference) before it. ``timeline`` is one deployment's rows in window
+    order."""
+    latest: dict[ResultKey, Mapping[str, Any]] = {}
     pairs: dict[int, Mapping[str, Any]] = {}
     for row in timeline:
-        key = (row["column_name"], row["metric"])
+        key = result_key(row)
         if row["kind"] == DRIFT:
             latest[key] = row
         elif row["kind"] == RESOLVED and key in latest:
@@ -28,8 +37,8 @@ def resolutions_of(
     timeline: Iterable[Mapping[str, Any]],
     pairs: Mapping[int, Mapping[str, Any]],
     excluded_statuses: frozenset[str] = frozenset(),
-) -> dict[tuple[str, str], datetime]:
-    """(column, metric) → window start of the resolved notice, for every result of the
+) -> dict[ResultKey, datetime]:
+    """(column, metric, reference) → window start of the resolved notice, for every result of the
     message ``message_ts`` that has resolved (notices in ``excluded_statuses`` ignored)."""
     resolved = {}
     for row in timeline:
@@ -39,5 +48,5 @@ def resolutions_of(
             and original["slack_ts"] == message_ts
             and row["slack_status"] not in excluded_statuses
         ):
-            resolved[(row["column_name"], row["metric"])] = row["window_start"]
+            resolved[result_key(row)] = row["window_start"]
     return resolved

@@ -119,6 +119,7 @@ class CloudWatchResource(MetricSink):
     model_dimension: str = "ModelName"
     feature_dimension: str = "Feature"
     metric_dimension: str = "Metric"
+    reference_dimension: str = "Reference"
     retry_mode: str = "standard"
     max_attempts: int = 5
     timeout_seconds: int = 10

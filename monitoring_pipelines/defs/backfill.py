@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 import dagster as dg
 
 from monitoring_pipelines.alerts.redact import redact
-from monitoring_pipelines.config import MonitorsConfig, config_path
+from monitoring_pipelines.config import START_ORIGINS, MonitorsConfig, config_path
 from monitoring_pipelines.defs.build import build_definitions
 from monitoring_pipelines.defs.demo import drifted_by_hour, last_complete_hour_end
 from monitoring_pipelines.defs.jobs import HOURLY_JOB
@@ -102,9 +102,11 @@ def check_range(
     if not start < end:
         raise ValueError(f"--start {start:%Y-%m-%d %H:%M} is not before --end {end:%Y-%m-%d %H:%M}")
     if start < deployment.start:
+        origin = START_ORIGINS[deployment.start_from]
         raise ValueError(
-            f"--start {start:%Y-%m-%d %H:%M} is before {deployment_id}.start "
-            f"({deployment.start:%Y-%m-%d %H:%M}) in {config_path()}"
+            f"--start {start:%Y-%m-%d %H:%M} is before {deployment_id}'s first hour "
+            f"({deployment.start:%Y-%m-%d %H:%M}, {origin}; set {deployment_id}.start in "
+            f"{config_path()} to begin earlier)"
         )
     complete = last_complete_hour_end()
     if end > complete:

@@ -5,8 +5,10 @@ the baseline run on each hour's raw batch (``monitoring_pipelines.quality``), on
 per hour with each group of expectations (``raw_schema``, ``raw_missing_values``,
 ``raw_value_ranges``, ``raw_allowed_categories``) and the failing columns in its metadata:
 one check event per hour instead of four, the cost a long backfill pays per check and
-hour in Dagster's storage; and ``data_freshness``, failing on an hour with no rows or far
-fewer than usual (``stats.freshness``). On ``drift_scores``: ``drift``,
+hour in Dagster's storage; ``data_freshness``, failing on an hour with no rows or far
+fewer than usual (``stats.freshness``); and ``rows_accounted``, failing on an hour whose
+logs held rows it did not profile as read (stamped outside the hour, not stamped, not an
+event, or repeating a request id). On ``drift_scores``: ``drift``,
 failing on an hour where any column drifted, so the partitions view marks those hours.
 """
 
@@ -20,6 +22,37 @@ from monitoring_pipelines.quality import CHECKS
 DRIFT_CHECK = "drift"
 FRESHNESS_CHECK = "data_freshness"
 QUALITY_CHECK = "raw_data_quality"
+ROWS_CHECK = "rows_accounted"
+
+
+def rows_check_spec(asset: str, partitions_def: dg.PartitionsDefinition) -> dg.AssetCheckSpec:
+    return partitioned_check_spec(
+        ROWS_CHECK,
+        asset,
+        partitions_def,
+        "fails on an hour whose logs held rows it did not profile as read: stamped outside "
+        "the hour (rows_out_of_window), not stamped (rows_null_timestamp), not an event "
+        "(rows_undecodable, Kafka), or repeating a request id (duplicate_request_ids)",
+    )
+
+
+def rows_check_outcome(summary: WindowSummary) -> tuple[PartitionCheck, ...]:
+    """The ``rows_accounted`` check of one hour: passed when every row read was profiled once."""
+    counts = summary.accounted
+    problems = [f"{rows} {name}" for name, rows in counts.items() if rows]
+    return (
+        PartitionCheck(
+            ROWS_CHECK,
+            not problems,
+            {"rows": dg.MetadataValue.int(summary.rows)}
+            | {name: dg.MetadataValue.int(rows) for name, rows in counts.items()},
+            description="; ".join(problems)
+            if problems
+            else "every row read was profiled once"
+            if counts
+            else "this source does not count dropped rows",
+        ),
+    )
 
 
 def freshness_check_spec(asset: str, partitions_def: dg.PartitionsDefinition) -> dg.AssetCheckSpec:

@@ -64,6 +64,8 @@ def last_complete_hour_end(now: datetime | None = None) -> datetime:
 
 def run_demo(settings: DemoSettings, out: TextIO = sys.stdout) -> DemoResult:
     """Generate the demo data and materialize baseline and hours; return what was done."""
+    end = settings.end or last_complete_hour_end()
+    first = end - settings.hours * HOUR
     with ExitStack() as stack:
         sink = None
         path = config_path()
@@ -71,7 +73,7 @@ def run_demo(settings: DemoSettings, out: TextIO = sys.stdout) -> DemoResult:
             broker = stack.enter_context(LocalBroker())
             create_topic(broker.bootstrap_servers, KAFKA_TOPIC)
             os.environ[KAFKA_ENV] = broker.bootstrap_servers
-            path = kafka_config(load_config(path), dagster_home() / "demo")
+            path = kafka_config(load_config(path), dagster_home() / "demo", first)
             sink = sink_for(load_config(path).deployment(DEMO_DEPLOYMENT))
             print(
                 f"[0/4] a local Kafka broker (tansu, in memory) at {broker.bootstrap_servers}: "
@@ -79,14 +81,17 @@ def run_demo(settings: DemoSettings, out: TextIO = sys.stdout) -> DemoResult:
                 f"({path})",
                 file=out,
             )
-        return _run(settings, path, sink, out)
+        return _run(settings, path, sink, out, first, end)
 
 
-def kafka_config(config: MonitorsConfig, folder: Path) -> Path:
-    """A copy of ``config`` whose demo deployment reads its logs from the demo's topic."""
+def kafka_config(config: MonitorsConfig, folder: Path, first: datetime) -> Path:
+    """A copy of ``config`` whose demo deployment reads its logs from the demo's topic, from
+    ``first`` on when the file leaves ``start`` to the data (a topic is not read at load)."""
     data = config.model_dump(mode="json")
     for deployment in data["deployments"]:
         if deployment["id"] == DEMO_DEPLOYMENT:
+            if config.deployment(DEMO_DEPLOYMENT).start_from != "config":
+                deployment["start"] = first.isoformat()
             timestamp = deployment["logs"].get("timestamp_column", "timestamp")
             deployment["logs"] = {
                 "type": "kafka",
@@ -100,7 +105,14 @@ def kafka_config(config: MonitorsConfig, folder: Path) -> Path:
     return path
 
 
-def _run(settings: DemoSettings, path: Path, sink: Sink | None, out: TextIO) -> DemoResult:
+def _run(
+    settings: DemoSettings,
+    path: Path,
+    sink: Sink | None,
+    out: TextIO,
+    first: datetime,
+    end: datetime,
+) -> DemoResult:
     home = dagster_home()
     home.mkdir(parents=True, exist_ok=True)
     os.environ["DAGSTER_HOME"] = str(home)
@@ -109,9 +121,7 @@ def _run(settings: DemoSettings, path: Path, sink: Sink | None, out: TextIO) -> 
         deployment = config.deployment(DEMO_DEPLOYMENT)
     except KeyError:
         raise SystemExit(f"the demo needs a deployment {DEMO_DEPLOYMENT!r} in {path}") from None
-    end = settings.end or last_complete_hour_end()
-    first = end - settings.hours * HOUR
-    if first < deployment.start:
+    if deployment.start_from == "config" and first < deployment.start:
         raise SystemExit(
             f"the demo's first hour {first:%Y-%m-%d %H:%M} is before {DEMO_DEPLOYMENT}.start "
             f"({deployment.start:%Y-%m-%d %H:%M}) in {path}: move start earlier"
@@ -130,6 +140,7 @@ def _run(settings: DemoSettings, path: Path, sink: Sink | None, out: TextIO) -> 
         sink=sink,
     )
 
+    config = load_config(path)  # a start left to the data now begins with the new logs
     defs = build_definitions(config, str(path))
     quiet = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
     with dg.DagsterInstance.get() as instance:

@@ -5,9 +5,11 @@ The numeric keys below are a contract (README "What the UI shows"): every partit
 rounded to ``DIGITS`` decimals for reading.
 
 - ``hourly_aggregates``: ``rows``, ``missing_share`` (missing cells / (rows × columns)),
-  ``missing_total``, and ``data_freshness`` (``fresh``, ``low_volume`` or ``no_data``).
-- ``drift_scores``: ``rows``, ``max_drift_score``, ``drifted_columns``, and with a
-  prediction or confidence column ``prediction_drift``, ``mean_confidence``,
+  ``missing_total``, ``data_freshness`` (``fresh``, ``low_volume`` or ``no_data``),
+  ``replaced_values`` and the row counts the source keeps (``rows_out_of_window``, ...).
+- ``drift_scores``: ``rows``, ``max_drift_score``, ``drifted_columns`` (against training),
+  ``drifted_columns_<reference>`` for each production reference (``drift.references``), and
+  with a prediction or confidence column ``prediction_drift``, ``mean_confidence``,
   ``confidence_drop``, ``low_confidence_share``.
 - ``model_performance``: ``status``, ``rows_scored``, ``labelled_rows``, ``labelled_share``,
   ``labels_through``, every metric of the task (``accuracy``, ``f1``, ``roc_auc``, ... or
@@ -21,7 +23,12 @@ from monitoring_pipelines.pipeline.drift import WindowScores
 from monitoring_pipelines.pipeline.performance import PerformanceSummary
 from monitoring_pipelines.stats.dataset import DatasetProfile
 from monitoring_pipelines.stats.performance import Performance
-from monitoring_pipelines.store.performance import LATENCY_QUANTILES
+from monitoring_pipelines.stats.scoring import drifted_columns
+from monitoring_pipelines.store.performance import (
+    LATENCY_QUANTILES,
+    BaselinePerformance,
+    versus_rows,
+)
 
 DIGITS = 4
 
@@ -69,8 +76,9 @@ def window_metadata(summary: WindowSummary) -> dict[str, dg.MetadataValue]:
     }
     if summary.freshness is not None:
         metadata["data_freshness"] = dg.MetadataValue.text(summary.freshness.status)
-    for reason, rows in summary.dropped.items():
+    for reason, rows in summary.accounted.items():
         metadata[reason] = dg.MetadataValue.int(rows)
+    metadata["replaced_values"] = dg.MetadataValue.int(summary.replaced_values)
     return metadata
 
 
@@ -98,6 +106,10 @@ def hour_drift_metadata(hour: WindowScores) -> dict[str, dg.MetadataValue]:
         "drifted_column_names": dg.MetadataValue.json(hour.drifted_columns),
         "scores": dg.MetadataValue.md(_scores_table(hour)),
     }
+    for reference, scores in hour.references.items():
+        drifted = drifted_columns(scores)
+        metadata[f"drifted_columns_{reference}"] = dg.MetadataValue.int(len(drifted))
+        metadata[f"drifted_column_names_{reference}"] = dg.MetadataValue.json(drifted)
     signals = hour.signals
     if signals is not None:
         metadata |= {
@@ -138,4 +150,23 @@ def hour_performance_metadata(summary: PerformanceSummary) -> dict[str, dg.Metad
     }
     if performance.confusion:
         metadata["confusion_matrix"] = dg.MetadataValue.md(_confusion_table(performance))
+    for row in versus_rows(performance, summary.baseline):
+        metric = row["details"]["metric"]
+        metadata[f"baseline_{metric}"] = _number(row["details"]["baseline"])
+        metadata[f"{metric}_vs_baseline"] = _number(row["value"])
     return metadata
+
+
+def baseline_performance_metadata(
+    baseline: BaselinePerformance | None,
+) -> dict[str, dg.MetadataValue]:
+    """The validation set's metrics of a new baseline version (nothing without one)."""
+    if baseline is None:
+        return {}
+    metadata = {
+        "baseline_version": dg.MetadataValue.text(baseline.version.isoformat()),
+        "validation_labelled_rows": dg.MetadataValue.int(baseline.n_labelled),
+    }
+    return metadata | {
+        f"validation_{name}": _number(value) for name, value in sorted(baseline.metrics.items())
+    }

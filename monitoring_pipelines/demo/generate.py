@@ -4,9 +4,11 @@ with daily seasonality and injected drift, and late-arriving ground-truth labels
 The production traffic is scored the way a user's model server would: the model wrapped with
 ``traffic.monitor``, called once per batch of requests, logging through a ``MonitoringLogger``
 (to the Parquet layout, or any other sink), with a simulated clock for the calls' latency.
-Layout under ``root``: ``reference.parquet``, ``logs/date=YYYY-MM-DD/hour=HH/part-*.parquet``
-(one file per hour), ``labels/labels.parquet`` and a ``demo.json`` manifest. Everything is
-drawn from one seeded numpy Generator.
+Layout under ``root``: ``reference.parquet`` (the training set), ``validation.parquet`` (held-out
+applicants the model did not see, scored and labelled: the baseline performance),
+``logs/date=YYYY-MM-DD/hour=HH/part-*.parquet`` (one file per hour), ``labels/labels.parquet``
+and a ``demo.json`` manifest. Everything is drawn from seeded numpy Generators (the
+validation set from its own, so it leaves the other draws unchanged).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ LABELLED_SHARE = 0.6  # requests whose outcome is ever known
 LABEL_DELAY_MEDIAN_HOURS = 5.0  # after the first hour: ~86 % within a day, ~3 % after 3 days
 LABEL_DELAY_SIGMA = 1.3
 MIN_REFERENCE_ROWS = 200
+VALIDATION_ROWS = 5000
 MANIFEST = "demo.json"
 DEPLOYMENT = "credit_risk"
 MEAN_BATCH_ROWS = 250  # requests the simulated server scores per model call, on average
@@ -83,6 +86,7 @@ class DemoData:
     reference_path: Path
     logs_path: Path
     labels_path: Path
+    validation_path: Path
     start: datetime
     end: datetime
     drift_from_hour: int
@@ -129,7 +133,8 @@ def generate_demo(
     _check_arguments(end, hours, drift_from_hour, rows_per_hour, reference_rows)
     root = Path(root)
     paths = root / "reference.parquet", root / "logs", root / "labels" / "labels.parquet"
-    _clear(root, paths)
+    validation_path = root / "validation.parquet"
+    _clear(root, (*paths, validation_path))
     rng = np.random.default_rng(seed)
 
     reference = sample_applicants(rng, reference_rows)
@@ -137,6 +142,7 @@ def generate_demo(
     model = train_model(reference, reference["defaulted"].to_numpy(), seed)
     reference = pd.concat([reference, score(model, reference)], axis=1)
     _write(reference, paths[0])
+    _write(validation_set(model, np.random.default_rng([seed, 1])), validation_path)
 
     end = end.astimezone(UTC)
     start = end - hours * HOUR
@@ -152,6 +158,7 @@ def generate_demo(
         reference_path=paths[0],
         logs_path=paths[1],
         labels_path=paths[2],
+        validation_path=validation_path,
         start=start,
         end=end,
         drift_from_hour=drift_from_hour,
@@ -163,6 +170,16 @@ def generate_demo(
     )
     (root / MANIFEST).write_text(json.dumps(_manifest(demo), indent=2) + "\n")
     return demo
+
+
+def validation_set(
+    model: HistGradientBoostingClassifier, rng: np.random.Generator, rows: int = VALIDATION_ROWS
+) -> pd.DataFrame:
+    """Held-out applicants from the training distribution, scored by ``model``, with their
+    outcomes: what the model's performance should be on clean traffic."""
+    applicants = sample_applicants(rng, rows)
+    applicants["defaulted"] = sample_defaults(rng, applicants)
+    return pd.concat([applicants, score(model, applicants)], axis=1)
 
 
 def traffic_weight(hour_of_day: np.ndarray) -> np.ndarray:
@@ -288,7 +305,7 @@ def _write(frame: pd.DataFrame, path: Path) -> None:
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path)
 
 
-def _clear(root: Path, paths: tuple[Path, Path, Path]) -> None:
+def _clear(root: Path, paths: tuple[Path, ...]) -> None:
     """Remove a previous demo's output; refuse to touch files it did not write."""
     existing = [p for p in paths if p.exists()]
     if existing and not (root / MANIFEST).is_file():

@@ -13,18 +13,29 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
-from monitoring_pipelines.config import DeploymentConfig, KafkaLogs, MonitorsConfig, ParquetLogs
+from monitoring_pipelines.config import (
+    DeploymentConfig,
+    KafkaLogs,
+    MonitorsConfig,
+    ParquetLogs,
+    Role,
+)
+from monitoring_pipelines.pipeline.baseline_performance import fit_baseline_performance
 from monitoring_pipelines.pipeline.drift import calibrate_baseline
 from monitoring_pipelines.pipeline.freshness import hours_freshness
+from monitoring_pipelines.pipeline.multivariate import fit_multivariate
 from monitoring_pipelines.quality import BatchValidator, CheckOutcome
 from monitoring_pipelines.sources.base import BadLogFileError, LogSource, read_reference
 from monitoring_pipelines.sources.kafka import kafka_log_source
 from monitoring_pipelines.sources.parquet import ParquetLogSource
 from monitoring_pipelines.sources.sql import SqlLogSource
 from monitoring_pipelines.stats.dataset import DatasetProfile, fit_baseline, profile_chunks
+from monitoring_pipelines.stats.duplicates import DuplicateCounter
 from monitoring_pipelines.stats.freshness import Freshness
+from monitoring_pipelines.stats.multivariate import ReconstructionModel
 from monitoring_pipelines.store.aggregates import read_baseline, write_profile
 from monitoring_pipelines.store.engine import ensure_deployment_views
+from monitoring_pipelines.store.multivariate import read_model, write_model
 
 HOUR = timedelta(hours=1)
 PROFILE_THREADS_ENV = "MONITORING_PROFILE_THREADS"
@@ -74,11 +85,19 @@ class WindowSummary:
     profile: DatasetProfile
     quality: tuple[CheckOutcome, ...] = ()
     freshness: Freshness | None = None
-    dropped: Mapping[str, int] = field(default_factory=dict)
+    # rows read but not profiled as read: dropped (``rows_out_of_window``,
+    # ``rows_null_timestamp``) or repeated (``duplicate_request_ids``); a count the
+    # source cannot tell is left out
+    accounted: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def rows(self) -> int:
         return self.profile.row_count
+
+    @property
+    def replaced_values(self) -> int:
+        """Category values counted under their U+FFFD spelling (NUL, surrogates)."""
+        return sum(getattr(p, "replaced", 0) for p in self.profile.columns.values())
 
 
 def log_source(config: MonitorsConfig, deployment: DeploymentConfig) -> LogSource:
@@ -109,23 +128,30 @@ def log_source(config: MonitorsConfig, deployment: DeploymentConfig) -> LogSourc
 def compute_baseline(
     config: MonitorsConfig, deployment: DeploymentConfig, engine: Engine
 ) -> DatasetProfile:
-    """Profile the reference data (fitting bin edges and categories) and store it."""
+    """Profile the reference data (fitting bin edges and categories, and the reconstruction
+    model of multivariate drift) and store it, with the baseline performance of the
+    validation set when one is declared (the same version)."""
+    version = datetime.now(UTC)
     frame = read_reference(deployment.reference.path)
+    n_bins = config.setting(deployment, "n_bins")
     profile = fit_baseline(
         frame,
         deployment.monitored,
-        n_bins=config.setting(deployment, "n_bins"),
+        n_bins=n_bins,
         max_categories=config.setting(deployment, "max_categories"),
     )
+    profile, model, reason = fit_multivariate(deployment, frame, profile, n_bins)
     write_profile(
         engine,
         deployment.id,
-        datetime.now(UTC),
+        version,
         profile,
         is_baseline=True,
         response_columns=deployment.response_columns,
     )
+    write_model(engine, deployment.id, model, reason)
     calibrate_baseline(deployment, engine, frame, profile)
+    fit_baseline_performance(deployment, engine, version)
     ensure_deployment_views(engine, [deployment.id])
     return profile
 
@@ -138,26 +164,43 @@ def aggregate_window(
     end: datetime,
     baseline: DatasetProfile | None = None,
     validator: BatchValidator | None = None,
+    model: ReconstructionModel | None = None,
 ) -> WindowSummary:
     """Profile one window of scoring logs on the baseline's edges and replace its stored rows.
 
     With a ``validator``, every chunk is also kept for the baseline's expectations (the
     window's outcomes are ``validator.outcomes(start)``, once the validator has seen every
     window of its batch); without one, a source that can profile the window itself (a
-    PostgreSQL table, see ``sources.sql_pushdown``) does, and no row is read.
+    PostgreSQL table, see ``sources.sql_pushdown``) does, and no row is read (nor a
+    reconstruction error computed: such hours have no ``__multivariate__`` profile).
+    ``model`` (read with the baseline when that is not given) gives each read row's
+    reconstruction error.
     """
-    baseline = baseline or read_baseline(engine, deployment.id)
+    if baseline is None:
+        baseline, model = read_baseline(engine, deployment.id), read_model(engine, deployment.id)[0]
     if baseline is None:
         raise MissingBaselineError(
             f"deployment {deployment.id!r} has no baseline_statistics yet: materialize it first"
         )
     profile = source.profile_window(start, end, baseline) if validator is None else None
+    accounted: dict[str, int] = {}
     if profile is None:
         columns = [*deployment.monitored, deployment.logs.timestamp_column]
+        request_id = deployment.column_with_role(Role.REQUEST_ID)
+        counter = None
+        if request_id is not None:
+            counter = DuplicateCounter(request_id.name)
+            columns.append(request_id.name)
         chunks = source.read_window(start, end, columns)
+        if counter is not None:
+            chunks = counter.observe(chunks)
         if validator is not None:
             chunks = validator.observe(start, chunks)
-        profile = profile_chunks(chunks, baseline, threads=profile_threads())
+        errors = model.errors if model is not None else None
+        profile = profile_chunks(chunks, baseline, threads=profile_threads(), errors=errors)
+        accounted = source.dropped_rows()
+        if counter is not None:
+            accounted["duplicate_request_ids"] = counter.duplicates()
     write_profile(
         engine,
         deployment.id,
@@ -166,8 +209,9 @@ def aggregate_window(
         is_baseline=False,
         window_end=end,
         response_columns=deployment.response_columns,
+        accounted=accounted,
     )
-    return WindowSummary(deployment.id, start, end, profile, dropped=source.dropped_rows())
+    return WindowSummary(deployment.id, start, end, profile, accounted=accounted)
 
 
 def aggregate_windows(
@@ -216,12 +260,14 @@ def profile_windows(
     baselines: dict[str, DatasetProfile | None] = {}
     sources: dict[str, LogSource] = {}
     validators: dict[str, BatchValidator | None] = {}
+    models: dict[str, ReconstructionModel | None] = {}
     summaries = []
     failures: dict[tuple[str, datetime], str] = {}
     for index, (deployment_id, start) in enumerate(windows, start=1):
         deployment = config.deployment(deployment_id)
         if deployment_id not in baselines:
             baseline = baselines[deployment_id] = read_baseline(engine, deployment_id)
+            models[deployment_id] = read_model(engine, deployment_id)[0]
             sources[deployment_id] = log_source(config, deployment)
             validators[deployment_id] = (
                 BatchValidator(deployment_id, baseline) if validate and baseline else None
@@ -235,6 +281,7 @@ def profile_windows(
                 start + HOUR,
                 baselines[deployment_id],
                 validators[deployment_id],
+                models[deployment_id],
             )
         except BadLogFileError as error:
             failures[(deployment_id, start)] = str(error)

@@ -30,9 +30,17 @@ from monitoring_pipelines.sources.labels import (
     SqlLabelSource,
 )
 from monitoring_pipelines.sources.sql import SqlLogSource
+from monitoring_pipelines.stats.cbpe import CbpeAggregate, CbpeReference
 from monitoring_pipelines.stats.latency_sketch import LatencySketch
-from monitoring_pipelines.stats.performance import Performance, accumulator
-from monitoring_pipelines.store.performance import stored_windows, write_performance
+from monitoring_pipelines.stats.performance import Performance, accumulator, class_labels
+from monitoring_pipelines.store.performance import (
+    CBPE_REFERENCE,
+    BaselinePerformance,
+    read_baseline_performance,
+    stored_windows,
+    write_estimated,
+    write_performance,
+)
 
 HOUR = timedelta(hours=1)
 UNLABELLED = "unlabelled"
@@ -49,6 +57,7 @@ class PerformanceSummary:
     latency: LatencySketch
     labels_through: datetime | None
     labels_read: int
+    baseline: BaselinePerformance | None = None
 
 
 def label_source(config: MonitorsConfig, deployment: DeploymentConfig) -> LabelSource:
@@ -122,11 +131,14 @@ def window_performance(
     end: datetime,
     now: datetime,
     chunk_rows: int = 100_000,
+    baseline: BaselinePerformance | None = None,
 ) -> PerformanceSummary:
-    """Compute and store one window's performance from the labels arrived before ``now``."""
+    """Compute and store one window's performance from the labels arrived before ``now``,
+    compared with ``baseline`` (the validation set's) when given."""
     names = _names(deployment)
     hour, latency = _read_hour(source, names, start, end)
     settings = deployment.labels
+    estimate_window(deployment, engine, hour, names, start, end, baseline)
     if labels is None or settings is None or Role.REQUEST_ID not in names:
         performance = Performance(None, UNLABELLED, len(hour), 0)
         write_performance(engine, deployment.id, start, end, performance, latency, None)
@@ -146,8 +158,32 @@ def window_performance(
         else:
             acc.add(part[LABEL], part[names[Role.PREDICTION]], part[score] if scored else None)
     performance = acc.result(len(hour))
-    write_performance(engine, deployment.id, start, end, performance, latency, cutoff)
-    return PerformanceSummary(deployment.id, start, end, performance, latency, cutoff, read)
+    write_performance(engine, deployment.id, start, end, performance, latency, cutoff, baseline)
+    return PerformanceSummary(
+        deployment.id, start, end, performance, latency, cutoff, read, baseline
+    )
+
+
+def estimate_window(
+    deployment: DeploymentConfig,
+    engine: Engine,
+    hour: pd.DataFrame,
+    names: dict[Role, str],
+    start: datetime,
+    end: datetime,
+    baseline: BaselinePerformance | None,
+) -> CbpeAggregate | None:
+    """Store the hour's CBPE estimate (binary, scored, with a fitted reference); no labels
+    are needed, so every scored hour has one. Rows without a score are left out."""
+    data = baseline.details.get(CBPE_REFERENCE) if baseline else None
+    if data is None or Role.SCORE not in names or deployment.labels is None:
+        return None
+    reference = CbpeReference.from_json(data)
+    scored = hour[hour[names[Role.SCORE]].notna()]
+    positive = class_labels(scored[names[Role.PREDICTION]]) == deployment.labels.positive_class
+    aggregate = CbpeAggregate.of(reference, scored[names[Role.SCORE]], positive)
+    write_estimated(engine, deployment.id, start, end, aggregate)
+    return aggregate
 
 
 def performance_windows(
@@ -160,12 +196,14 @@ def performance_windows(
     """Compute many hourly windows (a backfill) in one pass, one source pair per deployment."""
     now = now or datetime.now(UTC)
     sources: dict[str, tuple[LogSource, LabelSource | None]] = {}
+    baselines: dict[str, BaselinePerformance | None] = {}
     summaries = []
     for index, (deployment_id, start) in enumerate(windows, start=1):
         deployment = config.deployment(deployment_id)
         if deployment_id not in sources:
             labels = label_source(config, deployment) if deployment.labels else None
             sources[deployment_id] = (log_source(config, deployment), labels)
+            baselines[deployment_id] = read_baseline_performance(engine, deployment_id)
         summary = window_performance(
             deployment,
             engine,
@@ -174,6 +212,7 @@ def performance_windows(
             start + HOUR,
             now,
             config.defaults.chunk_rows,
+            baselines[deployment_id],
         )
         summaries.append(summary)
         progress(index, len(windows), summary)

@@ -22,6 +22,7 @@ from monitoring_pipelines.stats.windows import merge_window
 from monitoring_pipelines.store.aggregates import read_baseline, read_windows
 from monitoring_pipelines.store.drift import read_drift_scores
 from monitoring_pipelines.store.engine import check_deployment_id, dagster_home
+from monitoring_pipelines.store.performance import REALIZED
 from monitoring_pipelines.store.schema import model_performance
 from monitoring_pipelines.store.times import utc
 
@@ -96,6 +97,7 @@ def period_performance(
         select(table.metric, weighted.label("value"))
         .where(
             table.deployment_id == deployment_id,
+            table.kind == REALIZED,
             table.window_start >= utc(start),
             table.window_start < utc(end),
             table.value.is_not(None),

@@ -1,7 +1,8 @@
 """The retraining decision from stored results, its outbox record, and the retraining call.
 
-:func:`evaluate_retraining` reads a deployment's latest realized accuracy and its recent
-hourly drift from the store and asks ``stats.retraining.decide_retraining``. A decision to
+:func:`evaluate_retraining` reads a deployment's latest realized accuracy (and judged metric
+beside the latest baseline version's) and its recent hourly drift from the store and asks
+``stats.retraining.decide_retraining``. A decision to
 retrain is written to the outbox (kind ``retraining``) keyed by deployment and the latest
 window, and only when no retraining row of the deployment is younger than the cooldown, so
 a decision is recorded, and acted on, once. :func:`call_retraining` runs the configured
@@ -22,22 +23,31 @@ from requests.adapters import HTTPAdapter
 from sqlalchemy import Engine, func, select
 from urllib3.util.retry import Retry
 
+from monitoring_pipelines.alerts.evaluate import Sinks, SlackRouting
 from monitoring_pipelines.config import DeploymentConfig, RetrainingConfig
 from monitoring_pipelines.stats.alert_policy import DriftRecord
+from monitoring_pipelines.stats.performance import primary_metric
 from monitoring_pipelines.stats.retraining import (
     RetrainingDecision,
     RetrainingPolicy,
+    VersusBaseline,
     decide_retraining,
 )
 from monitoring_pipelines.store import alerts as outbox
 from monitoring_pipelines.store.drift import read_drift_scores
-from monitoring_pipelines.store.performance import window_values
+from monitoring_pipelines.store.performance import (
+    ESTIMATED,
+    read_baseline_performance,
+    window_values,
+)
 from monitoring_pipelines.store.schema import alerts
 
-RETRAINING = "retraining"
+RETRAINING = outbox.RETRAINING
 HOUR = timedelta(hours=1)
 LOOKBACK = timedelta(days=7)
 WEBHOOK_TIMEOUT_SECONDS = 30
+NO_SINKS = Sinks(slack=False, cloudwatch=False)
+NO_ROUTING = SlackRouting()
 
 
 @dataclass(frozen=True)
@@ -47,32 +57,60 @@ class RetrainingOutcome:
     decision: RetrainingDecision
     dedup_key: str | None
     latest_window: datetime | None
+    outbox_ids: tuple[int, ...] = ()
 
 
 def policy_of(settings: RetrainingConfig) -> RetrainingPolicy:
     """The pure policy of a ``retraining`` block."""
     return RetrainingPolicy(
         accuracy_floor=settings.accuracy_floor,
+        baseline_margin=settings.baseline_margin,
         min_drifted_features=settings.min_drifted_features,
         consecutive_windows=settings.consecutive_windows,
+        estimated_accuracy_floor=settings.estimated_accuracy_floor,
+        estimated_hours=settings.estimated_hours,
     )
 
 
-def latest_accuracy(engine: Engine, deployment_id: str, now: datetime) -> float | None:
-    """The realized accuracy of the latest hour that has one (within a week of ``now``)."""
+def latest_value(
+    engine: Engine, deployment_id: str, now: datetime, name: str = "accuracy"
+) -> float | None:
+    """The realized ``name`` of the latest hour that has one (within a week of ``now``)."""
     values = [
         value
         for _, metric, value in window_values(engine, deployment_id, now - LOOKBACK, now)
-        if metric == "accuracy"
+        if metric == name
     ]
     return values[-1] if values else None
 
 
-def evaluate_retraining(
+def versus_baseline(
     engine: Engine, deployment: DeploymentConfig, now: datetime
+) -> VersusBaseline | None:
+    """The latest hour's judged metric beside the latest baseline version's (None without a
+    labels block)."""
+    if deployment.labels is None:
+        return None
+    metric = primary_metric(deployment.labels.task)
+    baseline = read_baseline_performance(engine, deployment.id)
+    return VersusBaseline(
+        metric,
+        latest_value(engine, deployment.id, now, metric),
+        baseline.metrics.get(metric) if baseline else None,
+    )
+
+
+def evaluate_retraining(
+    engine: Engine,
+    deployment: DeploymentConfig,
+    now: datetime,
+    sinks: Sinks = NO_SINKS,
+    routing: SlackRouting = NO_ROUTING,
 ) -> RetrainingOutcome:
     """Decide from the store as of ``now`` (the latest results' time) and, for a decision to
-    retrain outside the cooldown (wall-clock hours since the last recorded one), record it."""
+    retrain outside the cooldown (wall-clock hours since the last recorded one), record it:
+    a Slack row (``skipped`` with the reason when ``sinks`` cannot deliver it) and, with
+    CloudWatch on, a ``retraining_requested`` datum."""
     settings = deployment.retraining
     if settings is None:
         raise ValueError(f"deployment {deployment.id!r} has no retraining block in monitors.yaml")
@@ -82,30 +120,35 @@ def evaluate_retraining(
     decision = decide_retraining(
         deployment.id,
         policy_of(settings),
-        accuracy=latest_accuracy(engine, deployment.id, now),
+        accuracy=latest_value(engine, deployment.id, now),
         drift=records,
         alerting_windows=alerting,
+        versus_baseline=versus_baseline(engine, deployment, now),
+        estimated=[
+            (start, value)
+            for start, metric, value in window_values(
+                engine, deployment.id, now - LOOKBACK, now, ESTIMATED
+            )
+            if metric == "accuracy"
+        ],
     )
     latest = max((r.window_start for r in records), default=None)
     if not decision.retrain or _in_cooldown(engine, deployment.id, settings.cooldown_hours):
         return RetrainingOutcome(decision, None, latest)
-    key = f"{RETRAINING}|{deployment.id}|{(latest or now).isoformat()}"
-    entry = {
-        "dedup_key": key,
-        "deployment_id": deployment.id,
-        "kind": RETRAINING,
-        "severity": "warning",
-        "window_start": latest,
-        "window_end": latest + HOUR if latest else None,
-        "reason": "; ".join(decision.reasons)[: outbox.MAX_ERROR_CHARS],
-        "payload": {"reasons": list(decision.reasons), "dry_run": settings.dry_run},
-        "slack_status": outbox.SKIPPED,
-        "slack_last_error": "retraining decisions are not sent to Slack yet",
-        "cloudwatch_status": outbox.SKIPPED,
-        "cloudwatch_last_error": "retraining decisions are not sent to CloudWatch yet",
-    }
-    new = outbox.enqueue(engine, [entry])
-    return RetrainingOutcome(decision, key if new else None, latest)
+    window = latest or now.replace(minute=0, second=0, microsecond=0) - HOUR
+    channel = routing.channel_for("warning")
+    entries = outbox.retraining_entries(
+        deployment.id,
+        window,
+        decision.reasons,
+        settings.dry_run,
+        channel,
+        slack_skip=sinks.slack_skip(deployment.id, channel),
+        cloudwatch=sinks.cloudwatch,
+    )
+    new = outbox.enqueue(engine, entries)
+    key = entries[0]["dedup_key"]
+    return RetrainingOutcome(decision, key if new else None, latest, tuple(new))
 
 
 def _in_cooldown(engine: Engine, deployment_id: str, hours: float) -> bool:

@@ -104,12 +104,27 @@ def decode(
             rows.append(_row(event, data, names))
         except (ValueError, TypeError, KeyError, AttributeError):
             undecodable += 1
-    frame = pd.DataFrame.from_records(rows)
+    frame = _frame(rows)
     if len(frame):
         frame[names["timestamp"]] = pd.to_datetime(
-            frame[names["timestamp"]], utc=True, format="ISO8601"
-        )
+            frame[names["timestamp"]], utc=True, format="ISO8601", errors="coerce"
+        )  # an unreadable time is NaT: the source counts it (``rows_null_timestamp``)
     return frame, undecodable
+
+
+def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """The rows as a frame; a column holding a lone surrogate (JSON ``"\\ud800"``, which has no
+    UTF-8 form and so no Arrow string) stays object, and profiling counts it as replaced."""
+    try:
+        return pd.DataFrame.from_records(rows)
+    except UnicodeEncodeError:
+        frame = pd.DataFrame(rows, dtype=object)
+        for name in frame.columns:
+            try:
+                frame[name] = frame[name].infer_objects()
+            except UnicodeEncodeError:
+                continue
+        return frame
 
 
 def _row(event: dict, data: dict, names: Mapping[str, str]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -100,7 +101,7 @@ class KafkaLogSource(LogSource):
         self.chunk_rows = check_chunk_rows(chunk_rows)
         self.late = late
         self.timeout_seconds = timeout_seconds
-        self.undecodable = 0
+        self._dropped: Counter[str] = Counter()
         self.index = TimeIndex()
         self._config = {
             "bootstrap.servers": bootstrap_servers,
@@ -120,6 +121,7 @@ class KafkaLogSource(LogSource):
         self, start: datetime, end: datetime, columns: Sequence[str] | None = None
     ) -> Iterator[pd.DataFrame]:
         start, end = check_window(start, end)
+        self._dropped = Counter(rows_null_timestamp=0, rows_undecodable=0)
         stop_ms = _ms(end + self.late)
         consumer = Consumer(self._config)
         try:
@@ -140,6 +142,11 @@ class KafkaLogSource(LogSource):
             raise LogSourceError(f"{self!r}: {error.args[0]}") from None
         finally:
             consumer.close()
+
+    def dropped_rows(self) -> dict[str, int]:
+        """Messages of the last read's window that were not CloudEvents JSON (``rows_undecodable``)
+        and events of the deployment without a readable ``time`` (``rows_null_timestamp``)."""
+        return dict(self._dropped)
 
     def available_hours(self, start: datetime, end: datetime) -> list[datetime]:
         """Every hour of the window when the topic holds any message (may over-report)."""
@@ -242,11 +249,12 @@ class KafkaLogSource(LogSource):
             return
         frame, undecodable = events.decode(values, self.deployment_id, self.names)
         if undecodable:
-            self.undecodable += undecodable
+            self._dropped["rows_undecodable"] += undecodable
             log.warning("%r: %d message(s) are not CloudEvents JSON, skipped", self, undecodable)
         if frame.empty:
             return
         stamps = frame[self.timestamp_column]
+        self._dropped["rows_null_timestamp"] += int(stamps.isna().sum())
         frame = frame[(stamps >= start) & (stamps < end)].reset_index(drop=True)
         if columns is not None:
             frame = frame[[c for c in dict.fromkeys(columns) if c in frame.columns]]

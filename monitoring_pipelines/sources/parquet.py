@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -32,6 +32,24 @@ from monitoring_pipelines.sources.base import (
 def hour_folder(root: Path, hour: datetime) -> Path:
     """The folder holding the logs of the UTC hour starting at ``hour``."""
     return root / f"date={hour:%Y-%m-%d}" / f"hour={hour:%H}"
+
+
+def first_hour(root: Path) -> datetime | None:
+    """The earliest hour folder under ``root`` holding a Parquet file (None when there is none).
+
+    Only folder names are read (``date=YYYY-MM-DD/hour=HH``); folders named otherwise are
+    not hours and are passed over.
+    """
+    hours = []
+    for folder in root.glob("date=*/hour=*"):
+        try:
+            hour = datetime.strptime(
+                f"{folder.parent.name} {folder.name}", "date=%Y-%m-%d hour=%H"
+            ).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+        hours.append((hour, folder))
+    return next((hour for hour, folder in sorted(hours) if any(folder.glob("*.parquet"))), None)
 
 
 def _string_columns(path: Path) -> list[str]:

@@ -3,6 +3,8 @@
 Pure: the drift sensor feeds it new results, the deployment's settings and the last alert
 per (deployment, column, metric); it returns the alerts to enqueue and why others were not.
 Cooldown is measured in window time (window starts), so backfills and replays decide alike.
+A result's reference (training, last_week, ...) is part of its identity: drift against last
+week and against training have their own history, cooldown and dedup keys.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+
+from monitoring_pipelines.stats.references import TRAINING
 
 SEVERITIES = ("info", "warning", "critical")
 DRIFT = "drift"
@@ -48,11 +52,13 @@ class DriftRecord:
     threshold: float | None
     status: str
     drifted: bool
+    reference: str = TRAINING
 
     @classmethod
     def from_mapping(cls, row: Mapping[str, Any]) -> DriftRecord:
-        """Build from a ``drift_scores`` row (extra keys ignored)."""
-        return cls(**{name: row[name] for name in cls.__dataclass_fields__})
+        """Build from a ``drift_scores`` row (extra keys ignored; no reference: training)."""
+        fields = {name: row[name] for name in cls.__dataclass_fields__ if name != "reference"}
+        return cls(**fields, reference=row.get("reference") or TRAINING)
 
 
 @dataclass(frozen=True)
@@ -80,7 +86,7 @@ class ThresholdRule:
 class AlertSettings:
     """One deployment's alerting rules (from the ``alerts`` block of ``monitors.yaml``).
 
-    ``metrics`` / ``columns`` of None alert on all. ``rules`` (metric → rules) and
+    ``metrics`` / ``columns`` / ``references`` of None alert on all. ``rules`` (metric → rules) and
     ``column_rules`` (column → metric → rules) override the status mapping for that metric.
     """
 
@@ -91,6 +97,7 @@ class AlertSettings:
     min_severity: str = "warning"
     metrics: frozenset[str] | None = None
     columns: frozenset[str] | None = None
+    references: frozenset[str] | None = None
     cooldown: timedelta = timedelta(hours=6)
     no_data_cooldown: timedelta = timedelta(hours=6)
     notify_resolved: bool = True
@@ -119,6 +126,7 @@ class AlertSettings:
             "min_severity",
             "metrics",
             "columns",
+            "references",
             "cooldown_minutes",
             "no_data_cooldown_minutes",
             "notify_resolved",
@@ -133,7 +141,7 @@ class AlertSettings:
             for k in ("severity_by_status", "default_severity", "min_severity", "notify_resolved")
             if k in config
         }
-        for key in ("metrics", "columns"):
+        for key in ("metrics", "columns", "references"):
             if config.get(key) is not None:
                 kwargs[key] = frozenset(config[key])
         if "cooldown_minutes" in config:
@@ -165,8 +173,10 @@ class AlertSettings:
         return self.default_severity if record.drifted else None
 
     def watches(self, record: DriftRecord) -> bool:
-        return (self.metrics is None or record.metric in self.metrics) and (
-            self.columns is None or record.column_name in self.columns
+        return (
+            (self.metrics is None or record.metric in self.metrics)
+            and (self.columns is None or record.column_name in self.columns)
+            and (self.references is None or record.reference in self.references)
         )
 
 
@@ -192,6 +202,7 @@ class LastAlert:
     kind: str
     severity: str
     window_start: datetime
+    reference: str = TRAINING
 
 
 @dataclass(frozen=True)
@@ -211,9 +222,12 @@ class Alert:
     threshold: float | None
     status: str
     reason: str
+    reference: str = TRAINING
 
     @property
     def dedup_key(self) -> str:
+        """``deployment|granularity|window|column|metric|level``, then ``|reference`` when
+        the reference is not training (keys of training alerts are as they always were)."""
         level = RESOLVED if self.kind == RESOLVED else self.severity
         parts = (
             self.deployment_id,
@@ -223,7 +237,8 @@ class Alert:
             self.metric,
             level,
         )
-        return "|".join(parts)
+        tail = () if self.reference == TRAINING else (self.reference,)
+        return "|".join(parts + tail)
 
 
 @dataclass(frozen=True)
@@ -242,11 +257,11 @@ class AlertDecision:
     suppressed: tuple[Suppressed, ...]
 
 
-HistoryKey = tuple[str, str, str]
+HistoryKey = tuple[str, str, str, str]
 
 
 def history_key(item: DriftRecord | LastAlert | Alert) -> HistoryKey:
-    return (item.deployment_id, item.column_name, item.metric)
+    return (item.deployment_id, item.column_name, item.metric, item.reference)
 
 
 def decide_alerts(
@@ -257,7 +272,7 @@ def decide_alerts(
 ) -> AlertDecision:
     """Alerts for new drift results, in window order, updating the history as it goes.
 
-    A breach alerts unless the same (deployment, column, metric) alerted at the same or a
+    A breach alerts unless the same (deployment, column, metric, reference) alerted at the same or a
     higher severity less than ``cooldown`` earlier (window time); an escalation always
     alerts. A stable result after an alert raises one ``resolved`` notice. Windows not
     after the last alert's window (replays, backfills) never alert.
@@ -266,7 +281,8 @@ def decide_alerts(
     alerts: list[Alert] = []
     suppressed: list[Suppressed] = []
     ordered = sorted(
-        records, key=lambda r: (r.window_start, r.deployment_id, r.column_name, r.metric)
+        records,
+        key=lambda r: (r.window_start, r.deployment_id, r.column_name, r.metric, r.reference),
     )
     for record in ordered:
         rules = settings.get(record.deployment_id, default)
@@ -285,6 +301,7 @@ def decide_alerts(
             alert.kind,
             alert.severity,
             record.window_start,
+            record.reference,
         )
     return AlertDecision(tuple(alerts), tuple(suppressed))
 
@@ -293,7 +310,10 @@ def _judge(
     record: DriftRecord, settings: AlertSettings, previous: LastAlert | None
 ) -> tuple[Alert | None, str]:
     if not settings.watches(record):
-        return None, f"{record.metric} on {record.column_name} is not watched"
+        return (
+            None,
+            f"{record.metric} on {record.column_name} against {record.reference} is not watched",
+        )
     if record.status in INDETERMINATE_STATUSES:
         return None, f"status {record.status}: nothing to judge"
     if previous is not None and record.window_start <= previous.window_start:
@@ -340,4 +360,5 @@ def _alert(record: DriftRecord, kind: str, severity: str, reason: str) -> Alert:
         threshold=record.threshold,
         status=record.status,
         reason=reason,
+        reference=record.reference,
     )

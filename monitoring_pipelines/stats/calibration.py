@@ -11,6 +11,14 @@ deviation of the metric per size make the column's :class:`NoiseCurve`, stored w
 baseline. At n rows the noise threshold is mean + k·σ (k = ``sigmas``), linear in 1/√n
 between calibration sizes, ∝ 1/√n beyond the largest; the threshold applied is the larger
 of it and the configured one, which stays the smallest effect worth an alarm.
+
+Against a production reference of m values (``stats.references``) the reference's own noise
+counts too. To first order the null spread of every distance here depends on the two sizes
+through 1/n + 1/m only (PSI and χ²-like sums on 1/n + 1/m, TVD, KS and Wasserstein on its
+square root), and a curve's size s was measured against a reference half of h values, i.e. at
+1/s + 1/h. So the curve is read at the :func:`effective_size` s with 1/s = 1/n + 1/m − 1/h:
+smaller than n when m < h (a higher threshold), n itself when m ≥ h (training: m = 2h).
+The column's shape (how noisy it is) is still the training data's.
 """
 
 from __future__ import annotations
@@ -58,6 +66,14 @@ class NoiseCurve:
             slope = (y[0] - y[1]) / (x[0] - x[1])
             return float(y[0] + slope * (at - x[0]))
         return float(np.interp(at, x[::-1], y[::-1]))
+
+
+def effective_size(n: float, reference: float, calibrated: float) -> float:
+    """The curve size at which a window of ``n`` values against a reference of ``reference``
+    values is as noisy as calibrated (``calibrated``: the reference half the curve used)."""
+    extra = 1.0 / max(reference, 1.0) - 1.0 / max(calibrated, 1.0)
+    n = max(n, 1.0)
+    return n if extra <= 0 else 1.0 / (1.0 / n + extra)
 
 
 def calibrate(

@@ -8,9 +8,9 @@ to the profile of the whole.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 
 import numpy as np
@@ -28,6 +28,8 @@ from monitoring_pipelines.stats.profile import (
     profile_categorical,
 )
 
+MULTIVARIATE = "__multivariate__"  # the pseudo-column of the reconstruction errors
+
 
 @dataclass(frozen=True, eq=False)
 class DatasetProfile:
@@ -37,6 +39,7 @@ class DatasetProfile:
     columns: dict[str, ColumnProfile]
     absent_columns: tuple[str, ...] = ()
     extra_columns: tuple[str, ...] = ()
+    multivariate: NumericalProfile | None = None
 
     def merge(self, other: DatasetProfile) -> DatasetProfile:
         if self.columns.keys() != other.columns.keys():
@@ -49,11 +52,20 @@ class DatasetProfile:
             columns={name: p.merge(other.columns[name]) for name, p in self.columns.items()},
             absent_columns=tuple(sorted(set(self.absent_columns) | set(other.absent_columns))),
             extra_columns=tuple(sorted(set(self.extra_columns) | set(other.extra_columns))),
+            multivariate=_merged(self.multivariate, other.multivariate),
         )
 
     @property
     def missing_counts(self) -> dict[str, int]:
         return {name: p.missing for name, p in self.columns.items()}
+
+
+def _merged(a: NumericalProfile | None, b: NumericalProfile | None) -> NumericalProfile | None:
+    """Error profiles merge like a column; a window without one (profiled in the database,
+    which cannot apply the model) adds no errors, and the score's row count says so."""
+    if a is None or b is None:
+        return a if b is None else b
+    return a.merge(b)
 
 
 def _check_kinds(kinds: Mapping[str, Kind | str]) -> dict[str, Kind]:
@@ -136,12 +148,22 @@ def _pool(threads: int) -> ThreadPoolExecutor:
 
 
 def profile_chunks(
-    chunks: Iterable[pd.DataFrame], reference: DatasetProfile, threads: int = 1
+    chunks: Iterable[pd.DataFrame],
+    reference: DatasetProfile,
+    threads: int = 1,
+    errors: Callable[[pd.DataFrame], np.ndarray] | None = None,
 ) -> DatasetProfile:
-    """Profile a stream of chunks, holding one chunk in memory at a time."""
+    """Profile a stream of chunks, holding one chunk in memory at a time; with ``errors``
+    (a reconstruction model's, for a reference with ``multivariate``) also each row's error."""
     total = empty_like(reference)
+    errors = errors if reference.multivariate is not None else None
+    if errors is not None:
+        total = replace(total, multivariate=reference.multivariate.like(np.empty(0)))
     for chunk in chunks:
-        total = total.merge(profile_frame(chunk, reference, threads=threads))
+        part = profile_frame(chunk, reference, threads=threads)
+        if errors is not None:
+            part = replace(part, multivariate=reference.multivariate.like(errors(chunk)))
+        total = total.merge(part)
     return total
 
 

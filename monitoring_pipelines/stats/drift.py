@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from monitoring_pipelines.stats.binning import DEFAULT_BINS
-from monitoring_pipelines.stats.calibration import DEFAULT_SIGMAS, NoiseCurve
+from monitoring_pipelines.stats.calibration import DEFAULT_SIGMAS, NoiseCurve, effective_size
 from monitoring_pipelines.stats.category_shift import category_shifts, value_shifts
 from monitoring_pipelines.stats.dataset import reference_categories
 from monitoring_pipelines.stats.metrics.measurement import Measurement
@@ -79,6 +79,7 @@ def score_column(
     min_rows: int = 1,
     noise: NoiseCurve | None = None,
     sigmas: float = DEFAULT_SIGMAS,
+    calibrated_on: ColumnProfile | None = None,
     **params: Any,
 ) -> DriftResult:
     """Score one production column profile against its baseline profile.
@@ -86,8 +87,56 @@ def score_column(
     Fewer than ``min_rows`` production values (rows, for ``missing_rate``) or an
     empty baseline give status ``insufficient_data`` and no value. With a ``noise`` curve
     (a distance's calibration, ``stats.calibration``) the threshold applied is the larger
-    of ``threshold`` (the effect-size floor) and the noise threshold at the window's size.
+    of ``threshold`` (the effect-size floor) and the noise threshold at the window's size;
+    ``calibrated_on`` (the training column the curve was learned on, when ``baseline`` is a
+    production reference) reads the curve at the two-sample effective size instead.
     """
+    task = plan_column(
+        metric,
+        baseline,
+        current,
+        threshold=threshold,
+        min_rows=min_rows,
+        noise=noise,
+        sigmas=sigmas,
+        calibrated_on=calibrated_on,
+        params=params,
+    )
+    if isinstance(task, DriftResult):
+        return task
+    return finish_column(task, task.spec.function(baseline, current, **params))
+
+
+@dataclass(frozen=True, eq=False)
+class ColumnTask:
+    """One metric on one column, checked and sized, waiting for its measurement: what
+    :func:`score_column` decides before measuring (shared with ``stats.batch_scoring``)."""
+
+    metric: str
+    spec: MetricSpec
+    baseline: ColumnProfile
+    current: ColumnProfile
+    threshold: float
+    floor: float
+    noise_threshold: float | None
+    noise_size: float | None
+    sizes: tuple[int, int]
+    params: Mapping[str, Any]
+
+
+def plan_column(
+    metric: str,
+    baseline: ColumnProfile,
+    current: ColumnProfile,
+    *,
+    threshold: float | None,
+    min_rows: int,
+    noise: NoiseCurve | None,
+    sigmas: float,
+    calibrated_on: ColumnProfile | None,
+    params: Mapping[str, Any],
+) -> ColumnTask | DriftResult:
+    """The checked task of one metric on one column, or its ``insufficient_data`` result."""
     spec = get_spec(metric)
     _check_kinds(metric, spec, baseline.kind, current.kind)
     threshold = _check_threshold(metric, spec, threshold)
@@ -97,23 +146,68 @@ def score_column(
     )
     if sizes[0] == 0 or sizes[1] < max(min_rows, 1):
         return insufficient(metric, threshold, *sizes, min_rows)
-    floor = threshold
+    noise_threshold = at = None
     if noise is not None and spec.decision == "distance":
-        threshold = max(floor, noise.threshold(sizes[1], sigmas))
-    result = judged(metric, spec, spec.function(baseline, current, **params), threshold, *sizes)
-    detail = dict(result.detail)
-    if noise is not None and spec.decision == "distance":
-        detail["threshold_floor"] = floor
-        detail["noise_threshold"] = noise.threshold(sizes[1], sigmas)
-    if isinstance(current, NumericalProfile) and current.new_values:
-        detail["new_values"] = current.new_values[:MAX_LISTED]
-        detail["new_value_count"] = sum(current.values[v] for v in current.new_values)
-    if result.drifted and spec.sizes == "values":  # what an alert shows to explain it
+        at = _noise_size(spec, sizes, calibrated_on)
+        noise_threshold = noise.threshold(at, sigmas)
+    applied = threshold if noise_threshold is None else max(threshold, noise_threshold)
+    return ColumnTask(
+        metric,
+        spec,
+        baseline,
+        current,
+        applied,
+        threshold,
+        noise_threshold,
+        None if calibrated_on is None else at,
+        sizes,
+        params,
+    )
+
+
+def finish_column(task: ColumnTask, measurement: Measurement) -> DriftResult:
+    """The result of a task from its measurement: judged, with the detail an alert shows."""
+    spec, baseline, current = task.spec, task.baseline, task.current
+    status, drifted = decide(spec, measurement.value, measurement.p_value, task.threshold)
+    detail = measurement.detail
+    extra: dict[str, Any] = {}
+    if task.noise_threshold is not None:
+        extra["threshold_floor"] = task.floor
+        extra["noise_threshold"] = task.noise_threshold
+        if task.noise_size is not None:
+            extra["noise_size"] = task.noise_size
+    if isinstance(current, NumericalProfile) and current.values is not None:
+        new = current.new_values
+        if new:
+            extra["new_values"] = new[:MAX_LISTED]
+            extra["new_value_count"] = sum(current.values[v] for v in new)
+    if drifted and spec.sizes == "values":  # what an alert shows to explain it
         if isinstance(baseline, CategoricalProfile):
-            detail["categories"] = category_shifts(baseline, current)
+            extra["categories"] = category_shifts(baseline, current)
         elif baseline.discrete and current.discrete:
-            detail["categories"] = value_shifts(baseline, current)
-    return replace(result, detail=detail) if detail != result.detail else result
+            extra["categories"] = value_shifts(baseline, current)
+    return DriftResult(
+        metric=task.metric,
+        value=measurement.value,
+        p_value=measurement.p_value,
+        threshold=task.threshold,
+        status=status,
+        drifted=drifted,
+        reference_size=int(task.sizes[0]),
+        current_size=int(task.sizes[1]),
+        detail={**detail, **extra} if extra else detail,
+    )
+
+
+def _noise_size(
+    spec: MetricSpec, sizes: tuple[int, int], calibrated_on: ColumnProfile | None
+) -> float:
+    """The window size the noise curve is read at: the window's, or against a production
+    reference the two-sample effective size (the curve's reference was half the training's)."""
+    if calibrated_on is None:
+        return sizes[1]
+    training = calibrated_on.rows if spec.sizes == "rows" else calibrated_on.count
+    return effective_size(sizes[1], sizes[0], training / 2)
 
 
 def score(

@@ -22,6 +22,19 @@ Task = Literal["binary", "multiclass", "regression"]
 TASKS: tuple[Task, ...] = ("binary", "multiclass", "regression")
 OK = "ok"
 INSUFFICIENT_LABELS = "insufficient_labels"
+LOWER_IS_BETTER = frozenset(
+    {"rmse", "mae", "log_loss", "latency_p50", "latency_p95", "latency_p99"}
+)
+
+
+def primary_metric(task: Task) -> str:
+    """The metric a window is judged on: accuracy, or RMSE for regression."""
+    return "rmse" if task == "regression" else "accuracy"
+
+
+def shortfall(metric: str, value: float, reference: float) -> float:
+    """How much worse ``value`` is than ``reference`` (negative when better)."""
+    return value - reference if metric in LOWER_IS_BETTER else reference - value
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import re
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -32,6 +33,10 @@ from monitoring_pipelines.stats import kernel
 from monitoring_pipelines.stats.binning import quantile_edges, validate_edges
 
 OTHER = "__other__"  # the label shown for the folded cell; folded counts live in ``other``
+REPLACEMENT = "\ufffd"
+# NUL (PostgreSQL text and jsonb refuse it) and surrogates (no UTF-8 form, so neither database
+# nor JSON can hold them): a category containing them is counted under its U+FFFD spelling.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 DEFAULT_MAX_CATEGORIES = 100
 BLOCK = 1 << 20
 _UNCAPPED = 1 << 62
@@ -165,6 +170,7 @@ class CategoricalProfile:
     other: int = 0
     max_categories: int = DEFAULT_MAX_CATEGORIES
     reference_categories: tuple[str, ...] = ()
+    replaced: int = 0  # values counted under a U+FFFD spelling (see ``storable``)
 
     kind = Kind.CATEGORICAL
 
@@ -196,6 +202,7 @@ class CategoricalProfile:
             counts=kept,
             missing=self.missing + other.missing,
             other=self.other + other.other + folded,
+            replaced=self.replaced + other.replaced,
         )
 
 
@@ -383,11 +390,16 @@ def profile_categorical(
         distinct, seen = counted.index.tolist(), counted.to_numpy().tolist()
         missing = int(series.size - sum(seen))
     counts: dict[str, int] = dict.fromkeys(reference_categories, 0)
-    if isinstance(series.dtype, pd.CategoricalDtype) and _strings(series.cat.categories):
-        counts |= zip(distinct, seen, strict=True)  # distinct strings are their own keys
+    replaced = 0
+    unique = isinstance(series.dtype, pd.CategoricalDtype) and _strings(series.cat.categories)
+    keys = distinct if unique else [category_key(value) for value in distinct]
+    if _UNSTORABLE.search("".join(keys)):  # rare: one scan of the distinct keys tells
+        replaced = sum(int(n) for k, n in zip(keys, seen, strict=True) if _UNSTORABLE.search(k))
+        keys, unique = [storable(k) for k in keys], False  # two spellings may now be one key
+    if unique:
+        counts |= zip(keys, seen, strict=True)  # distinct strings are their own keys
     else:
-        for value, n in zip(distinct, seen, strict=True):
-            key = category_key(value)
+        for key, n in zip(keys, seen, strict=True):
             counts[key] = counts.get(key, 0) + int(n)
     kept, folded = _cap(counts, reference_categories, max_categories)
     return CategoricalProfile(
@@ -396,7 +408,13 @@ def profile_categorical(
         other=folded,
         max_categories=max_categories,
         reference_categories=reference_categories,
+        replaced=replaced,
     )
+
+
+def storable(text: str) -> str:
+    """``text`` with NUL and surrogates replaced by U+FFFD: what both databases can store."""
+    return _UNSTORABLE.sub(REPLACEMENT, text)
 
 
 def _strings(categories: pd.Index) -> bool:

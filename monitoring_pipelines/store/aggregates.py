@@ -2,19 +2,20 @@
 
 ``value_counts`` holds user values only (a category called ``__other__`` is one of them);
 what the cap folded is in ``other_counts``. A discrete numerical column keeps its exact
-value counts there too, keyed by the value's shortest round-trip text (``repr``).
+value counts there too, keyed by the value's shortest round-trip text (``repr``). The rows'
+reconstruction errors (multivariate drift) are the numerical pseudo-column ``__multivariate__``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 
 import numpy as np
 from sqlalchemy import Engine, func, select
 
-from monitoring_pipelines.stats.dataset import DatasetProfile
+from monitoring_pipelines.stats.dataset import MULTIVARIATE, DatasetProfile
 from monitoring_pipelines.stats.profile import (
     CategoricalProfile,
     ColumnProfile,
@@ -31,6 +32,13 @@ def _number(value: float) -> float | None:
 
 
 _OPTIONAL_COLUMNS = [c.name for c in aggregates.columns if c.nullable]
+# Window-level counts of rows read but not profiled as read (``sources.base.LogSource``).
+ROW_COUNTS = (
+    "rows_out_of_window",
+    "rows_null_timestamp",
+    "rows_undecodable",
+    "duplicate_request_ids",
+)
 
 
 def column_row(name: str, profile: ColumnProfile, row_count: int, is_response: bool) -> dict:
@@ -70,16 +78,26 @@ def column_row(name: str, profile: ColumnProfile, row_count: int, is_response: b
             "value_counts": dict(profile.counts),
             "other_counts": profile.other,
             "max_categories": profile.max_categories,
+            "replaced_values": profile.replaced,
         }
     return row
 
 
 def profile_rows(profile: DatasetProfile, response_columns: Collection[str] = ()) -> list[dict]:
-    """Rows for every column of a dataset profile."""
+    """Rows for every column of a dataset profile (and its reconstruction errors)."""
+    columns = dict(profile.columns)
+    if profile.multivariate is not None:
+        columns[MULTIVARIATE] = profile.multivariate
     return [
         column_row(name, p, profile.row_count, name in response_columns)
-        for name, p in profile.columns.items()
+        for name, p in columns.items()
     ]
+
+
+def _dataset(row_count: int, columns: dict[str, ColumnProfile]) -> DatasetProfile:
+    """A dataset profile from stored column profiles, the pseudo-column set apart."""
+    multivariate = columns.pop(MULTIVARIATE, None)
+    return DatasetProfile(row_count=row_count, columns=columns, multivariate=multivariate)
 
 
 def column_profile(row, reference: tuple = ()) -> ColumnProfile:
@@ -117,6 +135,7 @@ def column_profile(row, reference: tuple = ()) -> ColumnProfile:
         other=int(row["other_counts"] or 0),
         max_categories=int(row["max_categories"]),
         reference_categories=reference,
+        replaced=int(row.get("replaced_values") or 0),
     )
 
 
@@ -129,8 +148,15 @@ def write_profile(
     is_baseline: bool,
     window_end: datetime | None = None,
     response_columns: Collection[str] = (),
+    accounted: Mapping[str, int | None] | None = None,
 ) -> int:
-    """Replace one partition's rows: the deployment's baseline, or one window of it."""
+    """Replace one partition's rows: the deployment's baseline, or one window of it.
+
+    ``accounted`` are the window's rows read but not profiled as such (``ROW_COUNTS``), stored
+    on each of its rows like ``row_count``; a count left out is unknown (NULL)."""
+    unknown = set(accounted or {}) - set(ROW_COUNTS)
+    if unknown:
+        raise ValueError(f"unknown row counts {sorted(unknown)} (valid: {', '.join(ROW_COUNTS)})")
     key = {"deployment_id": deployment_id, "is_baseline": is_baseline}
     if not is_baseline:
         key["timestamp"] = utc(window_start)
@@ -141,6 +167,7 @@ def write_profile(
             "timestamp": utc(window_start),
             "window_end": window_end and utc(window_end),
             "computed_at": now,
+            **{name: (accounted or {}).get(name) for name in ROW_COUNTS},
         }
         for row in profile_rows(profile, response_columns)
     ]
@@ -150,63 +177,91 @@ def write_profile(
 def reference_values(baseline: DatasetProfile) -> dict[str, tuple]:
     """Per column, the baseline's categories (or discrete values) a window is counted on:
     what :func:`column_profile` needs to rebuild a window's profile."""
+    columns = dict(baseline.columns)
+    if baseline.multivariate is not None:
+        columns[MULTIVARIATE] = baseline.multivariate
     return {
         name: tuple(p.counts) if isinstance(p, CategoricalProfile) else tuple(p.values or ())
-        for name, p in baseline.columns.items()
+        for name, p in columns.items()
     }
 
 
 def read_baseline(engine: Engine, deployment_id: str) -> DatasetProfile | None:
     """The deployment's baseline profile, or None when it has not been computed."""
+    return read_baselines(engine, [deployment_id]).get(deployment_id)
+
+
+def read_baselines(engine: Engine, deployment_ids: Collection[str]) -> dict[str, DatasetProfile]:
+    """The baseline profiles of the deployments that have one, in one query."""
     with engine.connect() as conn:
         rows = (
             conn.execute(
                 select(aggregates)
                 .where(
-                    aggregates.c.deployment_id == deployment_id, aggregates.c.is_baseline.is_(True)
+                    aggregates.c.deployment_id.in_(sorted(set(deployment_ids))),
+                    aggregates.c.is_baseline.is_(True),
                 )
                 .order_by(aggregates.c.id)
             )
             .mappings()
             .all()
         )
-    if not rows:
-        return None
-    columns = {row["column_name"]: column_profile(row) for row in rows}
-    return DatasetProfile(row_count=int(rows[0]["row_count"]), columns=columns)
+    columns: dict[str, dict[str, ColumnProfile]] = {}
+    counts: dict[str, int] = {}
+    for row in rows:
+        columns.setdefault(row["deployment_id"], {})[row["column_name"]] = column_profile(row)
+        counts.setdefault(row["deployment_id"], int(row["row_count"]))
+    return {d: _dataset(counts[d], c) for d, c in columns.items()}
 
 
 def read_windows(
     engine: Engine, deployment_id: str, start: datetime, end: datetime, baseline: DatasetProfile
 ) -> dict[datetime, DatasetProfile]:
     """Stored hourly profiles with ``start <= timestamp < end``, keyed by window start (UTC)."""
-    categories = reference_values(baseline)
+    return read_fleet_windows(engine, {deployment_id: (start, end, baseline)})[deployment_id]
+
+
+def read_fleet_windows(
+    engine: Engine, ranges: Mapping[str, tuple[datetime, datetime, DatasetProfile]]
+) -> dict[str, dict[datetime, DatasetProfile]]:
+    """:func:`read_windows` of many deployments (deployment → start, end, baseline) in one
+    query over the span of all the ranges."""
+    if not ranges:
+        return {}
+    categories = {d: reference_values(baseline) for d, (_, _, baseline) in ranges.items()}
+    bounds = {d: (utc(start), utc(end)) for d, (start, end, _) in ranges.items()}
     with engine.connect() as conn:
         rows = (
             conn.execute(
                 select(aggregates)
                 .where(
-                    aggregates.c.deployment_id == deployment_id,
+                    aggregates.c.deployment_id.in_(sorted(ranges)),
                     aggregates.c.is_baseline.is_(False),
-                    aggregates.c.timestamp >= utc(start),
-                    aggregates.c.timestamp < utc(end),
+                    aggregates.c.timestamp >= min(b[0] for b in bounds.values()),
+                    aggregates.c.timestamp < max(b[1] for b in bounds.values()),
                 )
                 .order_by(aggregates.c.timestamp, aggregates.c.id)
             )
             .mappings()
             .all()
         )
-    windows: dict[datetime, dict] = {}
-    counts: dict[datetime, int] = {}
+    windows: dict[str, dict[datetime, dict]] = {d: {} for d in ranges}
+    counts: dict[tuple[str, datetime], int] = {}
     for row in rows:
-        moment = utc(row["timestamp"])
-        windows.setdefault(moment, {})[row["column_name"]] = column_profile(
-            row, categories.get(row["column_name"], ())
+        deployment, moment = row["deployment_id"], utc(row["timestamp"])
+        start, end = bounds[deployment]
+        if not start <= moment < end:
+            continue
+        windows[deployment].setdefault(moment, {})[row["column_name"]] = column_profile(
+            row, categories[deployment].get(row["column_name"], ())
         )
-        counts[moment] = int(row["row_count"])
+        counts[deployment, moment] = int(row["row_count"])
     return {
-        moment: DatasetProfile(row_count=counts[moment], columns=columns)
-        for moment, columns in windows.items()
+        deployment: {
+            moment: _dataset(counts[deployment, moment], columns)
+            for moment, columns in hours.items()
+        }
+        for deployment, hours in windows.items()
     }
 
 

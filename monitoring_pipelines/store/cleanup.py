@@ -40,5 +40,7 @@ def clear_outside(
                 table.c.deployment_id == deployment_id,
                 or_(table.c.window_end <= start, table.c.window_start >= end),
             )
+            if table is model_performance:  # baseline versions are no window
+                outside = and_(outside, table.c.kind != "baseline")
             deleted[table.name] = conn.execute(delete(table).where(outside)).rowcount
     return deleted

@@ -88,7 +88,8 @@ VIEW_COLUMNS = """
     missing_counts::bigint AS missing_counts, "count"::bigint AS "count",
     mean::numeric AS mean, standard_deviation::numeric AS standard_deviation,
     "min", "max", finite_count, m2, invalid_counts, pos_inf_counts, neg_inf_counts,
-    other_counts, max_categories, row_count, computed_at
+    other_counts, max_categories, row_count, computed_at, rows_out_of_window,
+    rows_null_timestamp, rows_undecodable, duplicate_request_ids, replaced_values
 """
 
 

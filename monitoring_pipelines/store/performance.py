@@ -3,7 +3,12 @@
 A window's rows share ``kind`` (``realized`` from labels), ``status``, ``n_scored``,
 ``n_labelled`` and ``labels_through`` (labels that arrived before it were joined). Numbers
 are rows with a ``value``; the confusion matrix, per-class metrics and the latency sketch
-are rows whose ``details`` hold them (``value`` null).
+are rows whose ``details`` hold them (``value`` null). A realized window compared with a
+baseline also has a ``vs_baseline`` row: its judged metric minus the baseline's.
+
+The baseline (kind ``baseline``) is the performance on the deployment's validation set, one
+version per ``baseline_statistics`` run: its rows have ``window_start = window_end`` = the
+version's time, and older versions are kept (never replaced), so every one stays queryable.
 """
 
 from __future__ import annotations
@@ -15,14 +20,18 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from monitoring_pipelines.stats.cbpe import CbpeAggregate, estimate, row_sd
 from monitoring_pipelines.stats.latency_sketch import LatencySketch
-from monitoring_pipelines.stats.performance import Performance
+from monitoring_pipelines.stats.performance import OK, Performance, primary_metric
 from monitoring_pipelines.store.partitions import replace_partition
 from monitoring_pipelines.store.schema import model_performance
 from monitoring_pipelines.store.times import utc
 from monitoring_pipelines.store.windows import Window
 
 REALIZED = "realized"
+ESTIMATED = "estimated"
+BASELINE = "baseline"
+VS_BASELINE = "vs_baseline"
 LATENCY_QUANTILES = {"latency_p50": 0.5, "latency_p95": 0.95, "latency_p99": 0.99}
 
 
@@ -35,6 +44,16 @@ class StoredWindow:
     n_scored: int | None
     n_labelled: int
     labels_through: datetime | None
+
+
+@dataclass(frozen=True)
+class BaselinePerformance:
+    """One version of a deployment's baseline performance (its validation set's numbers)."""
+
+    version: datetime
+    n_labelled: int
+    metrics: dict[str, float]
+    details: dict[str, Any]
 
 
 def performance_rows(performance: Performance, latency: LatencySketch) -> list[dict[str, Any]]:
@@ -67,8 +86,10 @@ def write_performance(
     performance: Performance,
     latency: LatencySketch,
     labels_through: datetime | None,
+    baseline: BaselinePerformance | None = None,
 ) -> int:
-    """Replace the window's realized rows and record the window for the sensors."""
+    """Replace the window's realized rows and record the window for the sensors; with a
+    ``baseline``, add the window's ``vs_baseline`` row."""
     common = {
         "window_end": utc(end),
         "status": performance.status,
@@ -79,11 +100,127 @@ def write_performance(
     }
     rows = [
         {"value": None, "details": None, **common, **row}
-        for row in performance_rows(performance, latency)
+        for row in performance_rows(performance, latency) + versus_rows(performance, baseline)
     ]
     key = {"deployment_id": deployment_id, "window_start": utc(start), "kind": REALIZED}
     window = Window(deployment_id, "hour", utc(start), utc(end))
     return replace_partition(engine, model_performance, key, rows, window=window)
+
+
+def versus_rows(
+    performance: Performance, baseline: BaselinePerformance | None
+) -> list[dict[str, Any]]:
+    """The ``vs_baseline`` row: the judged metric minus the baseline's (none without both)."""
+    if baseline is None or performance.task is None:
+        return []
+    metric = primary_metric(performance.task)
+    if metric not in performance.metrics or metric not in baseline.metrics:
+        return []
+    reference = baseline.metrics[metric]
+    details = {"metric": metric, "baseline": reference, "version": baseline.version.isoformat()}
+    return [
+        {
+            "metric": VS_BASELINE,
+            "value": performance.metrics[metric] - reference,
+            "details": details,
+        }
+    ]
+
+
+CBPE_AGGREGATE = "cbpe_aggregate"
+CBPE_REFERENCE = "cbpe_reference"
+
+
+def write_estimated(
+    engine: Engine,
+    deployment_id: str,
+    start: datetime,
+    end: datetime,
+    aggregate: CbpeAggregate,
+) -> int:
+    """Replace the window's estimated rows (kind ``estimated``): each CBPE metric with its
+    band in ``details``, and the mergeable per-bin sums they came from."""
+    estimates = estimate(aggregate)
+    common = {
+        "window_end": utc(end),
+        "status": OK if estimates else "no_rows",
+        "n_scored": aggregate.rows,
+        "n_labelled": 0,
+        "labels_through": None,
+        "computed_at": datetime.now(UTC),
+    }
+    details = {"row_sd": row_sd(aggregate)}
+    rows = [
+        {**common, "metric": name, "value": e.value, "details": e.to_json() | details}
+        for name, e in sorted(estimates.items())
+    ]
+    rows.append({**common, "metric": CBPE_AGGREGATE, "value": None, "details": aggregate.to_json()})
+    key = {"deployment_id": deployment_id, "window_start": utc(start), "kind": ESTIMATED}
+    return replace_partition(engine, model_performance, key, rows)
+
+
+def write_baseline_performance(
+    engine: Engine,
+    deployment_id: str,
+    version: datetime,
+    performance: Performance,
+    extra: dict[str, dict[str, Any]] | None = None,
+) -> int:
+    """Store a new baseline version (older versions stay); ``extra`` adds detail rows
+    (metric → details), e.g. the calibration fitted on the same rows."""
+    common = {
+        "window_end": utc(version),
+        "status": performance.status,
+        "n_scored": performance.rows_scored,
+        "n_labelled": performance.labelled_rows,
+        "labels_through": None,
+        "computed_at": datetime.now(UTC),
+    }
+    rows = performance_rows(performance, LatencySketch()) + [
+        {"metric": metric, "details": details} for metric, details in (extra or {}).items()
+    ]
+    rows = [{"value": None, "details": None, **common, **row} for row in rows]
+    key = {"deployment_id": deployment_id, "window_start": utc(version), "kind": BASELINE}
+    return replace_partition(engine, model_performance, key, rows)
+
+
+def baseline_versions(engine: Engine, deployment_id: str) -> list[datetime]:
+    """The times of the deployment's baseline versions, oldest first."""
+    table = model_performance.c
+    query = (
+        select(table.window_start)
+        .where(table.deployment_id == deployment_id, table.kind == BASELINE)
+        .distinct()
+        .order_by(table.window_start)
+    )
+    with engine.connect() as conn:
+        return [utc(moment) for moment in conn.execute(query).scalars()]
+
+
+def read_baseline_performance(
+    engine: Engine, deployment_id: str, version: datetime | None = None
+) -> BaselinePerformance | None:
+    """A baseline version (default: the latest), or None when there is none."""
+    versions = baseline_versions(engine, deployment_id)
+    if version is None and versions:
+        version = versions[-1]
+    if version is None or utc(version) not in versions:
+        return None
+    table = model_performance.c
+    query = select(table.metric, table.value, table.details, table.n_labelled).where(
+        table.deployment_id == deployment_id,
+        table.kind == BASELINE,
+        table.window_start == utc(version),
+    )
+    metrics, details, n_labelled = {}, {}, 0
+    with engine.connect() as conn:
+        for row in conn.execute(query):
+            n_labelled = int(row.n_labelled)
+            if row.value is not None:
+                metrics[row.metric] = float(row.value)
+            elif row.details is not None:
+                details[row.metric] = row.details
+    return BaselinePerformance(utc(version), n_labelled, metrics, details)
 
 
 def stored_windows(
@@ -118,15 +255,15 @@ def stored_windows(
 
 
 def window_values(
-    engine: Engine, deployment_id: str, start: datetime, end: datetime
+    engine: Engine, deployment_id: str, start: datetime, end: datetime, kind: str = REALIZED
 ) -> Iterator[tuple[datetime, str, float]]:
-    """(window start, metric, value) of the realized numbers in ``[start, end)``."""
+    """(window start, metric, value) of the ``kind`` (realized) numbers in ``[start, end)``."""
     table = model_performance.c
     query = (
         select(table.window_start, table.metric, table.value)
         .where(
             table.deployment_id == deployment_id,
-            table.kind == REALIZED,
+            table.kind == kind,
             table.value.is_not(None),
             table.window_start >= utc(start),
             table.window_start < utc(end),
@@ -158,3 +295,61 @@ def merged_latency(
     for sketch in sketches[1:]:
         merged = merged.merge(sketch)
     return merged
+
+
+@dataclass(frozen=True)
+class WindowPerformance:
+    """One stored hour as judges read it: realized and estimated values, labels, baseline."""
+
+    deployment_id: str
+    window_start: datetime
+    window_end: datetime
+    realized: dict[str, float]
+    estimated: dict[str, float]
+    n_labelled: int
+    labels_through: datetime | None
+    baseline: float | None
+
+
+def read_window_performance(
+    engine: Engine, deployment_id: str, start: datetime
+) -> WindowPerformance | None:
+    """The hour starting at ``start`` (realized and estimated rows), or None if not stored."""
+    table = model_performance.c
+    query = select(
+        table.kind,
+        table.metric,
+        table.value,
+        table.details,
+        table.n_labelled,
+        table.labels_through,
+        table.window_end,
+    ).where(
+        table.deployment_id == deployment_id,
+        table.window_start == utc(start),
+        table.kind.in_((REALIZED, ESTIMATED)),
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    if not rows:
+        return None
+    values: dict[str, dict[str, float]] = {REALIZED: {}, ESTIMATED: {}}
+    n_labelled, through, end, baseline = 0, None, utc(rows[0].window_end), None
+    for row in rows:
+        if row.kind == REALIZED:
+            n_labelled = int(row.n_labelled)
+            through = utc(row.labels_through) if row.labels_through else None
+        if row.value is not None:
+            values[row.kind][row.metric] = float(row.value)
+        if row.metric == VS_BASELINE and row.details:
+            baseline = float(row.details["baseline"])
+    return WindowPerformance(
+        deployment_id,
+        utc(start),
+        end,
+        values[REALIZED],
+        values[ESTIMATED],
+        n_labelled,
+        through,
+        baseline,
+    )

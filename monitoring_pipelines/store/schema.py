@@ -63,6 +63,11 @@ aggregates = Table(
     Column("max_categories", Integer, nullable=True),
     Column("row_count", BigInteger, nullable=False),
     Column("computed_at", Timestamp, nullable=False),
+    Column("rows_out_of_window", BigInteger, nullable=True),
+    Column("rows_null_timestamp", BigInteger, nullable=True),
+    Column("rows_undecodable", BigInteger, nullable=True),
+    Column("duplicate_request_ids", BigInteger, nullable=True),
+    Column("replaced_values", BigInteger, nullable=True),
     UniqueConstraint(
         "deployment_id",
         "timestamp",
@@ -73,6 +78,10 @@ aggregates = Table(
     Index("ix_aggregates_deployment_window", "deployment_id", "is_baseline", "timestamp"),
 )
 
+# A row is one (deployment, window_start, granularity, reference, column_name, metric): drift
+# against the training baseline (``reference`` = training) and against production references
+# (``stats.references``: last_week, previous_day, a named fixed window) side by side. A window
+# is written as one partition holding every reference's rows.
 drift_scores = Table(
     "drift_scores",
     metadata,
@@ -81,6 +90,7 @@ drift_scores = Table(
     Column("window_start", Timestamp, nullable=False),
     Column("window_end", Timestamp, nullable=False),
     Column("granularity", String(32), nullable=False),
+    Column("reference", String(32), nullable=False, server_default="training"),
     Column("column_name", Text, nullable=False),
     Column("metric", String(64), nullable=False),
     Column("value", Float8, nullable=True),
@@ -113,6 +123,20 @@ calibration = Table(
     UniqueConstraint("deployment_id", "column_name", "metric", name="uq_calibration_column_metric"),
 )
 
+# Each deployment's reconstruction model for multivariate drift (``stats.multivariate``), fitted
+# with the baseline: the JSON form of the model, or null and the reason it has none. Replaced
+# with the baseline.
+multivariate_models = Table(
+    "multivariate_models",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("deployment_id", String(48), nullable=False),
+    Column("model", NullableJson, nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("computed_at", Timestamp, nullable=False),
+    UniqueConstraint("deployment_id", name="uq_multivariate_models_deployment"),
+)
+
 model_performance = Table(
     "model_performance",
     metadata,
@@ -132,7 +156,8 @@ model_performance = Table(
     Index("ix_model_performance_deployment_window", "deployment_id", "window_start"),
 )
 
-# The outbox. One row per alert (kind drift, resolved, no_data, run_failure), per window's metrics
+# The outbox. One row per alert (kind drift, resolved, no_data, run_failure; drift and resolved
+# rows name their ``reference``), per window's metrics
 # (kind metrics) or per operator notice (kind notice); each channel has its own status:
 # pending → sending → sent, unconfirmed (a Slack post of unknown outcome, until a lookup
 # settles it), failed (a permanent error), or skipped (not for that channel, or the channel
@@ -150,6 +175,7 @@ alerts = Table(
     Column("granularity", String(32), nullable=True),
     Column("column_name", Text, nullable=True),
     Column("metric", String(64), nullable=True),
+    Column("reference", String(32), nullable=True),
     Column("value", Float8, nullable=True),
     Column("p_value", Float8, nullable=True),
     Column("threshold", Float8, nullable=True),

@@ -22,13 +22,13 @@ def test_table_lists_alerts_first_then_metrics_with_channel_status(sqlite_engine
         outbox.record_attempt(sqlite_engine, alert_id, "slack", ok=False, error="down")
     lines = format_alerts(outbox.list_recent(sqlite_engine)).split("\n")
     assert lines[0].split() == ["id", "deployment", "window", "(UTC)", "kind", "severity",
-                                "column", "metric", "value", "slack", "cloudwatch",
-                                "note"]  # fmt: skip
+                                "column", "metric", "reference", "value", "slack",
+                                "cloudwatch", "note"]  # fmt: skip
     assert lines[1].split() == ["3", "all", "notice", "warning", "skipped", "skipped", "Slack",
                                 "duplicate", "check", "impossible"]  # fmt: skip
     assert lines[2].split() == ["1", "credit_risk", "2026-11-01", "03:00", "drift", "critical",
-                                "age", "psi", "0.4123", "pending", "×2", "skipped",
-                                "down"]  # fmt: skip
+                                "age", "psi", "training", "0.4123", "pending", "×2",
+                                "skipped", "down"]  # fmt: skip
     assert lines[3].split() == ["2", "credit_risk", "2026-11-01", "03:00", "metrics", "info",
                                 "skipped", "pending"]  # fmt: skip
     assert lines[0].index("kind") == lines[2].index("drift") == lines[3].index("metrics")

@@ -80,7 +80,7 @@ def test_one_message_for_a_window_reads_at_a_glance():
         " · psi 0.27 vs 0.1 significant",
         ":large_orange_circle: *region*  psi 0.12 vs 0.1 moderate",
     ]  # fmt: skip
-    assert blocks[3]["text"]["text"] == "*accuracy* 0.912 (1,203 labelled)"
+    assert blocks[3]["text"]["text"] == "*Performance* (1,203 labelled): accuracy 0.912"
     buttons = {e["text"]["text"]: e["url"] for e in blocks[4]["elements"]}
     assert buttons == {
         "Open in Dagster": f"{UI_URL}/assets/drift_scores?view=partitions"
@@ -151,7 +151,9 @@ def test_a_long_column_list_stays_within_block_kit_limits():
 
 def test_resolved_rendering_of_the_original_and_the_thread_reply():
     rows = [row("age", 0.3, "critical"), row("income", 0.2)]
-    partly = drift_message(rows, LINKS, resolved={("income", "psi"): T0 + timedelta(hours=3)})
+    partly = drift_message(
+        rows, LINKS, resolved={("income", "psi", "training"): T0 + timedelta(hours=3)}
+    )
     lines = partly["blocks"][2]["text"]["text"].split("\n")
     assert lines == [
         ":red_circle: *age*  psi 0.3 vs 0.1 significant",
@@ -159,7 +161,12 @@ def test_resolved_rendering_of_the_original_and_the_thread_reply():
     ]
     assert partly["blocks"][0]["text"]["text"].startswith("Critical drift")
     whole = drift_message(
-        rows, LINKS, resolved={("income", "psi"): T0, ("age", "psi"): T0 + timedelta(hours=4)}
+        rows,
+        LINKS,
+        resolved={
+            ("income", "psi", "training"): T0,
+            ("age", "psi", "training"): T0 + timedelta(hours=4),
+        },
     )
     assert (
         whole["blocks"][0]["text"]["text"] == "Resolved · credit_risk · 2026-11-01 03:00–04:00 UTC"

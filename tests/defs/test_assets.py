@@ -56,7 +56,9 @@ def test_baseline_then_one_hour_writes_the_expected_rows(tiny_deployment, dagste
     materialization = result.asset_materializations_for_node("hourly_aggregates")[0]
     assert materialization.metadata["rows"].value == len(frame)
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-    assert checks == dict.fromkeys(["raw_data_quality", "drift", "data_freshness"], True)
+    assert checks == dict.fromkeys(
+        ["raw_data_quality", "drift", "data_freshness", "rows_accounted"], True
+    )
 
     drift = result.asset_materializations_for_node("drift_scores")[0].metadata
     assert drift["mean_confidence"].value == round(frame["confidence"].mean(), 4)  # for reading

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -25,6 +25,7 @@ EXPECTED = {
         "drift_scores:drift",
         "hourly_aggregates:data_freshness",
         "hourly_aggregates:raw_data_quality",
+        "hourly_aggregates:rows_accounted",
     ],
     "jobs": [
         "alert_delivery_job",
@@ -37,6 +38,7 @@ EXPECTED = {
     "sensors": [
         "drift_threshold_sensor",
         "late_labels_sensor",
+        "model_performance_sensor",
         "monitoring_run_failure_sensor",
         "retraining_sensor",
     ],
@@ -83,9 +85,13 @@ def test_the_schedule_requests_the_last_complete_hour_for_every_deployment():
     defs = _load()
     schedule = defs.resolve_schedule_def("hourly_monitoring_schedule")
     assert schedule.cron_schedule == "15 * * * *"
-    tick = datetime(2026, 11, 20, 10, 15, tzinfo=UTC)
+    # the partitions start at the deployment's start (the demo data's first hour, or the
+    # hour the file was loaded when there is none yet), so tick the hour after it
+    hours = defs.resolve_job_def("hourly_monitoring_job").partitions_def
+    start = hours.get_partitions_def_for_dimension("hour").start
+    tick = start + timedelta(hours=1, minutes=15)
     with dg.instance_for_test() as instance:
         context = dg.build_schedule_context(instance=instance, scheduled_execution_time=tick)
         requests = schedule.evaluate_tick(context).run_requests
     keys = sorted(r.partition_key for r in requests)
-    assert keys == ["credit_risk|2026-11-20-09:00"]
+    assert keys == [f"credit_risk|{start:%Y-%m-%d-%H:%M}"]

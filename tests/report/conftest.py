@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from tests.report.browser import Browser, chromium
+from tools.browser import Browser, chromium
 
 
 @pytest.fixture(scope="session")

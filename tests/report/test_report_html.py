@@ -20,16 +20,10 @@ from monitoring_pipelines.report.model import DriftReport, HourScores
 from monitoring_pipelines.stats.dataset import fit_baseline, profile_frame
 from monitoring_pipelines.stats.scoring import score_window
 from tests.conftest import DEMO_DRIFT_FROM, DEMO_DRIFTED, DEMO_END, DEMO_HOURS
+from tools.browser import non_blank
 
 START = DEMO_END - timedelta(hours=DEMO_HOURS)
 pytestmark = pytest.mark.slow
-
-
-def _non_blank(png: bytes) -> bool:
-    image = Image.open(io.BytesIO(png)).convert("L")
-    low, high = image.getextrema()
-    histogram = image.histogram()
-    return high - low > 100 and max(histogram) < 0.97 * sum(histogram)
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +74,7 @@ def test_the_report_renders_in_chromium_without_errors_or_requests(report_file, 
     assert "status\ndrift" in visit.text or "status\tdrift" in visit.text
     shot = tmp_path / "report.png"
     shot.write_bytes(visit.screenshot)
-    assert _non_blank(shot.read_bytes())
+    assert non_blank(shot.read_bytes())
 
 
 def test_the_report_scores_equal_the_pipelines_day_scores(demo_run, monkeypatch):
@@ -195,4 +189,4 @@ def test_the_hourly_job_links_its_report_and_a_png_of_the_top_column(demo_run):
     encoded = re.fullmatch(r"!\[[^\]]*\]\(data:image/png;base64,([A-Za-z0-9+/=]+)\)", markdown)
     image = Image.open(io.BytesIO(base64.b64decode(encoded.group(1))))
     assert image.format == "PNG" and 200 < image.width < 1000
-    assert _non_blank(base64.b64decode(encoded.group(1)))
+    assert non_blank(base64.b64decode(encoded.group(1)))

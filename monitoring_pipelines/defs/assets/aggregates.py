@@ -15,6 +15,8 @@ from monitoring_pipelines.defs.checks import (
     freshness_check_spec,
     quality_check_outcome,
     quality_check_spec,
+    rows_check_outcome,
+    rows_check_spec,
 )
 from monitoring_pipelines.defs.metadata import window_metadata
 from monitoring_pipelines.defs.partitions import (
@@ -57,6 +59,7 @@ def build_hourly_aggregates(
         ],
         check_specs=[
             freshness_check_spec(ASSET, partitions_def),
+            rows_check_spec(ASSET, partitions_def),
             *([quality_check_spec(ASSET, partitions_def)] if checks else []),
         ],
         partitions_def=partitions_def,
@@ -97,7 +100,7 @@ def build_hourly_aggregates(
                 PartitionReport(
                     hour_key(s.deployment_id, s.start),
                     window_metadata(s),
-                    freshness_check_outcome(s) + quality_check_outcome(s),
+                    freshness_check_outcome(s) + rows_check_outcome(s) + quality_check_outcome(s),
                 )
                 for s in summaries
             ),

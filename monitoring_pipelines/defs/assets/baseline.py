@@ -3,10 +3,11 @@
 import dagster as dg
 
 from monitoring_pipelines.config import MonitorsConfig
-from monitoring_pipelines.defs.metadata import profile_metadata
+from monitoring_pipelines.defs.metadata import baseline_performance_metadata, profile_metadata
 from monitoring_pipelines.defs.partitions import deployment_partitions
 from monitoring_pipelines.defs.resources import MonitorsResource, StoreResource
 from monitoring_pipelines.pipeline.aggregation import compute_baseline
+from monitoring_pipelines.store.performance import read_baseline_performance
 
 
 def build_baseline_statistics(config: MonitorsConfig) -> dg.AssetsDefinition:
@@ -15,7 +16,9 @@ def build_baseline_statistics(config: MonitorsConfig) -> dg.AssetsDefinition:
         group_name="monitoring",
         kinds={"python", "sql"},
         description="Bin edges, histograms, value counts and moments of each deployment's "
-        "reference (training) data, written to the `aggregates` table with is_baseline = true.",
+        "reference (training) data, written to the `aggregates` table with is_baseline = true; "
+        "with a validation block, the model's performance on that labelled validation set "
+        "(a new version in `model_performance`, kind baseline).",
     )
     def baseline_statistics(
         context: dg.AssetExecutionContext, monitors: MonitorsResource, store: StoreResource
@@ -24,6 +27,9 @@ def build_baseline_statistics(config: MonitorsConfig) -> dg.AssetsDefinition:
         deployment = config.deployment(context.partition_key)
         profile = compute_baseline(config, deployment, store.engine())
         context.log.info(f"{deployment.id}: baseline of {profile.row_count} rows stored")
-        return dg.MaterializeResult(metadata=profile_metadata(profile))
+        performance = read_baseline_performance(store.engine(), deployment.id)
+        return dg.MaterializeResult(
+            metadata=profile_metadata(profile) | baseline_performance_metadata(performance)
+        )
 
     return baseline_statistics

@@ -33,22 +33,17 @@ import numpy as np
 from scipy import special, stats
 
 from monitoring_pipelines.stats.metrics.bounds import cdf_difference_range
-from monitoring_pipelines.stats.metrics.distributions import (
-    aligned_counts,
-    exact_values,
-    value_cells,
-)
+from monitoring_pipelines.stats.metrics.distributions import aligned_counts, exact_values
 from monitoring_pipelines.stats.metrics.measurement import Measurement, undefined
 from monitoring_pipelines.stats.profile import NumericalProfile
 
 
 def cramer_von_mises(reference: NumericalProfile, current: NumericalProfile) -> Measurement:
     """T of the binned CDFs (exact on discrete columns), its p-value and its error bound."""
+    ref_counts, cur_counts = aligned_counts(reference, current)  # value cells when exact
     if exact_values(reference, current):
-        _, ref_counts, cur_counts = value_cells(reference, current)
         statistic, bound = _tied_statistic(ref_counts, cur_counts), 0.0
     else:
-        ref_counts, cur_counts = aligned_counts(reference, current)
         statistic, bound = _binned_statistic(ref_counts, cur_counts)
     n, m = float(ref_counts.sum()), float(cur_counts.sum())
     return Measurement(

@@ -31,6 +31,7 @@ from monitoring_pipelines.stats.metrics.linf import linf
 from monitoring_pipelines.stats.metrics.measurement import Measurement
 from monitoring_pipelines.stats.metrics.missing_rate import missing_rate
 from monitoring_pipelines.stats.metrics.psi import psi
+from monitoring_pipelines.stats.metrics.reconstruction_error import reconstruction_error
 from monitoring_pipelines.stats.metrics.tvd import tvd
 from monitoring_pipelines.stats.metrics.two_proportion_z import two_proportion_z
 from monitoring_pipelines.stats.metrics.wasserstein import wasserstein, wasserstein_raw
@@ -157,6 +158,14 @@ METRICS: dict[str, MetricSpec] = {
     ),
     "g_test": MetricSpec(g_test, (Kind.CATEGORICAL,), "p_value", 0.05, (0.0, INF), TEST_BANDS),
     "two_proportion_z": MetricSpec(two_proportion_z, BOTH, "p_value", 0.05, (0.0, INF), TEST_BANDS),
+    "reconstruction_error": MetricSpec(
+        reconstruction_error,
+        NUMERICAL,
+        "distance",
+        3.0,
+        (0.0, INF),
+        ((3.0, "stable"), (INF, "drifting")),
+    ),
     "missing_rate": MetricSpec(
         missing_rate,
         BOTH,

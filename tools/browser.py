@@ -1,13 +1,15 @@
-"""Headless Chromium over the DevTools protocol: open a page, wait until its charts have rendered,
+"""Headless Chromium over the DevTools protocol: open a page, wait until it has rendered,
 and collect console errors, exceptions and network requests; take a screenshot.
 
 Debian's ``chromium`` (``make browser`` installs it) with ``--headless --no-sandbox
 --disable-gpu``; the protocol is spoken with ``websockets`` so no browser download is needed.
+Used by the report tests and by ``make screenshots`` (``tools/screenshots.py``).
 """
 
 from __future__ import annotations
 
 import base64
+import io
 import itertools
 import json
 import re
@@ -18,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from PIL import Image
 from websockets.sync.client import connect
 
 FLAGS = (
@@ -40,6 +43,14 @@ FLAGS = (
 
 def chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def non_blank(png: bytes) -> bool:
+    """A screenshot that shows something: contrast, and no single grey level over 97%."""
+    image = Image.open(io.BytesIO(png)).convert("L")
+    low, high = image.getextrema()
+    histogram = image.histogram()
+    return high - low > 100 and max(histogram) < 0.97 * sum(histogram)
 
 
 @dataclass
@@ -117,6 +128,20 @@ class Browser:
     def evaluate(self, expression: str):
         result = self.page("Runtime.evaluate", expression=expression, returnByValue=True)
         return result.get("result", {}).get("value")
+
+    def open(self, url: str, ready: str, timeout: float = 60.0, settle: float = 1.0) -> bytes:
+        """Navigate to ``url``, wait until the JavaScript ``ready`` is true (then ``settle``
+        seconds for the last paints), and return a PNG of the viewport."""
+        self.page("Page.enable")
+        self.page("Page.navigate", url=url)
+        deadline = time.monotonic() + timeout
+        while not self.evaluate(f"Boolean({ready})"):
+            if time.monotonic() > deadline:
+                text = (self.evaluate("document.body && document.body.innerText") or "")[:300]
+                raise TimeoutError(f"{url}: not ready after {timeout:.0f} s ({ready}): {text!r}")
+            time.sleep(0.25)
+        time.sleep(settle)
+        return base64.b64decode(self.page("Page.captureScreenshot", format="png")["data"])
 
     def visit(self, path: Path, timeout: float = 60.0) -> PageVisit:
         """Open a local file, wait for ``body[data-rendered]`` to leave ``pending``."""
