@@ -79,6 +79,15 @@ def window_metadata(summary: WindowSummary) -> dict[str, dg.MetadataValue]:
     for reason, rows in summary.accounted.items():
         metadata[reason] = dg.MetadataValue.int(rows)
     metadata["replaced_values"] = dg.MetadataValue.int(summary.replaced_values)
+    if summary.segment_rows:
+        metadata["segments"] = dg.MetadataValue.int(len(summary.segment_rows))
+        metadata["segment_rows"] = dg.MetadataValue.json(dict(summary.segment_rows))
+        for folding in summary.folding:
+            metadata[f"segment_values_folded_{folding.key}"] = dg.MetadataValue.int(
+                folding.folded_values
+            )
+        if summary.segment_notices:
+            metadata["segment_notice"] = dg.MetadataValue.text("; ".join(summary.segment_notices))
     return metadata
 
 

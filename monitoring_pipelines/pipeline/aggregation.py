@@ -33,6 +33,7 @@ from monitoring_pipelines.stats.dataset import DatasetProfile, fit_baseline, pro
 from monitoring_pipelines.stats.duplicates import DuplicateCounter
 from monitoring_pipelines.stats.freshness import Freshness
 from monitoring_pipelines.stats.multivariate import ReconstructionModel
+from monitoring_pipelines.stats.segmented import Folding, profile_segmented_chunks
 from monitoring_pipelines.store.aggregates import read_baseline, write_profile
 from monitoring_pipelines.store.engine import ensure_deployment_views
 from monitoring_pipelines.store.multivariate import read_model, write_model
@@ -89,6 +90,13 @@ class WindowSummary:
     # ``rows_null_timestamp``) or repeated (``duplicate_request_ids``); a count the
     # source cannot tell is left out
     accounted: Mapping[str, int] = field(default_factory=dict)
+    segment_rows: Mapping[str, int] = field(default_factory=dict)  # segment → rows
+    folding: tuple[Folding, ...] = ()  # what each segment key's cap folded
+
+    @property
+    def segment_notices(self) -> list[str]:
+        """A line per segment key whose cap folded values into ``__other__``."""
+        return [f.notice for f in self.folding if f.notice]
 
     @property
     def rows(self) -> int:
@@ -141,6 +149,9 @@ def compute_baseline(
         max_categories=config.setting(deployment, "max_categories"),
     )
     profile, model, reason = fit_multivariate(deployment, frame, profile, n_bins)
+    segments = None
+    if deployment.segment_keys:  # each segment's reference rows, on the population's edges
+        segments = profile_segmented_chunks([frame], profile, deployment.segment_keys).segments
     write_profile(
         engine,
         deployment.id,
@@ -148,6 +159,7 @@ def compute_baseline(
         profile,
         is_baseline=True,
         response_columns=deployment.response_columns,
+        segments=segments,
     )
     write_model(engine, deployment.id, model, reason)
     calibrate_baseline(deployment, engine, frame, profile)
@@ -182,10 +194,14 @@ def aggregate_window(
         raise MissingBaselineError(
             f"deployment {deployment.id!r} has no baseline_statistics yet: materialize it first"
         )
-    profile = source.profile_window(start, end, baseline) if validator is None else None
+    keys = deployment.segment_keys
+    pushdown = validator is None and not keys  # segments are counted in the same read, here
+    profile = source.profile_window(start, end, baseline) if pushdown else None
     accounted: dict[str, int] = {}
+    segmented = None
     if profile is None:
         columns = [*deployment.monitored, deployment.logs.timestamp_column]
+        columns += sorted({c for key in keys for c in key.columns} - set(columns))
         request_id = deployment.column_with_role(Role.REQUEST_ID)
         counter = None
         if request_id is not None:
@@ -195,6 +211,7 @@ def aggregate_window(
         if (
             counter is None
             and validator is None
+            and not keys  # the segmented profiler reads DataFrames
             and (errors is None or baseline.multivariate is None)
         ):
             chunks = source.read_columns(start, end, columns)  # only profiled: no DataFrame
@@ -204,7 +221,13 @@ def aggregate_window(
             chunks = counter.observe(chunks)
         if validator is not None:
             chunks = validator.observe(start, chunks)
-        profile = profile_chunks(chunks, baseline, threads=profile_threads(), errors=errors)
+        if keys:
+            segmented = profile_segmented_chunks(
+                chunks, baseline, keys, threads=profile_threads(), errors=errors
+            )
+            profile = segmented.population
+        else:
+            profile = profile_chunks(chunks, baseline, threads=profile_threads(), errors=errors)
         accounted = source.dropped_rows()
         if counter is not None:
             accounted["duplicate_request_ids"] = counter.duplicates()
@@ -217,8 +240,17 @@ def aggregate_window(
         window_end=end,
         response_columns=deployment.response_columns,
         accounted=accounted,
+        segments=segmented and segmented.segments,
     )
-    return WindowSummary(deployment.id, start, end, profile, accounted=accounted)
+    return WindowSummary(
+        deployment.id,
+        start,
+        end,
+        profile,
+        accounted=accounted,
+        segment_rows={n: p.row_count for n, p in segmented.segments.items()} if segmented else {},
+        folding=segmented.folding if segmented else (),
+    )
 
 
 def aggregate_windows(

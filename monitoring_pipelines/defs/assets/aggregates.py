@@ -76,6 +76,10 @@ def build_hourly_aggregates(
 
         def progress(index: int, total: int, summary: WindowSummary) -> None:
             log(index, total, summary.deployment_id, summary.start, f"{summary.rows} rows")
+            for notice in summary.segment_notices:
+                context.log.warning(
+                    f"{summary.deployment_id} {summary.start:%Y-%m-%d %H:00}: {notice}"
+                )
 
         windows = windows_of(context)
         processes = min(config.defaults.backfill.processes, len(windows))
