@@ -143,5 +143,8 @@ def test_each_segment_is_scored_against_its_own_reference_rows(tmp_path, empty_s
         if r["segment"] == "region=eu" and r["column_name"] == "income" and r["metric"] == "psi"
     ]
     assert row["drifted"]
-    days = read_drift_scores(engine, "seg_model", HOUR, HOUR + H, "day", segment="region=eu")
+    midnight = HOUR.replace(hour=0)
+    days = read_drift_scores(
+        engine, "seg_model", midnight, midnight + H, "day", segment="region=eu"
+    )
     assert days and all(r["segment"] == "region=eu" for r in days)
