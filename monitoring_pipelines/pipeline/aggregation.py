@@ -24,7 +24,7 @@ from monitoring_pipelines.pipeline.baseline_performance import fit_baseline_perf
 from monitoring_pipelines.pipeline.drift import calibrate_baseline
 from monitoring_pipelines.pipeline.freshness import hours_freshness
 from monitoring_pipelines.pipeline.multivariate import fit_multivariate
-from monitoring_pipelines.quality import CheckOutcome, HourValidator
+from monitoring_pipelines.quality import BatchValidator, CheckOutcome
 from monitoring_pipelines.sources.base import BadLogFileError, LogSource, read_reference
 from monitoring_pipelines.sources.kafka import kafka_log_source
 from monitoring_pipelines.sources.parquet import ParquetLogSource
@@ -175,16 +175,18 @@ def aggregate_window(
     start: datetime,
     end: datetime,
     baseline: DatasetProfile | None = None,
-    validator: HourValidator | None = None,
+    validator: BatchValidator | None = None,
     model: ReconstructionModel | None = None,
 ) -> WindowSummary:
     """Profile one window of scoring logs on the baseline's edges and replace its stored rows.
 
-    With a ``validator``, every chunk is also checked against the baseline's expectations;
-    without one, a source that can profile the window itself (a PostgreSQL table, see
-    ``sources.sql_pushdown``) does, and no row is read (nor a reconstruction error
-    computed: such hours have no ``__multivariate__`` profile). ``model`` (read with the
-    baseline when that is not given) gives each read row's reconstruction error.
+    With a ``validator``, every chunk is also kept for the baseline's expectations (the
+    window's outcomes are ``validator.outcomes(start)``, once the validator has seen every
+    window of its batch); without one, a source that can profile the window itself (a
+    PostgreSQL table, see ``sources.sql_pushdown``) does, and no row is read (nor a
+    reconstruction error computed: such hours have no ``__multivariate__`` profile).
+    ``model`` (read with the baseline when that is not given) gives each read row's
+    reconstruction error.
     """
     if baseline is None:
         baseline, model = read_baseline(engine, deployment.id), read_model(engine, deployment.id)[0]
@@ -218,8 +220,7 @@ def aggregate_window(
         if counter is not None:
             chunks = counter.observe(chunks)
         if validator is not None:
-            validator.reset()
-            chunks = validator.observe(chunks)
+            chunks = validator.observe(start, chunks)
         if keys:
             segmented = profile_segmented_chunks(
                 chunks, baseline, keys, threads=profile_threads(), errors=errors
@@ -241,13 +242,11 @@ def aggregate_window(
         accounted=accounted,
         segments=segmented and segmented.segments,
     )
-    quality = tuple(validator.outcomes()) if validator is not None else ()
     return WindowSummary(
         deployment.id,
         start,
         end,
         profile,
-        quality,
         accounted=accounted,
         segment_rows={n: p.row_count for n, p in segmented.segments.items()} if segmented else {},
         folding=segmented.folding if segmented else (),
@@ -294,10 +293,12 @@ def profile_windows(
     validate: bool = False,
 ) -> tuple[list[WindowSummary], dict[tuple[str, datetime], str]]:
     """Profile and store the windows in order; those whose log file is unreadable are
-    returned apart with the error (freshness not judged yet)."""
+    returned apart with the error (freshness not judged yet). With ``validate``, each
+    deployment's hours are validated in batches (``BatchValidator``) and every summary
+    carries its own hour's outcomes."""
     baselines: dict[str, DatasetProfile | None] = {}
     sources: dict[str, LogSource] = {}
-    validators: dict[str, HourValidator | None] = {}
+    validators: dict[str, BatchValidator | None] = {}
     models: dict[str, ReconstructionModel | None] = {}
     summaries = []
     failures: dict[tuple[str, datetime], str] = {}
@@ -308,7 +309,7 @@ def profile_windows(
             models[deployment_id] = read_model(engine, deployment_id)[0]
             sources[deployment_id] = log_source(config, deployment)
             validators[deployment_id] = (
-                HourValidator(deployment_id, baseline) if validate and baseline else None
+                BatchValidator(deployment_id, baseline) if validate and baseline else None
             )
         try:
             summary = aggregate_window(
@@ -323,9 +324,17 @@ def profile_windows(
             )
         except BadLogFileError as error:
             failures[(deployment_id, start)] = str(error)
+            if validators[deployment_id] is not None:
+                validators[deployment_id].discard(start)
             continue
         summaries.append(summary)
         progress(index, len(windows), summary)
+    summaries = [
+        replace(s, quality=tuple(validator.outcomes(s.start)))
+        if (validator := validators[s.deployment_id]) is not None
+        else s
+        for s in summaries
+    ]
     return summaries, failures
 
 
