@@ -18,10 +18,12 @@ from monitoring_pipelines.report.html import render_html
 from monitoring_pipelines.report.model import DriftReport, HourScores
 from monitoring_pipelines.report.vega import to_png
 from monitoring_pipelines.stats.drift import DriftResult
+from monitoring_pipelines.stats.segments import ALL
 from monitoring_pipelines.stats.windows import merge_window
 from monitoring_pipelines.store.aggregates import read_baseline, read_windows
 from monitoring_pipelines.store.drift import read_drift_scores
 from monitoring_pipelines.store.engine import check_deployment_id, dagster_home
+from monitoring_pipelines.store.multivariate import read_model
 from monitoring_pipelines.store.performance import REALIZED
 from monitoring_pipelines.store.schema import model_performance
 from monitoring_pipelines.store.times import utc
@@ -56,7 +58,9 @@ def build_report(
         title=deployment_id,
         baseline=baseline,
         current=current,
-        scores=score_profile(config, deployment, baseline, current),
+        scores=score_profile(
+            config, deployment, baseline, current, model=read_model(engine, deployment_id)[0]
+        ),
         start=utc(start),
         end=utc(end),
         history=hourly_history(engine, deployment_id, start, end),
@@ -97,6 +101,7 @@ def period_performance(
         select(table.metric, weighted.label("value"))
         .where(
             table.deployment_id == deployment_id,
+            table.segment == ALL,
             table.kind == REALIZED,
             table.window_start >= utc(start),
             table.window_start < utc(end),

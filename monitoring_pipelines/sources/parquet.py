@@ -6,6 +6,7 @@ record batches of at most ``chunk_rows``; the window filter runs in Arrow (and o
 when a batch holds out-of-window rows), so only the rows that are kept are
 converted to pandas. String columns are read dictionary-encoded and arrive as pandas
 Categoricals (numbers stay numpy arrays, without a copy when they have no nulls).
+``read_columns`` skips the DataFrame: numbers go from Arrow straight into float64 arrays.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -27,6 +29,7 @@ from monitoring_pipelines.sources.base import (
     check_window,
     hours_between,
 )
+from monitoring_pipelines.stats.dataset import Columns
 
 
 def hour_folder(root: Path, hour: datetime) -> Path:
@@ -61,6 +64,18 @@ def _string_columns(path: Path) -> list[str]:
     ]
 
 
+def arrow_values(column: pa.ChunkedArray) -> np.ndarray | pd.Series:
+    """A column for the profilers: integers and floats as one float64 numpy array (nulls as
+    NaN, no copy for a float column without nulls), anything else as a pandas Series
+    (dictionaries become Categoricals over their indices)."""
+    kind = column.type
+    if pa.types.is_floating(kind) or pa.types.is_integer(kind):
+        if kind != pa.float64():
+            column = column.cast(pa.float64())
+        return column.to_numpy()
+    return column.to_pandas()
+
+
 class ParquetLogSource(LogSource):
     """One deployment's log folder, read hour folder by hour folder, file by file."""
 
@@ -85,6 +100,22 @@ class ParquetLogSource(LogSource):
     def read_window(
         self, start: datetime, end: datetime, columns: Sequence[str] | None = None
     ) -> Iterator[pd.DataFrame]:
+        for table in self._tables(start, end, columns):
+            yield table.to_pandas()
+
+    def read_columns(
+        self, start: datetime, end: datetime, columns: Sequence[str] | None = None
+    ) -> Iterator[Columns]:
+        """The window's record batches straight into numpy arrays: numbers as float64 (nulls
+        as NaN), dictionary-encoded strings as pandas Categoricals over the Arrow indices."""
+        for table in self._tables(start, end, columns):
+            yield Columns(
+                table.num_rows, {n: arrow_values(table.column(n)) for n in table.column_names}
+            )
+
+    def _tables(
+        self, start: datetime, end: datetime, columns: Sequence[str] | None
+    ) -> Iterator[pa.Table]:
         start, end = check_window(start, end)
         self._dropped = Counter(rows_out_of_window=0, rows_null_timestamp=0)
         for hour in hours_between(start, end):
@@ -97,7 +128,7 @@ class ParquetLogSource(LogSource):
 
     def _read_file(
         self, path: Path, start: datetime, end: datetime, columns: Sequence[str] | None
-    ) -> Iterator[pd.DataFrame]:
+    ) -> Iterator[pa.Table]:
         try:
             yield from self._read_parquet(path, start, end, columns)
         except (pa.ArrowException, OSError) as error:
@@ -106,7 +137,7 @@ class ParquetLogSource(LogSource):
 
     def _read_parquet(
         self, path: Path, start: datetime, end: datetime, columns: Sequence[str] | None
-    ) -> Iterator[pd.DataFrame]:
+    ) -> Iterator[pa.Table]:
         with pq.ParquetFile(path, read_dictionary=_string_columns(path)) as parquet:
             names = parquet.schema_arrow.names
             if self.timestamp_column not in names:
@@ -122,7 +153,7 @@ class ParquetLogSource(LogSource):
                 for batch in batches:
                     table = self._in_window(pa.Table.from_batches([batch]), path, start, end)
                     if table.num_rows:
-                        yield table.select(wanted).to_pandas()
+                        yield table.select(wanted)
 
     def _in_window(self, table: pa.Table, path: Path, start: datetime, end: datetime) -> pa.Table:
         """Keep rows with ``start <= timestamp < end``; the timestamp becomes UTC-aware

@@ -22,6 +22,7 @@ from monitoring_pipelines.stats.profile import (
     Kind,
     NumericalProfile,
 )
+from monitoring_pipelines.stats.segments import ALL
 from monitoring_pipelines.store.partitions import replace_partition
 from monitoring_pipelines.store.schema import aggregates
 from monitoring_pipelines.store.times import utc
@@ -149,27 +150,31 @@ def write_profile(
     window_end: datetime | None = None,
     response_columns: Collection[str] = (),
     accounted: Mapping[str, int | None] | None = None,
+    segments: Mapping[str, DatasetProfile] | None = None,
 ) -> int:
-    """Replace one partition's rows: the deployment's baseline, or one window of it.
+    """Replace one partition's rows: one baseline version (a new one keeps the older), or one
+    window; the
+    population's rows (segment ``__all__``) and those of each of ``segments`` (segment name
+    → profile), all in one transaction.
 
     ``accounted`` are the window's rows read but not profiled as such (``ROW_COUNTS``), stored
-    on each of its rows like ``row_count``; a count left out is unknown (NULL)."""
+    on each of the population's rows like ``row_count``; a count left out is unknown (NULL)."""
     unknown = set(accounted or {}) - set(ROW_COUNTS)
     if unknown:
         raise ValueError(f"unknown row counts {sorted(unknown)} (valid: {', '.join(ROW_COUNTS)})")
-    key = {"deployment_id": deployment_id, "is_baseline": is_baseline}
-    if not is_baseline:
-        key["timestamp"] = utc(window_start)
+    # a baseline is keyed by its time too: a new one is a new version, older ones stay
+    key = {
+        "deployment_id": deployment_id,
+        "is_baseline": is_baseline,
+        "timestamp": utc(window_start),
+    }
     now = datetime.now(UTC)
+    common = {"timestamp": utc(window_start), "window_end": window_end and utc(window_end)}
     rows = [
-        {
-            **row,
-            "timestamp": utc(window_start),
-            "window_end": window_end and utc(window_end),
-            "computed_at": now,
-            **{name: (accounted or {}).get(name) for name in ROW_COUNTS},
-        }
-        for row in profile_rows(profile, response_columns)
+        {**row, **common, "computed_at": now, "segment": segment}
+        | {name: (accounted or {}).get(name) if segment == ALL else None for name in ROW_COUNTS}
+        for segment, part in {ALL: profile, **(segments or {})}.items()
+        for row in profile_rows(part, response_columns)
     ]
     return replace_partition(engine, aggregates, key, rows)
 
@@ -186,24 +191,57 @@ def reference_values(baseline: DatasetProfile) -> dict[str, tuple]:
     }
 
 
+def latest_baseline(engine: Engine, deployment_id: str) -> datetime | None:
+    """The time of the deployment's latest baseline version, or None."""
+    versions = baseline_timestamps(engine, deployment_id)
+    return versions[-1] if versions else None
+
+
 def read_baseline(
-    engine: Engine, deployment_id: str, version: datetime | None = None
+    engine: Engine, deployment_id: str, segment: str = ALL, version: datetime | None = None
 ) -> DatasetProfile | None:
-    """The deployment's baseline profile (default: the latest version; windows are judged
-    against it), or None when it has not been computed."""
-    return read_baselines(engine, [deployment_id], version).get(deployment_id)
+    """The deployment's baseline profile (of ``segment``, default the population; of the
+    latest version, which windows are judged against, or of ``version``), or None when it
+    has not been computed."""
+    if segment == ALL:
+        return read_baselines(engine, [deployment_id], version).get(deployment_id)
+    version = version or latest_baseline(engine, deployment_id)
+    if version is None:
+        return None
+    where = [
+        aggregates.c.deployment_id == deployment_id,
+        aggregates.c.is_baseline.is_(True),
+        aggregates.c.timestamp == utc(version),
+    ]
+    return next(iter(_read_profiles(engine, where, segment).values()), None)
+
+
+def read_segment_baselines(engine: Engine, deployment_id: str) -> dict[str, DatasetProfile]:
+    """The latest baseline profile of every segment the reference holds (population excluded)."""
+    version = latest_baseline(engine, deployment_id)
+    reference = read_baseline(engine, deployment_id)
+    if reference is None or version is None:
+        return {}
+    where = [
+        aggregates.c.deployment_id == deployment_id,
+        aggregates.c.is_baseline.is_(True),
+        aggregates.c.timestamp == utc(version),
+    ]
+    profiles = _read_profiles(engine, where, None, reference_values(reference))
+    return {segment: p for (_, segment), p in profiles.items() if segment != ALL}
 
 
 def read_baselines(
     engine: Engine, deployment_ids: Collection[str], version: datetime | None = None
 ) -> dict[str, DatasetProfile]:
-    """The latest baseline version (or the one at ``version``) of the deployments that have
-    one, in one query."""
+    """The population's latest baseline version (or the one at ``version``) of the
+    deployments that have one, in one query."""
     chosen = (
         select(aggregates.c.deployment_id, func.max(aggregates.c.timestamp).label("version"))
         .where(
             aggregates.c.deployment_id.in_(sorted(set(deployment_ids))),
             aggregates.c.is_baseline.is_(True),
+            aggregates.c.segment == ALL,
             *([aggregates.c.timestamp == utc(version)] if version is not None else []),
         )
         .group_by(aggregates.c.deployment_id)
@@ -216,7 +254,7 @@ def read_baselines(
             (aggregates.c.deployment_id == chosen.c.deployment_id)
             & (aggregates.c.timestamp == chosen.c.version),
         )
-        .where(aggregates.c.is_baseline.is_(True))
+        .where(aggregates.c.is_baseline.is_(True), aggregates.c.segment == ALL)
         .order_by(aggregates.c.id)
     )
     with engine.connect() as conn:
@@ -242,17 +280,78 @@ def baseline_timestamps(engine: Engine, deployment_id: str) -> list[datetime]:
 
 
 def read_windows(
-    engine: Engine, deployment_id: str, start: datetime, end: datetime, baseline: DatasetProfile
+    engine: Engine,
+    deployment_id: str,
+    start: datetime,
+    end: datetime,
+    baseline: DatasetProfile,
+    segment: str = ALL,
 ) -> dict[datetime, DatasetProfile]:
-    """Stored hourly profiles with ``start <= timestamp < end``, keyed by window start (UTC)."""
-    return read_fleet_windows(engine, {deployment_id: (start, end, baseline)})[deployment_id]
+    """Stored hourly profiles of ``segment`` (default the population) with
+    ``start <= timestamp < end``, keyed by window start (UTC)."""
+    if segment == ALL:
+        return read_fleet_windows(engine, {deployment_id: (start, end, baseline)})[deployment_id]
+    profiles = _read_profiles(
+        engine, _window_filter(deployment_id, start, end), segment, reference_values(baseline)
+    )
+    return {moment: profile for (moment, _), profile in profiles.items()}
+
+
+def read_segment_windows(
+    engine: Engine, deployment_id: str, start: datetime, end: datetime, baseline: DatasetProfile
+) -> dict[datetime, dict[str, DatasetProfile]]:
+    """Stored hourly profiles of every segment but the population, window start → segment →
+    profile."""
+    profiles = _read_profiles(
+        engine, _window_filter(deployment_id, start, end), None, reference_values(baseline)
+    )
+    windows: dict[datetime, dict[str, DatasetProfile]] = {}
+    for (moment, segment), profile in profiles.items():
+        if segment != ALL:
+            windows.setdefault(moment, {})[segment] = profile
+    return windows
+
+
+def _window_filter(deployment_id: str, start: datetime, end: datetime) -> list:
+    return [
+        aggregates.c.deployment_id == deployment_id,
+        aggregates.c.is_baseline.is_(False),
+        aggregates.c.timestamp >= utc(start),
+        aggregates.c.timestamp < utc(end),
+    ]
+
+
+def _read_profiles(
+    engine: Engine, where: list, segment: str | None, categories: Mapping[str, tuple] | None = None
+) -> dict[tuple[datetime, str], DatasetProfile]:
+    """Profiles of the rows matching ``where`` (and ``segment``; None: every segment),
+    keyed by (timestamp, segment), in timestamp order."""
+    if segment is not None:
+        where = [*where, aggregates.c.segment == segment]
+    with engine.connect() as conn:
+        rows = (
+            conn.execute(
+                select(aggregates).where(*where).order_by(aggregates.c.timestamp, aggregates.c.id)
+            )
+            .mappings()
+            .all()
+        )
+    categories = categories or {}
+    columns: dict[tuple[datetime, str], dict] = {}
+    counts: dict[tuple[datetime, str], int] = {}
+    for row in rows:
+        key = (utc(row["timestamp"]), row["segment"])
+        name = row["column_name"]
+        columns.setdefault(key, {})[name] = column_profile(row, categories.get(name, ()))
+        counts[key] = int(row["row_count"])
+    return {key: _dataset(counts[key], profiles) for key, profiles in columns.items()}
 
 
 def read_fleet_windows(
     engine: Engine, ranges: Mapping[str, tuple[datetime, datetime, DatasetProfile]]
 ) -> dict[str, dict[datetime, DatasetProfile]]:
-    """:func:`read_windows` of many deployments (deployment → start, end, baseline) in one
-    query over the span of all the ranges."""
+    """:func:`read_windows` (the population) of many deployments (deployment → start, end,
+    baseline) in one query over the span of all the ranges."""
     if not ranges:
         return {}
     categories = {d: reference_values(baseline) for d, (_, _, baseline) in ranges.items()}
@@ -264,6 +363,7 @@ def read_fleet_windows(
                 .where(
                     aggregates.c.deployment_id.in_(sorted(ranges)),
                     aggregates.c.is_baseline.is_(False),
+                    aggregates.c.segment == ALL,
                     aggregates.c.timestamp >= min(b[0] for b in bounds.values()),
                     aggregates.c.timestamp < max(b[1] for b in bounds.values()),
                 )
@@ -302,6 +402,7 @@ def read_hour_volumes(
             .where(
                 aggregates.c.deployment_id == deployment_id,
                 aggregates.c.is_baseline.is_(False),
+                aggregates.c.segment == ALL,
                 aggregates.c.timestamp >= utc(start),
                 aggregates.c.timestamp < utc(end),
             )
