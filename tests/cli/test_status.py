@@ -91,7 +91,7 @@ def test_alerts_json_lists_the_outbox_rows_with_iso_times(demo_run, monkeypatch,
     assert [r["id"] for r in rows] == [r["id"] for r in expected]
     assert rows[0]["created_at"] == expected[0]["created_at"].isoformat()
     drift = [r for r in rows if r["kind"] == "drift"]
-    assert drift and all(r["column_name"] in DEMO_DRIFTED for r in drift)
+    assert drift and all(r["column_name"] in DEMO_DRIFTED | {"__multivariate__"} for r in drift)
 
 
 def test_every_command_has_help_and_demo_shows_its_defaults(capsys):
