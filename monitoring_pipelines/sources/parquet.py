@@ -82,10 +82,15 @@ class ParquetLogSource(LogSource):
     def available_hours(self, start: datetime, end: datetime) -> list[datetime]:
         return [hour for hour in hours_between(start, end) if self.files(hour)]
 
+    def log_files(self, start: datetime, end: datetime) -> int:
+        return sum(len(self.files(hour)) for hour in hours_between(start, end))
+
     def read_window(
         self, start: datetime, end: datetime, columns: Sequence[str] | None = None
     ) -> Iterator[pd.DataFrame]:
         start, end = check_window(start, end)
+        if not self.root.is_dir():  # a typo in logs.path must not look like a quiet model
+            raise BadLogFileError(self.root, "logs.path is not a directory (no such folder)")
         self._dropped = Counter(rows_out_of_window=0, rows_null_timestamp=0)
         for hour in hours_between(start, end):
             for path in self.files(hour):

@@ -139,11 +139,13 @@ def write_profile(
     window_end: datetime | None = None,
     response_columns: Collection[str] = (),
     accounted: Mapping[str, int | None] | None = None,
+    log_files: int | None = None,
 ) -> int:
     """Replace one partition's rows: the deployment's baseline, or one window of it.
 
-    ``accounted`` are the window's rows read but not profiled as such (``ROW_COUNTS``), stored
-    on each of its rows like ``row_count``; a count left out is unknown (NULL)."""
+    ``accounted`` are the window's rows read but not profiled as such (``ROW_COUNTS``) and
+    ``log_files`` the files its source found, stored on each of its rows like ``row_count``;
+    a count left out is unknown (NULL)."""
     unknown = set(accounted or {}) - set(ROW_COUNTS)
     if unknown:
         raise ValueError(f"unknown row counts {sorted(unknown)} (valid: {', '.join(ROW_COUNTS)})")
@@ -158,6 +160,7 @@ def write_profile(
             "window_end": window_end and utc(window_end),
             "computed_at": now,
             **{name: (accounted or {}).get(name) for name in ROW_COUNTS},
+            "log_files": log_files,
         }
         for row in profile_rows(profile, response_columns)
     ]
@@ -229,11 +232,16 @@ def read_windows(
 
 def read_hour_volumes(
     engine: Engine, deployment_id: str, start: datetime, end: datetime
-) -> dict[datetime, int]:
-    """Rows of each stored hour with ``start <= timestamp < end``, keyed by hour (UTC)."""
+) -> dict[datetime, tuple[int, int | None]]:
+    """Rows and log files (None: not counted) of each stored hour with ``start <= timestamp <
+    end``, keyed by hour (UTC)."""
     with engine.connect() as conn:
         rows = conn.execute(
-            select(aggregates.c.timestamp, func.max(aggregates.c.row_count))
+            select(
+                aggregates.c.timestamp,
+                func.max(aggregates.c.row_count),
+                func.max(aggregates.c.log_files),
+            )
             .where(
                 aggregates.c.deployment_id == deployment_id,
                 aggregates.c.is_baseline.is_(False),
@@ -242,4 +250,7 @@ def read_hour_volumes(
             )
             .group_by(aggregates.c.timestamp)
         ).all()
-    return {utc(moment): int(count) for moment, count in rows}
+    return {
+        utc(moment): (int(count), None if files is None else int(files))
+        for moment, count, files in rows
+    }

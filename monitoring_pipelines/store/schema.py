@@ -68,6 +68,7 @@ aggregates = Table(
     Column("rows_undecodable", BigInteger, nullable=True),
     Column("duplicate_request_ids", BigInteger, nullable=True),
     Column("replaced_values", BigInteger, nullable=True),
+    Column("log_files", BigInteger, nullable=True),
     UniqueConstraint(
         "deployment_id",
         "timestamp",

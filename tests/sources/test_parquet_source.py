@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from monitoring_pipelines.sources.base import BadLogFileError
 from monitoring_pipelines.sources.parquet import ParquetLogSource, hour_folder
 from monitoring_pipelines.stats.dataset import fit_baseline, profile_chunks, profile_frame
 
@@ -76,7 +77,12 @@ def test_missing_hour_yields_nothing(tmp_path):
     write_hours(tmp_path, hours=2, rows=50)
     source = ParquetLogSource(tmp_path, "ts")
     assert read_all(source, T0 + 5 * HOUR, T0 + 6 * HOUR) == []
-    assert read_all(ParquetLogSource(tmp_path / "nowhere", "ts"), T0, T0 + HOUR) == []
+
+
+def test_a_missing_logs_folder_is_an_error_naming_it(tmp_path):
+    """A typo in logs.path must not read as hours without data (issue 14, item 5)."""
+    with pytest.raises(BadLogFileError, match=r"nowhere: logs\.path is not a directory"):
+        read_all(ParquetLogSource(tmp_path / "nowhere", "ts"), T0, T0 + HOUR)
 
 
 def test_available_hours(tmp_path):
