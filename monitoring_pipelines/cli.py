@@ -19,7 +19,16 @@ from pathlib import Path
 
 CHANNELS = ("slack", "cloudwatch")
 STATUSES = ("pending", "sending", "unconfirmed", "sent", "failed", "skipped")
-KINDS = ("drift", "resolved", "no_data", "run_failure", "notice", "metrics")
+KINDS = (
+    "drift",
+    "resolved",
+    "no_data",
+    "run_failure",
+    "notice",
+    "metrics",
+    "performance",
+    "retraining",
+)
 DEMO_END = "2026-11-10T00:00"
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -30,6 +30,7 @@ from pydantic import (
 from monitoring_pipelines.sources.parquet import first_hour
 from monitoring_pipelines.stats.alert_policy import SEVERITIES, AlertSettings
 from monitoring_pipelines.stats.binning import DEFAULT_BINS
+from monitoring_pipelines.stats.dataset import MULTIVARIATE
 from monitoring_pipelines.stats.freshness import (
     HISTORY_DAYS,
     MIN_FRACTION,
@@ -39,7 +40,14 @@ from monitoring_pipelines.stats.freshness import (
 from monitoring_pipelines.stats.metrics.registry import METRICS, check_threshold
 from monitoring_pipelines.stats.model_signals import DEFAULT_LOW_CONFIDENCE
 from monitoring_pipelines.stats.multiple_testing import CORRECTIONS
+from monitoring_pipelines.stats.multivariate import DEFAULT_CHUNKS, DEFAULT_VARIANCE
 from monitoring_pipelines.stats.performance import TASKS
+from monitoring_pipelines.stats.performance_alerts import (
+    BASELINE_MARGIN,
+    PerformanceRules,
+    check_rule,
+    rule_metrics,
+)
 from monitoring_pipelines.stats.profile import Kind
 from monitoring_pipelines.stats.references import FIXED_WINDOW, TRAINING, Reference
 from monitoring_pipelines.stats.references import KINDS as REFERENCE_KINDS
@@ -219,6 +227,40 @@ class RetrainingConfig(Strict):
         return self
 
 
+class PerformanceAlertsConfig(Strict):
+    """When a window's performance alone alerts: ``thresholds`` maps a metric (accuracy, f1,
+    roc_auc, ..., rmse, mae, latency_p95, estimated_accuracy, ...) to ``{severity: bound}``
+    (alert below the bound, or above it for errors and latency); ``baseline_margin`` alerts
+    when accuracy (RMSE) is worse than the baseline's by more than the bound."""
+
+    thresholds: dict[str, dict[str, Number]] = Field(default_factory=dict)
+    baseline_margin: dict[str, Number] = Field(default_factory=dict)
+    min_labelled_rows: Count = 100
+    cooldown_hours: Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)] = 6
+
+    def check(self, task: str | None) -> None:
+        """Refuse metrics the task has not and bounds that cannot work, naming the field."""
+        valid = rule_metrics(task)
+        for metric, levels in self.thresholds.items():
+            where = f"performance_alerts.thresholds.{metric}"
+            if metric not in valid:
+                raise ValueError(
+                    f"{where}: unknown performance metric for task {task or 'none (no labels)'} "
+                    f"(valid: {', '.join(valid)})"
+                )
+            check_rule(where, metric, levels)
+        if self.baseline_margin:
+            check_rule("performance_alerts.baseline_margin", BASELINE_MARGIN, self.baseline_margin)
+
+    def rules(self) -> PerformanceRules:
+        return PerformanceRules(
+            self.thresholds,
+            self.baseline_margin,
+            self.min_labelled_rows,
+            timedelta(hours=self.cooldown_hours),
+        )
+
+
 class ReferenceConfig(Strict):
     path: Path
 
@@ -238,6 +280,14 @@ def _metric(name: str) -> str:
 
 
 Metric = Annotated[str, AfterValidator(_metric)]
+
+
+class MultivariateConfig(Strict):
+    """Multivariate drift by data reconstruction (``stats.multivariate``) over the features."""
+
+    enabled: Annotated[bool, Field(strict=True)] = True
+    variance: Annotated[float, Field(strict=True, gt=0, lt=1)] = DEFAULT_VARIANCE
+    chunks: Annotated[int, Field(strict=True, ge=2)] = DEFAULT_CHUNKS
 
 
 REFERENCE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
@@ -310,6 +360,7 @@ class DriftConfig(Strict):
     low_confidence_threshold: Annotated[float, Field(strict=True, gt=0, lt=1)] = (
         DEFAULT_LOW_CONFIDENCE
     )
+    multivariate: MultivariateConfig = MultivariateConfig()
     references: Annotated[list[DriftReference], Field(min_length=1)] = [
         DriftReference(kind=TRAINING)
     ]
@@ -355,6 +406,7 @@ class AlertsConfig(BaseModel):
     min_severity: Severity = "warning"
     metrics: list[Metric] | None = None
     columns: list[str] | None = None
+    references: list[str] | None = None
     cooldown_minutes: Minutes = 360
     no_data_cooldown_minutes: Minutes = 360
     notify_resolved: Annotated[bool, Field(strict=True)] = True
@@ -467,6 +519,7 @@ class DeploymentConfig(Strict):
     labels: Annotated[ParquetLabels | SqlLabels, Field(discriminator="type")] | None = None
     retraining: RetrainingConfig | None = None
     freshness: FreshnessConfig | None = None
+    performance_alerts: PerformanceAlertsConfig | None = None
     _start_from: StartFrom = PrivateAttr("config")
 
     @property
@@ -480,6 +533,8 @@ class DeploymentConfig(Strict):
     @classmethod
     def _unique_columns(cls, columns: list[ColumnConfig]) -> list[ColumnConfig]:
         _reject_duplicates("column names", [c.name for c in columns])
+        if any(c.name == MULTIVARIATE for c in columns):
+            raise ValueError(f"column name {MULTIVARIATE!r} is reserved (the multivariate score)")
         if not any(c.role in MONITORED_ROLES for c in columns):
             raise ValueError("no column with role feature, prediction or confidence to monitor")
         return columns
@@ -505,6 +560,18 @@ class DeploymentConfig(Strict):
                     f"{field_name} names column(s) {unknown} that are not monitored "
                     f"(monitored: {', '.join(monitored)})"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _alerted_references_exist(self) -> DeploymentConfig:
+        scored = [r.name or r.kind for r in self.drift.references]
+        scored += [] if TRAINING in scored else [TRAINING]
+        unknown = sorted(set(self.alerts.get("references") or []) - set(scored))
+        if unknown:
+            raise ValueError(
+                f"alerts.references names reference(s) {unknown} that drift.references does "
+                f"not score (scored: {', '.join(scored)})"
+            )
         return self
 
     @model_validator(mode="after")
@@ -534,12 +601,24 @@ class DeploymentConfig(Strict):
             )
         if margin is not None and self.labels.task != "regression" and margin >= 1:
             raise ValueError(f"retraining.baseline_margin {margin} on accuracy must be below 1")
+        if self.performance_alerts is not None:
+            self.performance_alerts.check(self.labels.task if self.labels else None)
+            if self.performance_alerts.baseline_margin and self.validation is None:
+                raise ValueError(
+                    "performance_alerts.baseline_margin needs a validation block "
+                    "(the baseline performance)"
+                )
         return self
 
     @property
     def monitored(self) -> dict[str, Kind]:
         """Columns profiled every hour, with their kinds."""
         return {c.name: c.type for c in self.columns if c.role in MONITORED_ROLES}
+
+    @property
+    def features(self) -> dict[str, Kind]:
+        """The model's input columns, with their kinds (what multivariate drift looks at)."""
+        return {c.name: c.type for c in self.columns if c.role is Role.FEATURE}
 
     @property
     def response_columns(self) -> set[str]:

@@ -5,7 +5,9 @@ Metric names: ``drift_score`` (dimensions ModelName, Feature, Metric), ``max_dri
 or far fewer than usual, else 0; dimension ModelName), stamped at the window start. Drift
 against a production reference (``last_week``, ...) adds the dimension Reference to its
 ``drift_score``, ``max_drift_score`` and ``drifted_columns``; drift against the training
-baseline keeps the dimensions above, so existing alarms and dashboards read it unchanged.
+baseline keeps the dimensions above, so existing alarms and dashboards read it unchanged. An
+hour's performance row adds ``accuracy`` (or ``rmse``), ``estimated_accuracy``,
+``latency_p95`` and ``labelled_rows``; a decision to retrain adds ``retraining_requested`` (1).
 """
 
 from __future__ import annotations
@@ -72,8 +74,11 @@ def window_datums(
     metrics: Mapping[str, Any],
     settings: CloudWatchSettings,
 ) -> list[dict[str, Any]]:
-    """Datums for one window from an outbox ``cloudwatch`` payload (rows_scored, scores)."""
+    """Datums for one window from an outbox ``cloudwatch`` payload: drift (rows_scored,
+    scores), performance, or retraining_requested."""
     model = {"Name": settings.model_dimension, "Value": deployment_id}
+    if "scores" not in metrics:
+        return _model_datums(model, window_start, metrics)
     by_reference: dict[str, list[Mapping[str, Any]]] = {}
     for score in metrics["scores"]:
         by_reference.setdefault(score.get("reference") or TRAINING, []).append(score)
@@ -112,6 +117,20 @@ def window_datums(
         unit = "Count" if name != "max_drift_score" else "None"
         datums.append(_datum(name, dimensions, window_start, value, unit))
     return datums
+
+
+def _model_datums(
+    model: dict[str, str], window_start: datetime, metrics: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """Performance (metric → value) and retraining datums, dimension ModelName only."""
+    values = dict(metrics.get("performance") or {})
+    if "retraining_requested" in metrics:
+        values["retraining_requested"] = metrics["retraining_requested"]
+    units = {"labelled_rows": "Count", "retraining_requested": "Count"}
+    return [
+        _datum(name, [model], window_start, float(value), units.get(name, "None"))
+        for name, value in sorted(values.items())
+    ]
 
 
 SUMMARY_ORDER = ("drifted_columns", "rows_scored", "max_drift_score", "no_data")

@@ -22,6 +22,10 @@ from typing import Any
 from sqlalchemy import Engine
 
 from monitoring_pipelines.alerts.evaluate import no_channel
+from monitoring_pipelines.alerts.performance_messages import (
+    performance_message,
+    retraining_message,
+)
 from monitoring_pipelines.alerts.report import DeliveryReport
 from monitoring_pipelines.alerts.slack import (
     POLICY_ENV,
@@ -41,6 +45,7 @@ from monitoring_pipelines.alerts.slack_messages import (
 from monitoring_pipelines.alerts.threads import pair_resolutions, resolutions_of, result_key
 from monitoring_pipelines.stats.alert_policy import DRIFT, RESOLVED
 from monitoring_pipelines.store import alerts as outbox
+from monitoring_pipelines.store.drift import read_drift_scores
 
 LOOKUP_MARGIN = timedelta(minutes=5)
 HISTORY = timedelta(days=14)
@@ -261,6 +266,18 @@ class SlackDelivery:
             return run_failure_message(first, links)
         if first["kind"] == outbox.NO_DATA:
             return no_data_message(first)
+        if first["kind"] == outbox.PERFORMANCE:
+            start, end = first["window_start"], first["window_end"]
+            deployment = first["deployment_id"]
+            drift = read_drift_scores(self.engine, deployment, start, end, first["granularity"])
+            return performance_message(
+                rows,
+                links,
+                performance=outbox.window_performance(self.engine, deployment, start, end),
+                drifted=sorted({r["column_name"] for r in drift if r["drifted"]}),
+            )
+        if first["kind"] == outbox.RETRAINING:
+            return retraining_message(first, links)
         raise ValueError(f"no Slack message for kind {first['kind']!r}")
 
     def _post(self, group: Sequence[Mapping[str, Any]], original: Mapping[str, Any] | None = None):

@@ -246,13 +246,41 @@ def _header(text: str, dedup_keys: Sequence[str]) -> dict:
     }
 
 
-def _performance_lines(performance: Sequence[Mapping[str, Any]]) -> list[str]:
-    """``model_performance`` rows of the window (metric, value, n_labelled), when present."""
-    return [
-        f"*{escape(_clip(p['metric'], MAX_NAME))}* {_number(p['value'])} "
-        f"({int(p['n_labelled']):,} labelled)"
-        for p in performance
-    ]
+SHOWN_PERFORMANCE = ("accuracy", "f1", "roc_auc", "rmse", "mae", "r2", "latency_p95")
+
+
+def performance_lines(performance: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The window's realized numbers (with its labelled rows), its difference from the
+    baseline, and the CBPE estimate with its band, from ``model_performance`` rows (metric,
+    value, n_labelled, and optionally kind and details); nothing when there are none."""
+    by_kind: dict[str, dict[str, Mapping[str, Any]]] = {}
+    for p in performance:
+        by_kind.setdefault(p.get("kind") or "realized", {})[p["metric"]] = p
+    realized, estimated = by_kind.get("realized", {}), by_kind.get("estimated", {})
+    lines = []
+    shown = [m for m in SHOWN_PERFORMANCE if m in realized]
+    if shown:
+        labelled = int(realized[shown[0]]["n_labelled"])
+        numbers = " · ".join(f"{m} {_number(realized[m]['value'])}" for m in shown)
+        lines.append(f"*Performance* ({labelled:,} labelled): {numbers}")
+    versus = realized.get("vs_baseline")
+    if versus is not None and versus.get("details"):
+        details = versus["details"]
+        lines.append(
+            f"*vs baseline*: {escape(details['metric'])} {versus['value']:+.3g} "
+            f"(baseline {_number(details['baseline'])})"
+        )
+    shown = [m for m in SHOWN_PERFORMANCE if m in estimated]
+    if shown:
+        parts = []
+        for metric in shown:
+            band = estimated[metric].get("details") or {}
+            text = f"{metric} {_number(estimated[metric]['value'])}"
+            if band.get("lower") is not None and band.get("upper") is not None:
+                text += f" (band {_number(band['lower'])}–{_number(band['upper'])})"
+            parts.append(text)
+        lines.append("*Estimated* (CBPE, no labels needed): " + " · ".join(parts))
+    return lines
 
 
 def drift_message(
@@ -291,7 +319,7 @@ def drift_message(
     tail = [
         *(
             [{"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(perf)}}]
-            if (perf := _performance_lines(performance))
+            if (perf := performance_lines(performance))
             else []
         ),
         *_buttons(

@@ -16,6 +16,7 @@ from monitoring_pipelines.config import MonitorsConfig
 from monitoring_pipelines.defs.alert_resources import AlertSink, MetricSink, alert_resources
 from monitoring_pipelines.defs.resources import StoreResource
 from monitoring_pipelines.defs.sensors.drift_threshold import build_drift_threshold_sensor
+from monitoring_pipelines.defs.sensors.performance import build_performance_sensor
 from monitoring_pipelines.defs.sensors.run_failure import build_run_failure_sensor
 from monitoring_pipelines.defs.sensors.settings import alert_settings
 
@@ -82,5 +83,6 @@ def build_alerting(
     sensors = [
         build_drift_threshold_sensor(alert_delivery_job),
         build_run_failure_sensor(alert_delivery_job),
+        build_performance_sensor(alert_delivery_job),
     ]
     return [alert_delivery_job], sensors, alert_resources()

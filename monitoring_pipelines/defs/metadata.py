@@ -7,8 +7,9 @@ rounded to ``DIGITS`` decimals for reading.
 - ``hourly_aggregates``: ``rows``, ``missing_share`` (missing cells / (rows × columns)),
   ``missing_total``, ``data_freshness`` (``fresh``, ``low_volume`` or ``no_data``),
   ``replaced_values`` and the row counts the source keeps (``rows_out_of_window``, ...).
-- ``drift_scores``: ``rows``, ``max_drift_score``, ``drifted_columns``, and with a
-  prediction or confidence column ``prediction_drift``, ``mean_confidence``,
+- ``drift_scores``: ``rows``, ``max_drift_score``, ``drifted_columns`` (against training),
+  ``drifted_columns_<reference>`` for each production reference (``drift.references``), and
+  with a prediction or confidence column ``prediction_drift``, ``mean_confidence``,
   ``confidence_drop``, ``low_confidence_share``.
 - ``model_performance``: ``status``, ``rows_scored``, ``labelled_rows``, ``labelled_share``,
   ``labels_through``, every metric of the task (``accuracy``, ``f1``, ``roc_auc``, ... or
@@ -22,6 +23,7 @@ from monitoring_pipelines.pipeline.drift import WindowScores
 from monitoring_pipelines.pipeline.performance import PerformanceSummary
 from monitoring_pipelines.stats.dataset import DatasetProfile
 from monitoring_pipelines.stats.performance import Performance
+from monitoring_pipelines.stats.scoring import drifted_columns
 from monitoring_pipelines.store.performance import (
     LATENCY_QUANTILES,
     BaselinePerformance,
@@ -104,6 +106,10 @@ def hour_drift_metadata(hour: WindowScores) -> dict[str, dg.MetadataValue]:
         "drifted_column_names": dg.MetadataValue.json(hour.drifted_columns),
         "scores": dg.MetadataValue.md(_scores_table(hour)),
     }
+    for reference, scores in hour.references.items():
+        drifted = drifted_columns(scores)
+        metadata[f"drifted_columns_{reference}"] = dg.MetadataValue.int(len(drifted))
+        metadata[f"drifted_column_names_{reference}"] = dg.MetadataValue.json(drifted)
     signals = hour.signals
     if signals is not None:
         metadata |= {

@@ -4,15 +4,22 @@ The sensor's cursor (``commit_seq:N``) is the last ``written_windows`` commit_se
 ``drift_scores`` and ``model_performance`` hours; each deployment with new results and a
 ``retraining`` block is decided as of its latest new window. A decision recorded in the
 outbox (once per cooldown) requests one run of the job, keyed by the outbox key and tagged
-with the reasons, unless the block says ``dry_run``.
+with the reasons, unless the block says ``dry_run``; the decision itself goes to Slack (and a
+``retraining_requested`` datum to CloudWatch) through a run of the alert job.
 """
 
 from datetime import datetime
 
 import dagster as dg
 
+from monitoring_pipelines.alerts.evaluate import Sinks
+from monitoring_pipelines.defs.alert_resources import AlertSink, MetricSink
+from monitoring_pipelines.defs.alerting import alert_delivery_job
 from monitoring_pipelines.defs.resources import MonitorsResource, StoreResource
+from monitoring_pipelines.defs.sensors.settings import alert_settings
 from monitoring_pipelines.pipeline.retraining import call_retraining, evaluate_retraining
+from monitoring_pipelines.store import alerts as outbox
+from monitoring_pipelines.store.alerts import PENDING
 from monitoring_pipelines.store.windows import windows_since
 
 SENSOR_NAME = "retraining_sensor"
@@ -60,14 +67,18 @@ def _seq(cursor: str | None) -> int:
 
 @dg.sensor(
     name=SENSOR_NAME,
-    job=retraining_job,
+    jobs=[retraining_job, alert_delivery_job],
     minimum_interval_seconds=60,
     description="When new drift or performance hours land, decide retraining per deployment "
     "(monitors.yaml retraining block), record the decision in the outbox and request "
-    "retraining_job at most once per cooldown.",
+    "retraining_job at most once per cooldown; the decision is delivered by the alert job.",
 )
 def retraining_sensor(
-    context: dg.SensorEvaluationContext, store: StoreResource, monitors: MonitorsResource
+    context: dg.SensorEvaluationContext,
+    store: StoreResource,
+    monitors: MonitorsResource,
+    slack: AlertSink,
+    cloudwatch: MetricSink,
 ) -> dg.SensorResult:
     engine = store.engine()
     after = _seq(context.cursor)
@@ -76,19 +87,22 @@ def retraining_sensor(
         return dg.SensorResult(skip_reason=f"no new results after commit_seq {after}")
     cursor = f"{CURSOR_PREFIX}{max(w.commit_seq for w in new)}"
     config = monitors.load()
+    sinks = Sinks(slack.configured, slack.channel, cloudwatch.configured)
     latest: dict[str, datetime] = {}
     for window in new:
         latest[window.deployment_id] = max(
             latest.get(window.deployment_id, window.window_end), window.window_end
         )
-    requests = []
+    requests, outbox_ids = [], []
     for deployment_id, as_of in sorted(latest.items()):
         if deployment_id not in config.ids:
             continue
         deployment = config.deployment(deployment_id)
         if deployment.retraining is None:
             continue
-        outcome = evaluate_retraining(engine, deployment, as_of)
+        _, routing = alert_settings(config, {deployment_id})
+        outcome = evaluate_retraining(engine, deployment, as_of, sinks, routing[deployment_id])
+        outbox_ids += outcome.outbox_ids
         reasons = list(outcome.decision.reasons)
         context.log.info(
             f"{deployment_id}: retrain={outcome.decision.retrain} ({'; '.join(reasons)})"
@@ -98,6 +112,7 @@ def retraining_sensor(
         request = RetrainingRequest(deployment_id=deployment_id, reasons=reasons)
         requests.append(
             dg.RunRequest(
+                job_name=JOB_NAME,
                 run_key=outcome.dedup_key,
                 run_config=dg.RunConfig(ops={"retrain": request}),
                 tags={
@@ -105,6 +120,15 @@ def retraining_sensor(
                     "monitoring/deployment": deployment_id,
                     "monitoring/retraining_reasons": "; ".join(reasons)[:MAX_TAG_CHARS],
                 },
+            )
+        )
+    deliverable = outbox.select_rows(engine, ids=outbox_ids) if outbox_ids else []
+    if any(PENDING in (r["slack_status"], r["cloudwatch_status"]) for r in deliverable):
+        requests.append(
+            dg.RunRequest(
+                job_name=alert_delivery_job.name,
+                run_key=f"outbox:{min(outbox_ids)}-{max(outbox_ids)}",
+                tags={"monitoring/trigger": "retraining"},
             )
         )
     return dg.SensorResult(run_requests=requests, cursor=cursor)

@@ -23,6 +23,7 @@ from monitoring_pipelines.config import (
 from monitoring_pipelines.pipeline.baseline_performance import fit_baseline_performance
 from monitoring_pipelines.pipeline.drift import calibrate_baseline
 from monitoring_pipelines.pipeline.freshness import hours_freshness
+from monitoring_pipelines.pipeline.multivariate import fit_multivariate
 from monitoring_pipelines.quality import CheckOutcome, HourValidator
 from monitoring_pipelines.sources.base import BadLogFileError, LogSource, read_reference
 from monitoring_pipelines.sources.kafka import kafka_log_source
@@ -31,8 +32,10 @@ from monitoring_pipelines.sources.sql import SqlLogSource
 from monitoring_pipelines.stats.dataset import DatasetProfile, fit_baseline, profile_chunks
 from monitoring_pipelines.stats.duplicates import DuplicateCounter
 from monitoring_pipelines.stats.freshness import Freshness, FreshnessPolicy
+from monitoring_pipelines.stats.multivariate import ReconstructionModel
 from monitoring_pipelines.store.aggregates import read_baseline, write_profile
 from monitoring_pipelines.store.engine import checked_url, ensure_deployment_views
+from monitoring_pipelines.store.multivariate import read_model, write_model
 
 HOUR = timedelta(hours=1)
 PROFILE_THREADS_ENV = "MONITORING_PROFILE_THREADS"
@@ -125,16 +128,19 @@ def log_source(config: MonitorsConfig, deployment: DeploymentConfig) -> LogSourc
 def compute_baseline(
     config: MonitorsConfig, deployment: DeploymentConfig, engine: Engine
 ) -> DatasetProfile:
-    """Profile the reference data (fitting bin edges and categories) and store it, with the
-    baseline performance of the validation set when one is declared (the same version)."""
+    """Profile the reference data (fitting bin edges and categories, and the reconstruction
+    model of multivariate drift) and store it, with the baseline performance of the
+    validation set when one is declared (the same version)."""
     version = datetime.now(UTC)
     frame = read_reference(deployment.reference.path)
+    n_bins = config.setting(deployment, "n_bins")
     profile = fit_baseline(
         frame,
         deployment.monitored,
-        n_bins=config.setting(deployment, "n_bins"),
+        n_bins=n_bins,
         max_categories=config.setting(deployment, "max_categories"),
     )
+    profile, model, reason = fit_multivariate(deployment, frame, profile, n_bins)
     write_profile(
         engine,
         deployment.id,
@@ -143,6 +149,7 @@ def compute_baseline(
         is_baseline=True,
         response_columns=deployment.response_columns,
     )
+    write_model(engine, deployment.id, model, reason)
     calibrate_baseline(deployment, engine, frame, profile)
     fit_baseline_performance(deployment, engine, version)
     ensure_deployment_views(engine, [deployment.id])
@@ -157,14 +164,18 @@ def aggregate_window(
     end: datetime,
     baseline: DatasetProfile | None = None,
     validator: HourValidator | None = None,
+    model: ReconstructionModel | None = None,
 ) -> WindowSummary:
     """Profile one window of scoring logs on the baseline's edges and replace its stored rows.
 
     With a ``validator``, every chunk is also checked against the baseline's expectations;
     without one, a source that can profile the window itself (a PostgreSQL table, see
-    ``sources.sql_pushdown``) does, and no row is read.
+    ``sources.sql_pushdown``) does, and no row is read (nor a reconstruction error
+    computed: such hours have no ``__multivariate__`` profile). ``model`` (read with the
+    baseline when that is not given) gives each read row's reconstruction error.
     """
-    baseline = baseline or read_baseline(engine, deployment.id)
+    if baseline is None:
+        baseline, model = read_baseline(engine, deployment.id), read_model(engine, deployment.id)[0]
     if baseline is None:
         raise MissingBaselineError(
             f"deployment {deployment.id!r} has no baseline_statistics yet: materialize it first"
@@ -184,7 +195,8 @@ def aggregate_window(
         if validator is not None:
             validator.reset()
             chunks = validator.observe(chunks)
-        profile = profile_chunks(chunks, baseline, threads=profile_threads())
+        errors = model.errors if model is not None else None
+        profile = profile_chunks(chunks, baseline, threads=profile_threads(), errors=errors)
         accounted = source.dropped_rows()
         if counter is not None:
             accounted["duplicate_request_ids"] = counter.duplicates()
@@ -247,12 +259,14 @@ def profile_windows(
     baselines: dict[str, DatasetProfile | None] = {}
     sources: dict[str, LogSource] = {}
     validators: dict[str, HourValidator | None] = {}
+    models: dict[str, ReconstructionModel | None] = {}
     summaries = []
     failures: dict[tuple[str, datetime], str] = {}
     for index, (deployment_id, start) in enumerate(windows, start=1):
         deployment = config.deployment(deployment_id)
         if deployment_id not in baselines:
             baseline = baselines[deployment_id] = read_baseline(engine, deployment_id)
+            models[deployment_id] = read_model(engine, deployment_id)[0]
             sources[deployment_id] = log_source(config, deployment)
             validators[deployment_id] = (
                 HourValidator(deployment_id, baseline) if validate and baseline else None
@@ -266,6 +280,7 @@ def profile_windows(
                 start + HOUR,
                 baselines[deployment_id],
                 validators[deployment_id],
+                models[deployment_id],
             )
         except BadLogFileError as error:
             failures[(deployment_id, start)] = str(error)

@@ -25,17 +25,20 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from monitoring_pipelines.config import DeploymentConfig, MonitorsConfig, Role
+from monitoring_pipelines.pipeline.multivariate import multivariate_scores
 from monitoring_pipelines.stats.calibration import Calibration, calibrate
 from monitoring_pipelines.stats.dataset import DatasetProfile
 from monitoring_pipelines.stats.drift import DriftResult, insufficient
 from monitoring_pipelines.stats.metrics.registry import get_spec
 from monitoring_pipelines.stats.model_signals import ModelSignals, model_signals
+from monitoring_pipelines.stats.multivariate import ReconstructionModel
 from monitoring_pipelines.stats.references import Reference, describe_span
 from monitoring_pipelines.stats.scoring import default_metrics, score_window
 from monitoring_pipelines.stats.windows import merge_window, window_bounds
 from monitoring_pipelines.store.aggregates import read_baseline, read_windows
 from monitoring_pipelines.store.calibration import read_calibration, write_calibration
 from monitoring_pipelines.store.drift import write_drift_scores
+from monitoring_pipelines.store.multivariate import read_model
 
 HOUR = timedelta(hours=1)
 
@@ -126,11 +129,14 @@ def score_profile(
     baseline: DatasetProfile,
     window: DatasetProfile,
     calibration: Calibration | None = None,
+    model: ReconstructionModel | None = None,
 ) -> dict[str, tuple[DriftResult, ...]]:
     """Score one window with the deployment's drift settings, thresholds calibrated to the
-    window's size where the baseline has noise curves."""
+    window's size where the baseline has noise curves; with the baseline's reconstruction
+    ``model``, also the pseudo-column ``__multivariate__``."""
     settings = score_settings(config, deployment)
-    return score_window(baseline, window, **settings, calibration=calibration)
+    scores = score_window(baseline, window, **settings, calibration=calibration)
+    return multivariate_scores(deployment, scores, model, baseline, window, settings["min_rows"])
 
 
 def score_settings(config: MonitorsConfig, deployment: DeploymentConfig) -> dict[str, Any]:
@@ -203,6 +209,7 @@ def score_deployment_hours(
             f"deployment {deployment.id!r} has no baseline_statistics yet: materialize it first"
         )
     calibration = read_calibration(engine, deployment.id)
+    model = read_model(engine, deployment.id)[0]
     granularities = deployment.drift.granularities
     hours = sorted(hours)
     bounds = [window_bounds(h, g) for h in (hours[0], hours[-1]) for g in granularities]
@@ -222,7 +229,7 @@ def score_deployment_hours(
     results = []
     for granularity, window_start, window_end in windows:
         profile = merge_window(hourly, window_start, window_end)
-        scores = score_profile(config, deployment, baseline, profile, calibration)
+        scores = score_profile(config, deployment, baseline, profile, calibration, model)
         compared = {}
         for reference in references:
             span = reference.bounds(window_start, window_end)

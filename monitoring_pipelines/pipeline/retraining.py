@@ -23,6 +23,7 @@ from requests.adapters import HTTPAdapter
 from sqlalchemy import Engine, func, select
 from urllib3.util.retry import Retry
 
+from monitoring_pipelines.alerts.evaluate import Sinks, SlackRouting
 from monitoring_pipelines.config import DeploymentConfig, RetrainingConfig
 from monitoring_pipelines.stats.alert_policy import DriftRecord
 from monitoring_pipelines.stats.performance import primary_metric
@@ -37,10 +38,12 @@ from monitoring_pipelines.store.drift import read_drift_scores
 from monitoring_pipelines.store.performance import read_baseline_performance, window_values
 from monitoring_pipelines.store.schema import alerts
 
-RETRAINING = "retraining"
+RETRAINING = outbox.RETRAINING
 HOUR = timedelta(hours=1)
 LOOKBACK = timedelta(days=7)
 WEBHOOK_TIMEOUT_SECONDS = 30
+NO_SINKS = Sinks(slack=False, cloudwatch=False)
+NO_ROUTING = SlackRouting()
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,7 @@ class RetrainingOutcome:
     decision: RetrainingDecision
     dedup_key: str | None
     latest_window: datetime | None
+    outbox_ids: tuple[int, ...] = ()
 
 
 def policy_of(settings: RetrainingConfig) -> RetrainingPolicy:
@@ -91,10 +95,16 @@ def versus_baseline(
 
 
 def evaluate_retraining(
-    engine: Engine, deployment: DeploymentConfig, now: datetime
+    engine: Engine,
+    deployment: DeploymentConfig,
+    now: datetime,
+    sinks: Sinks = NO_SINKS,
+    routing: SlackRouting = NO_ROUTING,
 ) -> RetrainingOutcome:
     """Decide from the store as of ``now`` (the latest results' time) and, for a decision to
-    retrain outside the cooldown (wall-clock hours since the last recorded one), record it."""
+    retrain outside the cooldown (wall-clock hours since the last recorded one), record it:
+    a Slack row (``skipped`` with the reason when ``sinks`` cannot deliver it) and, with
+    CloudWatch on, a ``retraining_requested`` datum."""
     settings = deployment.retraining
     if settings is None:
         raise ValueError(f"deployment {deployment.id!r} has no retraining block in monitors.yaml")
@@ -112,23 +122,20 @@ def evaluate_retraining(
     latest = max((r.window_start for r in records), default=None)
     if not decision.retrain or _in_cooldown(engine, deployment.id, settings.cooldown_hours):
         return RetrainingOutcome(decision, None, latest)
-    key = f"{RETRAINING}|{deployment.id}|{(latest or now).isoformat()}"
-    entry = {
-        "dedup_key": key,
-        "deployment_id": deployment.id,
-        "kind": RETRAINING,
-        "severity": "warning",
-        "window_start": latest,
-        "window_end": latest + HOUR if latest else None,
-        "reason": "; ".join(decision.reasons)[: outbox.MAX_ERROR_CHARS],
-        "payload": {"reasons": list(decision.reasons), "dry_run": settings.dry_run},
-        "slack_status": outbox.SKIPPED,
-        "slack_last_error": "retraining decisions are not sent to Slack yet",
-        "cloudwatch_status": outbox.SKIPPED,
-        "cloudwatch_last_error": "retraining decisions are not sent to CloudWatch yet",
-    }
-    new = outbox.enqueue(engine, [entry])
-    return RetrainingOutcome(decision, key if new else None, latest)
+    window = latest or now.replace(minute=0, second=0, microsecond=0) - HOUR
+    channel = routing.channel_for("warning")
+    entries = outbox.retraining_entries(
+        deployment.id,
+        window,
+        decision.reasons,
+        settings.dry_run,
+        channel,
+        slack_skip=sinks.slack_skip(deployment.id, channel),
+        cloudwatch=sinks.cloudwatch,
+    )
+    new = outbox.enqueue(engine, entries)
+    key = entries[0]["dedup_key"]
+    return RetrainingOutcome(decision, key if new else None, latest, tuple(new))
 
 
 def _in_cooldown(engine: Engine, deployment_id: str, hours: float) -> bool:

@@ -17,7 +17,7 @@ from monitoring_pipelines.store.schema import aggregates, alerts
 from monitoring_pipelines.store.times import utc
 
 NO_DATA = "no_data"
-ALERT_KINDS = ("drift", "resolved", "no_data", "run_failure", "notice")
+ALERT_KINDS = ("drift", "resolved", "no_data", "run_failure", "notice", "performance", "retraining")
 
 
 @dataclass(frozen=True)

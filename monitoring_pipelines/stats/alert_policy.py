@@ -86,7 +86,7 @@ class ThresholdRule:
 class AlertSettings:
     """One deployment's alerting rules (from the ``alerts`` block of ``monitors.yaml``).
 
-    ``metrics`` / ``columns`` of None alert on all. ``rules`` (metric → rules) and
+    ``metrics`` / ``columns`` / ``references`` of None alert on all. ``rules`` (metric → rules) and
     ``column_rules`` (column → metric → rules) override the status mapping for that metric.
     """
 
@@ -97,6 +97,7 @@ class AlertSettings:
     min_severity: str = "warning"
     metrics: frozenset[str] | None = None
     columns: frozenset[str] | None = None
+    references: frozenset[str] | None = None
     cooldown: timedelta = timedelta(hours=6)
     no_data_cooldown: timedelta = timedelta(hours=6)
     notify_resolved: bool = True
@@ -125,6 +126,7 @@ class AlertSettings:
             "min_severity",
             "metrics",
             "columns",
+            "references",
             "cooldown_minutes",
             "no_data_cooldown_minutes",
             "notify_resolved",
@@ -139,7 +141,7 @@ class AlertSettings:
             for k in ("severity_by_status", "default_severity", "min_severity", "notify_resolved")
             if k in config
         }
-        for key in ("metrics", "columns"):
+        for key in ("metrics", "columns", "references"):
             if config.get(key) is not None:
                 kwargs[key] = frozenset(config[key])
         if "cooldown_minutes" in config:
@@ -171,8 +173,10 @@ class AlertSettings:
         return self.default_severity if record.drifted else None
 
     def watches(self, record: DriftRecord) -> bool:
-        return (self.metrics is None or record.metric in self.metrics) and (
-            self.columns is None or record.column_name in self.columns
+        return (
+            (self.metrics is None or record.metric in self.metrics)
+            and (self.columns is None or record.column_name in self.columns)
+            and (self.references is None or record.reference in self.references)
         )
 
 
@@ -306,7 +310,10 @@ def _judge(
     record: DriftRecord, settings: AlertSettings, previous: LastAlert | None
 ) -> tuple[Alert | None, str]:
     if not settings.watches(record):
-        return None, f"{record.metric} on {record.column_name} is not watched"
+        return (
+            None,
+            f"{record.metric} on {record.column_name} against {record.reference} is not watched",
+        )
     if record.status in INDETERMINATE_STATUSES:
         return None, f"status {record.status}: nothing to judge"
     if previous is not None and record.window_start <= previous.window_start:

@@ -2,7 +2,8 @@
 
 ``value_counts`` holds user values only (a category called ``__other__`` is one of them);
 what the cap folded is in ``other_counts``. A discrete numerical column keeps its exact
-value counts there too, keyed by the value's shortest round-trip text (``repr``).
+value counts there too, keyed by the value's shortest round-trip text (``repr``). The rows'
+reconstruction errors (multivariate drift) are the numerical pseudo-column ``__multivariate__``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import UTC, datetime
 import numpy as np
 from sqlalchemy import Engine, func, select
 
-from monitoring_pipelines.stats.dataset import DatasetProfile
+from monitoring_pipelines.stats.dataset import MULTIVARIATE, DatasetProfile
 from monitoring_pipelines.stats.profile import (
     CategoricalProfile,
     ColumnProfile,
@@ -83,11 +84,20 @@ def column_row(name: str, profile: ColumnProfile, row_count: int, is_response: b
 
 
 def profile_rows(profile: DatasetProfile, response_columns: Collection[str] = ()) -> list[dict]:
-    """Rows for every column of a dataset profile."""
+    """Rows for every column of a dataset profile (and its reconstruction errors)."""
+    columns = dict(profile.columns)
+    if profile.multivariate is not None:
+        columns[MULTIVARIATE] = profile.multivariate
     return [
         column_row(name, p, profile.row_count, name in response_columns)
-        for name, p in profile.columns.items()
+        for name, p in columns.items()
     ]
+
+
+def _dataset(row_count: int, columns: dict[str, ColumnProfile]) -> DatasetProfile:
+    """A dataset profile from stored column profiles, the pseudo-column set apart."""
+    multivariate = columns.pop(MULTIVARIATE, None)
+    return DatasetProfile(row_count=row_count, columns=columns, multivariate=multivariate)
 
 
 def column_profile(row, reference: tuple = ()) -> ColumnProfile:
@@ -170,9 +180,12 @@ def write_profile(
 def reference_values(baseline: DatasetProfile) -> dict[str, tuple]:
     """Per column, the baseline's categories (or discrete values) a window is counted on:
     what :func:`column_profile` needs to rebuild a window's profile."""
+    columns = dict(baseline.columns)
+    if baseline.multivariate is not None:
+        columns[MULTIVARIATE] = baseline.multivariate
     return {
         name: tuple(p.counts) if isinstance(p, CategoricalProfile) else tuple(p.values or ())
-        for name, p in baseline.columns.items()
+        for name, p in columns.items()
     }
 
 
@@ -193,7 +206,7 @@ def read_baseline(engine: Engine, deployment_id: str) -> DatasetProfile | None:
     if not rows:
         return None
     columns = {row["column_name"]: column_profile(row) for row in rows}
-    return DatasetProfile(row_count=int(rows[0]["row_count"]), columns=columns)
+    return _dataset(int(rows[0]["row_count"]), columns)
 
 
 def read_windows(
@@ -224,10 +237,7 @@ def read_windows(
             row, categories.get(row["column_name"], ())
         )
         counts[moment] = int(row["row_count"])
-    return {
-        moment: DatasetProfile(row_count=counts[moment], columns=columns)
-        for moment, columns in windows.items()
-    }
+    return {moment: _dataset(counts[moment], columns) for moment, columns in windows.items()}
 
 
 def read_hour_volumes(

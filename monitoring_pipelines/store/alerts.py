@@ -24,6 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from monitoring_pipelines.stats.alert_policy import DRIFT, RESOLVED, Alert, LastAlert, history_key
 from monitoring_pipelines.stats.no_data_policy import QuietHour
+from monitoring_pipelines.stats.performance_alerts import LastPerformanceAlert, PerformanceAlert
 from monitoring_pipelines.stats.references import TRAINING
 from monitoring_pipelines.store.aggregates import utc
 from monitoring_pipelines.store.schema import alerts, model_performance
@@ -36,7 +37,9 @@ METRICS = "metrics"
 RUN_FAILURE = "run_failure"
 NOTICE = "notice"
 NO_DATA = "no_data"
-KINDS = (DRIFT, RESOLVED, NO_DATA, RUN_FAILURE, NOTICE, METRICS)
+PERFORMANCE = "performance"
+RETRAINING = "retraining"
+KINDS = (DRIFT, RESOLVED, NO_DATA, RUN_FAILURE, NOTICE, METRICS, PERFORMANCE, RETRAINING)
 EXACTLY_ONCE, AT_MOST_ONCE, AT_LEAST_ONCE = "exactly_once", "at_most_once", "at_least_once"
 ALL_DEPLOYMENTS = "all"
 MAX_ERROR_CHARS = 1000
@@ -163,6 +166,126 @@ def metrics_entry(
         "slack_status": SKIPPED,
         "cloudwatch_status": PENDING,
     }
+
+
+def performance_entry(
+    alert: PerformanceAlert,
+    slack_channel: str | None = None,
+    payload: Mapping[str, Any] | None = None,
+    slack_skip: str | None = None,
+) -> dict[str, Any]:
+    """An outbox row for a window whose performance crossed a rule (Slack only), once per
+    window, metric and severity."""
+    start = utc(alert.window_start)
+    return {
+        "dedup_key": f"{PERFORMANCE}|{alert.deployment_id}|hour|{start.isoformat()}|"
+        f"{alert.metric}|{alert.severity}",
+        "deployment_id": alert.deployment_id,
+        "kind": PERFORMANCE,
+        "severity": alert.severity,
+        "window_start": start,
+        "window_end": utc(alert.window_end),
+        "granularity": "hour",
+        "metric": alert.metric,
+        "value": alert.value,
+        "threshold": alert.threshold,
+        "status": "degraded",
+        "reason": alert.reason[:MAX_ERROR_CHARS],
+        "payload": dict(payload) if payload else None,
+        "slack_channel": slack_channel,
+        **_slack(slack_skip),
+        "cloudwatch_status": SKIPPED,
+    }
+
+
+def last_performance(engine: Engine, deployment_ids: Iterable[str]) -> list[LastPerformanceAlert]:
+    """Each deployment's and metric's latest performance alert (the cooldown history)."""
+    query = (
+        select(alerts.c.deployment_id, alerts.c.metric, alerts.c.severity, alerts.c.window_start)
+        .where(alerts.c.kind == PERFORMANCE, alerts.c.deployment_id.in_(list(deployment_ids)))
+        .order_by(alerts.c.window_start, alerts.c.id)
+    )
+    last: dict[tuple[str, str], LastPerformanceAlert] = {}
+    with engine.connect() as conn:
+        for row in conn.execute(query):
+            last[(row.deployment_id, row.metric)] = LastPerformanceAlert(
+                row.deployment_id, row.metric, row.severity, utc(row.window_start)
+            )
+    return list(last.values())
+
+
+def performance_metrics_entry(
+    deployment_id: str,
+    window_start: datetime,
+    window_end: datetime,
+    performance: Mapping[str, float],
+    labels_through: datetime | None,
+) -> dict[str, Any]:
+    """An outbox row with one hour's performance datums for CloudWatch (accuracy or RMSE,
+    estimated accuracy, latency p95, labelled rows), once per computation of the hour: a
+    recomputation with later labels (a newer ``labels_through``) sends the hour again."""
+    through = utc(labels_through).isoformat() if labels_through else "none"
+    start = utc(window_start)
+    return {
+        "dedup_key": f"{deployment_id}|hour|{start.isoformat()}|{METRICS}|performance|{through}",
+        "deployment_id": deployment_id,
+        "kind": METRICS,
+        "severity": "info",
+        "window_start": start,
+        "window_end": utc(window_end),
+        "granularity": "hour",
+        "cloudwatch": {"performance": {k: float(v) for k, v in performance.items()}},
+        "slack_status": SKIPPED,
+        "cloudwatch_status": PENDING,
+    }
+
+
+def retraining_entries(
+    deployment_id: str,
+    window_start: datetime,
+    reasons: Sequence[str],
+    dry_run: bool,
+    slack_channel: str | None = None,
+    *,
+    slack_skip: str | None = None,
+    cloudwatch: bool = True,
+) -> list[dict[str, Any]]:
+    """A decision to retrain: the Slack row (kind ``retraining``, reasons in ``reason`` and
+    ``payload``) and, when CloudWatch is on, a metrics row with ``retraining_requested`` = 1."""
+    start = utc(window_start)
+    key = f"{RETRAINING}|{deployment_id}|{start.isoformat()}"
+    entries = [
+        {
+            "dedup_key": key,
+            "deployment_id": deployment_id,
+            "kind": RETRAINING,
+            "severity": "warning",
+            "window_start": start,
+            "window_end": start + timedelta(hours=1),
+            "granularity": "hour",
+            "reason": "; ".join(reasons)[:MAX_ERROR_CHARS],
+            "payload": {"reasons": list(reasons), "dry_run": dry_run},
+            "slack_channel": slack_channel,
+            **_slack(slack_skip),
+            "cloudwatch_status": SKIPPED,
+        }
+    ]
+    if cloudwatch:
+        entries.append(
+            {
+                "dedup_key": f"{key}|{METRICS}",
+                "deployment_id": deployment_id,
+                "kind": METRICS,
+                "severity": "info",
+                "window_start": start,
+                "window_end": start + timedelta(hours=1),
+                "granularity": "hour",
+                "cloudwatch": {"retraining_requested": 1.0},
+                "slack_status": SKIPPED,
+                "cloudwatch_status": PENDING,
+            }
+        )
+    return entries
 
 
 def run_failure_entry(
@@ -539,17 +662,18 @@ def recent_history(engine: Engine, deployment_id: str | None, since: datetime) -
 def window_performance(
     engine: Engine, deployment_id: str, window_start: datetime, window_end: datetime
 ) -> list[dict[str, Any]]:
-    """``model_performance`` rows of one window (metric, value, n_labelled), for messages."""
+    """``model_performance`` rows of one window (metric, value, n_labelled, kind, details):
+    realized and estimated, for messages."""
+    table = model_performance.c
     query = (
-        select(
-            model_performance.c.metric, model_performance.c.value, model_performance.c.n_labelled
-        )
+        select(table.metric, table.value, table.n_labelled, table.kind, table.details)
         .where(
-            model_performance.c.deployment_id == deployment_id,
-            model_performance.c.window_start == utc(window_start),
-            model_performance.c.window_end == utc(window_end),
-            model_performance.c.value.is_not(None),
+            table.deployment_id == deployment_id,
+            table.window_start == utc(window_start),
+            table.window_end == utc(window_end),
+            table.kind.in_(("realized", "estimated")),
+            table.value.is_not(None),
         )
-        .order_by(model_performance.c.metric)
+        .order_by(table.kind, table.metric)
     )
     return _fetch(engine, query)

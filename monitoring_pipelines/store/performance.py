@@ -28,6 +28,7 @@ from monitoring_pipelines.store.times import utc
 from monitoring_pipelines.store.windows import Window
 
 REALIZED = "realized"
+ESTIMATED = "estimated"
 BASELINE = "baseline"
 VS_BASELINE = "vs_baseline"
 LATENCY_QUANTILES = {"latency_p50": 0.5, "latency_p95": 0.95, "latency_p99": 0.99}
@@ -261,3 +262,61 @@ def merged_latency(
     for sketch in sketches[1:]:
         merged = merged.merge(sketch)
     return merged
+
+
+@dataclass(frozen=True)
+class WindowPerformance:
+    """One stored hour as judges read it: realized and estimated values, labels, baseline."""
+
+    deployment_id: str
+    window_start: datetime
+    window_end: datetime
+    realized: dict[str, float]
+    estimated: dict[str, float]
+    n_labelled: int
+    labels_through: datetime | None
+    baseline: float | None
+
+
+def read_window_performance(
+    engine: Engine, deployment_id: str, start: datetime
+) -> WindowPerformance | None:
+    """The hour starting at ``start`` (realized and estimated rows), or None if not stored."""
+    table = model_performance.c
+    query = select(
+        table.kind,
+        table.metric,
+        table.value,
+        table.details,
+        table.n_labelled,
+        table.labels_through,
+        table.window_end,
+    ).where(
+        table.deployment_id == deployment_id,
+        table.window_start == utc(start),
+        table.kind.in_((REALIZED, ESTIMATED)),
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    if not rows:
+        return None
+    values: dict[str, dict[str, float]] = {REALIZED: {}, ESTIMATED: {}}
+    n_labelled, through, end, baseline = 0, None, utc(rows[0].window_end), None
+    for row in rows:
+        if row.kind == REALIZED:
+            n_labelled = int(row.n_labelled)
+            through = utc(row.labels_through) if row.labels_through else None
+        if row.value is not None:
+            values[row.kind][row.metric] = float(row.value)
+        if row.metric == VS_BASELINE and row.details:
+            baseline = float(row.details["baseline"])
+    return WindowPerformance(
+        deployment_id,
+        utc(start),
+        end,
+        values[REALIZED],
+        values[ESTIMATED],
+        n_labelled,
+        through,
+        baseline,
+    )

@@ -124,6 +124,20 @@ calibration = Table(
     UniqueConstraint("deployment_id", "column_name", "metric", name="uq_calibration_column_metric"),
 )
 
+# Each deployment's reconstruction model for multivariate drift (``stats.multivariate``), fitted
+# with the baseline: the JSON form of the model, or null and the reason it has none. Replaced
+# with the baseline.
+multivariate_models = Table(
+    "multivariate_models",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("deployment_id", String(48), nullable=False),
+    Column("model", NullableJson, nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("computed_at", Timestamp, nullable=False),
+    UniqueConstraint("deployment_id", name="uq_multivariate_models_deployment"),
+)
+
 model_performance = Table(
     "model_performance",
     metadata,

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from monitoring_pipelines.alerts.delivery import deliver_pending
 from monitoring_pipelines.alerts.evaluate import SlackRouting, enqueue_drift
 from monitoring_pipelines.alerts.listing import format_alerts
-from monitoring_pipelines.stats.alert_policy import AlertSettings, DriftRecord
+from monitoring_pipelines.stats.alert_policy import AlertSettings, DriftRecord, decide_alerts
 from monitoring_pipelines.store import alerts as outbox
 
 HOUR = timedelta(hours=1)
@@ -96,3 +96,11 @@ def test_each_reference_alerts_resolves_and_is_named(
     assert ("max_drift_score", (model,)) in dimensions
     assert ("max_drift_score", (model, ("Reference", "last_week"))) in dimensions
     assert not any(("Reference", "training") in dims for _, dims in dimensions)
+
+
+def test_alerts_can_keep_to_one_reference():
+    settings = {"credit_risk": AlertSettings.from_mapping({"references": ["last_week"]})}
+    decision = decide_alerts(records(1), settings, [])
+    assert [a.reference for a in decision.alerts] == ["last_week"]
+    [held] = decision.suppressed
+    assert held.reason == "psi on age against training is not watched"

@@ -80,7 +80,7 @@ def test_one_message_for_a_window_reads_at_a_glance():
         " · psi 0.27 vs 0.1 significant",
         ":large_orange_circle: *region*  psi 0.12 vs 0.1 moderate",
     ]  # fmt: skip
-    assert blocks[3]["text"]["text"] == "*accuracy* 0.912 (1,203 labelled)"
+    assert blocks[3]["text"]["text"] == "*Performance* (1,203 labelled): accuracy 0.912"
     buttons = {e["text"]["text"]: e["url"] for e in blocks[4]["elements"]}
     assert buttons == {
         "Open in Dagster": f"{UI_URL}/assets/drift_scores?view=partitions"

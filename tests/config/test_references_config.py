@@ -7,11 +7,13 @@ from datetime import UTC, datetime
 import pytest
 
 from monitoring_pipelines.config import ConfigError, parse_config
+from monitoring_pipelines.stats.alert_policy import AlertSettings
 from monitoring_pipelines.stats.references import Reference
 
 
-def _config(references: list | None = None) -> dict:
+def _config(references: list | None = None, alerted: list | None = None) -> dict:
     drift = {} if references is None else {"references": references}
+    alerts = {} if alerted is None else {"references": alerted}
     return {
         "deployments": [
             {
@@ -25,6 +27,7 @@ def _config(references: list | None = None) -> dict:
                     {"name": "country", "type": "categorical"},
                 ],
                 "drift": drift,
+                "alerts": alerts,
             }
         ]
     }
@@ -102,3 +105,16 @@ def test_bad_references_name_the_field(references, message):
 def test_a_scoped_column_must_be_monitored():
     with pytest.raises(ConfigError, match=r"drift\.references\[0\]\.columns names .*'amout'"):
         _references([{"kind": "last_week", "columns": ["amout"]}])
+
+
+def test_alerts_may_keep_to_some_references():
+    config = parse_config(_config(["last_week"], alerted=["last_week"]))
+    settings = AlertSettings.from_mapping(config.deployments[0].alerts)
+    assert settings.references == frozenset({"last_week"})
+    assert (
+        AlertSettings.from_mapping(parse_config(_config()).deployments[0].alerts).references is None
+    )
+    with pytest.raises(ConfigError, match=r"deployments\[0\]: alerts\.references names "
+                       r"reference\(s\) \['launch'\] that drift\.references does not score "
+                       r"\(scored: last_week, training\)"):  # fmt: skip
+        parse_config(_config(["last_week"], alerted=["training", "launch"]))

@@ -41,6 +41,7 @@ EXPECTED = {
     "sensors": [
         "drift_threshold_sensor",
         "late_labels_sensor",
+        "model_performance_sensor",
         "monitoring_run_failure_sensor",
         "retraining_sensor",
     ],

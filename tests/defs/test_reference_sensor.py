@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from monitoring_pipelines.defs.metadata import hour_drift_metadata
+from monitoring_pipelines.pipeline.drift import WindowScores
 from monitoring_pipelines.stats.drift import DriftResult
 from monitoring_pipelines.store import alerts as outbox
 from monitoring_pipelines.store.drift import write_drift_scores
@@ -68,3 +70,20 @@ def test_a_stable_reference_does_not_hide_the_other(harness):
         ("training", 0),
         ("last_week", 1),
     ]
+
+
+def test_the_ui_metadata_counts_drifted_columns_per_reference():
+    stable, drifted = _psi(0.03, "no_drift"), _psi(0.42, "significant")
+    hour = WindowScores(
+        "model_a",
+        "hour",
+        T0,
+        T0 + HOUR,
+        400,
+        {"age": drifted, "income": stable},
+        references={"last_week": {"age": stable, "income": drifted}},
+    )
+    metadata = hour_drift_metadata(hour)
+    assert metadata["drifted_column_names"].value == ["age"]
+    assert metadata["drifted_columns_last_week"].value == 1
+    assert metadata["drifted_column_names_last_week"].value == ["income"]

@@ -14,6 +14,7 @@ import pytest
 import yaml
 from sqlalchemy import select
 
+from monitoring_pipelines.defs.alert_resources import alert_resources
 from monitoring_pipelines.defs.resources import MonitorsResource, StoreResource
 from monitoring_pipelines.defs.retraining import retraining_job, retraining_sensor
 from monitoring_pipelines.stats.latency_sketch import LatencySketch
@@ -21,7 +22,7 @@ from monitoring_pipelines.stats.performance import Performance
 from monitoring_pipelines.store.engine import get_engine
 from monitoring_pipelines.store.performance import write_performance
 from monitoring_pipelines.store.schema import alerts
-from tests.fakes.credentials import fake_secret
+from tests.fakes.credentials import fake_secret, fake_slack_token
 
 T0 = datetime(2026, 11, 5, 8, tzinfo=UTC)
 H = timedelta(hours=1)
@@ -53,10 +54,11 @@ def hour(engine, start: datetime, accuracy: float) -> None:
     write_performance(engine, "fraud", start, start + H, performance, LatencySketch(), start)
 
 
-def tick(url: str, config: str, cursor: str | None):
+def tick(url: str, config: str, cursor: str | None, env: dict | None = None):
     resources = {
         "store": StoreResource(database_url=url),
         "monitors": MonitorsResource(path=config),
+        **alert_resources(env or {}),
     }
     with dg.build_sensor_context(cursor=cursor, resources=resources) as context:
         return retraining_sensor(context)
@@ -88,6 +90,20 @@ def test_a_drop_requests_one_run_then_the_cooldown_holds(tmp_path, sqlite_url):
     later = tick(sqlite_url, config, result.cursor)
     assert later.run_requests == [] and len(retraining_rows(engine)) == 1  # cooldown
     assert tick(sqlite_url, config, later.cursor).skip_reason  # nothing new
+
+
+def test_with_slack_the_decision_is_delivered_by_the_alert_job(tmp_path, sqlite_url, monkeypatch):
+    engine = get_engine(sqlite_url)
+    config = write_config(tmp_path, {**RULES, "dry_run": True})
+    env = {"SLACK_BOT_TOKEN": fake_slack_token(), "SLACK_CHANNEL": "C0MODELS1"}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    hour(engine, T0, 0.5)
+    result = tick(sqlite_url, config, None, env)
+    (request,) = result.run_requests  # dry run: no retraining run, only the delivery
+    assert request.job_name == "alert_delivery_job"
+    (row,) = retraining_rows(engine)
+    assert (row.slack_status, row.slack_channel) == ("pending", None)
 
 
 def test_dry_run_records_the_decision_and_requests_no_run(tmp_path, sqlite_url):

@@ -4,7 +4,10 @@ outbox → alert job.
 The cursor (``commit_seq:N``) is the last ``written_windows`` commit_seq judged. commit_seq
 order is commit order (``store.windows``), so a window whose run commits after a later one
 was judged is still judged, once; a rewritten window is read again (and enqueues nothing
-new: the outbox deduplicates). A tick reads at most ``batch_size`` rows (whole windows only).
+new: the outbox deduplicates). A window commits the rows of every reference it was compared
+with (training, last_week, ...) together, so each (window, reference) is judged once, and
+the reference is part of each alert's dedup key and history. A tick reads at most
+``batch_size`` rows (whole windows only).
 Only hourly windows are judged: the rolled-up ones (day, week, ...) would collide with the
 hourly cooldown history. When nothing new was enqueued but deliveries failed earlier, a retry
 run is requested at most once per ``retry_minutes``.

@@ -1,0 +1,102 @@
+"""One performance-sensor tick without Dagster: new hours → rules → outbox.
+
+For each newly written ``model_performance`` hour: the CloudWatch datums (accuracy or RMSE,
+estimated accuracy, latency p95, labelled rows; when CloudWatch is on), and the performance
+alerts its ``performance_alerts`` rules decide (``stats.performance_alerts``, cooldown from
+the outbox's history), ``skipped`` at once when Slack cannot deliver them. Re-running a tick
+enqueues nothing new: dedup keys are unique.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from monitoring_pipelines.alerts.evaluate import Sinks, SlackRouting
+from monitoring_pipelines.config import MonitorsConfig
+from monitoring_pipelines.stats.performance import primary_metric
+from monitoring_pipelines.stats.performance_alerts import (
+    PerformanceAlert,
+    WindowNumbers,
+    decide_performance_alerts,
+)
+from monitoring_pipelines.store import alerts as outbox
+from monitoring_pipelines.store.performance import WindowPerformance, read_window_performance
+from monitoring_pipelines.store.windows import WrittenWindow
+
+CLOUDWATCH_METRICS = ("accuracy", "rmse", "latency_p95")
+ALL_SINKS = Sinks()
+
+
+@dataclass(frozen=True)
+class PerformanceTick:
+    """What a tick decided and enqueued, and how many new rows a delivery can send."""
+
+    alerts: tuple[PerformanceAlert, ...]
+    alert_ids: tuple[int, ...]
+    metrics_ids: tuple[int, ...]
+    deliverable: int
+
+
+def cloudwatch_values(window: WindowPerformance) -> dict[str, float]:
+    """The hour's CloudWatch numbers: accuracy or RMSE, estimated accuracy, latency p95,
+    labelled rows."""
+    values = {m: window.realized[m] for m in CLOUDWATCH_METRICS if m in window.realized}
+    if "accuracy" in window.estimated:
+        values["estimated_accuracy"] = window.estimated["accuracy"]
+    return values | {"labelled_rows": float(window.n_labelled)}
+
+
+def enqueue_performance(
+    engine: Engine,
+    config: MonitorsConfig,
+    windows: Sequence[WrittenWindow],
+    routing: Mapping[str, SlackRouting],
+    sinks: Sinks = ALL_SINKS,
+) -> PerformanceTick:
+    """Judge and enqueue the newly written hours of configured deployments."""
+    stored: list[WindowPerformance] = []
+    for written in windows:
+        if written.deployment_id in config.ids:
+            window = read_window_performance(engine, written.deployment_id, written.window_start)
+            if window is not None:
+                stored.append(window)
+    rules, numbers = {}, []
+    for window in stored:
+        deployment = config.deployment(window.deployment_id)
+        if deployment.performance_alerts is None:
+            continue
+        rules[deployment.id] = deployment.performance_alerts.rules()
+        task = deployment.labels.task if deployment.labels else "binary"
+        numbers.append(
+            WindowNumbers(
+                window.deployment_id,
+                window.window_start,
+                window.window_end,
+                window.realized,
+                window.estimated,
+                window.n_labelled,
+                primary_metric(task),
+                window.baseline,
+            )
+        )
+    history = outbox.last_performance(engine, rules) if rules else []
+    decided = decide_performance_alerts(numbers, rules, history)
+    entries = []
+    for alert in decided:
+        channel = routing.get(alert.deployment_id, SlackRouting()).channel_for(alert.severity)
+        skip = sinks.slack_skip(alert.deployment_id, channel)
+        entries.append(outbox.performance_entry(alert, channel, slack_skip=skip))
+    alert_ids = outbox.enqueue(engine, entries)
+    metrics = [
+        outbox.performance_metrics_entry(
+            w.deployment_id, w.window_start, w.window_end, cloudwatch_values(w), w.labels_through
+        )
+        for w in stored
+    ]
+    metrics_ids = outbox.enqueue(engine, metrics) if sinks.cloudwatch else []
+    new_rows = outbox.select_rows(engine, ids=alert_ids) if alert_ids else []
+    deliverable = len(metrics_ids) + sum(r["slack_status"] == outbox.PENDING for r in new_rows)
+    return PerformanceTick(tuple(decided), tuple(alert_ids), tuple(metrics_ids), deliverable)

@@ -1,0 +1,86 @@
+"""Block Kit messages for a performance drop (a window's numbers crossed a rule) and for a
+retraining decision (its reasons, and whether it was a dry run), in the style of
+``slack_messages``: escaped text, a header whose block id is the message's marker."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from monitoring_pipelines.alerts.slack_messages import (
+    ICONS,
+    MAX_FALLBACK,
+    MAX_NAME,
+    Links,
+    _buttons,
+    _clip,
+    _header,
+    escape,
+    performance_lines,
+    window_text,
+)
+
+MAX_REASONS = 20
+NO_LINKS = Links()
+
+
+def _section(text: str) -> dict:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
+
+
+def performance_message(
+    rows: Sequence[Mapping[str, Any]],
+    links: Links = NO_LINKS,
+    *,
+    performance: Sequence[Mapping[str, Any]] = (),
+    drifted: Sequence[str] = (),
+) -> dict:
+    """One performance alert: the crossed rule, the window's numbers beside its drift."""
+    row = rows[0]
+    deployment, severity = row["deployment_id"], row["severity"]
+    title = f"{severity.capitalize()} performance · {deployment} · {window_text(row)}"
+    reason = escape(_clip(row["reason"] or "", 500))
+    columns = ", ".join(escape(_clip(c, MAX_NAME)) for c in drifted[:10])
+    more = f" (+{len(drifted) - 10} more)" if len(drifted) > 10 else ""
+    drift = f"*Drift*: {len(drifted)} drifted column(s)" + (f": {columns}{more}" if drifted else "")
+    fields = [
+        f"*Severity*\n{ICONS[severity]} {severity}",
+        f"*Deployment*\n{escape(deployment)}",
+        f"*Window*\n{window_text(row)} ({escape(row['granularity'] or 'hour')})",
+        f"*Metric*\n{escape(_clip(row['metric'] or '', MAX_NAME))}",
+    ]
+    blocks = [
+        _header(title, [r["dedup_key"] for r in rows]),
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
+        _section(f"{ICONS[severity]} {reason}"),
+        *([_section("\n".join(lines))] if (lines := performance_lines(performance)) else []),
+        _section(drift),
+        *_buttons(("Open in Dagster", links.asset(deployment, row["window_start"]))),
+    ]
+    return {"text": _clip(f"{escape(title)}: {reason}", MAX_FALLBACK), "blocks": blocks}
+
+
+def retraining_message(row: Mapping[str, Any], links: Links = NO_LINKS) -> dict:
+    """A decision to retrain: the deployment, the window it was decided on, every reason,
+    and whether a retraining run was requested or it was a dry run."""
+    payload = row.get("payload") or {}
+    reasons = list(payload.get("reasons") or [row["reason"] or ""])
+    dry_run = bool(payload.get("dry_run"))
+    action = "dry run: recorded, no run requested" if dry_run else "retraining run requested"
+    title = f"Retraining {'(dry run) ' if dry_run else ''}· {row['deployment_id']}"
+    lines = [f"• {escape(_clip(reason, 400))}" for reason in reasons[:MAX_REASONS]]
+    if len(reasons) > MAX_REASONS:
+        lines.append(f"(+{len(reasons) - MAX_REASONS} more)")
+    fields = [
+        f"*Deployment*\n{escape(row['deployment_id'])}",
+        f"*Decided on*\n{window_text(row)}",
+        f"*Action*\n{action}",
+    ]
+    blocks = [
+        _header(title, [row["dedup_key"]]),
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
+        _section("*Why*\n" + "\n".join(lines)),
+        *_buttons(("Open in Dagster", links.asset(row["deployment_id"], row["window_start"]))),
+    ]
+    text = f"{escape(title)}: {escape(_clip('; '.join(reasons), 600))}"
+    return {"text": _clip(text, MAX_FALLBACK), "blocks": blocks}
