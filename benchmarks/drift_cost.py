@@ -3,8 +3,9 @@
 Setup (not timed): a SQLite store holding, for each synthetic deployment, a baseline
 and one hour of aggregates over 40 numerical and 10 categorical columns. Timed: the
 default metric set with ``score_window`` on profiles already in memory; the asset's
-path ``score_deployment_hours`` (read baseline and hour, score, write ``drift_scores``)
-for the hour only (the target) and for every configured window (as shipped); then the
+path ``score_windows`` over every deployment's hour (read baselines and hours, score in one
+batch, write ``drift_scores`` in one transaction) for the hour only and for every configured
+window (as shipped); then the
 real ``drift_threshold_sensor`` ticking until its cursor is past all the new rows (it
 judges the hourly ones), evaluated through ``build_sensor_context``.
 """
@@ -30,7 +31,7 @@ from monitoring_pipelines.defs.sensors.drift_threshold import (
     JUDGED_GRANULARITY,
     SENSOR_NAME,
 )
-from monitoring_pipelines.pipeline.drift import score_deployment_hours
+from monitoring_pipelines.pipeline.drift import score_windows
 from monitoring_pipelines.stats.dataset import DatasetProfile, fit_baseline, profile_frame
 from monitoring_pipelines.stats.scoring import score_window
 from monitoring_pipelines.store.aggregates import write_profile
@@ -53,7 +54,7 @@ def _columns() -> dict[str, str]:
     return kinds
 
 
-def _frame(n_rows: int, seed: int, shift: float) -> pd.DataFrame:
+def frame(n_rows: int, seed: int, shift: float) -> pd.DataFrame:
     halves = [
         make_table(n_rows, seed + i, shift).drop_columns([TIMESTAMP]).to_pandas().add_suffix(copy)
         for i, copy in enumerate(("_a", "_b"))
@@ -90,11 +91,11 @@ def write_aggregates(
     """Store every deployment's baseline and one hour; return both profiles per deployment."""
     engine = get_engine(url)
     kinds = _columns()
-    baseline = fit_baseline(_frame(reference_rows, 1, 0.0), kinds)
+    baseline = fit_baseline(frame(reference_rows, 1, 0.0), kinds)
     profiles = {}
     for index, deployment in enumerate(config.deployments):
         shift = 0.3 * index / len(config.deployments)
-        window = profile_frame(_frame(window_rows, 100 + 2 * index, shift), baseline)
+        window = profile_frame(frame(window_rows, 100 + 2 * index, shift), baseline)
         write_profile(engine, deployment.id, HOUR, baseline, is_baseline=True)
         write_profile(
             engine, deployment.id, HOUR, window, is_baseline=False, window_end=HOUR + timedelta(1)
@@ -156,18 +157,15 @@ def drift_cost(
         engine = get_engine(home.store_url)
         in_memory, scores = _timed(lambda: [score_window(b, w) for b, w in profiles.values()])
         results = sum(len(r) for s in scores for r in s.values())
-        hour_only, _ = _timed(
-            lambda: [
-                score_deployment_hours(config, engine, _hour_only(d), [HOUR])
-                for d in config.deployments
-            ]
+        hours = [(d.id, HOUR) for d in config.deployments]
+        hour_config = config.model_copy(
+            update={"deployments": [_hour_only(d) for d in config.deployments]}
         )
-        shipped, windows = _timed(
-            lambda: [score_deployment_hours(config, engine, d, [HOUR]) for d in config.deployments]
-        )
+        hour_only, _ = _timed(lambda: score_windows(hour_config, engine, hours))
+        shipped, windows = _timed(lambda: score_windows(config, engine, hours))
         defs = build_definitions(config, str(folder / "monitors.yaml"))
         ticks, rows, hourly = sensor_ticks(defs, home.instance, home.store_url)
-    granularities = len(windows[0])
+    granularities = len(windows) // deployments
     return [
         Row(
             part,
@@ -176,7 +174,7 @@ def drift_cost(
         ),
         Row(
             part,
-            "score_deployment_hours, hour window: read baseline + hour from SQLite, score, "
+            "score_windows, hour window: read baselines + hours from SQLite, score, "
             "write drift_scores",
             f"{hour_only:.3f} s ({hour_only / deployments * 1000:.1f} ms per deployment)",
             f"scoring is {in_memory / hour_only:.0%} of it",
@@ -185,7 +183,7 @@ def drift_cost(
         ),
         Row(
             part,
-            f"score_deployment_hours as shipped ({granularities} windows per hour: "
+            f"score_windows as shipped ({granularities} windows per hour: "
             "hour, trailing 24 h, day, week)",
             f"{shipped:.3f} s ({shipped / deployments * 1000:.1f} ms per deployment)",
         ),

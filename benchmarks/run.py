@@ -1,6 +1,6 @@
 """``make bench``: run the benchmark parts, print one table of figures and ratios, save it.
 
-Usage: ``.venv/bin/python -m benchmarks.run [--quick] [--parts 1,2,3,4,5,6,7,8] [--no-install]``
+Usage: ``.venv/bin/python -m benchmarks.run [--quick] [--parts 1,2,3,4,5,6,7,8,9] [--no-install]``
 from the repository root. The table also goes to ``benchmarks/results.md`` (or
 ``--output``).
 """
@@ -25,13 +25,14 @@ from benchmarks.backfill import BackfillSizes, backfill
 from benchmarks.battery import BatterySizes, battery
 from benchmarks.drift_cost import drift_cost
 from benchmarks.end_to_end import end_to_end
+from benchmarks.fleet_scoring import fleet_scoring
 from benchmarks.memory import memory_bounded
 from benchmarks.peers import peers_side_by_side
 from benchmarks.scaling import scaling_curve
 from benchmarks.table import Row, markdown
 from benchmarks.throughput import profile_throughput
 
-PARTS = ("1", "2", "3", "4", "5", "6", "7", "8")
+PARTS = ("1", "2", "3", "4", "5", "6", "7", "8", "9")
 RESULTS = Path(__file__).resolve().parent / "results.md"
 
 
@@ -157,6 +158,10 @@ def run(args: argparse.Namespace) -> list[Row]:
         )
     if "8" in args.parts:
         rows += battery(sizes.battery)
+    if "9" in args.parts:
+        folder = args.data_dir / "fleet-scoring"
+        folder.mkdir(parents=True, exist_ok=True)
+        rows += fleet_scoring(folder, sizes.deployments, sizes.repeats if args.quick else 3)
     return rows
 
 

@@ -202,6 +202,9 @@ class RetrainingConfig(Strict):
     baseline_margin: Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False)] | None = None
     min_drifted_features: Annotated[int, Field(ge=1)] | None = None
     consecutive_windows: Annotated[int, Field(ge=1)] | None = None
+    # the CBPE estimate (no labels needed) below this floor for estimated_hours hours in a row
+    estimated_accuracy_floor: Annotated[float, Field(gt=0, le=1)] | None = None
+    estimated_hours: Annotated[int, Field(strict=True, ge=1)] = 3
     cooldown_hours: Annotated[float, Field(gt=0)] = 24
     dry_run: bool = False
     callable: Annotated[str, Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")] | None = None
@@ -214,11 +217,12 @@ class RetrainingConfig(Strict):
             self.baseline_margin,
             self.min_drifted_features,
             self.consecutive_windows,
+            self.estimated_accuracy_floor,
         )
         if all(rule is None for rule in rules):
             raise ValueError(
-                "no rule: set accuracy_floor, baseline_margin, min_drifted_features or "
-                "consecutive_windows"
+                "no rule: set accuracy_floor, baseline_margin, min_drifted_features, "
+                "consecutive_windows or estimated_accuracy_floor"
             )
         if self.callable is not None and self.webhook_url_env is not None:
             raise ValueError("set callable or webhook_url_env, not both")
@@ -315,6 +319,8 @@ class DriftReference(Strict):
             raise ValueError(
                 f"name {self.name!r} must match [a-z][a-z0-9_]* (at most 32 characters)"
             )
+        if self.name == TRAINING and self.kind != TRAINING:
+            raise ValueError("name 'training' is the training baseline's: choose another name")
         fixed = self.kind == FIXED_WINDOW
         for key in ("start", "end"):
             moment = getattr(self, key)
@@ -601,6 +607,12 @@ class DeploymentConfig(Strict):
             )
         if margin is not None and self.labels.task != "regression" and margin >= 1:
             raise ValueError(f"retraining.baseline_margin {margin} on accuracy must be below 1")
+        floor = self.retraining.estimated_accuracy_floor if self.retraining else None
+        if floor is not None and (self.validation is None or self.labels.task != "binary"):
+            raise ValueError(
+                "retraining.estimated_accuracy_floor needs a binary task and a validation block "
+                "(CBPE is calibrated on it)"
+            )
         if self.performance_alerts is not None:
             self.performance_alerts.check(self.labels.task if self.labels else None)
             if self.performance_alerts.baseline_margin and self.validation is None:

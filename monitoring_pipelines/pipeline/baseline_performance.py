@@ -8,17 +8,23 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
 from monitoring_pipelines.config import DeploymentConfig, Role
 from monitoring_pipelines.sources.base import read_reference
-from monitoring_pipelines.stats.performance import Performance, accumulator
+from monitoring_pipelines.stats.cbpe import CbpeReference, score_edges
+from monitoring_pipelines.stats.isotonic import fit_calibrator
+from monitoring_pipelines.stats.performance import Performance, accumulator, class_labels
 from monitoring_pipelines.store.performance import (
+    CBPE_REFERENCE,
     BaselinePerformance,
     read_baseline_performance,
     write_baseline_performance,
 )
+
+CALIBRATION_SEED = 0  # the 2-fold split that decides isotonic vs identity
 
 
 def validation_columns(deployment: DeploymentConfig, frame: pd.DataFrame) -> dict[Role, str]:
@@ -64,5 +70,22 @@ def fit_baseline_performance(
         return None
     frame = read_reference(deployment.validation.path)
     performance = validation_performance(deployment, frame)
-    write_baseline_performance(engine, deployment.id, version, performance)
+    reference = cbpe_reference(deployment, frame)
+    extra = {CBPE_REFERENCE: reference.to_json()} if reference else None
+    write_baseline_performance(engine, deployment.id, version, performance, extra)
     return read_baseline_performance(engine, deployment.id, version)
+
+
+def cbpe_reference(deployment: DeploymentConfig, frame: pd.DataFrame) -> CbpeReference | None:
+    """The calibrator (isotonic where it lowers the calibration error, seeded) and score bins
+    for CBPE, from the validation set's labelled scored rows: binary tasks with a score."""
+    names = validation_columns(deployment, frame)
+    if deployment.labels.task != "binary" or Role.SCORE not in names:
+        return None
+    rows = frame[frame[names[Role.LABEL]].notna() & frame[names[Role.SCORE]].notna()]
+    if rows.empty:
+        return None
+    scores = rows[names[Role.SCORE]].to_numpy(dtype=float)
+    positive = class_labels(rows[names[Role.LABEL]]) == deployment.labels.positive_class
+    calibrator = fit_calibrator(scores, positive, np.random.default_rng(CALIBRATION_SEED))
+    return CbpeReference(calibrator, score_edges(scores))

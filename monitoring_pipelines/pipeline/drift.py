@@ -26,6 +26,7 @@ from sqlalchemy import Engine
 
 from monitoring_pipelines.config import DeploymentConfig, MonitorsConfig, Role
 from monitoring_pipelines.pipeline.multivariate import multivariate_scores
+from monitoring_pipelines.stats.batch_scoring import BatchWindow, deferred_gc, score_windows_batch
 from monitoring_pipelines.stats.calibration import Calibration, calibrate
 from monitoring_pipelines.stats.dataset import DatasetProfile
 from monitoring_pipelines.stats.drift import DriftResult, insufficient
@@ -35,10 +36,10 @@ from monitoring_pipelines.stats.multivariate import ReconstructionModel
 from monitoring_pipelines.stats.references import Reference, describe_span
 from monitoring_pipelines.stats.scoring import default_metrics, score_window
 from monitoring_pipelines.stats.windows import merge_window, window_bounds
-from monitoring_pipelines.store.aggregates import read_baseline, read_windows
-from monitoring_pipelines.store.calibration import read_calibration, write_calibration
-from monitoring_pipelines.store.drift import write_drift_scores
-from monitoring_pipelines.store.multivariate import read_model
+from monitoring_pipelines.store.aggregates import read_baselines, read_fleet_windows, read_windows
+from monitoring_pipelines.store.calibration import read_calibrations, write_calibration
+from monitoring_pipelines.store.drift import DriftWindow, write_drift_windows
+from monitoring_pipelines.store.multivariate import read_models
 
 HOUR = timedelta(hours=1)
 
@@ -195,67 +196,6 @@ def affected_windows(
     return [(granularity, start, end) for (granularity, start), end in windows.items()]
 
 
-def score_deployment_hours(
-    config: MonitorsConfig,
-    engine: Engine,
-    deployment: DeploymentConfig,
-    hours: list[datetime],
-) -> list[WindowScores]:
-    """Score every window the hours change, each merged from all its stored hours (re-running
-    one past hour re-scores its whole day, not the day to that hour)."""
-    baseline = read_baseline(engine, deployment.id)
-    if baseline is None:
-        raise MissingAggregatesError(
-            f"deployment {deployment.id!r} has no baseline_statistics yet: materialize it first"
-        )
-    calibration = read_calibration(engine, deployment.id)
-    model = read_model(engine, deployment.id)[0]
-    granularities = deployment.drift.granularities
-    hours = sorted(hours)
-    bounds = [window_bounds(h, g) for h in (hours[0], hours[-1]) for g in granularities]
-    start = min(b[0] for b in bounds)
-    end = max([b[1] for b in bounds] + [hours[-1] + 24 * HOUR])
-    hourly = read_windows(engine, deployment.id, start, end, baseline)
-    references = deployment.drift.production_references
-    absent = [h for h in hours if h not in hourly]
-    if absent:
-        shown = ", ".join(f"{h:%Y-%m-%d %H:%M}" for h in absent[:5])
-        raise MissingAggregatesError(
-            f"deployment {deployment.id!r} has no hourly_aggregates for {shown}"
-            f"{' and more' if len(absent) > 5 else ''}: materialize them first"
-        )
-    windows = affected_windows(hours, hourly, granularities)
-    pool = {**hourly, **_reference_hours(engine, deployment.id, references, windows, baseline)}
-    results = []
-    for granularity, window_start, window_end in windows:
-        profile = merge_window(hourly, window_start, window_end)
-        scores = score_profile(config, deployment, baseline, profile, calibration, model)
-        compared = {}
-        for reference in references:
-            span = reference.bounds(window_start, window_end)
-            against = merge_window(pool, *span)
-            compared[reference.name] = score_reference(
-                config, deployment, reference, baseline, profile, against, span, calibration
-            )
-        write_drift_scores(
-            engine, deployment.id, window_start, window_end, granularity, scores, compared
-        )
-        signals = signals_of(deployment, baseline, profile) if granularity == "hour" else None
-        results.append(
-            WindowScores(
-                deployment.id,
-                granularity,
-                window_start,
-                window_end,
-                profile.row_count,
-                scores,
-                signals,
-                compared,
-            )
-        )
-    return results
-
-
 def _reference_hours(
     engine: Engine,
     deployment_id: str,
@@ -273,7 +213,7 @@ def _reference_hours(
     return found
 
 
-def score_reference(
+def reference_item(
     config: MonitorsConfig,
     deployment: DeploymentConfig,
     reference: Reference,
@@ -282,11 +222,12 @@ def score_reference(
     against: DatasetProfile | None,
     span: tuple[datetime, datetime],
     calibration: Calibration | None = None,
-) -> dict[str, tuple[DriftResult, ...]]:
-    """Score ``window`` against the merged hours ``against`` of a production reference, on the
-    columns and metrics in its scope. The training noise curves are read at the two-sample
-    effective size (``stats.calibration``); fewer than ``min_rows`` reference rows (none
-    stored) gives ``insufficient_data`` with the reason."""
+) -> dict[str, tuple[DriftResult, ...]] | BatchWindow:
+    """How ``window`` is scored against the merged hours ``against`` of a production reference,
+    on the columns and metrics in its scope: a window for ``score_windows_batch`` (the training
+    noise curves read at the two-sample effective size, ``stats.calibration``), or, with fewer
+    than ``min_rows`` reference rows (none stored), its ``insufficient_data`` results with the
+    reason."""
     settings = score_settings(config, deployment)
     scoped = {
         name: chosen
@@ -307,12 +248,15 @@ def score_reference(
     def only(profile: DatasetProfile) -> DatasetProfile:
         return DatasetProfile(profile.row_count, {n: profile.columns[n] for n in scoped})
 
-    return score_window(
+    return (
         only(against),
         only(window),
-        **{**settings, "metrics": scoped},
-        calibration=calibration,
-        calibrated_on=only(baseline),
+        {
+            **settings,
+            "metrics": scoped,
+            "calibration": calibration,
+            "calibrated_on": only(baseline),
+        },
     )
 
 
@@ -340,13 +284,145 @@ def score_windows(
     windows: list[tuple[str, datetime]],
     progress: Callable[[int, int, WindowScores], None] = lambda i, n, s: None,
 ) -> list[WindowScores]:
-    """Score the hours of a run (one, or a single-run backfill), deployment by deployment."""
+    """Score every window the hours of a run change (one hour, or a single-run backfill, of
+    one or many deployments), each merged from all its stored hours (re-running one past hour
+    re-scores its whole day, not the day to that hour). The baselines, calibrations and hours
+    of all the deployments are read in one query each (a deployment's production references
+    in one more per reference); the windows are scored in batches of :data:`BATCH_WINDOWS`,
+    each batch's metrics over stacked counts, and written in one transaction per batch."""
+    hours_of = {d: sorted(h for _, h in group) for d, group in groupby(sorted(windows), key=_first)}
+    deployments = [config.deployment(d) for d in hours_of]
+    baselines = read_baselines(engine, hours_of)
+    for deployment in deployments:
+        if deployment.id not in baselines:
+            raise MissingAggregatesError(
+                f"deployment {deployment.id!r} has no baseline_statistics yet: materialize it first"
+            )
+    calibrations = read_calibrations(engine, hours_of)
+    models = read_models(engine, hours_of)
+    spans = {
+        d.id: (*_span(hours_of[d.id], d.drift.granularities), baselines[d.id]) for d in deployments
+    }
+    hourly = read_fleet_windows(engine, spans)
+    jobs, pools = [], {}
+    for deployment in deployments:
+        _check_stored(deployment.id, hours_of[deployment.id], hourly[deployment.id])
+        affected = affected_windows(
+            hours_of[deployment.id], hourly[deployment.id], deployment.drift.granularities
+        )
+        jobs += [(deployment, *window) for window in affected]
+        references = deployment.drift.production_references
+        pools[deployment.id] = hourly[deployment.id]
+        if references:
+            found = _reference_hours(
+                engine, deployment.id, references, affected, baselines[deployment.id]
+            )
+            pools[deployment.id] = {**hourly[deployment.id], **found}
+    stored = Stored(baselines, calibrations, models, hourly, pools)
     results: list[WindowScores] = []
-    total = len(windows)
-    for deployment_id, group in groupby(sorted(windows), key=lambda w: w[0]):
-        deployment = config.deployment(deployment_id)
-        for item in score_deployment_hours(config, engine, deployment, [h for _, h in group]):
+    for first in range(0, len(jobs), BATCH_WINDOWS):
+        with deferred_gc():
+            batch = _score_batch(config, engine, jobs[first : first + BATCH_WINDOWS], stored)
+        for item in batch:
             results.append(item)
             if item.granularity == "hour":
-                progress(sum(r.granularity == "hour" for r in results), total, item)
+                progress(sum(r.granularity == "hour" for r in results), len(windows), item)
     return results
+
+
+BATCH_WINDOWS = 512  # windows scored and written together: bounds the profiles held at once
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What a run read: baselines, calibrations, reconstruction models, hours, and hours with
+    the references' own."""
+
+    baselines: dict[str, DatasetProfile]
+    calibrations: dict[str, Calibration]
+    models: dict[str, ReconstructionModel | None]
+    hourly: dict[str, dict[datetime, DatasetProfile]]
+    pools: dict[str, dict[datetime, DatasetProfile]]
+
+
+def _score_batch(config, engine, jobs, stored: Stored) -> list[WindowScores]:
+    """Merge, score (one batch, against training and every production reference) and write
+    (one transaction) the windows of ``jobs``."""
+    profiles = [merge_window(stored.hourly[d.id], start, end) for d, _, start, end in jobs]
+    settings = {d.id: score_settings(config, d) for d, _, _, _ in jobs}
+    items: list[BatchWindow] = []
+    places: list[tuple[int, dict[str, Any]]] = []  # per job: its item, its references'
+    for (d, _, start, end), profile in zip(jobs, profiles, strict=True):
+        baseline, calibration = stored.baselines[d.id], stored.calibrations[d.id]
+        places.append((len(items), {}))
+        items.append((baseline, profile, {**settings[d.id], "calibration": calibration}))
+        for reference in d.drift.production_references:
+            span = reference.bounds(start, end)
+            against = merge_window(stored.pools[d.id], *span)
+            item = reference_item(
+                config, d, reference, baseline, profile, against, span, calibration
+            )
+            places[-1][1][reference.name] = item if isinstance(item, dict) else len(items)
+            if not isinstance(item, dict):
+                items.append(item)
+    scored = score_windows_batch(items)
+    results = [
+        (
+            multivariate_scores(
+                d,
+                scored[at],
+                stored.models[d.id],
+                stored.baselines[d.id],
+                profile,
+                settings[d.id]["min_rows"],
+            ),
+            {name: r if isinstance(r, dict) else scored[r] for name, r in refs.items()},
+        )
+        for (d, _, _, _), profile, (at, refs) in zip(jobs, profiles, places, strict=True)
+    ]
+    write_drift_windows(
+        engine,
+        [
+            DriftWindow(d.id, start, end, granularity, scores, references)
+            for (d, granularity, start, end), (scores, references) in zip(
+                jobs, results, strict=True
+            )
+        ],
+    )
+    return [
+        WindowScores(
+            d.id,
+            granularity,
+            start,
+            end,
+            profile.row_count,
+            scores,
+            signals_of(d, stored.baselines[d.id], profile) if granularity == "hour" else None,
+            references,
+        )
+        for (d, granularity, start, end), profile, (scores, references) in zip(
+            jobs, profiles, results, strict=True
+        )
+    ]
+
+
+def _first(window: tuple[str, datetime]) -> str:
+    return window[0]
+
+
+def _span(hours: list[datetime], granularities: list[str]) -> tuple[datetime, datetime]:
+    """The stored hours every window of ``hours`` may hold (and the trailing windows after)."""
+    bounds = [window_bounds(h, g) for h in (hours[0], hours[-1]) for g in granularities]
+    start = min(b[0] for b in bounds)
+    end = max([b[1] for b in bounds] + [hours[-1] + 24 * HOUR])
+    return start, end
+
+
+def _check_stored(deployment_id: str, hours: list[datetime], stored: Iterable[datetime]) -> None:
+    absent = [h for h in hours if h not in stored]
+    if absent:
+        shown = ", ".join(f"{h:%Y-%m-%d %H:%M}" for h in absent[:5])
+        raise MissingAggregatesError(
+            f"deployment {deployment_id!r} has no hourly_aggregates for {shown}"
+            f"{' and more' if len(absent) > 5 else ''}: materialize them first"
+        )

@@ -30,13 +30,16 @@ from monitoring_pipelines.sources.labels import (
     SqlLabelSource,
 )
 from monitoring_pipelines.sources.sql import SqlLogSource
+from monitoring_pipelines.stats.cbpe import CbpeAggregate, CbpeReference
 from monitoring_pipelines.stats.latency_sketch import LatencySketch
-from monitoring_pipelines.stats.performance import Performance, accumulator
+from monitoring_pipelines.stats.performance import Performance, accumulator, class_labels
 from monitoring_pipelines.store.engine import checked_url
 from monitoring_pipelines.store.performance import (
+    CBPE_REFERENCE,
     BaselinePerformance,
     read_baseline_performance,
     stored_windows,
+    write_estimated,
     write_performance,
 )
 
@@ -136,6 +139,7 @@ def window_performance(
     names = _names(deployment)
     hour, latency = _read_hour(source, names, start, end)
     settings = deployment.labels
+    estimate_window(deployment, engine, hour, names, start, end, baseline)
     if labels is None or settings is None or Role.REQUEST_ID not in names:
         performance = Performance(None, UNLABELLED, len(hour), 0)
         write_performance(engine, deployment.id, start, end, performance, latency, None)
@@ -159,6 +163,28 @@ def window_performance(
     return PerformanceSummary(
         deployment.id, start, end, performance, latency, cutoff, read, baseline
     )
+
+
+def estimate_window(
+    deployment: DeploymentConfig,
+    engine: Engine,
+    hour: pd.DataFrame,
+    names: dict[Role, str],
+    start: datetime,
+    end: datetime,
+    baseline: BaselinePerformance | None,
+) -> CbpeAggregate | None:
+    """Store the hour's CBPE estimate (binary, scored, with a fitted reference); no labels
+    are needed, so every scored hour has one. Rows without a score are left out."""
+    data = baseline.details.get(CBPE_REFERENCE) if baseline else None
+    if data is None or Role.SCORE not in names or deployment.labels is None:
+        return None
+    reference = CbpeReference.from_json(data)
+    scored = hour[hour[names[Role.SCORE]].notna()]
+    positive = class_labels(scored[names[Role.PREDICTION]]) == deployment.labels.positive_class
+    aggregate = CbpeAggregate.of(reference, scored[names[Role.SCORE]], positive)
+    write_estimated(engine, deployment.id, start, end, aggregate)
+    return aggregate
 
 
 def performance_windows(

@@ -35,7 +35,11 @@ from monitoring_pipelines.stats.retraining import (
 )
 from monitoring_pipelines.store import alerts as outbox
 from monitoring_pipelines.store.drift import read_drift_scores
-from monitoring_pipelines.store.performance import read_baseline_performance, window_values
+from monitoring_pipelines.store.performance import (
+    ESTIMATED,
+    read_baseline_performance,
+    window_values,
+)
 from monitoring_pipelines.store.schema import alerts
 
 RETRAINING = outbox.RETRAINING
@@ -63,6 +67,8 @@ def policy_of(settings: RetrainingConfig) -> RetrainingPolicy:
         baseline_margin=settings.baseline_margin,
         min_drifted_features=settings.min_drifted_features,
         consecutive_windows=settings.consecutive_windows,
+        estimated_accuracy_floor=settings.estimated_accuracy_floor,
+        estimated_hours=settings.estimated_hours,
     )
 
 
@@ -118,6 +124,13 @@ def evaluate_retraining(
         drift=records,
         alerting_windows=alerting,
         versus_baseline=versus_baseline(engine, deployment, now),
+        estimated=[
+            (start, value)
+            for start, metric, value in window_values(
+                engine, deployment.id, now - LOOKBACK, now, ESTIMATED
+            )
+            if metric == "accuracy"
+        ],
     )
     latest = max((r.window_start for r in records), default=None)
     if not decision.retrain or _in_cooldown(engine, deployment.id, settings.cooldown_hours):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
@@ -91,6 +91,52 @@ def score_column(
     ``calibrated_on`` (the training column the curve was learned on, when ``baseline`` is a
     production reference) reads the curve at the two-sample effective size instead.
     """
+    task = plan_column(
+        metric,
+        baseline,
+        current,
+        threshold=threshold,
+        min_rows=min_rows,
+        noise=noise,
+        sigmas=sigmas,
+        calibrated_on=calibrated_on,
+        params=params,
+    )
+    if isinstance(task, DriftResult):
+        return task
+    return finish_column(task, task.spec.function(baseline, current, **params))
+
+
+@dataclass(frozen=True, eq=False)
+class ColumnTask:
+    """One metric on one column, checked and sized, waiting for its measurement: what
+    :func:`score_column` decides before measuring (shared with ``stats.batch_scoring``)."""
+
+    metric: str
+    spec: MetricSpec
+    baseline: ColumnProfile
+    current: ColumnProfile
+    threshold: float
+    floor: float
+    noise_threshold: float | None
+    noise_size: float | None
+    sizes: tuple[int, int]
+    params: Mapping[str, Any]
+
+
+def plan_column(
+    metric: str,
+    baseline: ColumnProfile,
+    current: ColumnProfile,
+    *,
+    threshold: float | None,
+    min_rows: int,
+    noise: NoiseCurve | None,
+    sigmas: float,
+    calibrated_on: ColumnProfile | None,
+    params: Mapping[str, Any],
+) -> ColumnTask | DriftResult:
+    """The checked task of one metric on one column, or its ``insufficient_data`` result."""
     spec = get_spec(metric)
     _check_kinds(metric, spec, baseline.kind, current.kind)
     threshold = _check_threshold(metric, spec, threshold)
@@ -100,27 +146,57 @@ def score_column(
     )
     if sizes[0] == 0 or sizes[1] < max(min_rows, 1):
         return insufficient(metric, threshold, *sizes, min_rows)
-    floor = threshold
-    noisy = noise is not None and spec.decision == "distance"
-    at = _noise_size(spec, sizes, calibrated_on) if noisy else None
-    if noisy:
-        threshold = max(floor, noise.threshold(at, sigmas))
-    result = judged(metric, spec, spec.function(baseline, current, **params), threshold, *sizes)
-    detail = dict(result.detail)
-    if noisy:
-        detail["threshold_floor"] = floor
-        detail["noise_threshold"] = noise.threshold(at, sigmas)
-        if calibrated_on is not None:
-            detail["noise_size"] = at
-    if isinstance(current, NumericalProfile) and current.new_values:
-        detail["new_values"] = current.new_values[:MAX_LISTED]
-        detail["new_value_count"] = sum(current.values[v] for v in current.new_values)
-    if result.drifted and spec.sizes == "values":  # what an alert shows to explain it
+    noise_threshold = at = None
+    if noise is not None and spec.decision == "distance":
+        at = _noise_size(spec, sizes, calibrated_on)
+        noise_threshold = noise.threshold(at, sigmas)
+    applied = threshold if noise_threshold is None else max(threshold, noise_threshold)
+    return ColumnTask(
+        metric,
+        spec,
+        baseline,
+        current,
+        applied,
+        threshold,
+        noise_threshold,
+        None if calibrated_on is None else at,
+        sizes,
+        params,
+    )
+
+
+def finish_column(task: ColumnTask, measurement: Measurement) -> DriftResult:
+    """The result of a task from its measurement: judged, with the detail an alert shows."""
+    spec, baseline, current = task.spec, task.baseline, task.current
+    status, drifted = decide(spec, measurement.value, measurement.p_value, task.threshold)
+    detail = measurement.detail
+    extra: dict[str, Any] = {}
+    if task.noise_threshold is not None:
+        extra["threshold_floor"] = task.floor
+        extra["noise_threshold"] = task.noise_threshold
+        if task.noise_size is not None:
+            extra["noise_size"] = task.noise_size
+    if isinstance(current, NumericalProfile) and current.values is not None:
+        new = current.new_values
+        if new:
+            extra["new_values"] = new[:MAX_LISTED]
+            extra["new_value_count"] = sum(current.values[v] for v in new)
+    if drifted and spec.sizes == "values":  # what an alert shows to explain it
         if isinstance(baseline, CategoricalProfile):
-            detail["categories"] = category_shifts(baseline, current)
+            extra["categories"] = category_shifts(baseline, current)
         elif baseline.discrete and current.discrete:
-            detail["categories"] = value_shifts(baseline, current)
-    return replace(result, detail=detail) if detail != result.detail else result
+            extra["categories"] = value_shifts(baseline, current)
+    return DriftResult(
+        metric=task.metric,
+        value=measurement.value,
+        p_value=measurement.p_value,
+        threshold=task.threshold,
+        status=status,
+        drifted=drifted,
+        reference_size=int(task.sizes[0]),
+        current_size=int(task.sizes[1]),
+        detail={**detail, **extra} if extra else detail,
+    )
 
 
 def _noise_size(

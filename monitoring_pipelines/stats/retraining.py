@@ -2,7 +2,8 @@
 
 Any one trigger asks for retraining: accuracy below a floor, the judged metric (accuracy or
 RMSE) worse than the baseline's by more than a margin, at least N drifted features in the
-latest window, or M consecutive alerting windows. The decision lists every reason.
+latest window, M consecutive alerting windows, or the estimated (CBPE) accuracy below a floor
+for K hours in a row. The decision lists every reason.
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ class RetrainingPolicy:
     baseline_margin: float | None = None
     min_drifted_features: int | None = None
     consecutive_windows: int | None = None
+    estimated_accuracy_floor: float | None = None
+    estimated_hours: int = 3
     window: timedelta = timedelta(hours=1)
 
     def __post_init__(self) -> None:
-        for name in ("min_drifted_features", "consecutive_windows"):
+        for name in ("min_drifted_features", "consecutive_windows", "estimated_hours"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be >= 1 or None, got {value}")
@@ -86,9 +89,10 @@ def decide_retraining(
     drift: Iterable[DriftRecord],
     alerting_windows: Iterable[datetime],
     versus_baseline: VersusBaseline | None = None,
+    estimated: Iterable[tuple[datetime, float]] = (),
 ) -> RetrainingDecision:
     """Decide from the latest accuracy (and judged metric against the baseline), the latest
-    window's drift and the alerting windows.
+    window's drift, the alerting windows and the hourly estimated accuracy.
 
     The alerting run must end at the latest drift window (when drift results are given).
     """
@@ -122,6 +126,8 @@ def decide_retraining(
             triggered.append(f"{text} >= {policy.consecutive_windows}")
         else:
             held.append(f"{text} < {policy.consecutive_windows}")
+    if policy.estimated_accuracy_floor is not None:
+        _estimated_floor(policy, dict(estimated), triggered, held)
     return RetrainingDecision(deployment_id, bool(triggered), tuple(triggered or held))
 
 
@@ -144,3 +150,26 @@ def _versus_baseline(
         triggered.append(f"{text} > margin {margin:.4g}")
     else:
         held.append(f"{text} <= margin {margin:.4g}")
+
+
+def _estimated_floor(
+    policy: RetrainingPolicy,
+    estimated: dict[datetime, float],
+    triggered: list[str],
+    held: list[str],
+) -> None:
+    """The CBPE rule: the run of hours below the floor that ends at the latest estimate."""
+    if not estimated:
+        held.append("no estimated accuracy yet")
+        return
+    floor, latest = policy.estimated_accuracy_floor, max(estimated)
+    below = [moment for moment, value in estimated.items() if value < floor]
+    run = consecutive_run(below, policy.window, latest)
+    text = (
+        f"estimated accuracy below {floor:.4g} for {run} consecutive hours "
+        f"(latest {estimated[latest]:.4g})"
+    )
+    if run >= policy.estimated_hours:
+        triggered.append(f"{text} >= {policy.estimated_hours}")
+    else:
+        held.append(f"{text} < {policy.estimated_hours}")

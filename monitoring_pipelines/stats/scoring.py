@@ -15,7 +15,8 @@ from typing import Any
 
 from monitoring_pipelines.stats.calibration import DEFAULT_SIGMAS, NoiseCurve
 from monitoring_pipelines.stats.dataset import DatasetProfile
-from monitoring_pipelines.stats.drift import DriftResult, score_column
+from monitoring_pipelines.stats.drift import ColumnTask, DriftResult, finish_column, plan_column
+from monitoring_pipelines.stats.metrics.measurement import Measurement
 from monitoring_pipelines.stats.multiple_testing import check_correction, correct
 from monitoring_pipelines.stats.profile import Kind
 
@@ -65,6 +66,49 @@ def score_window(
     ``calibrated_on`` is the training baseline the curves were learned on, when ``baseline``
     is a production reference (their noise is then read at the two-sample effective size).
     """
+    tasks = window_tasks(
+        baseline,
+        current,
+        metrics=metrics,
+        prediction_columns=prediction_columns,
+        thresholds=thresholds,
+        column_thresholds=column_thresholds,
+        params=params,
+        min_rows=min_rows,
+        correction=correction,
+        calibration=calibration,
+        sigmas=sigmas,
+        calibrated_on=calibrated_on,
+    )
+    flat = [
+        (name, task if isinstance(task, DriftResult) else finish_column(task, measure(task)))
+        for name, task in tasks
+    ]
+    return by_column(baseline, flat, correction)
+
+
+def measure(task: ColumnTask) -> Measurement:
+    """The task's metric computed on its two profiles alone."""
+    return task.spec.function(task.baseline, task.current, **task.params)
+
+
+def window_tasks(
+    baseline: DatasetProfile,
+    current: DatasetProfile,
+    *,
+    metrics: Mapping[str, Sequence[str]] | None = None,
+    prediction_columns: Collection[str] = (),
+    thresholds: Mapping[str, float] | None = None,
+    column_thresholds: Mapping[str, Mapping[str, float]] | None = None,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+    min_rows: int = DEFAULT_MIN_ROWS,
+    correction: str = DEFAULT_CORRECTION,
+    calibration: Mapping[str, Mapping[str, NoiseCurve]] | None = None,
+    sigmas: float = DEFAULT_SIGMAS,
+    calibrated_on: DatasetProfile | None = None,
+) -> list[tuple[str, ColumnTask | DriftResult]]:
+    """Every (column, metric) of a window as a checked task (or its insufficient-data
+    result), in :func:`score_window`'s order and with its settings (same keywords)."""
     check_correction(correction)
     missing = [name for name in baseline.columns if name not in current.columns]
     if missing:
@@ -72,7 +116,7 @@ def score_window(
     unknown = sorted(set(metrics or {}) - set(baseline.columns))
     if unknown:
         raise ValueError(f"metrics configured for unknown column(s) {unknown}")
-    flat: list[tuple[str, DriftResult]] = []
+    tasks: list[tuple[str, ColumnTask | DriftResult]] = []
     for name, reference in baseline.columns.items():
         keys = (metrics or {}).get(name) or default_metrics(
             reference.kind, name in prediction_columns
@@ -81,7 +125,7 @@ def score_window(
             threshold = (column_thresholds or {}).get(name, {}).get(metric)
             if threshold is None:
                 threshold = (thresholds or {}).get(metric)
-            result = score_column(
+            task = plan_column(
                 metric,
                 reference,
                 current.columns[name],
@@ -90,14 +134,22 @@ def score_window(
                 noise=(calibration or {}).get(name, {}).get(metric),
                 sigmas=sigmas,
                 calibrated_on=None if calibrated_on is None else calibrated_on.columns[name],
-                **(params or {}).get(metric, {}),
+                params=(params or {}).get(metric, {}),
             )
-            flat.append((name, result))
+            tasks.append((name, task))
+    return tasks
+
+
+def by_column(
+    baseline: DatasetProfile, flat: Sequence[tuple[str, DriftResult]], correction: str
+) -> dict[str, tuple[DriftResult, ...]]:
+    """A window's results, corrected for multiple testing, grouped per column in the
+    baseline's column order."""
     corrected = correct([r for _, r in flat], correction)
-    by_column: dict[str, list[DriftResult]] = {name: [] for name in baseline.columns}
+    grouped: dict[str, list[DriftResult]] = {name: [] for name in baseline.columns}
     for (name, _), result in zip(flat, corrected, strict=True):
-        by_column[name].append(result)
-    return {name: tuple(results) for name, results in by_column.items()}
+        grouped[name].append(result)
+    return {name: tuple(results) for name, results in grouped.items()}
 
 
 def drifted_columns(scores: Mapping[str, Sequence[DriftResult]]) -> list[str]:

@@ -191,53 +191,81 @@ def reference_values(baseline: DatasetProfile) -> dict[str, tuple]:
 
 def read_baseline(engine: Engine, deployment_id: str) -> DatasetProfile | None:
     """The deployment's baseline profile, or None when it has not been computed."""
+    return read_baselines(engine, [deployment_id]).get(deployment_id)
+
+
+def read_baselines(engine: Engine, deployment_ids: Collection[str]) -> dict[str, DatasetProfile]:
+    """The baseline profiles of the deployments that have one, in one query."""
     with engine.connect() as conn:
         rows = (
             conn.execute(
                 select(aggregates)
                 .where(
-                    aggregates.c.deployment_id == deployment_id, aggregates.c.is_baseline.is_(True)
+                    aggregates.c.deployment_id.in_(sorted(set(deployment_ids))),
+                    aggregates.c.is_baseline.is_(True),
                 )
                 .order_by(aggregates.c.id)
             )
             .mappings()
             .all()
         )
-    if not rows:
-        return None
-    columns = {row["column_name"]: column_profile(row) for row in rows}
-    return _dataset(int(rows[0]["row_count"]), columns)
+    columns: dict[str, dict[str, ColumnProfile]] = {}
+    counts: dict[str, int] = {}
+    for row in rows:
+        columns.setdefault(row["deployment_id"], {})[row["column_name"]] = column_profile(row)
+        counts.setdefault(row["deployment_id"], int(row["row_count"]))
+    return {d: _dataset(counts[d], c) for d, c in columns.items()}
 
 
 def read_windows(
     engine: Engine, deployment_id: str, start: datetime, end: datetime, baseline: DatasetProfile
 ) -> dict[datetime, DatasetProfile]:
     """Stored hourly profiles with ``start <= timestamp < end``, keyed by window start (UTC)."""
-    categories = reference_values(baseline)
+    return read_fleet_windows(engine, {deployment_id: (start, end, baseline)})[deployment_id]
+
+
+def read_fleet_windows(
+    engine: Engine, ranges: Mapping[str, tuple[datetime, datetime, DatasetProfile]]
+) -> dict[str, dict[datetime, DatasetProfile]]:
+    """:func:`read_windows` of many deployments (deployment → start, end, baseline) in one
+    query over the span of all the ranges."""
+    if not ranges:
+        return {}
+    categories = {d: reference_values(baseline) for d, (_, _, baseline) in ranges.items()}
+    bounds = {d: (utc(start), utc(end)) for d, (start, end, _) in ranges.items()}
     with engine.connect() as conn:
         rows = (
             conn.execute(
                 select(aggregates)
                 .where(
-                    aggregates.c.deployment_id == deployment_id,
+                    aggregates.c.deployment_id.in_(sorted(ranges)),
                     aggregates.c.is_baseline.is_(False),
-                    aggregates.c.timestamp >= utc(start),
-                    aggregates.c.timestamp < utc(end),
+                    aggregates.c.timestamp >= min(b[0] for b in bounds.values()),
+                    aggregates.c.timestamp < max(b[1] for b in bounds.values()),
                 )
                 .order_by(aggregates.c.timestamp, aggregates.c.id)
             )
             .mappings()
             .all()
         )
-    windows: dict[datetime, dict] = {}
-    counts: dict[datetime, int] = {}
+    windows: dict[str, dict[datetime, dict]] = {d: {} for d in ranges}
+    counts: dict[tuple[str, datetime], int] = {}
     for row in rows:
-        moment = utc(row["timestamp"])
-        windows.setdefault(moment, {})[row["column_name"]] = column_profile(
-            row, categories.get(row["column_name"], ())
+        deployment, moment = row["deployment_id"], utc(row["timestamp"])
+        start, end = bounds[deployment]
+        if not start <= moment < end:
+            continue
+        windows[deployment].setdefault(moment, {})[row["column_name"]] = column_profile(
+            row, categories[deployment].get(row["column_name"], ())
         )
-        counts[moment] = int(row["row_count"])
-    return {moment: _dataset(counts[moment], columns) for moment, columns in windows.items()}
+        counts[deployment, moment] = int(row["row_count"])
+    return {
+        deployment: {
+            moment: _dataset(counts[deployment, moment], columns)
+            for moment, columns in hours.items()
+        }
+        for deployment, hours in windows.items()
+    }
 
 
 def read_hour_volumes(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine, delete, insert, select
@@ -37,11 +38,19 @@ def write_calibration(engine: Engine, deployment_id: str, curves: Calibration) -
 
 def read_calibration(engine: Engine, deployment_id: str) -> Calibration:
     """The deployment's curves (column → metric → curve); empty when none were fitted."""
-    query = select(calibration).where(calibration.c.deployment_id == deployment_id)
-    out: Calibration = {}
+    return read_calibrations(engine, [deployment_id])[deployment_id]
+
+
+def read_calibrations(engine: Engine, deployment_ids: Collection[str]) -> dict[str, Calibration]:
+    """:func:`read_calibration` of each deployment, in one query."""
+    ids = sorted(set(deployment_ids))
+    query = select(calibration).where(calibration.c.deployment_id.in_(ids))
+    out: dict[str, Calibration] = {d: {} for d in ids}
     with engine.connect() as conn:
         for row in conn.execute(query).mappings():
-            out.setdefault(row["column_name"], {})[row["metric"]] = NoiseCurve(
-                sizes=tuple(row["sizes"]), means=tuple(row["means"]), stds=tuple(row["stds"])
+            out[row["deployment_id"]].setdefault(row["column_name"], {})[row["metric"]] = (
+                NoiseCurve(
+                    sizes=tuple(row["sizes"]), means=tuple(row["means"]), stds=tuple(row["stds"])
+                )
             )
     return out

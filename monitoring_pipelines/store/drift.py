@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, and_, func, select
 
@@ -20,10 +20,22 @@ from monitoring_pipelines.stats.drift import DriftResult
 from monitoring_pipelines.stats.references import TRAINING
 from monitoring_pipelines.stats.windows import GRANULARITIES
 from monitoring_pipelines.store.engine import check_deployment_id
-from monitoring_pipelines.store.partitions import replace_partition
+from monitoring_pipelines.store.partitions import Partition, replace_partitions
 from monitoring_pipelines.store.schema import drift_scores, written_windows
 from monitoring_pipelines.store.times import utc
 from monitoring_pipelines.store.windows import KEY_COLUMNS, Window, window_rows
+
+
+class DriftWindow(NamedTuple):
+    """One window's results (against training, and against each production reference) and
+    the partition they replace."""
+
+    deployment_id: str
+    window_start: datetime
+    window_end: datetime
+    granularity: str
+    scores: Mapping[str, Sequence[DriftResult]]
+    references: Mapping[str, Mapping[str, Sequence[DriftResult]]] | None = None
 
 
 def write_drift_scores(
@@ -38,37 +50,48 @@ def write_drift_scores(
     """Replace the rows of one window: ``scores`` (column → results) against the training
     baseline, ``references`` (reference name → column → results) against production
     references; returns the number written."""
-    check_deployment_id(deployment_id)
-    _check_granularity(granularity)
-    key = {
-        "deployment_id": deployment_id,
-        "window_start": utc(window_start),
-        "granularity": granularity,
-    }
+    window = DriftWindow(deployment_id, window_start, window_end, granularity, scores, references)
+    return write_drift_windows(engine, [window])
+
+
+def write_drift_windows(engine: Engine, windows: Sequence[DriftWindow]) -> int:
+    """:func:`write_drift_scores` of every window in one transaction (all or none of them, each
+    window recorded for the judges in the given order); returns the number of rows written."""
     now = datetime.now(UTC)
-    compared = {TRAINING: scores, **(references or {})}
-    rows = [
-        {
-            "window_end": utc(window_end),
-            "reference": reference,
-            "column_name": column,
-            "metric": r.metric,
-            "value": _number(r.value),
-            "p_value": _number(r.p_value),
-            "threshold": _number(r.threshold),
-            "status": r.status,
-            "drifted": bool(r.drifted),
-            "reference_size": int(r.reference_size),
-            "current_size": int(r.current_size),
-            "detail": _json_safe(r.detail) or None,
-            "computed_at": now,
+    partitions = []
+    for deployment_id, window_start, window_end, granularity, scores, references in windows:
+        check_deployment_id(deployment_id)
+        _check_granularity(granularity)
+        key = {
+            "deployment_id": deployment_id,
+            "window_start": utc(window_start),
+            "granularity": granularity,
         }
-        for reference, by_column in compared.items()
-        for column, results in by_column.items()
-        for r in results
-    ]
-    window = Window(deployment_id, granularity, key["window_start"], utc(window_end))
-    return replace_partition(engine, drift_scores, key, rows, window=window)
+        end = utc(window_end)
+        compared = {TRAINING: scores, **(references or {})}
+        rows = [
+            {
+                "window_end": end,
+                "reference": reference,
+                "column_name": column,
+                "metric": r.metric,
+                "value": _number(r.value),
+                "p_value": _number(r.p_value),
+                "threshold": _number(r.threshold),
+                "status": r.status,
+                "drifted": bool(r.drifted),
+                "reference_size": int(r.reference_size),
+                "current_size": int(r.current_size),
+                "detail": _json_safe(r.detail) or None,
+                "computed_at": now,
+            }
+            for reference, by_column in compared.items()
+            for column, results in by_column.items()
+            for r in results
+        ]
+        window = Window(deployment_id, granularity, key["window_start"], end)
+        partitions.append(Partition(key, rows, window))
+    return replace_partitions(engine, drift_scores, partitions)
 
 
 def read_drift_scores(
@@ -168,13 +191,16 @@ def _number(value: float | None) -> float | None:
 
 def _json_safe(value: Any) -> Any:
     """Detail as plain JSON: numpy scalars to Python numbers, non-finite floats to None."""
-    if isinstance(value, Mapping):
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is float:
+        return _number(value)
+    if kind is dict or isinstance(value, Mapping):
         return {str(k): _json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_json_safe(v) for v in value]
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return value
-    if isinstance(value, int):
+    if isinstance(value, bool | str | int):
         return value
     if hasattr(value, "item"):
         return _json_safe(value.item())

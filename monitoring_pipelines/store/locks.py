@@ -11,7 +11,7 @@ read lock; the database has one writer at a time anyway.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from sqlalchemy import Connection, Engine, text
@@ -29,10 +29,26 @@ def advisory_key(*parts: object) -> int:
 def write_transaction(engine: Engine, *lock: object) -> Iterator[Connection]:
     """A transaction holding the write lock named by ``lock`` (e.g. table and partition key)
     from its first statement to its commit; rolled back on error."""
+    with locked_transaction(engine, [lock]) as conn:
+        yield conn
+
+
+@contextmanager
+def locked_transaction(engine: Engine, locks: Sequence[Sequence[object]]) -> Iterator[Connection]:
+    """A transaction holding every write lock in ``locks`` from its first statement to its
+    commit. On PostgreSQL they are taken in one statement, in the order of their keys, so two
+    such transactions never wait for each other in a cycle."""
     with engine.begin() as conn:
         if conn.dialect.name == "sqlite":
             # pysqlite leaves BEGIN to the first write; this makes it the first statement.
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         else:
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": advisory_key(*lock)})
+            keys = sorted({advisory_key(*lock) for lock in locks})
+            if len(keys) == 1:
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": keys[0]})
+            else:
+                conn.execute(
+                    text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) k"),
+                    {"keys": keys},
+                )
         yield conn

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine, delete, insert, select
@@ -31,6 +32,20 @@ def write_model(
     with engine.begin() as conn:
         conn.execute(delete(table).where(table.c.deployment_id == deployment_id))
         conn.execute(insert(table), [row])
+
+
+def read_models(
+    engine: Engine, deployment_ids: Collection[str]
+) -> dict[str, ReconstructionModel | None]:
+    """The model of each deployment (None without one), in one query."""
+    table = multivariate_models
+    ids = sorted(set(deployment_ids))
+    query = select(table.c.deployment_id, table.c.model).where(table.c.deployment_id.in_(ids))
+    models: dict[str, ReconstructionModel | None] = dict.fromkeys(ids)
+    with engine.connect() as conn:
+        for deployment_id, model in conn.execute(query):
+            models[deployment_id] = None if model is None else ReconstructionModel.from_dict(model)
+    return models
 
 
 def read_model(engine: Engine, deployment_id: str) -> tuple[ReconstructionModel | None, str | None]:

@@ -11,13 +11,14 @@ committing leaves the previous rows.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, Table, and_, delete, insert
+from sqlalchemy import Engine, Table, and_, bindparam, delete, insert
 
-from monitoring_pipelines.store.locks import write_transaction
-from monitoring_pipelines.store.windows import Window, record_window
+from monitoring_pipelines.store.locks import locked_transaction, write_transaction
+from monitoring_pipelines.store.windows import Window, record_window, record_windows
 
 
 def replace_partition(
@@ -38,6 +39,38 @@ def replace_partition(
             conn.execute(insert(table), [{**row, **key} for row in rows])
         if window is not None:
             record_window(conn, table.name, window, len(rows))
+    return len(rows)
+
+
+@dataclass(frozen=True)
+class Partition:
+    """One partition's key (column → value), its new rows, and its window for the judges."""
+
+    key: dict[str, Any]
+    rows: Sequence[dict[str, Any]]
+    window: Window | None = None
+
+
+def replace_partitions(engine: Engine, table: Table, partitions: Sequence[Partition]) -> int:
+    """:func:`replace_partition` of many partitions of ``table`` (keyed by the same columns) in
+    one transaction holding all their locks: each partition gets exactly its new rows, and the
+    windows are recorded in the given order. Returns the number of rows written."""
+    if not partitions:
+        return 0
+    names = sorted(partitions[0].key)
+    if len({tuple(_spelled(p.key[n]) for n in names) for p in partitions}) < len(partitions):
+        raise ValueError(f"{table.name}: a partition is given twice in one write")
+    locks = [(table.name, *partition_lock(p.key)) for p in partitions]
+    condition = and_(*(table.c[name] == bindparam(f"key_{name}") for name in names))
+    keys = [{f"key_{name}": p.key[name] for name in names} for p in partitions]
+    rows = [{**row, **p.key} for p in partitions for row in p.rows]
+    with locked_transaction(engine, locks) as conn:
+        conn.execute(delete(table).where(condition), keys)
+        if rows:
+            conn.execute(insert(table), rows)
+        windows = [(p.window, len(p.rows)) for p in partitions if p.window is not None]
+        if windows:
+            record_windows(conn, table.name, windows)
     return len(rows)
 
 

@@ -20,8 +20,9 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from monitoring_pipelines.stats.cbpe import CbpeAggregate, estimate, row_sd
 from monitoring_pipelines.stats.latency_sketch import LatencySketch
-from monitoring_pipelines.stats.performance import Performance, primary_metric
+from monitoring_pipelines.stats.performance import OK, Performance, primary_metric
 from monitoring_pipelines.store.partitions import replace_partition
 from monitoring_pipelines.store.schema import model_performance
 from monitoring_pipelines.store.times import utc
@@ -126,6 +127,38 @@ def versus_rows(
     ]
 
 
+CBPE_AGGREGATE = "cbpe_aggregate"
+CBPE_REFERENCE = "cbpe_reference"
+
+
+def write_estimated(
+    engine: Engine,
+    deployment_id: str,
+    start: datetime,
+    end: datetime,
+    aggregate: CbpeAggregate,
+) -> int:
+    """Replace the window's estimated rows (kind ``estimated``): each CBPE metric with its
+    band in ``details``, and the mergeable per-bin sums they came from."""
+    estimates = estimate(aggregate)
+    common = {
+        "window_end": utc(end),
+        "status": OK if estimates else "no_rows",
+        "n_scored": aggregate.rows,
+        "n_labelled": 0,
+        "labels_through": None,
+        "computed_at": datetime.now(UTC),
+    }
+    details = {"row_sd": row_sd(aggregate)}
+    rows = [
+        {**common, "metric": name, "value": e.value, "details": e.to_json() | details}
+        for name, e in sorted(estimates.items())
+    ]
+    rows.append({**common, "metric": CBPE_AGGREGATE, "value": None, "details": aggregate.to_json()})
+    key = {"deployment_id": deployment_id, "window_start": utc(start), "kind": ESTIMATED}
+    return replace_partition(engine, model_performance, key, rows)
+
+
 def write_baseline_performance(
     engine: Engine,
     deployment_id: str,
@@ -222,15 +255,15 @@ def stored_windows(
 
 
 def window_values(
-    engine: Engine, deployment_id: str, start: datetime, end: datetime
+    engine: Engine, deployment_id: str, start: datetime, end: datetime, kind: str = REALIZED
 ) -> Iterator[tuple[datetime, str, float]]:
-    """(window start, metric, value) of the realized numbers in ``[start, end)``."""
+    """(window start, metric, value) of the ``kind`` (realized) numbers in ``[start, end)``."""
     table = model_performance.c
     query = (
         select(table.window_start, table.metric, table.value)
         .where(
             table.deployment_id == deployment_id,
-            table.kind == REALIZED,
+            table.kind == kind,
             table.value.is_not(None),
             table.window_start >= utc(start),
             table.window_start < utc(end),

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, Connection, Engine, Table, and_, insert, select, update
+from sqlalchemy import Column, Connection, Engine, Table, and_, bindparam, insert, select, update
 
 from monitoring_pipelines.store.schema import store_counters, written_windows
 from monitoring_pipelines.store.times import utc
@@ -76,11 +76,74 @@ def record_window(conn: Connection, source: str, window: Window, row_count: int)
     return seq
 
 
-def _next_commit_seq(conn: Connection) -> int:
-    """Increment the counter; its row lock orders this transaction's commit after others'."""
+def record_windows(
+    conn: Connection, source: str, windows: Sequence[tuple[Window, int]]
+) -> list[int]:
+    """:func:`record_window` of many (window, row count) of ``source`` in one transaction:
+    consecutive commit_seqs in the given order, one counter update and one statement per
+    kind of write. Call it last, just before commit."""
+    last = _next_commit_seq(conn, len(windows))
+    seqs = list(range(last - len(windows) + 1, last + 1))
+    now = datetime.now(UTC)
+    names = ("deployment_id", "granularity", "window_start")
+    existing = _recorded(conn, source, [w for w, _ in windows])
+    values = [
+        {
+            "k_source": source,
+            **{f"k_{name}": getattr(window, name.removeprefix("window_")) for name in names},
+            "v_window_end": window.end,
+            "v_row_count": row_count,
+            "v_commit_seq": seq,
+            "v_written_at": now,
+        }
+        for (window, row_count), seq in zip(windows, seqs, strict=True)
+    ]
+    bumped = [v for v in values if _key_of(v) in existing]
+    added = [v for v in values if _key_of(v) not in existing]
+    if bumped:
+        condition = [written_windows.c[n] == bindparam(f"k_{n}") for n in ("source", *names)]
+        changes = {n: bindparam(f"v_{n}") for n in ("window_end", "row_count", "commit_seq")}
+        conn.execute(
+            update(written_windows)
+            .where(*condition)
+            .values(
+                **changes,
+                written_at=bindparam("v_written_at"),
+                version=written_windows.c.version + 1,
+            ),
+            bumped,
+        )
+    if added:
+        rows = [{k[2:]: v for k, v in value.items()} | {"version": 1} for value in added]
+        conn.execute(insert(written_windows), rows)
+    return seqs
+
+
+def _recorded(conn: Connection, source: str, windows: Sequence[Window]) -> set[tuple]:
+    """Keys (deployment, granularity, start) among ``windows`` already in written_windows."""
+    query = select(
+        written_windows.c.deployment_id,
+        written_windows.c.granularity,
+        written_windows.c.window_start,
+    ).where(
+        written_windows.c.source == source,
+        written_windows.c.deployment_id.in_(sorted({w.deployment_id for w in windows})),
+        written_windows.c.window_start >= min(w.start for w in windows),
+        written_windows.c.window_start <= max(w.start for w in windows),
+    )
+    return {(d, g, utc(s)) for d, g, s in conn.execute(query)}
+
+
+def _key_of(value: dict[str, Any]) -> tuple:
+    return value["k_deployment_id"], value["k_granularity"], utc(value["k_window_start"])
+
+
+def _next_commit_seq(conn: Connection, count: int = 1) -> int:
+    """Add ``count`` to the counter and return its new value; its row lock orders this
+    transaction's commit after others'."""
     counter = store_counters.c.name == COMMIT_SEQ
     bumped = conn.execute(
-        update(store_counters).where(counter).values(value=store_counters.c.value + 1)
+        update(store_counters).where(counter).values(value=store_counters.c.value + count)
     )
     if bumped.rowcount != 1:
         raise RuntimeError(

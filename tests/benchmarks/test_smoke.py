@@ -19,6 +19,7 @@ from benchmarks.backfill_data import DEPLOYMENT, write_config, write_deployment
 from benchmarks.battery import SHAPES, BatterySizes, battery, draw
 from benchmarks.drift_cost import drift_cost
 from benchmarks.end_to_end import end_to_end
+from benchmarks.fleet_scoring import fleet_scoring
 from benchmarks.measure import run_child
 from benchmarks.memory import memory_bounded
 from benchmarks.peers import CONTENDERS, peers_side_by_side
@@ -163,7 +164,7 @@ def test_run_writes_the_table_it_prints(tmp_path, capsys):
 
 def test_run_rejects_unknown_parts():
     with pytest.raises(SystemExit):
-        main(["--parts", "1,9"])
+        main(["--parts", "1,10"])
 
 
 @pytest.mark.slow
@@ -209,6 +210,14 @@ def test_drift_cost_scores_every_deployment_and_the_sensor_judges_every_row(tmp_
     # 4 windows per hour as shipped; the sensor judges the hourly ones
     assert f"all {results * 4:,} new rows ({results:,} hourly)" in rows[3].what
     assert rows[3].figure.startswith("1 tick,")
+
+
+def test_fleet_scoring_compares_both_paths_and_finds_the_same_rows(tmp_path):
+    rows = fleet_scoring(tmp_path, deployments=3, repeats=1)
+    assert rows[0].what == "machine facts"
+    assert "np.sort of 1M float64" in rows[0].figure
+    assert f"for {3 * (40 * 4 + 10 * 3) * 4:,} results" in rows[1].figure  # 4 windows each
+    assert "results equal: yes" in rows[2].ratio and rows[2].met is not None
 
 
 def test_battery_shapes_are_what_their_names_say():

@@ -88,6 +88,7 @@ def test_shorthand_and_full_entries_become_references():
         ),
         ([{"kind": "last_week", "name": "Last Week"}], r"references\[0\]: name 'Last Week' must"),
         (["last_week", {"kind": "last_week"}], r"references: duplicate reference names"),
+        ([{"kind": "last_week", "name": "training"}], r"references\[0\]: name 'training' is"),
         (
             [{"kind": "last_week", "metrics": ["psy"]}],
             r"references\[0\]\.metrics\[0\]: unknown metric 'psy'",

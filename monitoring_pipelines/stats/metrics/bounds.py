@@ -16,9 +16,12 @@ import numpy as np
 def cdf_difference_range(
     ref_counts: np.ndarray, cur_counts: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per bin, the smallest and largest |F_b(x) − F_c(x)| the raw samples can have there."""
-    p, q = ref_counts / ref_counts.sum(), cur_counts / cur_counts.sum()
-    d = np.concatenate(([0.0], np.cumsum(p) - np.cumsum(q)))[:-1]
+    """Per bin, the smallest and largest |F_b(x) − F_c(x)| the raw samples can have there
+    (the last axis holds the bins, so stacks of count vectors give one row each)."""
+    p = ref_counts / ref_counts.sum(axis=-1, keepdims=True)
+    q = cur_counts / cur_counts.sum(axis=-1, keepdims=True)
+    start = np.zeros_like(p[..., :1])
+    d = np.concatenate((start, np.cumsum(p, axis=-1) - np.cumsum(q, axis=-1)), axis=-1)[..., :-1]
     low, high = d - q, d + p
     largest = np.maximum(np.abs(low), np.abs(high))
     smallest = np.where((low <= 0) & (high >= 0), 0.0, np.minimum(np.abs(low), np.abs(high)))

@@ -107,6 +107,32 @@ def coarsen(
     return np.add.reduceat(ref_counts, starts), np.add.reduceat(cur_counts, starts)
 
 
+def coarsen_rows(
+    ref_counts: np.ndarray, cur_counts: np.ndarray, max_bins: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`coarsen` of each row of two (rows × bins) stacks at once: the same groups, each
+    row's sums in ``max_bins`` + 2 cells (a group no bin falls into is a cell of zeros)."""
+    rows, bins = ref_counts.shape
+    inner = ref_counts[:, 1:-1]
+    if inner.shape[1] <= max_bins:
+        return ref_counts, cur_counts
+    total = inner.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        before = (np.cumsum(inner, axis=1) - inner) / total
+    before = np.where(total > 0, before, np.arange(inner.shape[1]) / inner.shape[1])
+    group = np.minimum((before * max_bins + 1e-9).astype(np.int64), max_bins - 1)
+    width = max_bins + 2
+    cells = np.empty((rows, bins), dtype=np.int64)
+    cells[:, 0], cells[:, -1], cells[:, 1:-1] = 0, width - 1, group + 1
+    flat = (cells + width * np.arange(rows)[:, None]).ravel()
+    out = [
+        np.bincount(flat, weights=m.ravel(), minlength=rows * width).reshape(rows, width)
+        for m in (ref_counts, cur_counts)
+    ]
+    return out[0], out[1]
+
+
 def proportions(counts: np.ndarray) -> np.ndarray:
-    """Counts divided by their total (the caller guarantees a positive total)."""
-    return counts / counts.sum()
+    """Counts divided by their total (the caller guarantees a positive total), row by row
+    for a stack of count vectors."""
+    return counts / counts.sum(axis=-1, keepdims=True)

@@ -46,6 +46,16 @@ def psi(
     """PSI of the production proportions against the baseline's."""
     if not epsilon > 0:
         raise ValueError(f"psi: epsilon must be positive, got {epsilon!r}")
+    ref_counts, cur_counts = psi_cells(reference, current, max_bins)
+    return Measurement(
+        value=psi_of_proportions(proportions(ref_counts), proportions(cur_counts), epsilon)
+    )
+
+
+def psi_cells(
+    reference: ColumnProfile, current: ColumnProfile, max_bins: int | None = DEFAULT_MAX_BINS
+) -> tuple[np.ndarray, np.ndarray]:
+    """The two count vectors PSI compares: the aligned cells, a numerical column's grouped."""
     ref_counts, cur_counts = aligned_counts(reference, current)
     if max_bins is not None and isinstance(reference, NumericalProfile):
         if max_bins < 1:
@@ -56,13 +66,16 @@ def psi(
         grouped = coarsen(ref_counts[~new], cur_counts[~new], max_bins)
         ref_counts = np.concatenate((grouped[0], ref_counts[new]))
         cur_counts = np.concatenate((grouped[1], cur_counts[new]))
-    return Measurement(
-        value=psi_of_proportions(proportions(ref_counts), proportions(cur_counts), epsilon)
-    )
+    return ref_counts, cur_counts
 
 
 def psi_of_proportions(p: np.ndarray, q: np.ndarray, epsilon: float = DEFAULT_EPSILON) -> float:
     """PSI of two aligned proportion vectors, empty proportions replaced by ``epsilon``."""
+    return float(psi_rows(p, q, epsilon))
+
+
+def psi_rows(p: np.ndarray, q: np.ndarray, epsilon: float = DEFAULT_EPSILON) -> np.ndarray:
+    """PSI of each row of two stacks of aligned proportions (the last axis holds the cells)."""
     p = np.where(p == 0, epsilon, p)
     q = np.where(q == 0, epsilon, q)
-    return float(np.sum((q - p) * np.log(q / p)))
+    return np.sum((q - p) * np.log(q / p), axis=-1)

@@ -71,7 +71,7 @@ def wasserstein(
     x = bin_positions(reference, current)
     diff = np.zeros(x.size)
     diff[1:] = np.cumsum(ref_counts) / ref_counts.sum() - np.cumsum(cur_counts) / cur_counts.sum()
-    absolute, signed = _bin_integrals(diff[:-1], diff[1:], np.diff(x))
+    absolute, signed = bin_integrals(diff[:-1], diff[1:], np.diff(x))
     if x.size < 6 or not (_all_finite(reference) and _all_finite(current)):
         distance = float(absolute.sum())
     else:
@@ -148,9 +148,7 @@ def bin_positions(reference: NumericalProfile, current: NumericalProfile) -> np.
     return x
 
 
-def _bin_integrals(
-    a: np.ndarray, b: np.ndarray, width: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def bin_integrals(a: np.ndarray, b: np.ndarray, width: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """∫|D| and ∫D over each bin for D linear from ``a`` to ``b`` across the bin."""
     total = np.abs(a) + np.abs(b)
     safe = np.where(total > 0, total, 1.0)

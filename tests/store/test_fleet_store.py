@@ -1,0 +1,193 @@
+"""Issue 15, item 5: the store reads of a run's deployments in one query each and writes many
+drift windows in one transaction, on SQLite and PostgreSQL, with the per-window semantics."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy import event, select
+
+from monitoring_pipelines.stats.calibration import NoiseCurve
+from monitoring_pipelines.stats.dataset import fit_baseline, profile_frame
+from monitoring_pipelines.stats.drift import DriftResult, score
+from monitoring_pipelines.store.aggregates import (
+    read_baseline,
+    read_baselines,
+    read_fleet_windows,
+    read_windows,
+    write_profile,
+)
+from monitoring_pipelines.store.calibration import (
+    read_calibration,
+    read_calibrations,
+    write_calibration,
+)
+from monitoring_pipelines.store.drift import (
+    DriftWindow,
+    read_drift_scores,
+    write_drift_scores,
+    write_drift_windows,
+)
+from monitoring_pipelines.store.engine import get_engine
+from monitoring_pipelines.store.schema import written_windows
+
+HOUR = datetime(2026, 11, 3, 5, tzinfo=UTC)
+H = timedelta(hours=1)
+RNG = np.random.default_rng(15)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request):
+    if request.param == "sqlite":
+        return request.getfixturevalue("sqlite_engine")
+    return get_engine(request.getfixturevalue("postgres_url"))
+
+
+def _names(n: int) -> list[str]:
+    return [f"f{RNG.integers(1 << 30)}_{i}" for i in range(n)]
+
+
+def _statements(engine) -> list[str]:
+    seen: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda c, cur, s, *a: seen.append(s))
+    return seen
+
+
+def _frame(n: int) -> pd.DataFrame:
+    return pd.DataFrame({"x": RNG.normal(size=n), "c": RNG.choice(["a", "b", "c"], n)})
+
+
+def test_fleet_reads_equal_the_per_deployment_reads_in_one_query_each(engine) -> None:
+    kinds = {"x": "numerical", "c": "categorical"}
+    deployments = _names(3)
+    for d in deployments:
+        baseline = fit_baseline(_frame(500), kinds, n_bins=8)
+        write_profile(engine, d, HOUR, baseline, is_baseline=True)
+        for k in range(3):
+            start = HOUR + k * H
+            window = profile_frame(_frame(100 + k), baseline)
+            write_profile(engine, d, start, window, is_baseline=False, window_end=start + H)
+        curve = NoiseCurve(sizes=(100.0, 1000.0), means=(0.1, 0.02), stds=(0.01, 0.004))
+        write_calibration(engine, d, {"x": {"psi": curve}})
+    seen = _statements(engine)
+    baselines = read_baselines(engine, [*deployments, "never_fitted"])
+    ranges = {
+        d: (HOUR + (i % 2) * H, HOUR + 3 * H, baselines[d]) for i, d in enumerate(deployments)
+    }
+    windows = read_fleet_windows(engine, ranges)
+    calibrations = read_calibrations(engine, deployments)
+    assert len([s for s in seen if s.lstrip().upper().startswith("SELECT")]) == 3
+    assert set(baselines) == set(deployments)
+    for d, (start, end, _) in ranges.items():
+        one = read_baseline(engine, d)
+        assert [(n, p.count) for n, p in one.columns.items()] == [
+            (n, p.count) for n, p in baselines[d].columns.items()
+        ]
+        assert np.array_equal(one.columns["x"].edges, baselines[d].columns["x"].edges)
+        expected = read_windows(engine, d, start, end, one)
+        assert (
+            sorted(windows[d]) == sorted(expected) == [start + k * H for k in range(len(expected))]
+        )
+        for moment, profile in expected.items():
+            got = windows[d][moment]
+            assert got.row_count == profile.row_count
+            assert got.columns["c"].counts == profile.columns["c"].counts
+            assert np.array_equal(got.columns["x"].counts, profile.columns["x"].counts)
+        assert calibrations[d] == read_calibration(engine, d)
+
+
+def _scores(shift: float) -> dict[str, tuple[DriftResult, ...]]:
+    reference = RNG.normal(size=800)
+    current = RNG.normal(shift, 1.0, 400)
+    return {"x": (score("psi", reference, current), score("wasserstein", reference, current))}
+
+
+def _stored(engine, deployment: str) -> list[tuple]:
+    rows = read_drift_scores(engine, deployment, HOUR - 24 * H, HOUR + 48 * H)
+    return sorted(
+        (
+            r["granularity"],
+            r["window_start"],
+            r["window_end"],
+            r["column_name"],
+            r["metric"],
+            r["value"],
+            r["status"],
+            r["drifted"],
+            r["current_size"],
+        )
+        for r in rows
+    )
+
+
+def _seqs(engine, deployment: str) -> dict[tuple, tuple[int, int]]:
+    c = written_windows.c
+    query = select(c.granularity, c.window_start, c.commit_seq, c.version).where(
+        c.deployment_id == deployment, c.source == "drift_scores"
+    )
+    with engine.connect() as conn:
+        return {(g, s.replace(tzinfo=None)): (q, v) for g, s, q, v in conn.execute(query)}
+
+
+def test_many_windows_in_one_transaction_equal_window_by_window_writes(engine) -> None:
+    one, many = _names(2)
+    windows = [
+        ("hour", HOUR, HOUR + H, _scores(0.0)),
+        ("trailing_24h", HOUR - 23 * H, HOUR + H, _scores(0.5)),
+        ("day", HOUR - 5 * H, HOUR + 19 * H, _scores(1.0)),
+    ]
+    for granularity, start, end, scores in windows:
+        write_drift_scores(engine, one, start, end, granularity, scores)
+    seen = _statements(engine)
+    batch = [DriftWindow(many, start, end, g, scores) for g, start, end, scores in windows]
+    assert write_drift_windows(engine, batch) == 6
+    assert sum("INSERT INTO drift_scores" in s for s in seen) == 1  # one statement, every row
+    assert [row[:1] + row[3:] for row in _stored(engine, many)] == [
+        row[:1] + row[3:] for row in _stored(engine, one)
+    ]
+    first = _seqs(engine, many)
+    seqs = [first[(g, utc_naive(s))][0] for g, s, _, _ in windows]
+    assert seqs == list(range(seqs[0], seqs[0] + 3))  # consecutive, in the given order
+    assert {v for _, v in first.values()} == {1}
+
+    rewrite = [DriftWindow(many, HOUR, HOUR + H, "hour", _scores(3.0)), batch[2]]
+    assert write_drift_windows(engine, rewrite) == 4
+    again = _seqs(engine, many)
+    assert again[("hour", utc_naive(HOUR))][1] == 2 and again[("hour", utc_naive(HOUR))][0] > max(
+        seqs
+    )
+    assert (
+        again[("trailing_24h", utc_naive(HOUR - 23 * H))]
+        == first[("trailing_24h", utc_naive(HOUR - 23 * H))]
+    )
+    hour_rows = [r for r in _stored(engine, many) if r[0] == "hour"]
+    assert len(hour_rows) == 2 and all(r[7] for r in hour_rows)  # replaced: shift 3 drifts
+
+
+def utc_naive(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def test_a_failing_window_leaves_every_window_of_the_write_as_it_was(engine) -> None:
+    [deployment] = _names(1)
+    write_drift_scores(engine, deployment, HOUR, HOUR + H, "hour", _scores(0.0))
+    before, seqs = _stored(engine, deployment), _seqs(engine, deployment)
+    broken = DriftResult("psi", 0.1, None, 0.1, None, False, 10, 10)  # status is NOT NULL
+    with pytest.raises(Exception, match=r"(?i)null"):
+        write_drift_windows(
+            engine,
+            [
+                DriftWindow(deployment, HOUR, HOUR + H, "hour", _scores(2.0)),
+                DriftWindow(deployment, HOUR + H, HOUR + 2 * H, "hour", {"x": (broken,)}),
+            ],
+        )
+    assert _stored(engine, deployment) == before and _seqs(engine, deployment) == seqs
+
+
+def test_a_window_given_twice_is_refused(sqlite_engine) -> None:
+    twice = [DriftWindow("model_a", HOUR, HOUR + H, "hour", _scores(0.0))] * 2
+    with pytest.raises(ValueError, match="given twice"):
+        write_drift_windows(sqlite_engine, twice)
