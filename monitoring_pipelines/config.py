@@ -52,6 +52,7 @@ from monitoring_pipelines.stats.profile import Kind
 from monitoring_pipelines.stats.references import FIXED_WINDOW, TRAINING, Reference
 from monitoring_pipelines.stats.references import KINDS as REFERENCE_KINDS
 from monitoring_pipelines.stats.scoring import DEFAULT_CORRECTION, DEFAULT_MIN_ROWS
+from monitoring_pipelines.stats.segments import DEFAULT_MAX_VALUES, RESERVED, SegmentKey
 from monitoring_pipelines.stats.windows import GRANULARITIES
 from monitoring_pipelines.store.engine import DEPLOYMENT_ID, dagster_home
 
@@ -81,6 +82,7 @@ class Role(StrEnum):
     LABEL = "label"
     TIMESTAMP = "timestamp"
     REQUEST_ID = "request_id"
+    SEGMENT = "segment"  # read only to slice the traffic (a channel, a model version)
 
 
 # Latency has no training-time baseline, so it is declared but not scored for drift.
@@ -488,6 +490,61 @@ class FreshnessConfig(Strict):
         return FreshnessPolicy(self.min_fraction, self.history_days, self.min_same_hour)
 
 
+class SegmentConfig(Strict):
+    """One segment key: a column, a combination of columns, or a column with a value mapping
+    (``values``: raw value → segment value; unmapped values go to ``__other__``). At most
+    ``max_values`` segment values are kept per window (the rest fold into ``__other__``,
+    counted); a segment with fewer than ``min_rows`` rows is ``insufficient_data``.
+    ``baseline: segment`` compares a segment with the reference rows of that segment
+    (a segment absent from the reference falls back to the whole reference and is reported
+    as new); ``baseline: population`` compares every segment with the whole reference."""
+
+    columns: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)]
+    values: dict[str, Annotated[str, Field(min_length=1)]] | None = None
+    max_values: Count = DEFAULT_MAX_VALUES
+    min_rows: Count | None = None
+    baseline: Literal["segment", "population"] = "segment"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        """``region`` and ``[region, channel]`` are keys too; ``column:`` names one column."""
+        if isinstance(data, str):
+            return {"columns": [data]}
+        if isinstance(data, list):
+            return {"columns": data}
+        if isinstance(data, dict) and "column" in data:
+            if "columns" in data:
+                raise ValueError("set column or columns, not both")
+            data = {**data, "columns": [data["column"]]}
+            del data["column"]
+        return data
+
+    @model_validator(mode="after")
+    def _well_formed(self) -> SegmentConfig:
+        _reject_duplicates("columns", self.columns)
+        for column in self.columns:
+            if any(ch in column for ch in "=,"):
+                raise ValueError(f"column {column!r}: a segment column name cannot hold = or ,")
+        if self.values is not None:
+            if len(self.columns) > 1:
+                raise ValueError("values (a value mapping) is for a single column only")
+            reserved = sorted(set(self.values.values()) & set(RESERVED))
+            if reserved:
+                raise ValueError(f"values maps to reserved segment value(s) {reserved}")
+        return self
+
+    def key(self) -> SegmentKey:
+        """The key as the statistics core sees it."""
+        return SegmentKey(
+            columns=tuple(self.columns),
+            values=self.values,
+            max_values=self.max_values,
+            min_rows=self.min_rows,
+            baseline=self.baseline,
+        )
+
+
 class Defaults(Strict):
     n_bins: Count = DEFAULT_BINS
     max_categories: Count = 100
@@ -526,6 +583,7 @@ class DeploymentConfig(Strict):
     retraining: RetrainingConfig | None = None
     freshness: FreshnessConfig | None = None
     performance_alerts: PerformanceAlertsConfig | None = None
+    segments: list[SegmentConfig] = Field(default_factory=list)
     _start_from: StartFrom = PrivateAttr("config")
 
     @property
@@ -566,6 +624,29 @@ class DeploymentConfig(Strict):
                     f"{field_name} names column(s) {unknown} that are not monitored "
                     f"(monitored: {', '.join(monitored)})"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _segment_columns_exist(self) -> DeploymentConfig:
+        roles = {c.name: c.role for c in self.columns}
+        names = []
+        for index, segment in enumerate(self.segments):
+            for column in segment.columns:
+                if column not in roles:
+                    raise ValueError(
+                        f"segments[{index}] names column {column!r}, which is not in columns "
+                        f"(declare it, with role segment if it is not monitored)"
+                    )
+                if roles[column] in (Role.TIMESTAMP, Role.REQUEST_ID, Role.LATENCY):
+                    raise ValueError(
+                        f"segments[{index}]: column {column!r} has role {roles[column].value}, "
+                        "which cannot slice traffic"
+                    )
+            names.append(",".join(segment.columns))
+        try:
+            _reject_duplicates("segment keys", names)
+        except ValueError as error:
+            raise ValueError(f"segments: {error}") from None
         return self
 
     @model_validator(mode="after")
@@ -635,6 +716,11 @@ class DeploymentConfig(Strict):
     @property
     def response_columns(self) -> set[str]:
         return {c.name for c in self.columns if c.role in RESPONSE_ROLES}
+
+    @property
+    def segment_keys(self) -> list[SegmentKey]:
+        """The deployment's segment keys, in file order (the population is not one)."""
+        return [segment.key() for segment in self.segments]
 
     def column_with_role(self, role: Role) -> ColumnConfig | None:
         return next((c for c in self.columns if c.role is role), None)

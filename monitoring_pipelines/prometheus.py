@@ -18,6 +18,7 @@ from sqlalchemy import Engine, func, select
 from monitoring_pipelines.pipeline.drift import WindowScores
 from monitoring_pipelines.pipeline.report import hourly_history
 from monitoring_pipelines.pipeline.status import DeploymentStatus, deployment_status
+from monitoring_pipelines.stats.segments import ALL
 from monitoring_pipelines.store.performance import REALIZED
 from monitoring_pipelines.store.schema import model_performance
 
@@ -32,6 +33,7 @@ def latest_performance(engine: Engine, deployment_id: str) -> dict[str, float]:
         select(table.metric, func.max(table.window_start).label("window_start"))
         .where(
             table.deployment_id == deployment_id,
+            table.segment == ALL,
             table.kind == REALIZED,
             table.value.is_not(None),
         )
@@ -42,7 +44,9 @@ def latest_performance(engine: Engine, deployment_id: str) -> dict[str, float]:
         newest,
         (table.metric == newest.c.metric) & (table.window_start == newest.c.window_start),
     )
-    query = query.where(table.deployment_id == deployment_id, table.kind == REALIZED)
+    query = query.where(
+        table.deployment_id == deployment_id, table.segment == ALL, table.kind == REALIZED
+    )
     query = query.order_by(table.metric)
     with engine.connect() as conn:
         return {metric: float(value) for metric, value in conn.execute(query)}

@@ -18,6 +18,7 @@ from monitoring_pipelines.report.html import render_html
 from monitoring_pipelines.report.model import DriftReport, HourScores
 from monitoring_pipelines.report.vega import to_png
 from monitoring_pipelines.stats.drift import DriftResult
+from monitoring_pipelines.stats.segments import ALL
 from monitoring_pipelines.stats.windows import merge_window
 from monitoring_pipelines.store.aggregates import read_baseline, read_windows
 from monitoring_pipelines.store.drift import read_drift_scores
@@ -97,6 +98,7 @@ def period_performance(
         select(table.metric, weighted.label("value"))
         .where(
             table.deployment_id == deployment_id,
+            table.segment == ALL,
             table.kind == REALIZED,
             table.window_start >= utc(start),
             table.window_start < utc(end),

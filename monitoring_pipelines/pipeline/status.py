@@ -12,6 +12,7 @@ from sqlalchemy import Engine, func, select
 
 from monitoring_pipelines.alerts.listing import aligned
 from monitoring_pipelines.stats.drift import INSUFFICIENT_DATA, UNDEFINED
+from monitoring_pipelines.stats.segments import ALL
 from monitoring_pipelines.store.drift import read_drift_scores
 from monitoring_pipelines.store.schema import aggregates, alerts
 from monitoring_pipelines.store.times import utc
@@ -49,7 +50,11 @@ def last_profiled_hour(engine: Engine, deployment_id: str) -> tuple[datetime, in
     """The start of the newest stored hourly window and its row count."""
     newest = (
         select(func.max(aggregates.c.timestamp))
-        .where(aggregates.c.deployment_id == deployment_id, aggregates.c.is_baseline.is_(False))
+        .where(
+            aggregates.c.deployment_id == deployment_id,
+            aggregates.c.is_baseline.is_(False),
+            aggregates.c.segment == ALL,
+        )
         .scalar_subquery()
     )
     query = (
@@ -57,6 +62,7 @@ def last_profiled_hour(engine: Engine, deployment_id: str) -> tuple[datetime, in
         .where(
             aggregates.c.deployment_id == deployment_id,
             aggregates.c.is_baseline.is_(False),
+            aggregates.c.segment == ALL,
             aggregates.c.timestamp == newest,
         )
         .limit(1)

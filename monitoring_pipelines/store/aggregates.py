@@ -22,6 +22,7 @@ from monitoring_pipelines.stats.profile import (
     Kind,
     NumericalProfile,
 )
+from monitoring_pipelines.stats.segments import ALL
 from monitoring_pipelines.store.partitions import replace_partition
 from monitoring_pipelines.store.schema import aggregates
 from monitoring_pipelines.store.times import utc
@@ -150,12 +151,15 @@ def write_profile(
     response_columns: Collection[str] = (),
     accounted: Mapping[str, int | None] | None = None,
     log_files: int | None = None,
+    segments: Mapping[str, DatasetProfile] | None = None,
 ) -> int:
-    """Replace one partition's rows: the deployment's baseline, or one window of it.
+    """Replace one partition's rows: the deployment's baseline, or one window of it; the
+    population's rows (segment ``__all__``) and those of each of ``segments`` (segment name
+    → profile), all in one transaction.
 
     ``accounted`` are the window's rows read but not profiled as such (``ROW_COUNTS``) and
-    ``log_files`` the files its source found, stored on each of its rows like ``row_count``;
-    a count left out is unknown (NULL)."""
+    ``log_files`` the files its source found, stored on each of the population's rows like
+    ``row_count``; a count left out is unknown (NULL)."""
     unknown = set(accounted or {}) - set(ROW_COUNTS)
     if unknown:
         raise ValueError(f"unknown row counts {sorted(unknown)} (valid: {', '.join(ROW_COUNTS)})")
@@ -163,16 +167,13 @@ def write_profile(
     if not is_baseline:
         key["timestamp"] = utc(window_start)
     now = datetime.now(UTC)
+    common = {"timestamp": utc(window_start), "window_end": window_end and utc(window_end)}
     rows = [
-        {
-            **row,
-            "timestamp": utc(window_start),
-            "window_end": window_end and utc(window_end),
-            "computed_at": now,
-            **{name: (accounted or {}).get(name) for name in ROW_COUNTS},
-            "log_files": log_files,
-        }
-        for row in profile_rows(profile, response_columns)
+        {**row, **common, "computed_at": now, "segment": segment}
+        | {name: (accounted or {}).get(name) if segment == ALL else None for name in ROW_COUNTS}
+        | {"log_files": log_files if segment == ALL else None}
+        for segment, part in {ALL: profile, **(segments or {})}.items()
+        for row in profile_rows(part, response_columns)
     ]
     return replace_partition(engine, aggregates, key, rows)
 
@@ -189,13 +190,27 @@ def reference_values(baseline: DatasetProfile) -> dict[str, tuple]:
     }
 
 
-def read_baseline(engine: Engine, deployment_id: str) -> DatasetProfile | None:
-    """The deployment's baseline profile, or None when it has not been computed."""
-    return read_baselines(engine, [deployment_id]).get(deployment_id)
+def read_baseline(engine: Engine, deployment_id: str, segment: str = ALL) -> DatasetProfile | None:
+    """The deployment's baseline profile (of ``segment``, default the population), or None
+    when it has not been computed."""
+    if segment == ALL:
+        return read_baselines(engine, [deployment_id]).get(deployment_id)
+    where = [aggregates.c.deployment_id == deployment_id, aggregates.c.is_baseline.is_(True)]
+    return next(iter(_read_profiles(engine, where, segment).values()), None)
+
+
+def read_segment_baselines(engine: Engine, deployment_id: str) -> dict[str, DatasetProfile]:
+    """The baseline profile of every segment the reference holds (population excluded)."""
+    where = [aggregates.c.deployment_id == deployment_id, aggregates.c.is_baseline.is_(True)]
+    reference = read_baseline(engine, deployment_id)
+    if reference is None:
+        return {}
+    profiles = _read_profiles(engine, where, None, reference_values(reference))
+    return {segment: p for (_, segment), p in profiles.items() if segment != ALL}
 
 
 def read_baselines(engine: Engine, deployment_ids: Collection[str]) -> dict[str, DatasetProfile]:
-    """The baseline profiles of the deployments that have one, in one query."""
+    """The population's baseline profiles of the deployments that have one, in one query."""
     with engine.connect() as conn:
         rows = (
             conn.execute(
@@ -203,6 +218,7 @@ def read_baselines(engine: Engine, deployment_ids: Collection[str]) -> dict[str,
                 .where(
                     aggregates.c.deployment_id.in_(sorted(set(deployment_ids))),
                     aggregates.c.is_baseline.is_(True),
+                    aggregates.c.segment == ALL,
                 )
                 .order_by(aggregates.c.id)
             )
@@ -218,17 +234,78 @@ def read_baselines(engine: Engine, deployment_ids: Collection[str]) -> dict[str,
 
 
 def read_windows(
-    engine: Engine, deployment_id: str, start: datetime, end: datetime, baseline: DatasetProfile
+    engine: Engine,
+    deployment_id: str,
+    start: datetime,
+    end: datetime,
+    baseline: DatasetProfile,
+    segment: str = ALL,
 ) -> dict[datetime, DatasetProfile]:
-    """Stored hourly profiles with ``start <= timestamp < end``, keyed by window start (UTC)."""
-    return read_fleet_windows(engine, {deployment_id: (start, end, baseline)})[deployment_id]
+    """Stored hourly profiles of ``segment`` (default the population) with
+    ``start <= timestamp < end``, keyed by window start (UTC)."""
+    if segment == ALL:
+        return read_fleet_windows(engine, {deployment_id: (start, end, baseline)})[deployment_id]
+    profiles = _read_profiles(
+        engine, _window_filter(deployment_id, start, end), segment, reference_values(baseline)
+    )
+    return {moment: profile for (moment, _), profile in profiles.items()}
+
+
+def read_segment_windows(
+    engine: Engine, deployment_id: str, start: datetime, end: datetime, baseline: DatasetProfile
+) -> dict[datetime, dict[str, DatasetProfile]]:
+    """Stored hourly profiles of every segment but the population, window start → segment →
+    profile."""
+    profiles = _read_profiles(
+        engine, _window_filter(deployment_id, start, end), None, reference_values(baseline)
+    )
+    windows: dict[datetime, dict[str, DatasetProfile]] = {}
+    for (moment, segment), profile in profiles.items():
+        if segment != ALL:
+            windows.setdefault(moment, {})[segment] = profile
+    return windows
+
+
+def _window_filter(deployment_id: str, start: datetime, end: datetime) -> list:
+    return [
+        aggregates.c.deployment_id == deployment_id,
+        aggregates.c.is_baseline.is_(False),
+        aggregates.c.timestamp >= utc(start),
+        aggregates.c.timestamp < utc(end),
+    ]
+
+
+def _read_profiles(
+    engine: Engine, where: list, segment: str | None, categories: Mapping[str, tuple] | None = None
+) -> dict[tuple[datetime, str], DatasetProfile]:
+    """Profiles of the rows matching ``where`` (and ``segment``; None: every segment),
+    keyed by (timestamp, segment), in timestamp order."""
+    if segment is not None:
+        where = [*where, aggregates.c.segment == segment]
+    with engine.connect() as conn:
+        rows = (
+            conn.execute(
+                select(aggregates).where(*where).order_by(aggregates.c.timestamp, aggregates.c.id)
+            )
+            .mappings()
+            .all()
+        )
+    categories = categories or {}
+    columns: dict[tuple[datetime, str], dict] = {}
+    counts: dict[tuple[datetime, str], int] = {}
+    for row in rows:
+        key = (utc(row["timestamp"]), row["segment"])
+        name = row["column_name"]
+        columns.setdefault(key, {})[name] = column_profile(row, categories.get(name, ()))
+        counts[key] = int(row["row_count"])
+    return {key: _dataset(counts[key], profiles) for key, profiles in columns.items()}
 
 
 def read_fleet_windows(
     engine: Engine, ranges: Mapping[str, tuple[datetime, datetime, DatasetProfile]]
 ) -> dict[str, dict[datetime, DatasetProfile]]:
-    """:func:`read_windows` of many deployments (deployment → start, end, baseline) in one
-    query over the span of all the ranges."""
+    """:func:`read_windows` (the population) of many deployments (deployment → start, end,
+    baseline) in one query over the span of all the ranges."""
     if not ranges:
         return {}
     categories = {d: reference_values(baseline) for d, (_, _, baseline) in ranges.items()}
@@ -240,6 +317,7 @@ def read_fleet_windows(
                 .where(
                     aggregates.c.deployment_id.in_(sorted(ranges)),
                     aggregates.c.is_baseline.is_(False),
+                    aggregates.c.segment == ALL,
                     aggregates.c.timestamp >= min(b[0] for b in bounds.values()),
                     aggregates.c.timestamp < max(b[1] for b in bounds.values()),
                 )
@@ -283,6 +361,7 @@ def read_hour_volumes(
             .where(
                 aggregates.c.deployment_id == deployment_id,
                 aggregates.c.is_baseline.is_(False),
+                aggregates.c.segment == ALL,
                 aggregates.c.timestamp >= utc(start),
                 aggregates.c.timestamp < utc(end),
             )

@@ -26,6 +26,7 @@ from monitoring_pipelines.stats.alert_policy import DRIFT, RESOLVED, Alert, Last
 from monitoring_pipelines.stats.no_data_policy import QuietHour
 from monitoring_pipelines.stats.performance_alerts import LastPerformanceAlert, PerformanceAlert
 from monitoring_pipelines.stats.references import TRAINING
+from monitoring_pipelines.stats.segments import ALL
 from monitoring_pipelines.store.aggregates import utc
 from monitoring_pipelines.store.schema import alerts, model_performance
 
@@ -669,6 +670,7 @@ def window_performance(
         select(table.metric, table.value, table.n_labelled, table.kind, table.details)
         .where(
             table.deployment_id == deployment_id,
+            table.segment == ALL,
             table.window_start == utc(window_start),
             table.window_end == utc(window_end),
             table.kind.in_(("realized", "estimated")),

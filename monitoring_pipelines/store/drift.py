@@ -18,6 +18,7 @@ from sqlalchemy import Engine, and_, func, select
 
 from monitoring_pipelines.stats.drift import DriftResult
 from monitoring_pipelines.stats.references import TRAINING
+from monitoring_pipelines.stats.segments import ALL
 from monitoring_pipelines.stats.windows import GRANULARITIES
 from monitoring_pipelines.store.engine import check_deployment_id
 from monitoring_pipelines.store.partitions import Partition, replace_partitions
@@ -27,8 +28,8 @@ from monitoring_pipelines.store.windows import KEY_COLUMNS, Window, window_rows
 
 
 class DriftWindow(NamedTuple):
-    """One window's results (against training, and against each production reference) and
-    the partition they replace."""
+    """One window's results (against training, against each production reference, and of
+    each segment against training) and the partition they replace."""
 
     deployment_id: str
     window_start: datetime
@@ -36,6 +37,7 @@ class DriftWindow(NamedTuple):
     granularity: str
     scores: Mapping[str, Sequence[DriftResult]]
     references: Mapping[str, Mapping[str, Sequence[DriftResult]]] | None = None
+    segments: Mapping[str, Mapping[str, Sequence[DriftResult]]] | None = None
 
 
 def write_drift_scores(
@@ -46,11 +48,15 @@ def write_drift_scores(
     granularity: str,
     scores: Mapping[str, Sequence[DriftResult]],
     references: Mapping[str, Mapping[str, Sequence[DriftResult]]] | None = None,
+    segments: Mapping[str, Mapping[str, Sequence[DriftResult]]] | None = None,
 ) -> int:
     """Replace the rows of one window: ``scores`` (column → results) against the training
     baseline, ``references`` (reference name → column → results) against production
-    references; returns the number written."""
-    window = DriftWindow(deployment_id, window_start, window_end, granularity, scores, references)
+    references, ``segments`` (segment → column → results) of each segment against the
+    training baseline, all in one transaction; returns the number written."""
+    window = DriftWindow(
+        deployment_id, window_start, window_end, granularity, scores, references, segments
+    )
     return write_drift_windows(engine, [window])
 
 
@@ -59,7 +65,15 @@ def write_drift_windows(engine: Engine, windows: Sequence[DriftWindow]) -> int:
     window recorded for the judges in the given order); returns the number of rows written."""
     now = datetime.now(UTC)
     partitions = []
-    for deployment_id, window_start, window_end, granularity, scores, references in windows:
+    for (
+        deployment_id,
+        window_start,
+        window_end,
+        granularity,
+        scores,
+        references,
+        segments,
+    ) in windows:
         check_deployment_id(deployment_id)
         _check_granularity(granularity)
         key = {
@@ -68,7 +82,11 @@ def write_drift_windows(engine: Engine, windows: Sequence[DriftWindow]) -> int:
             "granularity": granularity,
         }
         end = utc(window_end)
-        compared = {TRAINING: scores, **(references or {})}
+        compared = [
+            (TRAINING, ALL, scores),
+            *((name, ALL, by_column) for name, by_column in (references or {}).items()),
+            *((TRAINING, name, by_column) for name, by_column in (segments or {}).items()),
+        ]
         rows = [
             {
                 "window_end": end,
@@ -84,8 +102,9 @@ def write_drift_windows(engine: Engine, windows: Sequence[DriftWindow]) -> int:
                 "current_size": int(r.current_size),
                 "detail": _json_safe(r.detail) or None,
                 "computed_at": now,
+                "segment": segment,
             }
-            for reference, by_column in compared.items()
+            for reference, segment, by_column in compared
             for column, results in by_column.items()
             for r in results
         ]
@@ -101,9 +120,11 @@ def read_drift_scores(
     end: datetime,
     granularity: str | None = None,
     reference: str | None = TRAINING,
+    segment: str | None = ALL,
 ) -> list[dict[str, Any]]:
     """Rows with ``start <= window_start < end``, oldest window first, UTC datetimes; only
-    those against ``reference`` (the training baseline by default; None: every reference)."""
+    those against ``reference`` (the training baseline by default; None: every reference)
+    and of ``segment`` (the population by default; None: every segment)."""
     query = select(drift_scores).where(
         drift_scores.c.deployment_id == deployment_id,
         drift_scores.c.window_start >= utc(start),
@@ -111,6 +132,8 @@ def read_drift_scores(
     )
     if reference is not None:
         query = query.where(drift_scores.c.reference == reference)
+    if segment is not None:
+        query = query.where(drift_scores.c.segment == segment)
     if granularity is not None:
         query = query.where(drift_scores.c.granularity == _check_granularity(granularity))
     return _fetch(engine, query.order_by(drift_scores.c.window_start, drift_scores.c.id))
@@ -123,13 +146,16 @@ def read_new_drift_scores(
     up_to_seq: int,
     *,
     with_detail: bool = True,
+    segment: str | None = ALL,
 ) -> list[dict[str, Any]]:
     """The rows of the windows with ``after_seq < commit_seq <= up_to_seq`` (see
-    ``store.windows.window_rows``), each with its ``commit_seq``; ``with_detail=False`` skips
-    decoding the JSON ``detail`` column."""
+    ``store.windows.window_rows``) of ``segment`` (default the population; None: every
+    segment), each with its ``commit_seq``; ``with_detail=False`` skips decoding the JSON
+    ``detail`` column."""
     columns = [c for c in drift_scores.c if with_detail or c.name != "detail"]
+    where = [] if segment is None else [drift_scores.c.segment == segment]
     rows = window_rows(
-        engine, drift_scores, _check_granularity(granularity), after_seq, up_to_seq, columns
+        engine, drift_scores, _check_granularity(granularity), after_seq, up_to_seq, columns, where
     )
     return [_utc_row(row) for row in rows]
 

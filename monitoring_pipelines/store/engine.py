@@ -18,6 +18,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from monitoring_pipelines.stats.segments import ALL
 from monitoring_pipelines.store.connection import create_store_engine
 from monitoring_pipelines.store.locks import MIGRATIONS_LOCK, write_transaction
 from monitoring_pipelines.store.migrate import upgrade
@@ -101,7 +102,10 @@ VIEW_COLUMNS = """
 
 
 def ensure_deployment_views(engine: Engine, deployment_ids: Iterable[str]) -> None:
-    """On PostgreSQL, create ``aggregates_<deployment_id>`` views (idempotent)."""
+    """On PostgreSQL, create the ``aggregates_<deployment_id>`` view (the population,
+    segment ``__all__``, so SQL written for per-deployment tables keeps its answers) and the
+    ``segments_<deployment_id>`` view (every segment, with its ``segment`` column);
+    idempotent."""
     if engine.dialect.name != "postgresql":
         return
     # Under the schema lock: concurrent CREATE OR REPLACE VIEW of one name fail on PostgreSQL
@@ -109,10 +113,17 @@ def ensure_deployment_views(engine: Engine, deployment_ids: Iterable[str]) -> No
     # DDL takes no bind parameters; the id is a checked identifier, so it is safe inline.
     with write_transaction(engine, *MIGRATIONS_LOCK) as conn:
         for deployment_id in deployment_ids:
-            name = f"aggregates_{check_deployment_id(deployment_id)}"
+            check_deployment_id(deployment_id)
+            rows = f"FROM aggregates WHERE deployment_id = '{deployment_id}'"
             conn.execute(
                 text(
-                    f"CREATE OR REPLACE VIEW {name} AS SELECT {VIEW_COLUMNS} "
-                    f"FROM aggregates WHERE deployment_id = '{deployment_id}'"
+                    f"CREATE OR REPLACE VIEW aggregates_{deployment_id} AS SELECT {VIEW_COLUMNS} "
+                    f"{rows} AND segment = '{ALL}'"
+                )
+            )
+            conn.execute(
+                text(
+                    f"CREATE OR REPLACE VIEW segments_{deployment_id} AS SELECT segment, "
+                    f"{VIEW_COLUMNS} {rows}"
                 )
             )

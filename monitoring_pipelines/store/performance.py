@@ -23,6 +23,7 @@ from sqlalchemy import Engine, select
 from monitoring_pipelines.stats.cbpe import CbpeAggregate, estimate, row_sd
 from monitoring_pipelines.stats.latency_sketch import LatencySketch
 from monitoring_pipelines.stats.performance import OK, Performance, primary_metric
+from monitoring_pipelines.stats.segments import ALL
 from monitoring_pipelines.store.partitions import replace_partition
 from monitoring_pipelines.store.schema import model_performance
 from monitoring_pipelines.store.times import utc
@@ -189,7 +190,7 @@ def baseline_versions(engine: Engine, deployment_id: str) -> list[datetime]:
     table = model_performance.c
     query = (
         select(table.window_start)
-        .where(table.deployment_id == deployment_id, table.kind == BASELINE)
+        .where(table.deployment_id == deployment_id, table.segment == ALL, table.kind == BASELINE)
         .distinct()
         .order_by(table.window_start)
     )
@@ -209,6 +210,7 @@ def read_baseline_performance(
     table = model_performance.c
     query = select(table.metric, table.value, table.details, table.n_labelled).where(
         table.deployment_id == deployment_id,
+        table.segment == ALL,
         table.kind == BASELINE,
         table.window_start == utc(version),
     )
@@ -234,6 +236,7 @@ def stored_windows(
         )
         .where(
             table.deployment_id == deployment_id,
+            table.segment == ALL,
             table.kind == REALIZED,
             table.metric == "labelled_share",
             table.window_start >= utc(start),
@@ -263,6 +266,7 @@ def window_values(
         select(table.window_start, table.metric, table.value)
         .where(
             table.deployment_id == deployment_id,
+            table.segment == ALL,
             table.kind == kind,
             table.value.is_not(None),
             table.window_start >= utc(start),
@@ -282,6 +286,7 @@ def merged_latency(
     table = model_performance.c
     query = select(table.details).where(
         table.deployment_id == deployment_id,
+        table.segment == ALL,
         table.kind == REALIZED,
         table.metric == "latency_sketch",
         table.window_start >= utc(start),
@@ -326,6 +331,7 @@ def read_window_performance(
         table.window_end,
     ).where(
         table.deployment_id == deployment_id,
+        table.segment == ALL,
         table.window_start == utc(start),
         table.kind.in_((REALIZED, ESTIMATED)),
     )

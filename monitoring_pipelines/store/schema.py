@@ -24,6 +24,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, DOUBLE_PRECISION, JSONB
 
+from monitoring_pipelines.stats.segments import ALL
+
 metadata = MetaData()
 
 Float8 = Float(53).with_variant(DOUBLE_PRECISION(), "postgresql")
@@ -33,6 +35,13 @@ FloatArray = JSON().with_variant(ARRAY(DOUBLE_PRECISION()), "postgresql")
 BigIntArray = JSON().with_variant(ARRAY(BigInteger()), "postgresql")
 Id = BigInteger().with_variant(Integer(), "sqlite")
 Timestamp = DateTime(timezone=True)
+
+
+def segment_column() -> Column:
+    """The slice of traffic a row describes (``region=eu``); ``__all__`` is the population,
+    the value of every row written before segments existed."""
+    return Column("segment", Text, nullable=False, server_default=ALL)
+
 
 aggregates = Table(
     "aggregates",
@@ -69,12 +78,14 @@ aggregates = Table(
     Column("duplicate_request_ids", BigInteger, nullable=True),
     Column("replaced_values", BigInteger, nullable=True),
     Column("log_files", BigInteger, nullable=True),
+    segment_column(),
     UniqueConstraint(
         "deployment_id",
         "timestamp",
         "is_baseline",
+        "segment",
         "column_name",
-        name="uq_aggregates_window_column",
+        name="uq_aggregates_window_segment_column",
     ),
     Index("ix_aggregates_deployment_window", "deployment_id", "is_baseline", "timestamp"),
 )
@@ -103,6 +114,7 @@ drift_scores = Table(
     Column("current_size", BigInteger, nullable=False),
     Column("detail", Json, nullable=True),
     Column("computed_at", Timestamp, nullable=False),
+    segment_column(),
     Index("ix_drift_scores_deployment_window", "deployment_id", "window_start", "granularity"),
     sqlite_autoincrement=True,  # never reuse ids: a rewritten window must look new to a cursor
 )
@@ -154,6 +166,7 @@ model_performance = Table(
     Column("n_scored", BigInteger, nullable=True),
     Column("labels_through", Timestamp, nullable=True),
     Column("details", NullableJson, nullable=True),
+    segment_column(),
     Index("ix_model_performance_deployment_window", "deployment_id", "window_start"),
 )
 

@@ -16,7 +16,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, Connection, Engine, Table, and_, bindparam, insert, select, update
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Connection,
+    Engine,
+    Table,
+    and_,
+    bindparam,
+    insert,
+    select,
+    update,
+)
 
 from monitoring_pipelines.store.schema import store_counters, written_windows
 from monitoring_pipelines.store.times import utc
@@ -193,11 +204,12 @@ def window_rows(
     after_seq: int,
     up_to_seq: int,
     columns: Sequence[Column] | None = None,
+    where: Sequence[ColumnElement[bool]] = (),
 ) -> list[dict[str, Any]]:
     """The current rows of ``table``'s windows at ``granularity`` with
     ``after_seq < commit_seq <= up_to_seq``, each with its window's ``commit_seq``, in commit
     order then id. A window rewritten since it was listed has moved past ``up_to_seq``: it is
-    left out here and read again at its new ``commit_seq``."""
+    left out here and read again at its new ``commit_seq``. ``where`` narrows the rows."""
     join = [table.c[name] == written_windows.c[name] for name in KEY_COLUMNS if name in table.c]
     query = (
         select(*(columns if columns is not None else table.c), written_windows.c.commit_seq)
@@ -207,6 +219,7 @@ def window_rows(
             written_windows.c.granularity == granularity,
             written_windows.c.commit_seq > after_seq,
             written_windows.c.commit_seq <= up_to_seq,
+            *where,
         )
         .order_by(written_windows.c.commit_seq, table.c.id)
     )

@@ -2,8 +2,8 @@
 hour's ``no_data`` alert, judged later from the store, says "no log file for the hour" rather
 than "0 rows"; NULL where the source cannot tell (SQL, Kafka) and on rows written before.
 
-Revision ID: 0010_log_files
-Revises: 0009_multivariate_models
+Revision ID: 0011_log_files
+Revises: 0010_segments
 Create Date: 2026-12-03
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0010_log_files"
-down_revision: str | None = "0009_multivariate_models"
+revision: str = "0011_log_files"
+down_revision: str | None = "0010_segments"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
