@@ -33,13 +33,15 @@ def _number(value: float) -> float | None:
 
 
 _OPTIONAL_COLUMNS = [c.name for c in aggregates.columns if c.nullable]
-# Window-level counts of rows read but not profiled as read (``sources.base.LogSource``).
-ROW_COUNTS = (
+# Window-level counts of rows read but not profiled as read (``sources.base.LogSource``): those
+# lost or doubled, then those moved to the hour they belong to (``sources.parquet``).
+LOST_ROWS = (
     "rows_out_of_window",
     "rows_null_timestamp",
     "rows_undecodable",
     "duplicate_request_ids",
 )
+ROW_COUNTS = (*LOST_ROWS, "rows_misfiled", "rows_from_neighbours")
 
 
 def column_row(name: str, profile: ColumnProfile, row_count: int, is_response: bool) -> dict:

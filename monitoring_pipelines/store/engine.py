@@ -97,7 +97,7 @@ VIEW_COLUMNS = """
     "min", "max", finite_count, m2, invalid_counts, pos_inf_counts, neg_inf_counts,
     other_counts, max_categories, row_count, computed_at, rows_out_of_window,
     rows_null_timestamp, rows_undecodable, duplicate_request_ids, replaced_values,
-    log_files
+    log_files, rows_misfiled, rows_from_neighbours
 """
 
 
