@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: install browser demo test lint bench dev serve clean
+.PHONY: install browser demo test lint bench dev serve screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,11 @@ test: lint browser
 
 bench: install
 	$(BIN)/python -m benchmarks.run
+
+# The README's pictures: a demo ending at the current hour in a temporary DAGSTER_HOME,
+# dagster-webserver over it, headless chromium through the pages; PNGs into docs/images.
+screenshots: install browser
+	$(BIN)/python -m tools.screenshots
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

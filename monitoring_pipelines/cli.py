@@ -33,7 +33,12 @@ DEMO_END = "2026-11-10T00:00"
 
 
 def _hour(text: str) -> datetime:
-    moment = datetime.fromisoformat(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO hour (e.g. 2026-11-09T00:00, UTC unless it has an offset)"
+        ) from None
     moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     if moment.minute or moment.second or moment.microsecond:
         raise argparse.ArgumentTypeError(f"{text!r} is not on an hour boundary")

@@ -130,14 +130,19 @@ class Browser:
         return result.get("result", {}).get("value")
 
     def open(self, url: str, ready: str, timeout: float = 60.0, settle: float = 1.0) -> bytes:
-        """Navigate to ``url``, wait until the JavaScript ``ready`` is true (then ``settle``
-        seconds for the last paints), and return a PNG of the viewport."""
+        """Navigate to ``url`` and :meth:`capture` it once ``ready`` holds."""
         self.page("Page.enable")
         self.page("Page.navigate", url=url)
+        return self.capture(ready, timeout, settle)
+
+    def capture(self, ready: str = "true", timeout: float = 60.0, settle: float = 1.0) -> bytes:
+        """Wait until the JavaScript ``ready`` is true, then ``settle`` seconds for the last
+        paints, and return a PNG of the viewport."""
         deadline = time.monotonic() + timeout
         while not self.evaluate(f"Boolean({ready})"):
             if time.monotonic() > deadline:
                 text = (self.evaluate("document.body && document.body.innerText") or "")[:300]
+                url = self.evaluate("location.href")
                 raise TimeoutError(f"{url}: not ready after {timeout:.0f} s ({ready}): {text!r}")
             time.sleep(0.25)
         time.sleep(settle)

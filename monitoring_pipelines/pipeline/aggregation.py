@@ -189,13 +189,20 @@ def aggregate_window(
         if request_id is not None:
             counter = DuplicateCounter(request_id.name)
             columns.append(request_id.name)
-        chunks = source.read_window(start, end, columns)
+        errors = model.errors if model is not None else None
+        if (
+            counter is None
+            and validator is None
+            and (errors is None or baseline.multivariate is None)
+        ):
+            chunks = source.read_columns(start, end, columns)  # only profiled: no DataFrame
+        else:
+            chunks = source.read_window(start, end, columns)
         if counter is not None:
             chunks = counter.observe(chunks)
         if validator is not None:
             validator.reset()
             chunks = validator.observe(chunks)
-        errors = model.errors if model is not None else None
         profile = profile_chunks(chunks, baseline, threads=profile_threads(), errors=errors)
         accounted = source.dropped_rows()
         if counter is not None:

@@ -6,6 +6,7 @@ record batches of at most ``chunk_rows``; the window filter runs in Arrow (and o
 when a batch holds out-of-window rows), so only the rows that are kept are
 converted to pandas. String columns are read dictionary-encoded and arrive as pandas
 Categoricals (numbers stay numpy arrays, without a copy when they have no nulls).
+``read_columns`` skips the DataFrame: numbers go from Arrow straight into float64 arrays.
 
 A row filed in the folder of the hour next to its own (a writer that flushed late or early)
 is read by the hour it belongs to: a window also reads the neighbouring hour folders, keeping
@@ -20,6 +21,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -32,6 +34,7 @@ from monitoring_pipelines.sources.base import (
     check_window,
     hours_between,
 )
+from monitoring_pipelines.stats.dataset import Columns
 
 HOUR = timedelta(hours=1)
 # per read: rows of the window's folders stamped more than an hour from their folder's hour
@@ -73,6 +76,18 @@ def _string_columns(path: Path) -> list[str]:
     ]
 
 
+def arrow_values(column: pa.ChunkedArray) -> np.ndarray | pd.Series:
+    """A column for the profilers: integers and floats as one float64 numpy array (nulls as
+    NaN, no copy for a float column without nulls), anything else as a pandas Series
+    (dictionaries become Categoricals over their indices)."""
+    kind = column.type
+    if pa.types.is_floating(kind) or pa.types.is_integer(kind):
+        if kind != pa.float64():
+            column = column.cast(pa.float64())
+        return column.to_numpy()
+    return column.to_pandas()
+
+
 class ParquetLogSource(LogSource):
     """One deployment's log folder, read hour folder by hour folder, file by file."""
 
@@ -100,6 +115,22 @@ class ParquetLogSource(LogSource):
     def read_window(
         self, start: datetime, end: datetime, columns: Sequence[str] | None = None
     ) -> Iterator[pd.DataFrame]:
+        for table in self._tables(start, end, columns):
+            yield table.to_pandas()
+
+    def read_columns(
+        self, start: datetime, end: datetime, columns: Sequence[str] | None = None
+    ) -> Iterator[Columns]:
+        """The window's record batches straight into numpy arrays: numbers as float64 (nulls
+        as NaN), dictionary-encoded strings as pandas Categoricals over the Arrow indices."""
+        for table in self._tables(start, end, columns):
+            yield Columns(
+                table.num_rows, {n: arrow_values(table.column(n)) for n in table.column_names}
+            )
+
+    def _tables(
+        self, start: datetime, end: datetime, columns: Sequence[str] | None
+    ) -> Iterator[pa.Table]:
         start, end = check_window(start, end)
         if not self.root.is_dir():  # a typo in logs.path must not look like a quiet model
             raise BadLogFileError(self.root, "logs.path is not a directory (no such folder)")
@@ -127,7 +158,7 @@ class ParquetLogSource(LogSource):
         end: datetime,
         columns: Sequence[str] | None,
         own: bool = True,
-    ) -> Iterator[pd.DataFrame]:
+    ) -> Iterator[pa.Table]:
         """The rows of one file of the window's folders (``own``) or of a neighbouring one."""
         try:
             yield from self._read_parquet(path, folder, start, end, columns, own)
@@ -143,7 +174,7 @@ class ParquetLogSource(LogSource):
         end: datetime,
         columns: Sequence[str] | None,
         own: bool,
-    ) -> Iterator[pd.DataFrame]:
+    ) -> Iterator[pa.Table]:
         if not own:  # only its rows stamped inside the window and next to its own hour
             start, end = max(start, folder - HOUR), min(end, folder + 2 * HOUR)
         with pq.ParquetFile(path, read_dictionary=_string_columns(path)) as parquet:
@@ -165,7 +196,7 @@ class ParquetLogSource(LogSource):
                     table = pa.Table.from_batches([batch])
                     table = self._in_window(table, path, folder, start, end, own)
                     if table.num_rows:
-                        yield table.select(wanted).to_pandas()
+                        yield table.select(wanted)
 
     def _in_window(
         self,

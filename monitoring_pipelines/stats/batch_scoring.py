@@ -80,7 +80,7 @@ def _score(windows: Sequence[BatchWindow]) -> list[dict[str, tuple[DriftResult, 
                 results[w].append(None)
             else:
                 results[w].append(task)
-    cells = Cells()
+    cells, memo = Cells(), {}
     for (metric, _), members in groups.items():
         tasks = [planned[w][j][1] for w, j in members]
         stacked = STACKED.get(metric)
@@ -90,7 +90,7 @@ def _score(windows: Sequence[BatchWindow]) -> list[dict[str, tuple[DriftResult, 
             pairs = [(task.baseline, task.current) for task in tasks]
             measurements = stacked(pairs, cells, **tasks[0].params)
         for (w, j), task, measurement in zip(members, tasks, measurements, strict=True):
-            results[w][j] = finish_column(task, measurement)
+            results[w][j] = finish_column(task, measurement, memo)
     return [
         by_column(
             baseline,

@@ -105,6 +105,21 @@ def empty_like(reference: DatasetProfile) -> DatasetProfile:
     return profile_frame(pd.DataFrame(), reference, report_absent=False)
 
 
+@dataclass(frozen=True, eq=False)
+class Columns:
+    """One chunk of rows as named columns of equal length (numpy arrays or pandas Series):
+    what the profilers count, with or without a DataFrame around them (a Parquet row group
+    goes from Arrow straight into numpy arrays, ``sources.parquet``)."""
+
+    rows: int
+    values: Mapping[str, np.ndarray | pd.Series]
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame) -> Columns:
+        """The columns of a DataFrame (views, no copy)."""
+        return cls(len(frame), {name: frame[name] for name in frame.columns})
+
+
 def profile_frame(
     frame: pd.DataFrame, reference: DatasetProfile, report_absent: bool = True, threads: int = 1
 ) -> DatasetProfile:
@@ -115,14 +130,21 @@ def profile_frame(
     With ``threads`` > 1 columns are profiled in that many threads (the compiled kernel
     and numpy's sorts release the GIL); any number gives the same profile.
     """
+    return profile_columns(Columns.of(frame), reference, report_absent, threads)
+
+
+def profile_columns(
+    chunk: Columns, reference: DatasetProfile, report_absent: bool = True, threads: int = 1
+) -> DatasetProfile:
+    """:func:`profile_frame` of a chunk given as :class:`Columns`."""
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise ValueError(f"threads must be a positive integer, got {threads!r}")
-    n = len(frame)
+    n, present = chunk.rows, chunk.values
     names = list(reference.columns)
 
     def column(name: str) -> ColumnProfile:
         ref = reference.columns[name]
-        values = frame[name] if name in frame.columns else pd.Series(np.full(n, np.nan))
+        values = present[name] if name in present else pd.Series(np.full(n, np.nan))
         if isinstance(ref, NumericalProfile):
             return ref.like(values)
         return profile_categorical(values, reference_categories(ref), ref.max_categories)
@@ -131,8 +153,8 @@ def profile_frame(
         profiles = [column(name) for name in names]
     else:
         profiles = list(_pool(min(threads, len(names))).map(column, names))
-    absent = [name for name in names if name not in frame.columns] if report_absent else []
-    extra = tuple(sorted(set(frame.columns) - set(reference.columns)))
+    absent = [name for name in names if name not in present] if report_absent else []
+    extra = tuple(sorted(set(present) - set(reference.columns)))
     return DatasetProfile(
         row_count=n,
         columns=dict(zip(names, profiles, strict=True)),
@@ -148,19 +170,21 @@ def _pool(threads: int) -> ThreadPoolExecutor:
 
 
 def profile_chunks(
-    chunks: Iterable[pd.DataFrame],
+    chunks: Iterable[pd.DataFrame | Columns],
     reference: DatasetProfile,
     threads: int = 1,
     errors: Callable[[pd.DataFrame], np.ndarray] | None = None,
 ) -> DatasetProfile:
-    """Profile a stream of chunks, holding one chunk in memory at a time; with ``errors``
-    (a reconstruction model's, for a reference with ``multivariate``) also each row's error."""
+    """Profile a stream of chunks (DataFrames or :class:`Columns`), holding one chunk in memory
+    at a time; with ``errors`` (a reconstruction model's, for a reference with
+    ``multivariate``; DataFrame chunks only) also each row's error."""
     total = empty_like(reference)
     errors = errors if reference.multivariate is not None else None
     if errors is not None:
         total = replace(total, multivariate=reference.multivariate.like(np.empty(0)))
     for chunk in chunks:
-        part = profile_frame(chunk, reference, threads=threads)
+        columns = chunk if isinstance(chunk, Columns) else Columns.of(chunk)
+        part = profile_columns(columns, reference, threads=threads)
         if errors is not None:
             part = replace(part, multivariate=reference.multivariate.like(errors(chunk)))
         total = total.merge(part)

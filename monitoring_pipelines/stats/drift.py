@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -165,8 +165,12 @@ def plan_column(
     )
 
 
-def finish_column(task: ColumnTask, measurement: Measurement) -> DriftResult:
-    """The result of a task from its measurement: judged, with the detail an alert shows."""
+def finish_column(
+    task: ColumnTask, measurement: Measurement, memo: dict | None = None
+) -> DriftResult:
+    """The result of a task from its measurement: judged, with the detail an alert shows.
+    ``memo`` (a dict kept across the tasks of a window or a batch) computes that detail, which
+    depends on the two profiles only, once per pair of profiles instead of once per metric."""
     spec, baseline, current = task.spec, task.baseline, task.current
     status, drifted = decide(spec, measurement.value, measurement.p_value, task.threshold)
     detail = measurement.detail
@@ -177,15 +181,13 @@ def finish_column(task: ColumnTask, measurement: Measurement) -> DriftResult:
         if task.noise_size is not None:
             extra["noise_size"] = task.noise_size
     if isinstance(current, NumericalProfile) and current.values is not None:
-        new = current.new_values
-        if new:
-            extra["new_values"] = new[:MAX_LISTED]
-            extra["new_value_count"] = sum(current.values[v] for v in new)
+        extra |= _remembered(memo, ("new", id(current)), lambda: _new_values(current))
     if drifted and spec.sizes == "values":  # what an alert shows to explain it
+        key = ("shifts", id(baseline), id(current))
         if isinstance(baseline, CategoricalProfile):
-            extra["categories"] = category_shifts(baseline, current)
+            extra["categories"] = _remembered(memo, key, lambda: category_shifts(baseline, current))
         elif baseline.discrete and current.discrete:
-            extra["categories"] = value_shifts(baseline, current)
+            extra["categories"] = _remembered(memo, key, lambda: value_shifts(baseline, current))
     return DriftResult(
         metric=task.metric,
         value=measurement.value,
@@ -197,6 +199,21 @@ def finish_column(task: ColumnTask, measurement: Measurement) -> DriftResult:
         current_size=int(task.sizes[1]),
         detail={**detail, **extra} if extra else detail,
     )
+
+
+def _new_values(current: NumericalProfile) -> dict[str, Any]:
+    new = current.new_values
+    if not new:
+        return {}
+    return {"new_values": new[:MAX_LISTED], "new_value_count": sum(current.values[v] for v in new)}
+
+
+def _remembered(memo: dict | None, key: tuple, compute: Callable[[], Any]) -> Any:
+    if memo is None:
+        return compute()
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]
 
 
 def _noise_size(

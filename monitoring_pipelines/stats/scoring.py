@@ -80,8 +80,9 @@ def score_window(
         sigmas=sigmas,
         calibrated_on=calibrated_on,
     )
+    memo: dict = {}
     flat = [
-        (name, task if isinstance(task, DriftResult) else finish_column(task, measure(task)))
+        (name, task if isinstance(task, DriftResult) else finish_column(task, measure(task), memo))
         for name, task in tasks
     ]
     return by_column(baseline, flat, correction)

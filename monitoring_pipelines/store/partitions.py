@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Engine, Table, and_, bindparam, delete, insert
 
+from monitoring_pipelines.store.bulk import insert_rows
 from monitoring_pipelines.store.locks import locked_transaction, write_transaction
 from monitoring_pipelines.store.windows import Window, record_window, record_windows
 
@@ -66,8 +67,7 @@ def replace_partitions(engine: Engine, table: Table, partitions: Sequence[Partit
     rows = [{**row, **p.key} for p in partitions for row in p.rows]
     with locked_transaction(engine, locks) as conn:
         conn.execute(delete(table).where(condition), keys)
-        if rows:
-            conn.execute(insert(table), rows)
+        insert_rows(conn, table, rows)
         windows = [(p.window, len(p.rows)) for p in partitions if p.window is not None]
         if windows:
             record_windows(conn, table.name, windows)

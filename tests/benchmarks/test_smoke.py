@@ -131,6 +131,8 @@ def test_end_to_end_reads_profiles_and_writes_from_both_sources(data_dir, refere
     ]
     assert rows[2].what.startswith("PostgreSQL table profiled in the database")
     assert "same counts as reading the rows" in rows[2].figure and rows[2].met is not None
+    assert rows[3].what.startswith("Parquet row groups straight into numpy arrays")
+    assert "same counts as the DataFrame path" in rows[3].figure and rows[3].met is not None
 
 
 def test_scaling_reports_each_size_the_slope_and_the_bins(reference, production):

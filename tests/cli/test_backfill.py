@@ -95,6 +95,12 @@ def test_backfill_usage_errors_exit_2(demo_copy, monkeypatch, capsys):
         cli.main(["backfill", "--start", START.isoformat(), "--end", END.isoformat()])
     assert stopped.value.code == 2
     assert "the following arguments are required: --deployment" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["backfill", "--deployment", "credit_risk", "--start", "yesterday", *RANGE[4:]])
+    assert stopped.value.code == 2
+    assert "--start: 'yesterday' is not an ISO hour (e.g. 2026-11-09T00:00" in (
+        capsys.readouterr().err
+    )
 
 
 def test_backfill_without_quality_checks_runs_only_the_drift_check(demo_copy, monkeypatch, capsys):

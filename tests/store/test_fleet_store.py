@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, insert, select
 
 from monitoring_pipelines.stats.calibration import NoiseCurve
 from monitoring_pipelines.stats.dataset import fit_baseline, profile_frame
@@ -20,6 +20,7 @@ from monitoring_pipelines.store.aggregates import (
     read_windows,
     write_profile,
 )
+from monitoring_pipelines.store.bulk import insert_rows
 from monitoring_pipelines.store.calibration import (
     read_calibration,
     read_calibrations,
@@ -32,7 +33,7 @@ from monitoring_pipelines.store.drift import (
     write_drift_windows,
 )
 from monitoring_pipelines.store.engine import get_engine
-from monitoring_pipelines.store.schema import written_windows
+from monitoring_pipelines.store.schema import drift_scores, written_windows
 
 HOUR = datetime(2026, 11, 3, 5, tzinfo=UTC)
 H = timedelta(hours=1)
@@ -191,3 +192,39 @@ def test_a_window_given_twice_is_refused(sqlite_engine) -> None:
     twice = [DriftWindow("model_a", HOUR, HOUR + H, "hour", _scores(0.0))] * 2
     with pytest.raises(ValueError, match="given twice"):
         write_drift_windows(sqlite_engine, twice)
+
+
+def test_bulk_insert_stores_what_sqlalchemy_stores(sqlite_engine) -> None:
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "deployment_id": f"bulk_{way}",
+            "window_start": HOUR + (i % 3) * H,
+            "window_end": HOUR + (i % 3 + 1) * H,
+            "granularity": "hour",
+            "reference": "training",
+            "column_name": f"c{i}",
+            "metric": "psi",
+            "value": None if i % 5 == 0 else i / 7,
+            "p_value": 0.5 if i % 2 else None,
+            "threshold": 0.1,
+            "status": "stable",
+            "drifted": bool(i % 3),
+            "reference_size": 1000 + i,
+            "current_size": i,
+            "detail": {"error_bound": i / 3, "new_values": [1.5, 2.0]} if i % 4 else None,
+            "computed_at": now,
+        }
+        for way in ("sqlalchemy", "bulk")
+        for i in range(30)
+    ]
+    with sqlite_engine.begin() as conn:
+        conn.execute(insert(drift_scores), rows[:30])
+        insert_rows(conn, drift_scores, rows[30:])
+        stored = conn.exec_driver_sql(
+            "SELECT * FROM drift_scores WHERE deployment_id LIKE 'bulk_%' ORDER BY id"
+        ).all()
+    ours = [tuple(r)[1:] for r in stored if r[1] == "bulk_bulk"]
+    theirs = [tuple(r)[1:] for r in stored if r[1] == "bulk_sqlalchemy"]
+    assert len(ours) == len(theirs) == 30
+    assert [r[1:] for r in ours] == [r[1:] for r in theirs]  # raw stored text, id and name aside

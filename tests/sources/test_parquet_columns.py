@@ -1,0 +1,86 @@
+"""Issue 15, item 3: Parquet row groups go from Arrow straight into the numpy arrays the kernel
+counts (``ParquetLogSource.read_columns``), with exactly the profile of the DataFrame path."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from monitoring_pipelines.sources.parquet import ParquetLogSource, hour_folder
+from monitoring_pipelines.stats.dataset import Columns, fit_baseline, profile_chunks
+
+HOUR = datetime(2026, 11, 4, 7, tzinfo=UTC)
+KINDS = {
+    "f": "numerical",
+    "i": "numerical",
+    "flag": "numerical",
+    "text_number": "numerical",
+    "s": "categorical",
+    "code": "categorical",
+    "absent": "numerical",
+}
+
+
+def _table(n: int, rng: np.random.Generator) -> pa.Table:
+    f = rng.normal(size=n)
+    f[rng.random(n) < 0.05] = np.nan
+    stamps = HOUR + pd.to_timedelta(rng.uniform(-600, 4200, n), unit="s")  # some out of window
+    return pa.table(
+        {
+            "f": pa.array(f, mask=rng.random(n) < 0.05),  # NaN values and nulls
+            "i": pa.array(rng.integers(0, 9, n), mask=rng.random(n) < 0.1),
+            "flag": pa.array(rng.random(n) < 0.3),
+            "text_number": pa.array([str(v) if v % 7 else "n/a" for v in range(n)]),
+            "s": pa.array(rng.choice(["a", "b", "c", "new"], n), mask=rng.random(n) < 0.02),
+            "code": pa.array(rng.integers(0, 5, n).astype(np.int32)),
+            "ts": pa.array(stamps.floor("us"), type=pa.timestamp("us")),
+        }
+    )
+
+
+def test_columns_give_the_profile_of_the_dataframe_path(tmp_path) -> None:
+    rng = np.random.default_rng(3)
+    folder = hour_folder(tmp_path, HOUR)
+    folder.mkdir(parents=True)
+    for k in range(2):
+        pq.write_table(_table(3000, rng), folder / f"part-{k}.parquet", row_group_size=1000)
+    reference = _table(2000, rng).to_pandas()
+    reference["absent"] = 1.0
+    baseline = fit_baseline(reference, KINDS, n_bins=10)
+    source = ParquetLogSource(tmp_path, "ts", chunk_rows=700)
+    wanted = [*KINDS, "ts"]
+
+    frames = list(source.read_window(HOUR, HOUR + timedelta(hours=1), wanted))
+    dropped = source.dropped_rows()
+    chunks = list(source.read_columns(HOUR, HOUR + timedelta(hours=1), wanted))
+    assert source.dropped_rows() == dropped and dropped["rows_out_of_window"] > 0
+    assert [c.rows for c in chunks] == [len(f) for f in frames]
+    assert all(isinstance(c, Columns) for c in chunks)
+    for name in ("f", "i", "code"):  # numbers: float64 numpy arrays, no DataFrame around them
+        assert all(type(c.values[name]) is np.ndarray for c in chunks)
+        assert all(c.values[name].dtype == np.float64 for c in chunks)
+
+    by_frames = profile_chunks(frames, baseline)
+    by_columns = profile_chunks(chunks, baseline, threads=2)
+    assert by_columns.row_count == by_frames.row_count == sum(len(f) for f in frames)
+    assert by_columns.absent_columns == by_frames.absent_columns == ("absent",)
+    assert by_columns.extra_columns == by_frames.extra_columns == ("ts",)
+    for name in KINDS:
+        a, b = by_frames.columns[name], by_columns.columns[name]
+        assert (a.missing, a.count, getattr(a, "invalid", 0)) == (
+            b.missing,
+            b.count,
+            getattr(b, "invalid", 0),
+        ), name
+        if KINDS[name] == "numerical":
+            assert np.array_equal(a.counts, b.counts), name
+            assert (a.n_finite, a.min, a.max) == (b.n_finite, b.min, b.max) or a.n_finite == 0
+            assert np.isclose(a.mean, b.mean, rtol=1e-12, equal_nan=True), name
+            assert np.isclose(a.m2, b.m2, rtol=1e-12), name
+        else:
+            assert a.counts == b.counts and a.other == b.other, name
+    assert by_columns.columns["f"].missing > 0 and by_columns.columns["text_number"].invalid > 0
