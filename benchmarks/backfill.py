@@ -31,7 +31,7 @@ from monitoring_pipelines.defs.jobs import BASELINE_JOB, HOURLY_JOB
 from monitoring_pipelines.defs.partitions import hour_key
 from monitoring_pipelines.pipeline.aggregation import log_source
 from monitoring_pipelines.pipeline.drift import score_windows
-from monitoring_pipelines.quality import HourValidator
+from monitoring_pipelines.quality import BatchValidator
 from monitoring_pipelines.stats.dataset import profile_chunks
 from monitoring_pipelines.store.aggregates import read_baseline, write_profile
 from monitoring_pipelines.store.engine import get_engine
@@ -124,17 +124,15 @@ def phase_split(config: MonitorsConfig, url: str, span: list[datetime]) -> dict[
     source = log_source(config, deployment)
     seconds["read"] += time.perf_counter() - start
     start = time.perf_counter()
-    validator = HourValidator(DEPLOYMENT, baseline)
+    validator = BatchValidator(DEPLOYMENT, baseline)
     seconds["validate"] += time.perf_counter() - start
     for hour in span:
         start = time.perf_counter()
         chunks = list(source.read_window(hour, hour + HOUR, columns))
         seconds["read"] += time.perf_counter() - start
         start = time.perf_counter()
-        validator.reset()
         for chunk in chunks:
-            validator.validate(chunk)
-        validator.outcomes()
+            validator.add(hour, chunk)
         seconds["validate"] += time.perf_counter() - start
         start = time.perf_counter()
         profile = profile_chunks(chunks, baseline)
@@ -150,6 +148,10 @@ def phase_split(config: MonitorsConfig, url: str, span: list[datetime]) -> dict[
             response_columns=deployment.response_columns,
         )
         seconds["write"] += time.perf_counter() - start
+    start = time.perf_counter()
+    for hour in span:
+        validator.outcomes(hour)
+    seconds["validate"] += time.perf_counter() - start
     start = time.perf_counter()
     score_windows(config, engine, [(DEPLOYMENT, hour) for hour in span])
     seconds["drift"] = time.perf_counter() - start
@@ -269,7 +271,7 @@ def _rows(
     direct = sum(t.split.values())
     labels = {
         "read": "read (ParquetLogSource, baseline)",
-        "validate": "GE checks (HourValidator)",
+        "validate": "GE checks (BatchValidator)",
         "profile": "profile (profile_chunks)",
         "write": "write aggregates (write_profile)",
         "drift": "drift scores (score_windows: read, score, write)",

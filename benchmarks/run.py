@@ -1,6 +1,6 @@
 """``make bench``: run the benchmark parts, print one table of figures and ratios, save it.
 
-Usage: ``.venv/bin/python -m benchmarks.run [--quick] [--parts 1,2,3,4,5,6,7,8,9] [--no-install]``
+Usage: ``.venv/bin/python -m benchmarks.run [--quick] [--parts 1,2,...,10] [--no-install]``
 from the repository root. The table also goes to ``benchmarks/results.md`` (or
 ``--output``).
 """
@@ -29,10 +29,11 @@ from benchmarks.fleet_scoring import fleet_scoring
 from benchmarks.memory import memory_bounded
 from benchmarks.peers import peers_side_by_side
 from benchmarks.scaling import scaling_curve
+from benchmarks.segment_cost import segment_cost
 from benchmarks.table import Row, markdown
 from benchmarks.throughput import profile_throughput
 
-PARTS = ("1", "2", "3", "4", "5", "6", "7", "8", "9")
+PARTS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "10")
 RESULTS = Path(__file__).resolve().parent / "results.md"
 
 
@@ -162,6 +163,10 @@ def run(args: argparse.Namespace) -> list[Row]:
         folder = args.data_dir / "fleet-scoring"
         folder.mkdir(parents=True, exist_ok=True)
         rows += fleet_scoring(folder, sizes.deployments, sizes.repeats if args.quick else 3)
+    if "10" in args.parts:
+        rows += segment_cost(
+            sizes.window, 20, max(sizes.repeats, 3), sizes.reference, sizes.chunk_rows
+        )
     return rows
 
 

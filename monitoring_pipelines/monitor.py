@@ -30,9 +30,21 @@ from monitoring_pipelines.report.html import render_html
 from monitoring_pipelines.report.model import DriftReport
 from monitoring_pipelines.stats.binning import DEFAULT_BINS
 from monitoring_pipelines.stats.calibration import Calibration, calibrate
-from monitoring_pipelines.stats.dataset import DatasetProfile, fit_baseline, profile_frame
+from monitoring_pipelines.stats.dataset import (
+    MULTIVARIATE,
+    DatasetProfile,
+    fit_baseline,
+    profile_chunks,
+)
 from monitoring_pipelines.stats.drift import DriftResult
 from monitoring_pipelines.stats.model_signals import DEFAULT_LOW_CONFIDENCE, model_signals
+from monitoring_pipelines.stats.multivariate import (
+    METRIC,
+    MultivariateUnavailable,
+    ReconstructionModel,
+    fit_reconstruction,
+    with_multivariate,
+)
 from monitoring_pipelines.stats.profile import DEFAULT_MAX_CATEGORIES, Kind
 from monitoring_pipelines.stats.scoring import (
     DEFAULT_CORRECTION,
@@ -41,7 +53,7 @@ from monitoring_pipelines.stats.scoring import (
     drifted_columns,
     score_window,
 )
-from monitoring_pipelines.store.aggregates import column_profile, column_row, reference_values
+from monitoring_pipelines.store.aggregates import column_profile, profile_rows, reference_values
 
 SNAPSHOT_FORMAT = "monitoring_pipelines.snapshot/1"
 SUMMARY_COLUMNS = ("column", "metric", "value", "p_value", "threshold", "status", "drifted",
@@ -101,9 +113,7 @@ class Snapshot:
             "row_count": self.rows,
             "absent_columns": list(self.profile.absent_columns),
             "extra_columns": list(self.profile.extra_columns),
-            "columns": [
-                column_row(name, p, self.rows, False) for name, p in self.profile.columns.items()
-            ],
+            "columns": profile_rows(self.profile),
         }
         path = Path(path)
         path.write_text(json.dumps(document), encoding="utf-8")
@@ -182,6 +192,7 @@ class Monitor:
     confidence: str | None = None
     low_confidence_threshold: float = DEFAULT_LOW_CONFIDENCE
     title: str = "notebook"
+    model: ReconstructionModel | None = None  # multivariate drift's, when the reference has one
 
     @classmethod
     def from_reference(
@@ -223,7 +234,15 @@ class Monitor:
             for name, kind in kinds.items()
         }
         calibration = calibrate(reference, baseline, scored, params=params) if calibrated else None
-        return cls(baseline, settings, calibration, prediction, confidence, title=title)
+        features = {k: v for k, v in kinds.items() if k not in (prediction, confidence)}
+        try:
+            model, errors = fit_reconstruction(reference, features, n_bins=n_bins)
+        except MultivariateUnavailable:
+            model, errors = None, None
+        baseline = DatasetProfile(baseline.row_count, baseline.columns, multivariate=errors)
+        return cls(
+            baseline, settings, calibration, prediction, confidence, title=title, model=model
+        )
 
     @classmethod
     def from_deployment(
@@ -233,6 +252,7 @@ class Monitor:
         metrics, thresholds and calibration (``reference``: default its configured file)."""
         from monitoring_pipelines.config import Role, load_config
         from monitoring_pipelines.pipeline.drift import score_settings, scored_metrics
+        from monitoring_pipelines.pipeline.multivariate import fit_multivariate
         from monitoring_pipelines.sources.base import read_reference
 
         config = config or load_config()
@@ -247,6 +267,8 @@ class Monitor:
         curves = calibrate(
             frame, baseline, scored_metrics(deployment), params=deployment.drift.params
         )
+        n_bins = config.setting(deployment, "n_bins")
+        baseline, model, _ = fit_multivariate(deployment, frame, baseline, n_bins)
         prediction = deployment.column_with_role(Role.PREDICTION)
         confidence = deployment.column_with_role(Role.CONFIDENCE)
         return cls(
@@ -257,13 +279,16 @@ class Monitor:
             confidence and confidence.name,
             deployment.drift.low_confidence_threshold,
             deployment_id,
+            model,
         )
 
     def snapshot(
         self, frame: pd.DataFrame, start: datetime | None = None, end: datetime | None = None
     ) -> Snapshot:
-        """Profile production rows on the reference's bins and categories."""
-        return Snapshot(profile_frame(frame, self.baseline), start, end)
+        """Profile production rows on the reference's bins and categories (and, with a
+        reconstruction model, each row's reconstruction error)."""
+        errors = self.model.errors if self.model is not None else None
+        return Snapshot(profile_chunks([frame], self.baseline, errors=errors), start, end)
 
     def load_snapshot(self, path: Path | str) -> Snapshot:
         """A snapshot written by :meth:`Snapshot.save` (for this monitor's reference)."""
@@ -275,6 +300,7 @@ class Monitor:
             row["column_name"]: column_profile(row, values.get(row["column_name"], ()))
             for row in document["columns"]
         }
+        multivariate = columns.pop(MULTIVARIATE, None)
         if columns.keys() != self.baseline.columns.keys():
             raise ValueError(
                 f"{path}: the snapshot's columns {sorted(columns)} are not the monitor's "
@@ -285,6 +311,7 @@ class Monitor:
             columns,
             tuple(document["absent_columns"]),
             tuple(document["extra_columns"]),
+            multivariate,
         )
         moments = [document[k] and datetime.fromisoformat(document[k]) for k in ("start", "end")]
         return Snapshot(profile, *moments)
@@ -295,6 +322,14 @@ class Monitor:
             snapshot = self.snapshot(snapshot)
         current = snapshot.profile
         scores = score_window(self.baseline, current, **self.settings, calibration=self.calibration)
+        scores = with_multivariate(
+            scores,
+            self.model,
+            self.baseline.multivariate,
+            current.multivariate,
+            threshold=(self.settings.get("thresholds") or {}).get(METRIC),
+            min_rows=self.settings.get("min_rows", DEFAULT_MIN_ROWS),
+        )
         return Comparison(
             DriftReport(
                 title=self.title,

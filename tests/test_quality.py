@@ -1,5 +1,5 @@
 """great-expectations validation of raw hours: expectations learned from the baseline, counts
-tallied across chunks and compared with a direct pandas computation."""
+tallied across chunks and windows and compared with a direct pandas computation."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from monitoring_pipelines.quality import HourValidator
+from monitoring_pipelines.quality import BatchValidator
 from monitoring_pipelines.stats.dataset import fit_baseline
 
 RNG = np.random.default_rng(5)
 
 
 @pytest.fixture(scope="module")
-def validator() -> HourValidator:
+def baseline():
     reference = pd.DataFrame(
         {
             "x": RNG.normal(0, 1, 4000),
@@ -23,39 +23,52 @@ def validator() -> HourValidator:
         }
     )
     reference.loc[::20, "x"] = np.nan  # 5% missing in the baseline
-    baseline = fit_baseline(reference, {"x": "numerical", "c": "categorical", "k": "categorical"})
-    return HourValidator("unit", baseline)
+    return fit_baseline(reference, {"x": "numerical", "c": "categorical", "k": "categorical"})
+
+
+@pytest.fixture(scope="module")
+def validator(baseline) -> BatchValidator:
+    return BatchValidator("unit", baseline)
+
+
+def _hour(rows: int, seed: int, missing: float, far: float, unseen: float) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "x": rng.normal(0, 1, rows),
+            "c": rng.choice(["a", "b"], rows),
+            "k": rng.integers(0, 3, rows),
+        }
+    )
+    frame.loc[rng.random(rows) < missing, "x"] = np.nan
+    frame.loc[rng.random(rows) < far, "x"] = 1e6
+    frame.loc[rng.random(rows) < unseen, "c"] = "zzz"
+    return frame
+
+
+def _counts(outcomes) -> dict[tuple[str, str], tuple[int, int, bool]]:
+    return {
+        (t.check, t.column): (t.elements, t.unexpected, t.passed)
+        for o in outcomes
+        for t in o.tallies
+    }
 
 
 def test_a_clean_hour_passes_every_check(validator):
-    clean = pd.DataFrame(
-        {
-            "x": RNG.normal(0, 1, 3000),
-            "c": RNG.choice(["a", "b"], 3000),
-            "k": RNG.integers(0, 3, 3000),
-        }
-    )
-    validator.reset()
-    list(validator.observe([clean.iloc[:1000], clean.iloc[1000:]]))
-    assert all(outcome.passed for outcome in validator.outcomes())
+    clean = _hour(3000, 1, 0.0, 0.0, 0.0)
+    list(validator.observe("clean", [clean.iloc[:1000], clean.iloc[1000:]]))
+    assert all(outcome.passed for outcome in validator.outcomes("clean"))
 
 
 def test_failures_are_tallied_across_chunks(validator):
-    bad = pd.DataFrame(
-        {
-            "x": RNG.normal(0, 1, 3000),
-            "c": RNG.choice(["a", "b"], 3000),
-            "k": RNG.integers(0, 3, 3000),
-        }
-    )
+    bad = _hour(3000, 2, 0.0, 0.0, 0.0)
     bad.loc[::3, "x"] = np.nan  # 33% missing > 2 × 5% + 2%
     bad.loc[1::50, "x"] = 1e6  # 2% far out of range > 1% allowed
     bad.loc[::5, "c"] = "zzz"  # 20% unseen > 5% allowed
     chunks = [bad.iloc[:1000], bad.iloc[1000:2000], bad.iloc[2000:].drop(columns=["k"])]
-    validator.reset()
-    passed_through = list(validator.observe(chunks))
+    passed_through = list(validator.observe("bad", chunks))
     assert sum(len(c) for c in passed_through) == 3000
-    outcomes = {o.check: o for o in validator.outcomes()}
+    outcomes = {o.check: o for o in validator.outcomes("bad")}
 
     assert [t.column for t in outcomes["raw_schema"].failures] == ["k"]
     (missing,) = outcomes["raw_missing_values"].failures
@@ -69,10 +82,38 @@ def test_failures_are_tallied_across_chunks(validator):
     assert ranges.elements == int(bad["x"].notna().sum())
     (categories,) = outcomes["raw_allowed_categories"].failures
     assert categories.unexpected == int((bad["c"] == "zzz").sum())
+    # the chunk without "k" counts for "k" neither as missing nor as rows
+    assert _counts(outcomes.values())[("raw_missing_values", "k")] == (2000, 0, True)
+
+
+def test_many_hours_in_one_validation_are_each_judged_on_their_own_rows(baseline):
+    """Hours validated together (several per batch, one split across two batches) get the
+    counts pandas finds on each hour alone; one bad hour fails alone."""
+    hours = {h: _hour(700 + 37 * h, 10 + h, 0.04, 0.002, 0.01) for h in range(8)}
+    hours[5] = _hour(900, 99, 0.30, 0.05, 0.40)  # the bad hour
+    batched = BatchValidator("batched", baseline, batch_rows=2500)
+    for h, frame in hours.items():
+        list(batched.observe(h, [frame.iloc[:300], frame.iloc[300:]]))
+    for h, frame in hours.items():
+        got = _counts(batched.outcomes(h))
+        x, c = frame["x"], frame["c"].astype(str)
+        assert got[("raw_missing_values", "x")][:2] == (len(frame), int(x.isna().sum()))
+        assert got[("raw_value_ranges", "x")][:2] == (int(x.notna().sum()), int((x == 1e6).sum()))
+        assert got[("raw_allowed_categories", "c")][:2] == (len(frame), int((c == "zzz").sum()))
+        assert all(o.passed for o in batched.outcomes(h)) == (h != 5)
+
+
+def test_a_discarded_hour_leaves_the_others_alone(baseline):
+    batched = BatchValidator("discard", baseline)
+    good, bad = _hour(500, 3, 0.0, 0.0, 0.0), _hour(500, 4, 0.9, 0.0, 0.0)
+    list(batched.observe("good", [good]))
+    list(batched.observe("bad", [bad]))
+    batched.discard("bad")
+    assert _counts(batched.outcomes("good"))[("raw_missing_values", "x")] == (500, 0, True)
+    assert all(t.elements == 0 for o in batched.outcomes("bad") for t in o.tallies)
 
 
 def test_integers_are_checked_as_their_category_keys(validator):
     frame = pd.DataFrame({"x": [0.0] * 10, "c": ["a"] * 10, "k": [0, 1, 2, 1, 0, 2, 1, 0, 2, 1]})
-    validator.reset()
-    validator.validate(frame)
-    assert {o.check: o.passed for o in validator.outcomes()}["raw_allowed_categories"]
+    validator.add("ints", frame)
+    assert {o.check: o.passed for o in validator.outcomes("ints")}["raw_allowed_categories"]

@@ -29,7 +29,9 @@ from monitoring_pipelines.stats.alert_policy import (
     decide_alerts,
     severity_rank,
 )
+from monitoring_pipelines.stats.dataset import MULTIVARIATE
 from monitoring_pipelines.stats.freshness import DEFAULT_POLICY, Freshness, FreshnessPolicy
+from monitoring_pipelines.stats.multivariate import MULTIVARIATE_BAND
 from monitoring_pipelines.stats.no_data_policy import QuietHour, decide_no_data
 from monitoring_pipelines.store import alerts as outbox
 from monitoring_pipelines.store.drift import read_drift_scores
@@ -99,17 +101,27 @@ def _window_key(item) -> tuple:
 
 def _categories(engine: Engine, alerts) -> dict[tuple, list]:
     """(deployment, window, granularity, column, metric, reference) → the moved categories
-    stored in the alerted results' ``detail`` (categorical drift), read only for the windows
-    that alert."""
+    stored in the alerted results' ``detail`` (categorical drift), or the band of the
+    multivariate score, read only for the windows that alert."""
     found: dict[tuple, list] = {}
     for deployment, start, granularity in {_window_key(a) for a in alerts}:
         end = start + timedelta(microseconds=1)
         for row in read_drift_scores(engine, deployment, start, end, granularity, None):
-            categories = (row["detail"] or {}).get("categories")
-            if categories:
-                result = (row["column_name"], row["metric"], row["reference"])
-                found[(deployment, start, granularity, *result)] = categories
+            detail = row["detail"] or {}
+            result = (row["column_name"], row["metric"], row["reference"])
+            if detail.get("categories"):
+                found[(deployment, start, granularity, *result)] = detail["categories"]
+            elif row["column_name"] == MULTIVARIATE and "mean_error" in detail:
+                band = {k: detail[k] for k in MULTIVARIATE_BAND if k in detail}
+                found[(deployment, start, granularity, *result)] = band
     return found
+
+
+def _payload(column: str | None, moved: list | dict | None) -> dict | None:
+    """What an alert's message shows besides the numbers: moved categories, or the band."""
+    if not moved:
+        return None
+    return {"multivariate": moved} if column == MULTIVARIATE else {"categories": moved}
 
 
 def enqueue_drift(
@@ -152,7 +164,7 @@ def enqueue_drift(
             outbox.alert_entry(
                 alert,
                 channel,
-                payload={"categories": moved} if moved else None,
+                payload=_payload(alert.column_name, moved),
                 slack_skip=sinks.slack_skip(alert.deployment_id, channel),
             )
         )

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from monitoring_pipelines.alerts.threads import ResultKey, result_key
+from monitoring_pipelines.stats.dataset import MULTIVARIATE
 from monitoring_pipelines.stats.references import TRAINING
 
 MAX_BLOCKS = 50
@@ -31,6 +32,7 @@ SHOWN_COLUMNS = 20
 SEVERITIES = ("info", "warning", "critical")
 ICONS = {"critical": ":red_circle:", "warning": ":large_orange_circle:", "info": ":white_circle:"}
 RESOLVED_ICON = ":white_check_mark:"
+MULTIVARIATE_LABEL = "multivariate (all features together)"
 REPORT_FIELDS = ("deployment", "start", "end")
 
 
@@ -148,6 +150,19 @@ def _category_line(payload: Mapping[str, Any] | None) -> str | None:
     return "      " + " · ".join(parts) if parts else None
 
 
+def _band_line(payload: Mapping[str, Any] | None) -> str | None:
+    """The multivariate score's mean reconstruction error against its reference band."""
+    band = (payload or {}).get("multivariate")
+    if not band or "lower" not in band:
+        return None
+    return (
+        f"      mean reconstruction error {_number(band.get('mean_error'))}, reference "
+        f"{_number(band.get('reference_mean'))} (band {_number(band['lower'])}–"
+        f"{_number(band.get('upper'))}; {band.get('components')} of {band.get('columns')} "
+        "components)"
+    )
+
+
 def _column_lines(
     rows: Sequence[Mapping[str, Any]], resolved: Mapping[ResultKey, datetime]
 ) -> list[str]:
@@ -169,12 +184,12 @@ def _column_lines(
         parts = [_metric_part(r, resolved.get(result_key(r))) for r in results]
         done = all(result_key(r) in resolved for r in results)
         icon = RESOLVED_ICON if done else ICONS[_worst(results)]
-        lines.append(f"{icon} *{escape(_clip(column, MAX_NAME))}*  " + " · ".join(parts))
-        categories = _category_line(
-            next((r.get("payload") for r in results if r.get("payload")), None)
-        )
-        if categories:
-            lines.append(categories)
+        name = MULTIVARIATE_LABEL if column == MULTIVARIATE else escape(_clip(column, MAX_NAME))
+        lines.append(f"{icon} *{name}*  " + " · ".join(parts))
+        payload = next((r.get("payload") for r in results if r.get("payload")), None)
+        explained = _category_line(payload) or _band_line(payload)
+        if explained:
+            lines.append(explained)
     return lines
 
 

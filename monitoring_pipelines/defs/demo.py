@@ -30,6 +30,7 @@ from monitoring_pipelines.defs.partitions import hour_key
 from monitoring_pipelines.defs.sensors.drift_threshold import SENSOR_NAME as DRIFT_SENSOR
 from monitoring_pipelines.demo.broker import LocalBroker, create_topic
 from monitoring_pipelines.demo.generate import generate_demo
+from monitoring_pipelines.stats.dataset import MULTIVARIATE
 from monitoring_pipelines.store.aggregates import read_baseline, read_windows
 from monitoring_pipelines.store.alerts import list_recent
 from monitoring_pipelines.store.cleanup import clear_outside
@@ -193,6 +194,14 @@ def _run(
             print(f"  {column:<20} {hour:%Y-%m-%d %H:%M}", file=out)
     else:
         print("\nno column drifted", file=out)
+    alone = [hour for hour, columns in hourly_drift.items() if columns == [MULTIVARIATE]]
+    if alone:
+        shown = ", ".join(f"{hour:%H:%M}" for hour in alone)
+        print(
+            f"\nmultivariate drift alone ({MULTIVARIATE}: loan_amount shuffled within the hour, "
+            f"every column's distribution unchanged, no column drifted): {shown}",
+            file=out,
+        )
     print("\nalerts (monitoring-pipelines alerts):", file=out)
     alerts = [row for row in list_recent(engine, limit=1000) if row["kind"] != "metrics"]
     print(format_alerts(alerts[:ALERTS_SHOWN]), file=out)

@@ -21,7 +21,8 @@ import dagster as dg
 from monitoring_pipelines.pipeline.aggregation import WindowSummary
 from monitoring_pipelines.pipeline.drift import WindowScores
 from monitoring_pipelines.pipeline.performance import PerformanceSummary
-from monitoring_pipelines.stats.dataset import DatasetProfile
+from monitoring_pipelines.stats.dataset import MULTIVARIATE, DatasetProfile
+from monitoring_pipelines.stats.multivariate import ReconstructionModel
 from monitoring_pipelines.stats.performance import Performance
 from monitoring_pipelines.stats.scoring import drifted_columns
 from monitoring_pipelines.store.performance import (
@@ -79,6 +80,15 @@ def window_metadata(summary: WindowSummary) -> dict[str, dg.MetadataValue]:
     for reason, rows in summary.accounted.items():
         metadata[reason] = dg.MetadataValue.int(rows)
     metadata["replaced_values"] = dg.MetadataValue.int(summary.replaced_values)
+    if summary.segment_rows:
+        metadata["segments"] = dg.MetadataValue.int(len(summary.segment_rows))
+        metadata["segment_rows"] = dg.MetadataValue.json(dict(summary.segment_rows))
+        for folding in summary.folding:
+            metadata[f"segment_values_folded_{folding.key}"] = dg.MetadataValue.int(
+                folding.folded_values
+            )
+        if summary.segment_notices:
+            metadata["segment_notice"] = dg.MetadataValue.text("; ".join(summary.segment_notices))
     return metadata
 
 
@@ -110,6 +120,7 @@ def hour_drift_metadata(hour: WindowScores) -> dict[str, dg.MetadataValue]:
         drifted = drifted_columns(scores)
         metadata[f"drifted_columns_{reference}"] = dg.MetadataValue.int(len(drifted))
         metadata[f"drifted_column_names_{reference}"] = dg.MetadataValue.json(drifted)
+    metadata |= multivariate_drift_metadata(hour)
     signals = hour.signals
     if signals is not None:
         metadata |= {
@@ -120,6 +131,38 @@ def hour_drift_metadata(hour: WindowScores) -> dict[str, dg.MetadataValue]:
             "confidence_drop": _number(signals.confidence_drop),
             "low_confidence_share": _number(signals.low_confidence_share),
         }
+    return metadata
+
+
+def multivariate_drift_metadata(hour: WindowScores) -> dict[str, dg.MetadataValue]:
+    """The hour's ``__multivariate__`` score and its band (nothing without a model)."""
+    results = hour.scores.get(MULTIVARIATE)
+    if not results:
+        return {}
+    result = results[0]
+    detail = result.detail
+    return {
+        "multivariate_drift": _number(result.value),
+        "reconstruction_error": _number(detail.get("mean_error")),
+        "reconstruction_error_lower": _number(detail.get("lower")),
+        "reconstruction_error_upper": _number(detail.get("upper")),
+        "multivariate_drifted": dg.MetadataValue.bool(result.drifted),
+    }
+
+
+def multivariate_model_metadata(
+    model: ReconstructionModel | None, reason: str | None
+) -> dict[str, dg.MetadataValue]:
+    """What the baseline's reconstruction model keeps, or why there is none."""
+    if model is None:
+        return {"multivariate": dg.MetadataValue.text(f"not fitted: {reason}")} if reason else {}
+    metadata = {
+        "multivariate_components": dg.MetadataValue.int(int(model.components.shape[0])),
+        "multivariate_columns": dg.MetadataValue.int(len(model.columns)),
+        "multivariate_explained_variance": _number(model.explained),
+    }
+    if model.dropped:
+        metadata["multivariate_dropped"] = dg.MetadataValue.json(dict(model.dropped))
     return metadata
 
 

@@ -125,3 +125,17 @@ def inject_drift(rng: np.random.Generator, frame: pd.DataFrame, rows: np.ndarray
 
 
 DRIFTED_COLUMNS = ("annual_income", "loan_purpose", "years_employed")
+
+
+DECORRELATED_COLUMN = "loan_amount"  # follows annual_income (correlation ≈ 0.74) until shuffled
+
+
+def decorrelate(rng: np.random.Generator, frame: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+    """Shuffle ``loan_amount`` among the selected rows (one hour's): every column keeps exactly
+    the values it had, so no column's distribution moves; only loan_amount's link to
+    annual_income is gone, which multivariate drift sees and per-column metrics cannot."""
+    frame = frame.copy()
+    values = frame[DECORRELATED_COLUMN].to_numpy(copy=True)
+    values[rows] = rng.permutation(values[rows])
+    frame[DECORRELATED_COLUMN] = values
+    return frame

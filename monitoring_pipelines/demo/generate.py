@@ -32,6 +32,7 @@ from monitoring_pipelines.demo.applicants import (
     CATEGORICAL,
     DRIFTED_COLUMNS,
     FEATURES,
+    decorrelate,
     inject_drift,
     sample_applicants,
     sample_defaults,
@@ -95,6 +96,7 @@ class DemoData:
     rows_per_hour: tuple[int, ...]
     reference_rows: int
     labelled_rows: int
+    decorrelated_hours: tuple[int, ...] = ()
     columns: tuple[DemoColumn, ...] = COLUMNS
     timestamp_column: str = "scored_at"
     request_id_column: str = "request_id"
@@ -126,9 +128,12 @@ def generate_demo(
     """Write the demo deployment for the ``hours`` hours before ``end`` (an hour boundary, UTC).
 
     Hours with index ``>= drift_from_hour`` (0 is the oldest) are drifted, so
-    ``drift_from_hour >= hours`` means no drift. A previous demo under ``root`` (recognised by
-    its ``demo.json`` manifest) is replaced; any other existing output is left alone. The
-    scoring logs go to ``sink`` (default: the Parquet layout under ``root/logs``).
+    ``drift_from_hour >= hours`` means no drift. In up to three clean hours from halfway to
+    the drift (:func:`decorrelated_hours`), loan_amount is shuffled within the hour: a change
+    in how two columns move together that leaves every column's distribution as it was.
+    A previous demo under ``root`` (recognised by its ``demo.json`` manifest) is replaced;
+    any other existing output is left alone. The scoring logs go to ``sink`` (default: the
+    Parquet layout under ``root/logs``).
     """
     _check_arguments(end, hours, drift_from_hour, rows_per_hour, reference_rows)
     root = Path(root)
@@ -148,7 +153,10 @@ def generate_demo(
     start = end - hours * HOUR
     counts = hourly_counts(rng, start, hours, rows_per_hour)
     hour_index = np.repeat(np.arange(hours), counts)
-    logs, outcomes = _production(rng, start, hour_index, hour_index >= drift_from_hour)
+    shuffled = decorrelated_hours(hours, drift_from_hour)
+    logs, outcomes = _production(
+        rng, start, hour_index, hour_index >= drift_from_hour, shuffled, seed
+    )
     _serve(rng, model, logs, hour_index, sink or ParquetSink(paths[1]))
 
     labels = _labels(rng, logs, outcomes, end)
@@ -167,9 +175,17 @@ def generate_demo(
         rows_per_hour=tuple(int(c) for c in counts),
         reference_rows=reference_rows,
         labelled_rows=len(labels),
+        decorrelated_hours=shuffled,
     )
     (root / MANIFEST).write_text(json.dumps(_manifest(demo), indent=2) + "\n")
     return demo
+
+
+def decorrelated_hours(hours: int, drift_from_hour: int) -> tuple[int, ...]:
+    """The clean hours whose loan_amount is shuffled: three from halfway to the drift on
+    (hours 24–26 of the default 72 with drift from 48), never a drifted or missing hour."""
+    first = min(drift_from_hour, hours) // 2
+    return tuple(range(first, min(first + 3, drift_from_hour, hours)))
 
 
 def validation_set(
@@ -196,11 +212,20 @@ def hourly_counts(
 
 
 def _production(
-    rng: np.random.Generator, start: datetime, hour_index: np.ndarray, drifted: np.ndarray
+    rng: np.random.Generator,
+    start: datetime,
+    hour_index: np.ndarray,
+    drifted: np.ndarray,
+    shuffled: tuple[int, ...] = (),
+    seed: int = 0,
 ) -> tuple[pd.DataFrame, np.ndarray]:
-    """The requests (id, time, features; sorted by time) and each one's true outcome."""
+    """The requests (id, time, features; sorted by time) and each one's true outcome; the
+    ``shuffled`` hours decorrelated with a stream of their own (the other draws are unchanged)."""
     n = hour_index.size
     features = inject_drift(rng, sample_applicants(rng, n), drifted)
+    shuffler = np.random.default_rng([seed, 2])
+    for hour in shuffled:
+        features = decorrelate(shuffler, features, hour_index == hour)
     outcomes = sample_defaults(rng, features)
     offsets = np.sort(hour_index * 3_600_000_000 + rng.integers(0, 3_600_000_000, n))
     ids = rng.bytes(16 * n)
@@ -327,6 +352,9 @@ def _manifest(demo: DemoData) -> dict:
         "end": demo.end.isoformat(),
         "drift_start": demo.drift_start.isoformat() if demo.drift_start else None,
         "drifted_columns": list(demo.drifted_columns),
+        "decorrelated_hours": [
+            (demo.start + hour * HOUR).isoformat() for hour in demo.decorrelated_hours
+        ],
         "rows": sum(demo.rows_per_hour),
         "reference_rows": demo.reference_rows,
         "labelled_rows": demo.labelled_rows,

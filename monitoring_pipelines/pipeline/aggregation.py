@@ -24,7 +24,7 @@ from monitoring_pipelines.pipeline.baseline_performance import fit_baseline_perf
 from monitoring_pipelines.pipeline.drift import calibrate_baseline
 from monitoring_pipelines.pipeline.freshness import hours_freshness
 from monitoring_pipelines.pipeline.multivariate import fit_multivariate
-from monitoring_pipelines.quality import CheckOutcome, HourValidator
+from monitoring_pipelines.quality import BatchValidator, CheckOutcome
 from monitoring_pipelines.sources.base import BadLogFileError, LogSource, read_reference
 from monitoring_pipelines.sources.kafka import kafka_log_source
 from monitoring_pipelines.sources.parquet import ParquetLogSource
@@ -33,6 +33,7 @@ from monitoring_pipelines.stats.dataset import DatasetProfile, fit_baseline, pro
 from monitoring_pipelines.stats.duplicates import DuplicateCounter
 from monitoring_pipelines.stats.freshness import Freshness, FreshnessPolicy
 from monitoring_pipelines.stats.multivariate import ReconstructionModel
+from monitoring_pipelines.stats.segmented import Folding, profile_segmented_chunks
 from monitoring_pipelines.store.aggregates import read_baseline, write_profile
 from monitoring_pipelines.store.engine import checked_url, ensure_deployment_views
 from monitoring_pipelines.store.multivariate import read_model, write_model
@@ -89,6 +90,13 @@ class WindowSummary:
     # ``rows_null_timestamp``) or repeated (``duplicate_request_ids``); a count the
     # source cannot tell is left out
     accounted: Mapping[str, int] = field(default_factory=dict)
+    segment_rows: Mapping[str, int] = field(default_factory=dict)  # segment → rows
+    folding: tuple[Folding, ...] = ()  # what each segment key's cap folded
+
+    @property
+    def segment_notices(self) -> list[str]:
+        """A line per segment key whose cap folded values into ``__other__``."""
+        return [f.notice for f in self.folding if f.notice]
 
     @property
     def rows(self) -> int:
@@ -141,6 +149,9 @@ def compute_baseline(
         max_categories=config.setting(deployment, "max_categories"),
     )
     profile, model, reason = fit_multivariate(deployment, frame, profile, n_bins)
+    segments = None
+    if deployment.segment_keys:  # each segment's reference rows, on the population's edges
+        segments = profile_segmented_chunks([frame], profile, deployment.segment_keys).segments
     write_profile(
         engine,
         deployment.id,
@@ -148,6 +159,7 @@ def compute_baseline(
         profile,
         is_baseline=True,
         response_columns=deployment.response_columns,
+        segments=segments,
     )
     write_model(engine, deployment.id, model, reason)
     calibrate_baseline(deployment, engine, frame, profile)
@@ -163,16 +175,18 @@ def aggregate_window(
     start: datetime,
     end: datetime,
     baseline: DatasetProfile | None = None,
-    validator: HourValidator | None = None,
+    validator: BatchValidator | None = None,
     model: ReconstructionModel | None = None,
 ) -> WindowSummary:
     """Profile one window of scoring logs on the baseline's edges and replace its stored rows.
 
-    With a ``validator``, every chunk is also checked against the baseline's expectations;
-    without one, a source that can profile the window itself (a PostgreSQL table, see
-    ``sources.sql_pushdown``) does, and no row is read (nor a reconstruction error
-    computed: such hours have no ``__multivariate__`` profile). ``model`` (read with the
-    baseline when that is not given) gives each read row's reconstruction error.
+    With a ``validator``, every chunk is also kept for the baseline's expectations (the
+    window's outcomes are ``validator.outcomes(start)``, once the validator has seen every
+    window of its batch); without one, a source that can profile the window itself (a
+    PostgreSQL table, see ``sources.sql_pushdown``) does, and no row is read (nor a
+    reconstruction error computed: such hours have no ``__multivariate__`` profile).
+    ``model`` (read with the baseline when that is not given) gives each read row's
+    reconstruction error.
     """
     if baseline is None:
         baseline, model = read_baseline(engine, deployment.id), read_model(engine, deployment.id)[0]
@@ -180,10 +194,14 @@ def aggregate_window(
         raise MissingBaselineError(
             f"deployment {deployment.id!r} has no baseline_statistics yet: materialize it first"
         )
-    profile = source.profile_window(start, end, baseline) if validator is None else None
+    keys = deployment.segment_keys
+    pushdown = validator is None and not keys  # segments are counted in the same read, here
+    profile = source.profile_window(start, end, baseline) if pushdown else None
     accounted: dict[str, int] = {}
+    segmented = None
     if profile is None:
         columns = [*deployment.monitored, deployment.logs.timestamp_column]
+        columns += sorted({c for key in keys for c in key.columns} - set(columns))
         request_id = deployment.column_with_role(Role.REQUEST_ID)
         counter = None
         if request_id is not None:
@@ -193,6 +211,7 @@ def aggregate_window(
         if (
             counter is None
             and validator is None
+            and not keys  # the segmented profiler reads DataFrames
             and (errors is None or baseline.multivariate is None)
         ):
             chunks = source.read_columns(start, end, columns)  # only profiled: no DataFrame
@@ -201,9 +220,14 @@ def aggregate_window(
         if counter is not None:
             chunks = counter.observe(chunks)
         if validator is not None:
-            validator.reset()
-            chunks = validator.observe(chunks)
-        profile = profile_chunks(chunks, baseline, threads=profile_threads(), errors=errors)
+            chunks = validator.observe(start, chunks)
+        if keys:
+            segmented = profile_segmented_chunks(
+                chunks, baseline, keys, threads=profile_threads(), errors=errors
+            )
+            profile = segmented.population
+        else:
+            profile = profile_chunks(chunks, baseline, threads=profile_threads(), errors=errors)
         accounted = source.dropped_rows()
         if counter is not None:
             accounted["duplicate_request_ids"] = counter.duplicates()
@@ -217,9 +241,17 @@ def aggregate_window(
         response_columns=deployment.response_columns,
         accounted=accounted,
         log_files=source.log_files(start, end),
+        segments=segmented and segmented.segments,
     )
-    quality = tuple(validator.outcomes()) if validator is not None else ()
-    return WindowSummary(deployment.id, start, end, profile, quality, accounted=accounted)
+    return WindowSummary(
+        deployment.id,
+        start,
+        end,
+        profile,
+        accounted=accounted,
+        segment_rows={n: p.row_count for n, p in segmented.segments.items()} if segmented else {},
+        folding=segmented.folding if segmented else (),
+    )
 
 
 def aggregate_windows(
@@ -262,10 +294,12 @@ def profile_windows(
     validate: bool = False,
 ) -> tuple[list[WindowSummary], dict[tuple[str, datetime], str]]:
     """Profile and store the windows in order; those whose log file is unreadable are
-    returned apart with the error (freshness not judged yet)."""
+    returned apart with the error (freshness not judged yet). With ``validate``, each
+    deployment's hours are validated in batches (``BatchValidator``) and every summary
+    carries its own hour's outcomes."""
     baselines: dict[str, DatasetProfile | None] = {}
     sources: dict[str, LogSource] = {}
-    validators: dict[str, HourValidator | None] = {}
+    validators: dict[str, BatchValidator | None] = {}
     models: dict[str, ReconstructionModel | None] = {}
     summaries = []
     failures: dict[tuple[str, datetime], str] = {}
@@ -276,7 +310,7 @@ def profile_windows(
             models[deployment_id] = read_model(engine, deployment_id)[0]
             sources[deployment_id] = log_source(config, deployment)
             validators[deployment_id] = (
-                HourValidator(deployment_id, baseline) if validate and baseline else None
+                BatchValidator(deployment_id, baseline) if validate and baseline else None
             )
         try:
             summary = aggregate_window(
@@ -291,9 +325,17 @@ def profile_windows(
             )
         except BadLogFileError as error:
             failures[(deployment_id, start)] = str(error)
+            if validators[deployment_id] is not None:
+                validators[deployment_id].discard(start)
             continue
         summaries.append(summary)
         progress(index, len(windows), summary)
+    summaries = [
+        replace(s, quality=tuple(validator.outcomes(s.start)))
+        if (validator := validators[s.deployment_id]) is not None
+        else s
+        for s in summaries
+    ]
     return summaries, failures
 
 

@@ -23,6 +23,7 @@ from monitoring_pipelines.stats.windows import merge_window
 from monitoring_pipelines.store.aggregates import read_baseline, read_windows
 from monitoring_pipelines.store.drift import read_drift_scores
 from monitoring_pipelines.store.engine import check_deployment_id, dagster_home
+from monitoring_pipelines.store.multivariate import read_model
 from monitoring_pipelines.store.performance import REALIZED
 from monitoring_pipelines.store.schema import model_performance
 from monitoring_pipelines.store.times import utc
@@ -57,7 +58,9 @@ def build_report(
         title=deployment_id,
         baseline=baseline,
         current=current,
-        scores=score_profile(config, deployment, baseline, current),
+        scores=score_profile(
+            config, deployment, baseline, current, model=read_model(engine, deployment_id)[0]
+        ),
         start=utc(start),
         end=utc(end),
         history=hourly_history(engine, deployment_id, start, end),

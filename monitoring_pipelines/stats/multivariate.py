@@ -46,6 +46,8 @@ DEFAULT_VARIANCE = 0.65
 DEFAULT_CHUNKS = 10
 MIN_REFERENCE_ROWS = 10
 BLOCK_ROWS = 1 << 16  # rows standardized and projected at a time: bounded memory
+# the detail an alert shows: the window's mean error, the reference's and the band around it
+MULTIVARIATE_BAND = ("mean_error", "reference_mean", "lower", "upper", "components", "columns")
 
 
 class MultivariateUnavailable(ValueError):

@@ -8,7 +8,10 @@ import io
 import dagster as dg
 import pytest
 
+from monitoring_pipelines.alerts.slack_messages import MULTIVARIATE_LABEL, drift_message
 from monitoring_pipelines.defs.demo import DemoSettings, run_demo
+from monitoring_pipelines.demo.generate import decorrelated_hours
+from monitoring_pipelines.stats.dataset import MULTIVARIATE
 from tests.conftest import DEMO_DRIFT_FROM as DRIFT_FROM
 from tests.conftest import DEMO_DRIFTED as DRIFTED
 from tests.conftest import DEMO_END as END
@@ -31,19 +34,27 @@ def test_every_hour_is_materialized_in_the_persistent_instance(demo):
     assert "[3/4] backfilling 8 hours" in output
 
 
+SHUFFLED = decorrelated_hours(HOURS, DRIFT_FROM)  # loan_amount shuffled: hours 2 and 3
+
+
 def test_injected_drift_is_found_from_its_first_hour_and_nowhere_else(demo):
     result, output, _ = demo
     hours = sorted(result.drifted)
-    assert len(hours) == HOURS
+    assert len(hours) == HOURS and SHUFFLED == (2, 3)
     for index, hour in enumerate(hours):
         drifted = set(result.drifted[hour])
-        if index < DRIFT_FROM:
+        if index in SHUFFLED:  # the correlation change: multivariate drift, no column
+            assert drifted == {MULTIVARIATE}, f"hour {hour}: {drifted}"
+        elif index < DRIFT_FROM:
             assert drifted == set(), f"false alarm at clean hour {hour}: {drifted}"
         else:
-            assert drifted == DRIFTED, f"hour {hour}: {drifted}"
-    assert set(result.onset) == DRIFTED
+            assert drifted - {MULTIVARIATE} == DRIFTED, f"hour {hour}: {drifted}"
+    assert set(result.onset) == DRIFTED | {MULTIVARIATE}
+    assert result.onset.pop(MULTIVARIATE) == hours[SHUFFLED[0]]
     assert all(h == hours[DRIFT_FROM] for h in result.onset.values())
     assert "drifted columns (first drifted hour):" in output
+    shown = ", ".join(f"{hours[i]:%H:%M}" for i in SHUFFLED)
+    assert f"no column drifted): {shown}" in output
 
 
 def test_rerunning_the_demo_is_safe_and_gives_the_same_rows(demo, monkeypatch):
@@ -74,9 +85,19 @@ def test_the_demo_ends_listing_the_alerts_for_the_drifted_columns(demo):
     result, output, home = demo
     engine = get_engine(f"sqlite:///{home / 'monitoring.db'}")
     drift_alerts = [row for row in list_recent(engine, limit=1000) if row["kind"] == "drift"]
-    assert {row["column_name"] for row in drift_alerts} == DRIFTED
+    multivariate = [row for row in drift_alerts if row["column_name"] == MULTIVARIATE]
+    columns = [row for row in drift_alerts if row["column_name"] != MULTIVARIATE]
+    assert {row["column_name"] for row in columns} == DRIFTED
     first_drifted = sorted(result.drifted)[DRIFT_FROM]
-    assert {row["window_start"] for row in drift_alerts} == {first_drifted}  # then cooldown
+    assert {row["window_start"] for row in columns} == {first_drifted}  # then cooldown
+    # the correlation change alerts once, in its first hour, with the band it left
+    (alert,) = multivariate
+    assert alert["window_start"] == sorted(result.drifted)[SHUFFLED[0]]
+    assert alert["metric"] == "reconstruction_error" and alert["value"] > alert["threshold"]
+    band = alert["payload"]["multivariate"]
+    assert band["mean_error"] > band["upper"] > band["reference_mean"] > band["lower"]
+    text = str(drift_message([alert]))
+    assert MULTIVARIATE_LABEL in text and "mean reconstruction error" in text
     assert "alerts (monitoring-pipelines alerts):" in output
     for column in DRIFTED:
         assert column in output.split("alerts (monitoring-pipelines alerts):")[1]

@@ -11,9 +11,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from dagster._core.storage.asset_check_execution_record import (
-    AssetCheckExecutionResolvedStatus as Status,
-)
 
 from monitoring_pipelines.config import load_config
 from monitoring_pipelines.defs.build import build_definitions
@@ -158,11 +155,19 @@ def test_a_six_hour_run_leaves_each_hour_its_own_metadata_and_checks(six_hours, 
         for h in range(HOURS)
     }
     assert _check_status(instance, partitions_def, "drift_scores", "drift") == expected
-    for check in ("raw_value_ranges", "raw_allowed_categories"):
-        assert _check_status(instance, partitions_def, "hourly_aggregates", check) == expected
-    assert set(
-        _check_status(instance, partitions_def, "hourly_aggregates", "raw_schema").values()
-    ) == {Status.SUCCEEDED.value}
+    assert (
+        _check_status(instance, partitions_def, "hourly_aggregates", "raw_data_quality") == expected
+    )
+    quality = {
+        e.partition: {k: v.value for k, v in e.metadata.items()}
+        for e in result.get_asset_check_evaluations()
+        if e.check_name == "raw_data_quality"
+    }
+    assert set(quality) == set(keys.values())  # one great-expectations result per hour
+    for h in range(HOURS):
+        groups = quality[keys[START + timedelta(hours=h)]]
+        assert groups["raw_schema"] is True and groups["raw_missing_values"] is True
+        assert groups["raw_value_ranges"] is groups["raw_allowed_categories"] is (h not in DRIFTED)
 
     # one clean hour re-run alone: the drifted hours keep their own failed results
     again = defs.resolve_job_def(HOURLY_JOB).execute_in_process(

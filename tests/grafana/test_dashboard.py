@@ -12,10 +12,19 @@ import pytest
 import yaml
 from sqlalchemy import select, text
 
+from monitoring_pipelines.demo.generate import decorrelated_hours
+from monitoring_pipelines.stats.dataset import MULTIVARIATE
 from monitoring_pipelines.store.aggregates import read_windows
 from monitoring_pipelines.store.engine import ensure_deployment_views, get_engine
 from monitoring_pipelines.store.schema import aggregates, alerts, drift_scores, model_performance
-from tests.conftest import DEMO_DRIFTED, DEMO_END, DEMO_HOURS, REPO, postgres_schema
+from tests.conftest import (
+    DEMO_DRIFT_FROM,
+    DEMO_DRIFTED,
+    DEMO_END,
+    DEMO_HOURS,
+    REPO,
+    postgres_schema,
+)
 
 GRAFANA = REPO / "deploy" / "grafana"
 DASHBOARD = json.loads((GRAFANA / "dashboards" / "monitoring_pipelines.json").read_text())
@@ -116,4 +125,14 @@ def test_the_alerts_panel_lists_the_outbox(answers):
     results, _, alert_count = answers
     table = results["Alerts and their delivery"]
     assert len(table) == alert_count > 0
-    assert {row.column_name for row in table if row.kind == "drift"} <= DEMO_DRIFTED
+    drifted = {row.column_name for row in table if row.kind == "drift"}
+    assert drifted <= DEMO_DRIFTED | {MULTIVARIATE}
+
+
+def test_the_multivariate_panel_shows_the_shuffled_hours_above_their_band(answers):
+    results, windows, _ = answers
+    rows = results["Multivariate drift: mean reconstruction error and its band (hourly)"]
+    above = {t.astimezone(UTC) for t, error, lower, upper in rows if error > upper}
+    assert all(lower < upper for _, _, lower, upper in rows) and len(rows) == DEMO_HOURS
+    hours = sorted(windows)
+    assert above == {hours[i] for i in decorrelated_hours(DEMO_HOURS, DEMO_DRIFT_FROM)}

@@ -3,10 +3,15 @@
 import dagster as dg
 
 from monitoring_pipelines.config import MonitorsConfig
-from monitoring_pipelines.defs.metadata import baseline_performance_metadata, profile_metadata
+from monitoring_pipelines.defs.metadata import (
+    baseline_performance_metadata,
+    multivariate_model_metadata,
+    profile_metadata,
+)
 from monitoring_pipelines.defs.partitions import deployment_partitions
 from monitoring_pipelines.defs.resources import MonitorsResource, StoreResource
 from monitoring_pipelines.pipeline.aggregation import compute_baseline
+from monitoring_pipelines.store.multivariate import read_model
 from monitoring_pipelines.store.performance import read_baseline_performance
 
 
@@ -28,8 +33,11 @@ def build_baseline_statistics(config: MonitorsConfig) -> dg.AssetsDefinition:
         profile = compute_baseline(config, deployment, store.engine())
         context.log.info(f"{deployment.id}: baseline of {profile.row_count} rows stored")
         performance = read_baseline_performance(store.engine(), deployment.id)
+        multivariate = multivariate_model_metadata(*read_model(store.engine(), deployment.id))
         return dg.MaterializeResult(
-            metadata=profile_metadata(profile) | baseline_performance_metadata(performance)
+            metadata=profile_metadata(profile)
+            | baseline_performance_metadata(performance)
+            | multivariate
         )
 
     return baseline_statistics

@@ -17,7 +17,7 @@ from monitoring_pipelines.defs.partitions import (
     windows_of,
 )
 from monitoring_pipelines.defs.per_partition import PartitionReport, report_partitions
-from monitoring_pipelines.defs.progress import progress_line
+from monitoring_pipelines.defs.progress import ProgressLog
 from monitoring_pipelines.defs.resources import MonitorsResource, StoreResource
 from monitoring_pipelines.pipeline.drift import WindowScores, score_windows
 
@@ -52,13 +52,11 @@ def build_drift_scores(
     def drift_scores(
         context: dg.AssetExecutionContext, monitors: MonitorsResource, store: StoreResource
     ) -> Iterator[dg.MaterializeResult | dg.AssetCheckEvaluation]:
+        log = ProgressLog(context.log.info)
+
         def progress(index: int, total: int, hour: WindowScores) -> None:
             drifted = ", ".join(hour.drifted_columns) or "none"
-            context.log.info(
-                progress_line(
-                    index, total, hour.deployment_id, hour.start, f"drifted columns: {drifted}"
-                )
-            )
+            log(index, total, hour.deployment_id, hour.start, f"drifted columns: {drifted}")
 
         results = score_windows(monitors.load(), store.engine(), windows_of(context), progress)
         yield from report_partitions(

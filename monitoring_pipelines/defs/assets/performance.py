@@ -8,7 +8,7 @@ from monitoring_pipelines.config import MonitorsConfig
 from monitoring_pipelines.defs.metadata import hour_performance_metadata
 from monitoring_pipelines.defs.partitions import hour_key, hourly_partitions, windows_of
 from monitoring_pipelines.defs.per_partition import PartitionReport, report_partitions
-from monitoring_pipelines.defs.progress import progress_line
+from monitoring_pipelines.defs.progress import ProgressLog
 from monitoring_pipelines.defs.resources import MonitorsResource, StoreResource
 from monitoring_pipelines.pipeline.performance import PerformanceSummary, performance_windows
 
@@ -37,10 +37,10 @@ def build_model_performance(config: MonitorsConfig) -> dg.AssetsDefinition:
     def model_performance(
         context: dg.AssetExecutionContext, monitors: MonitorsResource, store: StoreResource
     ) -> Iterator[dg.MaterializeResult]:
+        log = ProgressLog(context.log.info)
+
         def progress(index: int, total: int, summary: PerformanceSummary) -> None:
-            context.log.info(
-                progress_line(index, total, summary.deployment_id, summary.start, _detail(summary))
-            )
+            log(index, total, summary.deployment_id, summary.start, _detail(summary))
 
         summaries = performance_windows(
             monitors.load(), store.engine(), windows_of(context), progress

@@ -1,0 +1,101 @@
+"""Segments through the pipeline: the baseline stores each segment's reference rows, each hour
+stores every segment in the same partition as the population, and the population's stored
+profile equals that of the unsegmented pipeline."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from monitoring_pipelines.config import load_config
+from monitoring_pipelines.pipeline.aggregation import aggregate_windows, compute_baseline
+from monitoring_pipelines.stats.dataset import profile_chunks
+from monitoring_pipelines.store.aggregates import (
+    read_baseline,
+    read_segment_baselines,
+    read_segment_windows,
+    read_windows,
+)
+from monitoring_pipelines.store.engine import get_engine
+
+HOUR = datetime(2026, 11, 4, 5, tzinfo=UTC)
+H = timedelta(hours=1)
+
+
+def _rows(rng: np.random.Generator, n: int, regions=("eu", "us", "apac")) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "income": rng.lognormal(10, 0.5, n),
+            "purpose": rng.choice(["car", "home", "debt"], n),
+            "region": rng.choice(regions, n),
+            "channel": rng.choice(["web", "app"], n),
+        }
+    )
+
+
+def _config(root: Path, reference: pd.DataFrame, segments: list) -> Path:
+    reference.to_parquet(root / "reference.parquet")
+    deployment = {
+        "id": "seg_model",
+        "reference": {"path": str(root / "reference.parquet")},
+        "logs": {"type": "parquet", "path": str(root / "logs"), "timestamp_column": "ts"},
+        "start": HOUR.isoformat(),
+        "columns": [
+            {"name": "ts", "role": "timestamp"},
+            {"name": "income", "type": "numerical"},
+            {"name": "purpose", "type": "categorical"},
+            {"name": "region", "type": "categorical"},
+            {"name": "channel", "role": "segment"},
+        ],
+        "segments": segments,
+    }
+    path = root / "monitors.yaml"
+    path.write_text(yaml.safe_dump({"deployments": [deployment]}))
+    return path
+
+
+def _write_hour(root: Path, hour: datetime, frame: pd.DataFrame, rng) -> None:
+    folder = root / "logs" / f"date={hour:%Y-%m-%d}" / f"hour={hour:%H}"
+    folder.mkdir(parents=True, exist_ok=True)
+    stamps = hour + pd.to_timedelta(rng.uniform(0, 3599, len(frame)), unit="s")
+    frame.assign(ts=stamps).to_parquet(folder / "part-0.parquet")
+
+
+def test_every_segment_is_stored_with_its_hour(tmp_path, empty_store_url):
+    rng = np.random.default_rng(3)
+    reference = _rows(rng, 6_000, regions=("eu", "us"))  # apac is new in production
+    config = load_config(_config(tmp_path, reference, ["region", ["region", "channel"]]))
+    engine = get_engine(empty_store_url)
+    compute_baseline(config, config.deployment("seg_model"), engine)
+    baselines = read_segment_baselines(engine, "seg_model")
+    assert "region=apac" not in baselines
+    assert baselines["region=eu"].row_count == (reference.region == "eu").sum()
+    assert "region=eu,channel=web" in baselines
+
+    hour = _rows(rng, 4_000)
+    _write_hour(tmp_path, HOUR, hour, rng)
+    [summary] = aggregate_windows(config, engine, [("seg_model", HOUR)])
+    assert summary.segment_rows["region=apac"] == (hour.region == "apac").sum()
+    assert summary.segment_notices == []
+    population = read_baseline(engine, "seg_model")
+    stored = read_windows(engine, "seg_model", HOUR, HOUR + H, population)[HOUR]
+    expected = profile_chunks([hour.drop(columns="channel")], population)
+    np.testing.assert_array_equal(
+        stored.columns["income"].counts, expected.columns["income"].counts
+    )
+    assert stored.columns["income"].mean == pytest.approx(hour.income.mean(), rel=1e-12)
+    assert stored.columns["purpose"].counts == expected.columns["purpose"].counts
+    segments = read_segment_windows(engine, "seg_model", HOUR, HOUR + H, population)[HOUR]
+    assert sorted(n for n in segments if "," not in n) == ["region=apac", "region=eu", "region=us"]
+    apac = hour[hour.region == "apac"]
+    assert segments["region=apac"].columns["income"].mean == pytest.approx(
+        apac.income.mean(), rel=1e-12
+    )
+    pairs = [n for n in segments if "," in n]
+    assert len(pairs) == 6
+    assert sum(segments[n].row_count for n in pairs) == len(hour)
