@@ -334,6 +334,7 @@ _EMPTY_ROW: dict[str, Any] = dict.fromkeys(c.name for c in alerts.columns if c.n
     "slack_unconfirmed": False,
     "cloudwatch_status": PENDING,
     "cloudwatch_attempts": 0,
+    "segment": ALL,  # the population: every kind but a segment's drift and resolved alerts
 }
 
 
