@@ -1,8 +1,8 @@
 """alerts.segment: which slice of traffic a drift or resolved alert is about (``region=eu``),
 part of its history and cooldown; every existing alert is the population's, ``__all__``.
 
-Revision ID: 0011_alert_segments
-Revises: 0010_segments
+Revision ID: 0012_alert_segments
+Revises: 0011_misfiled_rows
 Create Date: 2026-12-03
 """
 
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011_alert_segments"
-down_revision: str | None = "0010_segments"
+revision: str = "0012_alert_segments"
+down_revision: str | None = "0011_misfiled_rows"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
