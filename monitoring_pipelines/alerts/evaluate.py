@@ -30,7 +30,7 @@ from monitoring_pipelines.stats.alert_policy import (
     severity_rank,
 )
 from monitoring_pipelines.stats.dataset import MULTIVARIATE
-from monitoring_pipelines.stats.freshness import Freshness
+from monitoring_pipelines.stats.freshness import DEFAULT_POLICY, Freshness, FreshnessPolicy
 from monitoring_pipelines.stats.multivariate import MULTIVARIATE_BAND
 from monitoring_pipelines.stats.no_data_policy import QuietHour, decide_no_data
 from monitoring_pipelines.store import alerts as outbox
@@ -132,9 +132,11 @@ def enqueue_drift(
     rows_scored: Mapping[tuple[str, datetime, str], int] | None = None,
     history: timedelta = HISTORY,
     sinks: Sinks = Sinks(),
+    freshness: Mapping[str, FreshnessPolicy] | None = None,
 ) -> TickResult:
     """Decide alerts for ``records`` against the stored history and enqueue what ``sinks``
-    can deliver. ``rows_scored`` maps (deployment, window start, granularity) to rows."""
+    can deliver. ``rows_scored`` maps (deployment, window start, granularity) to rows;
+    ``freshness`` the deployments' freshness policies (the default one for others)."""
     if not records:
         return TickResult(AlertDecision((), ()), (), ())
     since = min(r.window_start for r in records) - history
@@ -166,7 +168,7 @@ def enqueue_drift(
                 slack_skip=sinks.slack_skip(alert.deployment_id, channel),
             )
         )
-    freshness = _freshness(engine, records)
+    freshness = _freshness(engine, records, freshness or {})
     quiet = [
         QuietHour(deployment, start, end, judged)
         for (deployment, start, end), judged in freshness.items()
@@ -192,7 +194,7 @@ def enqueue_drift(
 
 
 def _freshness(
-    engine: Engine, records: Sequence[DriftRecord]
+    engine: Engine, records: Sequence[DriftRecord], policies: Mapping[str, FreshnessPolicy]
 ) -> dict[tuple[str, datetime, datetime], Freshness]:
     """Each hourly window's freshness, from the row counts stored in ``aggregates``."""
     windows = {
@@ -201,7 +203,8 @@ def _freshness(
     judged = {}
     for deployment in sorted({w[0] for w in windows}):
         ends = {start: end for d, start, end in windows if d == deployment}
-        for start, freshness in hours_freshness(engine, deployment, ends).items():
+        policy = policies.get(deployment, DEFAULT_POLICY)
+        for start, freshness in hours_freshness(engine, deployment, ends, policy).items():
             judged[(deployment, start, ends[start])] = freshness
     return judged
 

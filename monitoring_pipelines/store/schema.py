@@ -77,6 +77,9 @@ aggregates = Table(
     Column("rows_undecodable", BigInteger, nullable=True),
     Column("duplicate_request_ids", BigInteger, nullable=True),
     Column("replaced_values", BigInteger, nullable=True),
+    Column("log_files", BigInteger, nullable=True),
+    Column("rows_misfiled", BigInteger, nullable=True),
+    Column("rows_from_neighbours", BigInteger, nullable=True),
     segment_column(),
     UniqueConstraint(
         "deployment_id",

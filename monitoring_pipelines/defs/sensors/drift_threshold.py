@@ -138,10 +138,12 @@ def build_drift_threshold_sensor(
             )
         cursor = format_cursor(up_to)
         records, rows_scored = drift_records(rows)
-        settings, routing = alert_settings(
-            monitors.load(), {record.deployment_id for record in records}
+        config = monitors.load()
+        settings, routing = alert_settings(config, {record.deployment_id for record in records})
+        freshness = {d.id: config.freshness_policy(d) for d in config.deployments}
+        result = enqueue_drift(
+            engine, records, settings, routing, rows_scored, sinks=sinks, freshness=freshness
         )
-        result = enqueue_drift(engine, records, settings, routing, rows_scored, sinks=sinks)
         new_ids = result.alert_ids + result.metrics_ids
         context.log.info(
             f"{len(rows_scored)} window(s), {len(rows)} drift scores "
