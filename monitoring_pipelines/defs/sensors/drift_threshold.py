@@ -6,7 +6,8 @@ order is commit order (``store.windows``), so a window whose run commits after a
 was judged is still judged, once; a rewritten window is read again (and enqueues nothing
 new: the outbox deduplicates). A window commits the rows of every reference it was compared
 with (training, last_week, ...) together, so each (window, reference) is judged once, and
-the reference is part of each alert's dedup key and history. A tick reads at most
+the reference is part of each alert's dedup key and history; so are the window's segments
+(``region=eu``), judged with the population. A tick reads at most
 ``batch_size`` rows (whole windows only).
 Only hourly windows are judged: the rolled-up ones (day, week, ...) would collide with the
 hourly cooldown history. When nothing new was enqueued but deliveries failed earlier, a retry
@@ -73,7 +74,9 @@ def read_new_windows(
     if not batch:
         return [], None
     up_to = batch[-1].commit_seq
-    rows = read_new_drift_scores(engine, JUDGED_GRANULARITY, after_seq, up_to, with_detail=False)
+    rows = read_new_drift_scores(
+        engine, JUDGED_GRANULARITY, after_seq, up_to, with_detail=False, segment=None
+    )
     return rows, up_to
 
 
