@@ -15,7 +15,7 @@ is scored: re-running a reference hour later does not re-score the windows compa
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from itertools import groupby
@@ -304,11 +304,47 @@ def score_windows(
 ) -> list[WindowScores]:
     """Score every window the hours of a run change (one hour, or a single-run backfill, of
     one or many deployments), each merged from all its stored hours (re-running one past hour
-    re-scores its whole day, not the day to that hour). The baselines, calibrations and hours
-    of all the deployments are read in one query each (a deployment's production references
-    in one more per reference); the windows are scored in batches of :data:`BATCH_WINDOWS`,
+    re-scores its whole day, not the day to that hour). The deployments are taken in groups
+    spanning at most :data:`READ_HOURS` stored hours; a group's baselines, calibrations, models
+    and hours are read in one query each (production references in one more per reference,
+    segments per deployment); its windows are scored in batches of :data:`BATCH_WINDOWS`,
     each batch's metrics over stacked counts, and written in one transaction per batch."""
     hours_of = {d: sorted(h for _, h in group) for d, group in groupby(sorted(windows), key=_first)}
+    results: list[WindowScores] = []
+    for group in _groups(config, hours_of):
+        for item in _score_group(config, engine, group):
+            results.append(item)
+            if item.granularity == "hour":
+                progress(sum(r.granularity == "hour" for r in results), len(windows), item)
+    return results
+
+
+READ_HOURS = 4096  # stored hours read at once: a fleet's month backfill is read in groups
+
+
+def _groups(
+    config: MonitorsConfig, hours_of: dict[str, list[datetime]]
+) -> Iterator[dict[str, list[datetime]]]:
+    """The deployments of a run in groups whose spans of stored hours add up to at most
+    :data:`READ_HOURS` (a deployment spanning more is a group of its own)."""
+    group: dict[str, list[datetime]] = {}
+    size = 0
+    for deployment_id, hours in hours_of.items():
+        start, end = _span(hours, config.deployment(deployment_id).drift.granularities)
+        span = (end - start) // HOUR
+        if group and size + span > READ_HOURS:
+            yield group
+            group, size = {}, 0
+        group[deployment_id] = hours
+        size += span
+    if group:
+        yield group
+
+
+def _score_group(
+    config: MonitorsConfig, engine: Engine, hours_of: dict[str, list[datetime]]
+) -> Iterator[WindowScores]:
+    """Read, score and write the windows of one group of deployments (deployment → hours)."""
     deployments = [config.deployment(d) for d in hours_of]
     baselines = read_baselines(engine, hours_of)
     for deployment in deployments:
@@ -347,15 +383,10 @@ def score_windows(
     stored = Stored(
         baselines, calibrations, models, hourly, pools, segment_baselines, segment_hours
     )
-    results: list[WindowScores] = []
     for first in range(0, len(jobs), BATCH_WINDOWS):
         with deferred_gc():
             batch = _score_batch(config, engine, jobs[first : first + BATCH_WINDOWS], stored)
-        for item in batch:
-            results.append(item)
-            if item.granularity == "hour":
-                progress(sum(r.granularity == "hour" for r in results), len(windows), item)
-    return results
+        yield from batch
 
 
 def on_baseline(

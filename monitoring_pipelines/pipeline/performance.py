@@ -35,6 +35,7 @@ from monitoring_pipelines.sources.sql import SqlLogSource
 from monitoring_pipelines.stats.cbpe import CbpeAggregate, CbpeReference
 from monitoring_pipelines.stats.latency_sketch import LatencySketch
 from monitoring_pipelines.stats.performance import Performance, accumulator, class_labels
+from monitoring_pipelines.store.engine import checked_url
 from monitoring_pipelines.store.performance import (
     CBPE_REFERENCE,
     BaselinePerformance,
@@ -79,7 +80,7 @@ def label_source(config: MonitorsConfig, deployment: DeploymentConfig) -> LabelS
             f"deployment {deployment.id!r}: labels.url_env names {labels.url_env}, which is not set"
         )
     table = SqlLogSource(
-        url,
+        checked_url(url, labels.url_env),
         labels.table,
         labels.arrival_column,
         labels.deployment_column,

@@ -136,3 +136,40 @@ def rows_by_key(rows: Mapping[str, int], keys: Sequence[SegmentKey]) -> dict[str
         if key is not None:
             grouped[key.name][segment] = n
     return grouped
+
+
+def worst_segments(segments: Mapping[str, Scores], top: int = 5) -> list[dict[str, Any]]:
+    """The ``top`` segments of a window by their largest distance relative to its threshold
+    (as ``WindowScores.max_drift`` ranks the population's), each with that result and the
+    columns that drifted; segments without a scored distance are left out."""
+    ranked = []
+    for segment, scores in segments.items():
+        best = max(
+            (
+                (r.value / r.threshold, column, r)
+                for column, results in scores.items()
+                for r in results
+                if r.value is not None
+                and r.threshold
+                and r.value == r.value
+                and get_spec(r.metric).decision == "distance"
+            ),
+            default=None,
+            key=lambda item: item[0],
+        )
+        if best is not None:
+            ratio, column, result = best
+            drifted = [c for c, rs in scores.items() if any(r.drifted for r in rs)]
+            ranked.append(
+                {
+                    "segment": segment,
+                    "column": column,
+                    "metric": result.metric,
+                    "value": result.value,
+                    "threshold": result.threshold,
+                    "ratio": ratio,
+                    "drifted_columns": drifted,
+                }
+            )
+    ranked.sort(key=lambda item: (-item["ratio"], item["segment"]))
+    return ranked[:top]

@@ -33,13 +33,15 @@ def _number(value: float) -> float | None:
 
 
 _OPTIONAL_COLUMNS = [c.name for c in aggregates.columns if c.nullable]
-# Window-level counts of rows read but not profiled as read (``sources.base.LogSource``).
-ROW_COUNTS = (
+# Window-level counts of rows read but not profiled as read (``sources.base.LogSource``): those
+# lost or doubled, then those moved to the hour they belong to (``sources.parquet``).
+LOST_ROWS = (
     "rows_out_of_window",
     "rows_null_timestamp",
     "rows_undecodable",
     "duplicate_request_ids",
 )
+ROW_COUNTS = (*LOST_ROWS, "rows_misfiled", "rows_from_neighbours")
 
 
 def column_row(name: str, profile: ColumnProfile, row_count: int, is_response: bool) -> dict:
@@ -150,6 +152,7 @@ def write_profile(
     window_end: datetime | None = None,
     response_columns: Collection[str] = (),
     accounted: Mapping[str, int | None] | None = None,
+    log_files: int | None = None,
     segments: Mapping[str, DatasetProfile] | None = None,
 ) -> int:
     """Replace one partition's rows: one baseline version (a new one keeps the older), or one
@@ -157,8 +160,9 @@ def write_profile(
     population's rows (segment ``__all__``) and those of each of ``segments`` (segment name
     → profile), all in one transaction.
 
-    ``accounted`` are the window's rows read but not profiled as such (``ROW_COUNTS``), stored
-    on each of the population's rows like ``row_count``; a count left out is unknown (NULL)."""
+    ``accounted`` are the window's rows read but not profiled as such (``ROW_COUNTS``) and
+    ``log_files`` the files its source found, stored on each of the population's rows like
+    ``row_count``; a count left out is unknown (NULL)."""
     unknown = set(accounted or {}) - set(ROW_COUNTS)
     if unknown:
         raise ValueError(f"unknown row counts {sorted(unknown)} (valid: {', '.join(ROW_COUNTS)})")
@@ -173,6 +177,7 @@ def write_profile(
     rows = [
         {**row, **common, "computed_at": now, "segment": segment}
         | {name: (accounted or {}).get(name) if segment == ALL else None for name in ROW_COUNTS}
+        | {"log_files": log_files if segment == ALL else None}
         for segment, part in {ALL: profile, **(segments or {})}.items()
         for row in profile_rows(part, response_columns)
     ]
@@ -394,11 +399,16 @@ def read_fleet_windows(
 
 def read_hour_volumes(
     engine: Engine, deployment_id: str, start: datetime, end: datetime
-) -> dict[datetime, int]:
-    """Rows of each stored hour with ``start <= timestamp < end``, keyed by hour (UTC)."""
+) -> dict[datetime, tuple[int, int | None]]:
+    """Rows and log files (None: not counted) of each stored hour with ``start <= timestamp <
+    end``, keyed by hour (UTC)."""
     with engine.connect() as conn:
         rows = conn.execute(
-            select(aggregates.c.timestamp, func.max(aggregates.c.row_count))
+            select(
+                aggregates.c.timestamp,
+                func.max(aggregates.c.row_count),
+                func.max(aggregates.c.log_files),
+            )
             .where(
                 aggregates.c.deployment_id == deployment_id,
                 aggregates.c.is_baseline.is_(False),
@@ -408,4 +418,7 @@ def read_hour_volumes(
             )
             .group_by(aggregates.c.timestamp)
         ).all()
-    return {utc(moment): int(count) for moment, count in rows}
+    return {
+        utc(moment): (int(count), None if files is None else int(files))
+        for moment, count, files in rows
+    }

@@ -152,3 +152,26 @@ def test_segment_share_is_the_total_variation_of_the_shares():
     assert steady.value == pytest.approx(0.01) and not steady.drifted
     few = segment_shares(REGION, before, {"region=eu": 5}, min_rows=100)
     assert few.status == "insufficient_data"
+
+
+def test_worst_segments_rank_by_distance_over_threshold():
+    from monitoring_pipelines.stats.drift import DriftResult
+    from monitoring_pipelines.stats.segment_scoring import worst_segments
+
+    def psi(value, threshold=0.1):
+        return DriftResult("psi", value, None, threshold, "x", value >= threshold, 1, 1)
+
+    def ks(p_value):
+        return DriftResult("ks", 0.9, p_value, 0.05, "x", p_value < 0.05, 1, 1)
+
+    segments = {
+        "region=eu": {"income": (psi(0.3),), "age": (psi(0.05),)},
+        "region=us": {"income": (psi(0.02),), "age": (ks(1e-9),)},  # a test is not ranked
+        "region=apac": {"income": (psi(0.5, threshold=0.4),)},
+    }
+    worst = worst_segments(segments, top=2)
+    assert [(w["segment"], w["column"], w["ratio"]) for w in worst] == [
+        ("region=eu", "income", pytest.approx(3.0)),
+        ("region=apac", "income", pytest.approx(1.25)),
+    ]
+    assert worst[0]["drifted_columns"] == ["income"]
