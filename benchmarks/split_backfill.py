@@ -8,15 +8,16 @@ processes (``defaults.backfill.processes``; above 1 the hours are spread over sp
 workers, ``pipeline/split.py``). ``sqlite`` is Dagster's default instance with the store
 in a SQLite file (``make demo``, ``dagster dev``); ``postgres`` is the production
 instance (dagster-postgres, ``deploy/dagster.postgres.yaml``'s storage) with the store in
-the same fresh PostgreSQL database. Both run with the environment ``make serve`` gives the
-service's processes (``service.child_environment``: Dagster's event batching on). Every run
+the same fresh PostgreSQL database. Both run with the
+environment ``make serve`` gives the service's processes (``service.child_environment``:
+Dagster's event batching on). Every run
 must store each hour once and record one result per check and hour. Machine facts first,
 then wall seconds, the CPU seconds of this process and its workers (the database server's
 are not counted), and the ratio to the 1-process run on the same storage.
 
 Usage: ``.venv/bin/python -m benchmarks.split_backfill [--days 30] [--processes 1 2]
-[--storage sqlite postgres]``; PostgreSQL at ``$TEST_POSTGRES_URL`` (default the local
-test server).
+[--storage sqlite postgres]``; PostgreSQL at ``$TEST_POSTGRES_URL``
+(default the local test server).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from monitoring_pipelines.store.engine import DATABASE_URL_ENV, get_engine
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 TARGET_SECONDS = 120.0
+STORAGES = ("sqlite", "postgres")
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,8 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 def dagster_home(storage: str) -> Iterator[tuple[dg.DagsterInstance, str]]:
     """A fresh instance and store URL: SQLite files, or one new PostgreSQL database for both
     (dropped afterwards); ``DAGSTER_HOME`` and the store's URL point there while open."""
+    if storage not in STORAGES:
+        raise ValueError(f"storage {storage!r}: expected one of {', '.join(STORAGES)}")
     if storage == "sqlite":
         with temporary_dagster_home() as home:
             yield home.instance, home.store_url
@@ -101,7 +105,8 @@ def dagster_home(storage: str) -> Iterator[tuple[dg.DagsterInstance, str]]:
         conn.execute(text(f"CREATE DATABASE {name}"))
     url = make_url(POSTGRES_URL).set(database=name)
     store_url = url.render_as_string(hide_password=False)
-    dagster_url = url.set(drivername="postgresql+psycopg2").render_as_string(hide_password=False)
+    dagster = url.set(drivername="postgresql+psycopg2")
+    dagster_url = dagster.render_as_string(hide_password=False)
     try:
         with tempfile.TemporaryDirectory(prefix="bench-month-") as folder:
             settings = {"storage": {"postgres": {"postgres_url": dagster_url}}}
@@ -211,7 +216,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--storage", nargs="+", default=["sqlite", "postgres"])
+    parser.add_argument("--storage", nargs="+", choices=STORAGES, default=list(STORAGES))
     args = parser.parse_args()
     print(machine())
     print(markdown(split_backfill(args.days, args.rows, args.processes, args.storage)))
