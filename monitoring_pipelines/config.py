@@ -31,6 +31,12 @@ from monitoring_pipelines.sources.parquet import first_hour
 from monitoring_pipelines.stats.alert_policy import SEVERITIES, AlertSettings
 from monitoring_pipelines.stats.binning import DEFAULT_BINS
 from monitoring_pipelines.stats.dataset import MULTIVARIATE
+from monitoring_pipelines.stats.freshness import (
+    HISTORY_DAYS,
+    MIN_FRACTION,
+    MIN_SAME_HOUR,
+    FreshnessPolicy,
+)
 from monitoring_pipelines.stats.metrics.registry import METRICS, check_threshold
 from monitoring_pipelines.stats.model_signals import DEFAULT_LOW_CONFIDENCE
 from monitoring_pipelines.stats.multiple_testing import CORRECTIONS
@@ -461,6 +467,29 @@ class BackfillConfig(Strict):
     processes: Count = 1
 
 
+class FreshnessConfig(Strict):
+    """When an hour is too quiet (``stats.freshness``): below ``min_fraction`` of the median
+    rows of the same hour of day over ``history_days`` (at least ``min_same_hour`` of them)."""
+
+    min_fraction: Annotated[float, Field(strict=True, gt=0, lt=1, allow_inf_nan=False)] = (
+        MIN_FRACTION
+    )
+    history_days: Annotated[int, Field(strict=True, ge=1, le=90)] = HISTORY_DAYS
+    min_same_hour: Annotated[int, Field(strict=True, ge=1, le=90)] = MIN_SAME_HOUR
+
+    @model_validator(mode="after")
+    def _enough_days(self) -> FreshnessConfig:
+        if self.min_same_hour > self.history_days:
+            raise ValueError(
+                f"min_same_hour ({self.min_same_hour}) cannot exceed history_days "
+                f"({self.history_days}): there is one same hour of day per day"
+            )
+        return self
+
+    def policy(self) -> FreshnessPolicy:
+        return FreshnessPolicy(self.min_fraction, self.history_days, self.min_same_hour)
+
+
 class SegmentConfig(Strict):
     """One segment key: a column, a combination of columns, or a column with a value mapping
     (``values``: raw value → segment value; unmapped values go to ``__other__``). At most
@@ -524,6 +553,7 @@ class Defaults(Strict):
     lag_minutes: Annotated[int, Field(strict=True, ge=0, le=59)] = 15
     quality_checks: bool = True
     backfill: BackfillConfig = BackfillConfig()
+    freshness: FreshnessConfig = FreshnessConfig()
 
 
 StartFrom = Literal["config", "logs", "reference", "load"]
@@ -551,6 +581,7 @@ class DeploymentConfig(Strict):
     alerts: Annotated[dict[str, Any], AfterValidator(_alerts)] = Field(default_factory=dict)
     labels: Annotated[ParquetLabels | SqlLabels, Field(discriminator="type")] | None = None
     retraining: RetrainingConfig | None = None
+    freshness: FreshnessConfig | None = None
     performance_alerts: PerformanceAlertsConfig | None = None
     segments: list[SegmentConfig] = Field(default_factory=list)
     _start_from: StartFrom = PrivateAttr("config")
@@ -722,6 +753,10 @@ class MonitorsConfig(Strict):
     def start(self) -> datetime:
         """Where the hourly partitions begin: the earliest deployment start."""
         return min(d.start for d in self.deployments)
+
+    def freshness_policy(self, deployment: DeploymentConfig) -> FreshnessPolicy:
+        """The deployment's ``freshness`` block, else the defaults' (each block is whole)."""
+        return self.setting(deployment, "freshness").policy()
 
     def setting(self, deployment: DeploymentConfig, name: str) -> Any:
         """A per-deployment setting, falling back to the file's defaults."""

@@ -5,7 +5,9 @@ Metric names: ``drift_score`` (dimensions ModelName, Feature, Metric), ``max_dri
 or far fewer than usual, else 0; dimension ModelName), stamped at the window start. Drift
 against a production reference (``last_week``, ...) adds the dimension Reference to its
 ``drift_score``, ``max_drift_score`` and ``drifted_columns``; drift against the training
-baseline keeps the dimensions above, so existing alarms and dashboards read it unchanged. An
+baseline keeps the dimensions above, so existing alarms and dashboards read it unchanged. A
+segment's drift (``region=eu``) adds the dimension Segment the same way (the population's has
+none). An
 hour's performance row adds ``accuracy`` (or ``rmse``), ``estimated_accuracy``,
 ``latency_p95`` and ``labelled_rows``; a decision to retrain adds ``retraining_requested`` (1).
 """
@@ -23,6 +25,7 @@ import boto3
 from botocore.config import Config
 
 from monitoring_pipelines.stats.references import TRAINING
+from monitoring_pipelines.stats.segments import ALL
 
 NAMESPACE_ENV = "CLOUDWATCH_NAMESPACE"
 ENDPOINT_ENV = "AWS_ENDPOINT_URL_CLOUDWATCH"
@@ -47,6 +50,7 @@ class CloudWatchSettings:
     feature_dimension: str = "Feature"
     metric_dimension: str = "Metric"
     reference_dimension: str = "Reference"
+    segment_dimension: str = "Segment"
     retry_mode: str = "standard"
     max_attempts: int = 5
     timeout_seconds: int = 10
@@ -79,14 +83,17 @@ def window_datums(
     model = {"Name": settings.model_dimension, "Value": deployment_id}
     if "scores" not in metrics:
         return _model_datums(model, window_start, metrics)
-    by_reference: dict[str, list[Mapping[str, Any]]] = {}
+    by_reference: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
     for score in metrics["scores"]:
-        by_reference.setdefault(score.get("reference") or TRAINING, []).append(score)
+        group = (score.get("reference") or TRAINING, score.get("segment") or ALL)
+        by_reference.setdefault(group, []).append(score)
     datums = []
     summary: list[tuple[str, list[dict[str, str]], float]] = []
-    for reference, scores in by_reference.items():
+    for (reference, segment), scores in by_reference.items():
         named = {"Name": settings.reference_dimension, "Value": reference}
         tag = [] if reference == TRAINING else [named]
+        if segment != ALL:
+            tag.append({"Name": settings.segment_dimension, "Value": segment})
         valued = [s for s in scores if s["value"] is not None]
         datums.extend(
             _datum(

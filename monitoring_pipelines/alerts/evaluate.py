@@ -30,9 +30,10 @@ from monitoring_pipelines.stats.alert_policy import (
     severity_rank,
 )
 from monitoring_pipelines.stats.dataset import MULTIVARIATE
-from monitoring_pipelines.stats.freshness import Freshness
+from monitoring_pipelines.stats.freshness import DEFAULT_POLICY, Freshness, FreshnessPolicy
 from monitoring_pipelines.stats.multivariate import MULTIVARIATE_BAND
 from monitoring_pipelines.stats.no_data_policy import QuietHour, decide_no_data
+from monitoring_pipelines.stats.segments import ALL
 from monitoring_pipelines.store import alerts as outbox
 from monitoring_pipelines.store.drift import read_drift_scores
 
@@ -99,29 +100,44 @@ def _window_key(item) -> tuple:
     return (item.deployment_id, item.window_start, item.granularity)
 
 
-def _categories(engine: Engine, alerts) -> dict[tuple, list]:
-    """(deployment, window, granularity, column, metric, reference) → the moved categories
-    stored in the alerted results' ``detail`` (categorical drift), or the band of the
-    multivariate score, read only for the windows that alert."""
-    found: dict[tuple, list] = {}
+def _categories(engine: Engine, alerts) -> dict[tuple, Any]:
+    """(deployment, window, granularity, column, metric, reference, segment) → what the alerted
+    result's message shows besides its numbers: the moved categories stored in its ``detail``
+    (categorical drift), the band of the multivariate score, and for a segment the
+    population's result of the same column and metric (key ending ``population``); read only
+    for the windows that alert."""
+    found: dict[tuple, Any] = {}
     for deployment, start, granularity in {_window_key(a) for a in alerts}:
         end = start + timedelta(microseconds=1)
-        for row in read_drift_scores(engine, deployment, start, end, granularity, None):
+        rows = read_drift_scores(engine, deployment, start, end, granularity, None, segment=None)
+        for row in rows:
             detail = row["detail"] or {}
-            result = (row["column_name"], row["metric"], row["reference"])
+            result = (row["column_name"], row["metric"], row["reference"], row["segment"])
             if detail.get("categories"):
                 found[(deployment, start, granularity, *result)] = detail["categories"]
             elif row["column_name"] == MULTIVARIATE and "mean_error" in detail:
                 band = {k: detail[k] for k in MULTIVARIATE_BAND if k in detail}
                 found[(deployment, start, granularity, *result)] = band
+            if row["segment"] == ALL:
+                population = {k: row[k] for k in ("value", "p_value", "threshold", "status")}
+                found[(deployment, start, granularity, *result[:3], "population")] = population
     return found
 
 
-def _payload(column: str | None, moved: list | dict | None) -> dict | None:
-    """What an alert's message shows besides the numbers: moved categories, or the band."""
-    if not moved:
-        return None
-    return {"multivariate": moved} if column == MULTIVARIATE else {"categories": moved}
+def _payload(alert, found: Mapping[tuple, Any]) -> dict | None:
+    """What an alert's message shows besides the numbers: moved categories, or the band; for
+    a segment's alert also the population's number."""
+    result = (alert.column_name, alert.metric, alert.reference)
+    moved = found.get((*_window_key(alert), *result, alert.segment))
+    payload = {}
+    if moved:
+        payload = {"multivariate" if alert.column_name == MULTIVARIATE else "categories": moved}
+    if alert.segment != ALL:
+        payload["segment"] = alert.segment
+        population = found.get((*_window_key(alert), *result, "population"))
+        if population is not None:
+            payload["population"] = population
+    return payload or None
 
 
 def enqueue_drift(
@@ -132,9 +148,11 @@ def enqueue_drift(
     rows_scored: Mapping[tuple[str, datetime, str], int] | None = None,
     history: timedelta = HISTORY,
     sinks: Sinks = Sinks(),
+    freshness: Mapping[str, FreshnessPolicy] | None = None,
 ) -> TickResult:
     """Decide alerts for ``records`` against the stored history and enqueue what ``sinks``
-    can deliver. ``rows_scored`` maps (deployment, window start, granularity) to rows."""
+    can deliver. ``rows_scored`` maps (deployment, window start, granularity) to rows;
+    ``freshness`` the deployments' freshness policies (the default one for others)."""
     if not records:
         return TickResult(AlertDecision((), ()), (), ())
     since = min(r.window_start for r in records) - history
@@ -156,17 +174,15 @@ def enqueue_drift(
         channel = routing.get(alert.deployment_id, SlackRouting()).channel_for(
             worst[_window_key(alert)]
         )
-        result = (alert.column_name, alert.metric, alert.reference)
-        moved = categories.get((*_window_key(alert), *result))
         entries.append(
             outbox.alert_entry(
                 alert,
                 channel,
-                payload=_payload(alert.column_name, moved),
+                payload=_payload(alert, categories),
                 slack_skip=sinks.slack_skip(alert.deployment_id, channel),
             )
         )
-    freshness = _freshness(engine, records)
+    freshness = _freshness(engine, records, freshness or {})
     quiet = [
         QuietHour(deployment, start, end, judged)
         for (deployment, start, end), judged in freshness.items()
@@ -192,7 +208,7 @@ def enqueue_drift(
 
 
 def _freshness(
-    engine: Engine, records: Sequence[DriftRecord]
+    engine: Engine, records: Sequence[DriftRecord], policies: Mapping[str, FreshnessPolicy]
 ) -> dict[tuple[str, datetime, datetime], Freshness]:
     """Each hourly window's freshness, from the row counts stored in ``aggregates``."""
     windows = {
@@ -201,7 +217,8 @@ def _freshness(
     judged = {}
     for deployment in sorted({w[0] for w in windows}):
         ends = {start: end for d, start, end in windows if d == deployment}
-        for start, freshness in hours_freshness(engine, deployment, ends).items():
+        policy = policies.get(deployment, DEFAULT_POLICY)
+        for start, freshness in hours_freshness(engine, deployment, ends, policy).items():
             judged[(deployment, start, ends[start])] = freshness
     return judged
 

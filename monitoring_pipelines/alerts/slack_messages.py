@@ -20,6 +20,7 @@ from urllib.parse import quote, urlencode
 from monitoring_pipelines.alerts.threads import ResultKey, result_key
 from monitoring_pipelines.stats.dataset import MULTIVARIATE
 from monitoring_pipelines.stats.references import TRAINING
+from monitoring_pipelines.stats.segments import ALL
 
 MAX_BLOCKS = 50
 MAX_TEXT = 3000
@@ -125,14 +126,21 @@ def _ratio(row: Mapping[str, Any]) -> float:
 
 def _metric_part(row: Mapping[str, Any], resolved_at: datetime | None) -> str:
     metric = escape(_clip(row["metric"], MAX_NAME))
-    reference = result_key(row)[2]
+    _, _, reference, segment = result_key(row)
     if reference != TRAINING:
         metric = f"{metric} against {escape(reference)}"
+    if segment != ALL:
+        metric = f"{metric} in {escape(_clip(segment, MAX_NAME))}"
     if row["value"] is None:
         shown = f"p={_number(row['p_value'])} vs {_number(row['threshold'])}"
     else:
         shown = f"{_number(row['value'])} vs {_number(row['threshold'])}"
     text = f"{metric} {shown} {escape(_clip(row['status'] or '', 24))}"
+    population = (row.get("payload") or {}).get("population")
+    if segment != ALL and population is not None:
+        number = population["value"] if row["value"] is not None else population["p_value"]
+        label = "population" if row["value"] is not None else "population p="
+        text += f" ({label} {_number(number)} {escape(_clip(population['status'] or '', 24))})"
     if resolved_at is None:
         return text
     return f"~{text}~ {RESOLVED_ICON} stable {resolved_at:%H:%M}"
@@ -331,6 +339,10 @@ def drift_message(
     references = sorted({result_key(r)[2] for r in rows}, key=lambda r: (r != TRAINING, r))
     if references != [TRAINING]:
         fields.append(f"*Reference*\n{escape(', '.join(references))}")
+    segments = sorted({result_key(r)[3] for r in rows}, key=lambda s: (s != ALL, s))
+    if segments != [ALL]:
+        shown = [s if s != ALL else "population" for s in segments]
+        fields.append(f"*Segment*\n{escape(_clip(', '.join(shown), MAX_NAME * 2))}")
     tail = [
         *(
             [{"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(perf)}}]
@@ -363,8 +375,9 @@ def resolved_message(
     deployment = first["deployment_id"]
     by_column: dict[str, list[str]] = {}
     for row in rows:
-        _, metric, reference = result_key(row)
+        _, metric, reference, segment = result_key(row)
         named = metric if reference == TRAINING else f"{metric} against {reference}"
+        named = named if segment == ALL else f"{named} in {segment}"
         by_column.setdefault(row["column_name"], []).append(named)
     lines = [
         f"• *{escape(_clip(c, MAX_NAME))}* {', '.join(escape(_clip(m, MAX_NAME)) for m in ms)}"

@@ -8,18 +8,21 @@ from typing import Any
 
 from monitoring_pipelines.stats.alert_policy import DRIFT, RESOLVED
 from monitoring_pipelines.stats.references import TRAINING
+from monitoring_pipelines.stats.segments import ALL
 
-ResultKey = tuple[str, str, str]
+ResultKey = tuple[str, str, str, str]
 
 
 def result_key(row: Mapping[str, Any]) -> ResultKey:
-    """(column, metric, reference) of an outbox row (rows from before references: training)."""
-    return row["column_name"], row["metric"], row.get("reference") or TRAINING
+    """(column, metric, reference, segment) of an outbox row (rows from before references:
+    training; from before segments: the population)."""
+    reference = row.get("reference") or TRAINING
+    return row["column_name"], row["metric"], reference, row.get("segment") or ALL
 
 
 def pair_resolutions(timeline: Iterable[Mapping[str, Any]]) -> dict[int, Mapping[str, Any]]:
     """Resolved row id → the drift row it resolves: the latest drift alert of the same
-    (column, metric, reference) before it. ``timeline`` is one deployment's rows in window
+    (column, metric, reference, segment) before it. ``timeline`` is one deployment's rows in window
     order."""
     latest: dict[ResultKey, Mapping[str, Any]] = {}
     pairs: dict[int, Mapping[str, Any]] = {}
@@ -38,8 +41,9 @@ def resolutions_of(
     pairs: Mapping[int, Mapping[str, Any]],
     excluded_statuses: frozenset[str] = frozenset(),
 ) -> dict[ResultKey, datetime]:
-    """(column, metric, reference) → window start of the resolved notice, for every result of the
-    message ``message_ts`` that has resolved (notices in ``excluded_statuses`` ignored)."""
+    """(column, metric, reference, segment) → window start of the resolved notice, for every
+    result of the message ``message_ts`` that has resolved (notices in ``excluded_statuses``
+    ignored)."""
     resolved = {}
     for row in timeline:
         original = pairs.get(row["id"])

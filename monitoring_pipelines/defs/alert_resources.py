@@ -120,6 +120,7 @@ class CloudWatchResource(MetricSink):
     feature_dimension: str = "Feature"
     metric_dimension: str = "Metric"
     reference_dimension: str = "Reference"
+    segment_dimension: str = "Segment"
     retry_mode: str = "standard"
     max_attempts: int = 5
     timeout_seconds: int = 10

@@ -7,8 +7,8 @@ per hour with each group of expectations (``raw_schema``, ``raw_missing_values``
 one check event per hour instead of four, the cost a long backfill pays per check and
 hour in Dagster's storage; ``data_freshness``, failing on an hour with no rows or far
 fewer than usual (``stats.freshness``); and ``rows_accounted``, failing on an hour whose
-logs held rows it did not profile as read (stamped outside the hour, not stamped, not an
-event, or repeating a request id). On ``drift_scores``: ``drift``,
+logs held rows no hour profiles (stamped far from their folder's hour, not stamped, not an
+event) or rows repeating a request id. On ``drift_scores``: ``drift``,
 failing on an hour where any column drifted, so the partitions view marks those hours.
 """
 
@@ -18,6 +18,7 @@ from monitoring_pipelines.defs.per_partition import PartitionCheck, partitioned_
 from monitoring_pipelines.pipeline.aggregation import WindowSummary
 from monitoring_pipelines.pipeline.drift import WindowScores
 from monitoring_pipelines.quality import CHECKS
+from monitoring_pipelines.store.aggregates import LOST_ROWS
 
 DRIFT_CHECK = "drift"
 FRESHNESS_CHECK = "data_freshness"
@@ -30,16 +31,18 @@ def rows_check_spec(asset: str, partitions_def: dg.PartitionsDefinition) -> dg.A
         ROWS_CHECK,
         asset,
         partitions_def,
-        "fails on an hour whose logs held rows it did not profile as read: stamped outside "
-        "the hour (rows_out_of_window), not stamped (rows_null_timestamp), not an event "
-        "(rows_undecodable, Kafka), or repeating a request id (duplicate_request_ids)",
+        "fails on an hour whose logs held rows it did not profile as read: stamped more "
+        "than an hour from their folder's hour (rows_out_of_window), not stamped "
+        "(rows_null_timestamp), not an event (rows_undecodable, Kafka), or repeating a "
+        "request id (duplicate_request_ids); rows filed one folder off are read by their "
+        "own hour (rows_misfiled, rows_from_neighbours) and pass",
     )
 
 
 def rows_check_outcome(summary: WindowSummary) -> tuple[PartitionCheck, ...]:
     """The ``rows_accounted`` check of one hour: passed when every row read was profiled once."""
     counts = summary.accounted
-    problems = [f"{rows} {name}" for name, rows in counts.items() if rows]
+    problems = [f"{rows} {name}" for name, rows in counts.items() if rows and name in LOST_ROWS]
     return (
         PartitionCheck(
             ROWS_CHECK,

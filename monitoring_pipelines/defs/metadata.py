@@ -25,6 +25,7 @@ from monitoring_pipelines.stats.dataset import MULTIVARIATE, DatasetProfile
 from monitoring_pipelines.stats.multivariate import ReconstructionModel
 from monitoring_pipelines.stats.performance import Performance
 from monitoring_pipelines.stats.scoring import drifted_columns
+from monitoring_pipelines.stats.segment_scoring import worst_segments
 from monitoring_pipelines.store.performance import (
     LATENCY_QUANTILES,
     BaselinePerformance,
@@ -120,7 +121,7 @@ def hour_drift_metadata(hour: WindowScores) -> dict[str, dg.MetadataValue]:
         drifted = drifted_columns(scores)
         metadata[f"drifted_columns_{reference}"] = dg.MetadataValue.int(len(drifted))
         metadata[f"drifted_column_names_{reference}"] = dg.MetadataValue.json(drifted)
-    metadata |= multivariate_drift_metadata(hour)
+    metadata |= multivariate_drift_metadata(hour) | segment_drift_metadata(hour)
     signals = hour.signals
     if signals is not None:
         metadata |= {
@@ -131,6 +132,36 @@ def hour_drift_metadata(hour: WindowScores) -> dict[str, dg.MetadataValue]:
             "confidence_drop": _number(signals.confidence_drop),
             "low_confidence_share": _number(signals.low_confidence_share),
         }
+    return metadata
+
+
+TOP_SEGMENTS = 3  # segments with their own numeric metadata (plotted across partitions)
+
+
+def segment_drift_metadata(hour: WindowScores) -> dict[str, dg.MetadataValue]:
+    """The window's worst segments: a table of the five largest, and the largest drift score
+    of the top three as numbers (nothing without segments)."""
+    if not hour.segments:
+        return {}
+    worst = worst_segments(hour.segments)
+    drifted = [s for s, scores in hour.segments.items() if drifted_columns(scores)]
+    lines = [
+        "| segment | column | metric | value | threshold | drifted columns |",
+        "|---|---|---|---:|---:|---|",
+        *(
+            f"| {w['segment']} | {w['column']} | {w['metric']} | {w['value']:.4g} | "
+            f"{w['threshold']:.4g} | {', '.join(w['drifted_columns']) or '–'} |"
+            for w in worst
+        ),
+    ]
+    metadata = {
+        "segments": dg.MetadataValue.int(len(hour.segments)),
+        "drifted_segments": dg.MetadataValue.int(len(drifted)),
+        "drifted_segment_names": dg.MetadataValue.json(sorted(drifted)),
+        "worst_segments": dg.MetadataValue.md("\n".join(lines)),
+    }
+    for w in worst[:TOP_SEGMENTS]:
+        metadata[f"max_drift_score[{w['segment']}]"] = _number(w["value"])
     return metadata
 
 
@@ -193,6 +224,10 @@ def hour_performance_metadata(summary: PerformanceSummary) -> dict[str, dg.Metad
     }
     if performance.confusion:
         metadata["confusion_matrix"] = dg.MetadataValue.md(_confusion_table(performance))
+    if summary.labels is not None:
+        metadata["labels_arrived_this_hour"] = dg.MetadataValue.int(summary.labels.arrived)
+        metadata["labels_unknown_request_id"] = dg.MetadataValue.int(summary.labels.unknown)
+        metadata["labels_count_complete"] = dg.MetadataValue.bool(summary.labels.complete)
     for row in versus_rows(performance, summary.baseline):
         metric = row["details"]["metric"]
         metadata[f"baseline_{metric}"] = _number(row["details"]["baseline"])

@@ -31,11 +31,11 @@ from monitoring_pipelines.sources.parquet import ParquetLogSource
 from monitoring_pipelines.sources.sql import SqlLogSource
 from monitoring_pipelines.stats.dataset import DatasetProfile, fit_baseline, profile_chunks
 from monitoring_pipelines.stats.duplicates import DuplicateCounter
-from monitoring_pipelines.stats.freshness import Freshness
+from monitoring_pipelines.stats.freshness import Freshness, FreshnessPolicy
 from monitoring_pipelines.stats.multivariate import ReconstructionModel
 from monitoring_pipelines.stats.segmented import Folding, profile_segmented_chunks
 from monitoring_pipelines.store.aggregates import read_baseline, write_profile
-from monitoring_pipelines.store.engine import ensure_deployment_views
+from monitoring_pipelines.store.engine import checked_url, ensure_deployment_views
 from monitoring_pipelines.store.multivariate import read_model, write_model
 
 HOUR = timedelta(hours=1)
@@ -122,7 +122,7 @@ def log_source(config: MonitorsConfig, deployment: DeploymentConfig) -> LogSourc
             f"deployment {deployment.id!r}: logs.url_env names {logs.url_env}, which is not set"
         )
     return SqlLogSource(
-        url,
+        checked_url(url, logs.url_env),
         logs.table,
         logs.timestamp_column,
         logs.deployment_column,
@@ -209,8 +209,7 @@ def aggregate_window(
             columns.append(request_id.name)
         errors = model.errors if model is not None else None
         if (
-            counter is None
-            and validator is None
+            validator is None
             and not keys  # the segmented profiler reads DataFrames
             and (errors is None or baseline.multivariate is None)
         ):
@@ -240,6 +239,7 @@ def aggregate_window(
         window_end=end,
         response_columns=deployment.response_columns,
         accounted=accounted,
+        log_files=source.log_files(start, end),
         segments=segmented and segmented.segments,
     )
     return WindowSummary(
@@ -278,8 +278,8 @@ def judged(
 ) -> list[WindowSummary]:
     """The stored windows with their freshness, or WindowsFailedError naming the failed ones."""
     ids = dict.fromkeys(deployment_id for deployment_id, _ in windows)
-    sources = {d: log_source(config, config.deployment(d)) for d in ids}
-    summaries = with_freshness(engine, summaries, sources)
+    policies = {d: config.freshness_policy(config.deployment(d)) for d in ids}
+    summaries = with_freshness(engine, summaries, policies)
     if failures:
         raise WindowsFailedError(summaries, failures)
     return summaries
@@ -339,16 +339,12 @@ def profile_windows(
 
 
 def with_freshness(
-    engine: Engine, summaries: list[WindowSummary], sources: dict[str, LogSource]
+    engine: Engine, summaries: list[WindowSummary], policies: Mapping[str, FreshnessPolicy]
 ) -> list[WindowSummary]:
-    """The summaries with each hour's freshness, judged once all of them are stored (an
-    empty hour asks its source whether any file was there, to name the cause)."""
+    """The summaries with each hour's freshness, judged once all of them are stored."""
     judged: dict[tuple[str, datetime], Freshness] = {}
-    for deployment_id, source in sources.items():
+    for deployment_id, policy in policies.items():
         hours = [s.start for s in summaries if s.deployment_id == deployment_id]
-        empty = [s.start for s in summaries if s.deployment_id == deployment_id and not s.rows]
-        with_files = {h for h in empty if source.available_hours(h, h + HOUR)}
-        files = with_files | {s.start for s in summaries if s.rows}
-        for hour, freshness in hours_freshness(engine, deployment_id, hours, files).items():
+        for hour, freshness in hours_freshness(engine, deployment_id, hours, policy).items():
             judged[(deployment_id, hour)] = freshness
     return [replace(s, freshness=judged.get((s.deployment_id, s.start))) for s in summaries]

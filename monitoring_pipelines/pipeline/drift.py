@@ -15,12 +15,13 @@ is scored: re-running a reference hour later does not re-score the windows compa
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from itertools import groupby
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
@@ -33,10 +34,26 @@ from monitoring_pipelines.stats.drift import DriftResult, insufficient
 from monitoring_pipelines.stats.metrics.registry import get_spec
 from monitoring_pipelines.stats.model_signals import ModelSignals, model_signals
 from monitoring_pipelines.stats.multivariate import ReconstructionModel
+from monitoring_pipelines.stats.profile import NumericalProfile
 from monitoring_pipelines.stats.references import Reference, describe_span
 from monitoring_pipelines.stats.scoring import default_metrics, score_window
+from monitoring_pipelines.stats.segment_scoring import (
+    SEGMENT_SHARE,
+    correct_together,
+    key_of,
+    noted,
+    rows_by_key,
+    segment_baseline,
+    segment_shares,
+)
 from monitoring_pipelines.stats.windows import merge_window, window_bounds
-from monitoring_pipelines.store.aggregates import read_baselines, read_fleet_windows, read_windows
+from monitoring_pipelines.store.aggregates import (
+    read_baselines,
+    read_fleet_windows,
+    read_segment_baselines,
+    read_segment_windows,
+    read_windows,
+)
 from monitoring_pipelines.store.calibration import read_calibrations, write_calibration
 from monitoring_pipelines.store.drift import DriftWindow, write_drift_windows
 from monitoring_pipelines.store.multivariate import read_models
@@ -61,6 +78,7 @@ class WindowScores:
     scores: dict[str, tuple[DriftResult, ...]]
     signals: ModelSignals | None = None
     references: dict[str, dict[str, tuple[DriftResult, ...]]] = field(default_factory=dict)
+    segments: dict[str, dict[str, tuple[DriftResult, ...]]] = field(default_factory=dict)
 
     @property
     def drifted_columns(self) -> list[str]:
@@ -286,11 +304,47 @@ def score_windows(
 ) -> list[WindowScores]:
     """Score every window the hours of a run change (one hour, or a single-run backfill, of
     one or many deployments), each merged from all its stored hours (re-running one past hour
-    re-scores its whole day, not the day to that hour). The baselines, calibrations and hours
-    of all the deployments are read in one query each (a deployment's production references
-    in one more per reference); the windows are scored in batches of :data:`BATCH_WINDOWS`,
+    re-scores its whole day, not the day to that hour). The deployments are taken in groups
+    spanning at most :data:`READ_HOURS` stored hours; a group's baselines, calibrations, models
+    and hours are read in one query each (production references in one more per reference,
+    segments per deployment); its windows are scored in batches of :data:`BATCH_WINDOWS`,
     each batch's metrics over stacked counts, and written in one transaction per batch."""
     hours_of = {d: sorted(h for _, h in group) for d, group in groupby(sorted(windows), key=_first)}
+    results: list[WindowScores] = []
+    for group in _groups(config, hours_of):
+        for item in _score_group(config, engine, group):
+            results.append(item)
+            if item.granularity == "hour":
+                progress(sum(r.granularity == "hour" for r in results), len(windows), item)
+    return results
+
+
+READ_HOURS = 4096  # stored hours read at once: a fleet's month backfill is read in groups
+
+
+def _groups(
+    config: MonitorsConfig, hours_of: dict[str, list[datetime]]
+) -> Iterator[dict[str, list[datetime]]]:
+    """The deployments of a run in groups whose spans of stored hours add up to at most
+    :data:`READ_HOURS` (a deployment spanning more is a group of its own)."""
+    group: dict[str, list[datetime]] = {}
+    size = 0
+    for deployment_id, hours in hours_of.items():
+        start, end = _span(hours, config.deployment(deployment_id).drift.granularities)
+        span = (end - start) // HOUR
+        if group and size + span > READ_HOURS:
+            yield group
+            group, size = {}, 0
+        group[deployment_id] = hours
+        size += span
+    if group:
+        yield group
+
+
+def _score_group(
+    config: MonitorsConfig, engine: Engine, hours_of: dict[str, list[datetime]]
+) -> Iterator[WindowScores]:
+    """Read, score and write the windows of one group of deployments (deployment → hours)."""
     deployments = [config.deployment(d) for d in hours_of]
     baselines = read_baselines(engine, hours_of)
     for deployment in deployments:
@@ -303,7 +357,10 @@ def score_windows(
     spans = {
         d.id: (*_span(hours_of[d.id], d.drift.granularities), baselines[d.id]) for d in deployments
     }
-    hourly = read_fleet_windows(engine, spans)
+    hourly = {
+        d: on_baseline(hours, baselines[d], set(hours_of[d]))
+        for d, hours in read_fleet_windows(engine, spans).items()
+    }
     jobs, pools = [], {}
     for deployment in deployments:
         _check_stored(deployment.id, hours_of[deployment.id], hourly[deployment.id])
@@ -318,16 +375,35 @@ def score_windows(
                 engine, deployment.id, references, affected, baselines[deployment.id]
             )
             pools[deployment.id] = {**hourly[deployment.id], **found}
-    stored = Stored(baselines, calibrations, models, hourly, pools)
-    results: list[WindowScores] = []
+    segment_baselines, segment_hours = {}, {}
+    for d in deployments:
+        if d.segment_keys:
+            segment_baselines[d.id] = read_segment_baselines(engine, d.id)
+            segment_hours[d.id] = _by_segment(read_segment_windows(engine, d.id, *spans[d.id]))
+    stored = Stored(
+        baselines, calibrations, models, hourly, pools, segment_baselines, segment_hours
+    )
     for first in range(0, len(jobs), BATCH_WINDOWS):
         with deferred_gc():
             batch = _score_batch(config, engine, jobs[first : first + BATCH_WINDOWS], stored)
-        for item in batch:
-            results.append(item)
-            if item.granularity == "hour":
-                progress(sum(r.granularity == "hour" for r in results), len(windows), item)
-    return results
+        yield from batch
+
+
+def on_baseline(
+    hours: dict[datetime, DatasetProfile], baseline: DatasetProfile, scored: set[datetime]
+) -> dict[datetime, DatasetProfile]:
+    """The hours counted on ``baseline``'s bin edges, and the ``scored`` ones: an hour profiled
+    against an older baseline version (before a retraining) cannot merge with the newer ones,
+    so it stays out of the rolled-up windows judged against the new version."""
+
+    def same_bins(profile: DatasetProfile) -> bool:
+        return all(
+            np.array_equal(column.edges, baseline.columns[name].edges)
+            for name, column in profile.columns.items()
+            if isinstance(column, NumericalProfile) and name in baseline.columns
+        )
+
+    return {hour: p for hour, p in hours.items() if hour in scored or same_bins(p)}
 
 
 BATCH_WINDOWS = 512  # windows scored and written together: bounds the profiles held at once
@@ -335,14 +411,19 @@ BATCH_WINDOWS = 512  # windows scored and written together: bounds the profiles 
 
 @dataclass(frozen=True)
 class Stored:
-    """What a run read: baselines, calibrations, reconstruction models, hours, and hours with
-    the references' own."""
+    """What a run read: baselines, calibrations, reconstruction models, hours, hours with
+    the references' own, and, for deployments with segments, each segment's baseline and
+    hours."""
 
     baselines: dict[str, DatasetProfile]
     calibrations: dict[str, Calibration]
     models: dict[str, ReconstructionModel | None]
     hourly: dict[str, dict[datetime, DatasetProfile]]
     pools: dict[str, dict[datetime, DatasetProfile]]
+    segment_baselines: dict[str, dict[str, DatasetProfile]] = field(default_factory=dict)
+    segment_hours: dict[str, dict[str, dict[datetime, DatasetProfile]]] = field(
+        default_factory=dict
+    )
 
 
 def _score_batch(config, engine, jobs, stored: Stored) -> list[WindowScores]:
@@ -352,10 +433,18 @@ def _score_batch(config, engine, jobs, stored: Stored) -> list[WindowScores]:
     settings = {d.id: score_settings(config, d) for d, _, _, _ in jobs}
     items: list[BatchWindow] = []
     places: list[tuple[int, dict[str, Any]]] = []  # per job: its item, its references'
+    segment_places: list[dict[str, tuple]] = []  # per job: its segments' item, note, rows
     for (d, _, start, end), profile in zip(jobs, profiles, strict=True):
         baseline, calibration = stored.baselines[d.id], stored.calibrations[d.id]
         places.append((len(items), {}))
-        items.append((baseline, profile, {**settings[d.id], "calibration": calibration}))
+        together = {"correction": "none"} if d.segment_keys else {}  # corrected with segments
+        items.append(
+            (baseline, profile, {**settings[d.id], "calibration": calibration, **together})
+        )
+        segment_places.append({})
+        for segment, window, item, note in _segment_items(d, settings[d.id], stored, start, end):
+            segment_places[-1][segment] = (len(items), note, window.row_count)
+            items.append(item)
         for reference in d.drift.production_references:
             span = reference.bounds(start, end)
             against = merge_window(stored.pools[d.id], *span)
@@ -380,12 +469,17 @@ def _score_batch(config, engine, jobs, stored: Stored) -> list[WindowScores]:
         )
         for (d, _, _, _), profile, (at, refs) in zip(jobs, profiles, places, strict=True)
     ]
+    segmented = [
+        _segment_results(d, settings[d.id], stored, scores, places_of, scored)
+        for (d, _, _, _), (scores, _), places_of in zip(jobs, results, segment_places, strict=True)
+    ]
+    results = [(scores, refs) for (_, refs), (scores, _) in zip(results, segmented, strict=True)]
     write_drift_windows(
         engine,
         [
-            DriftWindow(d.id, start, end, granularity, scores, references)
-            for (d, granularity, start, end), (scores, references) in zip(
-                jobs, results, strict=True
+            DriftWindow(d.id, start, end, granularity, scores, references, segments)
+            for (d, granularity, start, end), (scores, references), (_, segments) in zip(
+                jobs, results, segmented, strict=True
             )
         ],
     )
@@ -399,11 +493,73 @@ def _score_batch(config, engine, jobs, stored: Stored) -> list[WindowScores]:
             scores,
             signals_of(d, stored.baselines[d.id], profile) if granularity == "hour" else None,
             references,
+            segments,
         )
-        for (d, granularity, start, end), profile, (scores, references) in zip(
-            jobs, profiles, results, strict=True
+        for (d, granularity, start, end), profile, (scores, references), (_, segments) in zip(
+            jobs, profiles, results, segmented, strict=True
         )
     ]
+
+
+def _by_segment(
+    windows: Mapping[datetime, Mapping[str, DatasetProfile]],
+) -> dict[str, dict[datetime, DatasetProfile]]:
+    """Stored segment hours (hour → segment → profile) as segment → hour → profile."""
+    out: dict[str, dict[datetime, DatasetProfile]] = {}
+    for hour, segments in windows.items():
+        for segment, profile in segments.items():
+            out.setdefault(segment, {})[hour] = profile
+    return out
+
+
+def _segment_items(d, settings, stored: Stored, start: datetime, end: datetime):
+    """(segment, merged window, batch item, baseline note) of each segment the window holds."""
+    keys = d.segment_keys
+    if not keys:
+        return
+    population = stored.baselines[d.id]
+    for segment, hours in sorted(stored.segment_hours[d.id].items()):
+        window = merge_window(hours, start, end)
+        key = key_of(segment, keys)
+        if window is None or key is None:
+            continue
+        min_rows = key.min_rows or settings["min_rows"]
+        baseline, note = segment_baseline(
+            segment, key, population, stored.segment_baselines[d.id], min_rows
+        )
+        own = note["baseline"] == "segment"
+        item_settings = {
+            **settings,
+            "correction": "none",
+            "min_rows": min_rows,
+            "calibration": stored.calibrations[d.id],
+            "calibrated_on": population if own else None,
+        }
+        yield segment, window, (baseline, window, item_settings), note
+
+
+def _segment_results(d, settings, stored: Stored, scores, places_of, scored):
+    """The population's scores (with each key's ``segment_share``) and every segment's, their
+    p-values corrected as one family; unchanged for a deployment without segments."""
+    if not d.segment_keys:
+        return scores, {}
+    segments = {s: noted(scored[at], note) for s, (at, note, _) in places_of.items()}
+    scores, segments = correct_together(scores, segments, settings["correction"])
+    reference_rows = {s: p.row_count for s, p in stored.segment_baselines[d.id].items()}
+    window_rows = {s: rows for s, (_, _, rows) in places_of.items()}
+    before = rows_by_key(reference_rows, d.segment_keys)
+    after = rows_by_key(window_rows, d.segment_keys)
+    scores = dict(scores)
+    for key in d.segment_keys:
+        share = segment_shares(
+            key,
+            before[key.name],
+            after[key.name],
+            threshold=settings["thresholds"].get(SEGMENT_SHARE),
+            min_rows=settings["min_rows"],
+        )
+        scores[key.name] = (*scores.get(key.name, ()), share)
+    return scores, segments
 
 
 def _first(window: tuple[str, datetime]) -> str:

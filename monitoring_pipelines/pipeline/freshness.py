@@ -1,16 +1,18 @@
-"""Freshness of stored hours (``stats.freshness``), judged on the row counts in ``aggregates``:
-what the ``data_freshness`` check, the ``no_data`` alert and the CloudWatch metric report."""
+"""Freshness of stored hours (``stats.freshness``), judged on the row and file counts in
+``aggregates``: what the ``data_freshness`` check, the ``no_data`` alert and the CloudWatch
+metric report."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
 from monitoring_pipelines.stats.freshness import (
-    HISTORY_DAYS,
+    DEFAULT_POLICY,
     Freshness,
+    FreshnessPolicy,
     expected_rows,
     judge_freshness,
 )
@@ -23,22 +25,23 @@ def hours_freshness(
     engine: Engine,
     deployment_id: str,
     hours: Iterable[datetime],
-    hours_with_files: Collection[datetime] | None = None,
+    policy: FreshnessPolicy = DEFAULT_POLICY,
 ) -> dict[datetime, Freshness]:
-    """Each stored hour's freshness against the stored hours of the week before it (an hour
-    not in ``aggregates`` is left out: it was never profiled); ``hours_with_files`` (when the
-    source can tell) names a missing file as the reason."""
+    """Each stored hour's freshness against the stored hours of the days before it (an hour
+    not in ``aggregates`` is left out: it was never profiled); an empty hour whose source
+    counted 0 log files says so."""
     hours = sorted(hours)
     if not hours:
         return {}
-    volumes = read_hour_volumes(
-        engine, deployment_id, hours[0] - timedelta(days=HISTORY_DAYS), hours[-1] + HOUR
-    )
+    since = hours[0] - timedelta(days=policy.history_days)
+    volumes = read_hour_volumes(engine, deployment_id, since, hours[-1] + HOUR)
+    rows = {hour: n for hour, (n, _) in volumes.items()}
     return {
         hour: judge_freshness(
-            volumes[hour],
-            expected_rows(volumes, hour),
-            None if hours_with_files is None else hour in hours_with_files,
+            rows[hour],
+            expected_rows(rows, hour, policy),
+            None if volumes[hour][1] is None else volumes[hour][1] > 0,
+            policy,
         )
         for hour in hours
         if hour in volumes

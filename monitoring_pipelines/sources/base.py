@@ -63,6 +63,11 @@ class LogSource(ABC):
         ``rows_null_timestamp``), so they are counted, not lost; empty when it cannot tell."""
         return {}
 
+    def log_files(self, start: datetime, end: datetime) -> int | None:
+        """How many log files hold the window's rows (None: the source has no files), so an
+        empty hour can be told "no file" from "a file of 0 rows"."""
+        return None
+
     def profile_window(
         self, start: datetime, end: datetime, baseline: DatasetProfile
     ) -> DatasetProfile | None:

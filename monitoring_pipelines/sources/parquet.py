@@ -7,13 +7,18 @@ when a batch holds out-of-window rows), so only the rows that are kept are
 converted to pandas. String columns are read dictionary-encoded and arrive as pandas
 Categoricals (numbers stay numpy arrays, without a copy when they have no nulls).
 ``read_columns`` skips the DataFrame: numbers go from Arrow straight into float64 arrays.
+
+A row filed in the folder of the hour next to its own (a writer that flushed late or early)
+is read by the hour it belongs to: a window also reads the neighbouring hour folders, keeping
+their rows stamped inside the window (row groups whose timestamp statistics lie outside it
+are skipped unread). The counts of :data:`COUNTS` say what each read did with such rows.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +35,13 @@ from monitoring_pipelines.sources.base import (
     hours_between,
 )
 from monitoring_pipelines.stats.dataset import Columns
+
+HOUR = timedelta(hours=1)
+# per read: rows of the window's folders stamped more than an hour from their folder's hour
+# (not profiled anywhere) or not stamped; stamped in the next or previous hour, outside the
+# window (``rows_misfiled``: that hour reads them); read from the neighbouring folders
+# because they are stamped inside the window (``rows_from_neighbours``, profiled here)
+COUNTS = ("rows_out_of_window", "rows_null_timestamp", "rows_misfiled", "rows_from_neighbours")
 
 
 def hour_folder(root: Path, hour: datetime) -> Path:
@@ -97,6 +109,9 @@ class ParquetLogSource(LogSource):
     def available_hours(self, start: datetime, end: datetime) -> list[datetime]:
         return [hour for hour in hours_between(start, end) if self.files(hour)]
 
+    def log_files(self, start: datetime, end: datetime) -> int:
+        return sum(len(self.files(hour)) for hour in hours_between(start, end))
+
     def read_window(
         self, start: datetime, end: datetime, columns: Sequence[str] | None = None
     ) -> Iterator[pd.DataFrame]:
@@ -117,27 +132,51 @@ class ParquetLogSource(LogSource):
         self, start: datetime, end: datetime, columns: Sequence[str] | None
     ) -> Iterator[pa.Table]:
         start, end = check_window(start, end)
-        self._dropped = Counter(rows_out_of_window=0, rows_null_timestamp=0)
-        for hour in hours_between(start, end):
+        if not self.root.is_dir():  # a typo in logs.path must not look like a quiet model
+            raise BadLogFileError(self.root, "logs.path is not a directory (no such folder)")
+        self._dropped = Counter(dict.fromkeys(COUNTS, 0))
+        hours = hours_between(start, end)
+        for hour in hours:
             for path in self.files(hour):
-                yield from self._read_file(path, start, end, columns)
+                yield from self._read_file(path, hour, start, end, columns)
+        for hour in sorted({hours[0] - HOUR, hours[-1] + HOUR}) if hours else ():
+            for path in self.files(hour):
+                try:
+                    yield from self._read_file(path, hour, start, end, columns, own=False)
+                except BadLogFileError:
+                    continue  # that file fails its own hour, named there
 
     def dropped_rows(self) -> dict[str, int]:
-        """Rows of the window's hour folders stamped outside the window, or with no stamp."""
+        """What the last read did with rows stamped away from their folder's hour (``COUNTS``)."""
         return dict(self._dropped)
 
     def _read_file(
-        self, path: Path, start: datetime, end: datetime, columns: Sequence[str] | None
+        self,
+        path: Path,
+        folder: datetime,
+        start: datetime,
+        end: datetime,
+        columns: Sequence[str] | None,
+        own: bool = True,
     ) -> Iterator[pa.Table]:
+        """The rows of one file of the window's folders (``own``) or of a neighbouring one."""
         try:
-            yield from self._read_parquet(path, start, end, columns)
+            yield from self._read_parquet(path, folder, start, end, columns, own)
         except (pa.ArrowException, OSError) as error:
             # pyarrow names no file ("Parquet magic bytes not found in footer")
             raise BadLogFileError(path, f"not a readable Parquet file ({error})") from None
 
     def _read_parquet(
-        self, path: Path, start: datetime, end: datetime, columns: Sequence[str] | None
+        self,
+        path: Path,
+        folder: datetime,
+        start: datetime,
+        end: datetime,
+        columns: Sequence[str] | None,
+        own: bool,
     ) -> Iterator[pa.Table]:
+        if not own:  # only its rows stamped inside the window and next to its own hour
+            start, end = max(start, folder - HOUR), min(end, folder + 2 * HOUR)
         with pq.ParquetFile(path, read_dictionary=_string_columns(path)) as parquet:
             names = parquet.schema_arrow.names
             if self.timestamp_column not in names:
@@ -146,18 +185,30 @@ class ParquetLogSource(LogSource):
                 )
             wanted = names if columns is None else [c for c in columns if c in names]
             read = list(dict.fromkeys([*wanted, self.timestamp_column]))
-            for group in range(parquet.num_row_groups):
+            groups = range(parquet.num_row_groups)
+            if not own:
+                groups = _overlapping(parquet.metadata, self.timestamp_column, start, end)
+            for group in groups:
                 batches = parquet.iter_batches(
                     batch_size=self.chunk_rows, row_groups=[group], columns=read
                 )
                 for batch in batches:
-                    table = self._in_window(pa.Table.from_batches([batch]), path, start, end)
+                    table = pa.Table.from_batches([batch])
+                    table = self._in_window(table, path, folder, start, end, own)
                     if table.num_rows:
                         yield table.select(wanted)
 
-    def _in_window(self, table: pa.Table, path: Path, start: datetime, end: datetime) -> pa.Table:
-        """Keep rows with ``start <= timestamp < end``; the timestamp becomes UTC-aware
-        (naive Parquet timestamps are taken as UTC)."""
+    def _in_window(
+        self,
+        table: pa.Table,
+        path: Path,
+        folder: datetime,
+        start: datetime,
+        end: datetime,
+        own: bool,
+    ) -> pa.Table:
+        """Keep rows with ``start <= timestamp < end`` and count the others; the timestamp
+        becomes UTC-aware (naive Parquet timestamps are taken as UTC)."""
         index = table.schema.get_field_index(self.timestamp_column)
         stamps = table.column(index)
         if not pa.types.is_timestamp(stamps.type):
@@ -169,16 +220,61 @@ class ParquetLogSource(LogSource):
         utc_type = pa.timestamp(stamps.type.unit, tz="UTC")
         stamps = stamps.cast(utc_type)
         table = table.set_column(index, self.timestamp_column, stamps)
-        low, high = pa.scalar(start, type=utc_type), pa.scalar(end, type=utc_type)
-        bounds = pc.min_max(stamps)
-        if (
-            stamps.null_count == 0
-            and table.num_rows
-            and pc.greater_equal(bounds["min"], low).as_py()
-            and pc.less(bounds["max"], high).as_py()
-        ):
+        if own and _within(stamps, start, end):
             return table
-        kept = table.filter(pc.and_(pc.greater_equal(stamps, low), pc.less(stamps, high)))
+        kept = table.filter(_between(stamps, start, end))
+        if not own:
+            self._dropped["rows_from_neighbours"] += kept.num_rows
+            return kept
+        near = pc.and_(
+            _between(stamps, folder - HOUR, folder + 2 * HOUR),
+            pc.invert(_between(stamps, start, end)),
+        )
+        misfiled = pc.sum(pc.cast(near, pa.int64())).as_py() or 0
         self._dropped["rows_null_timestamp"] += stamps.null_count
-        self._dropped["rows_out_of_window"] += table.num_rows - kept.num_rows - stamps.null_count
+        self._dropped["rows_misfiled"] += misfiled
+        self._dropped["rows_out_of_window"] += (
+            table.num_rows - kept.num_rows - stamps.null_count - misfiled
+        )
         return kept
+
+
+def _between(stamps: pa.ChunkedArray, low: datetime, high: datetime) -> pa.ChunkedArray:
+    """``low <= stamp < high`` for UTC-aware timestamps (null for a null stamp)."""
+    low_, high_ = pa.scalar(low, type=stamps.type), pa.scalar(high, type=stamps.type)
+    return pc.and_(pc.greater_equal(stamps, low_), pc.less(stamps, high_))
+
+
+def _within(stamps: pa.ChunkedArray, low: datetime, high: datetime) -> bool:
+    """Whether every stamp is present and in ``[low, high)``: no row to filter or count."""
+    if stamps.null_count or not len(stamps):
+        return False
+    bounds = pc.min_max(stamps)
+    low_, high_ = pa.scalar(low, type=stamps.type), pa.scalar(high, type=stamps.type)
+    return pc.greater_equal(bounds["min"], low_).as_py() and pc.less(bounds["max"], high_).as_py()
+
+
+def _overlapping(
+    metadata: pq.FileMetaData, column: str, low: datetime, high: datetime
+) -> list[int]:
+    """Row groups whose timestamp statistics may hold a stamp in ``[low, high)`` (all of those
+    without statistics): a neighbouring folder's file is mostly skipped after its footer."""
+    if low >= high:
+        return []
+    index = next(
+        (j for j in range(metadata.num_columns) if metadata.schema.column(j).path == column),
+        None,
+    )
+    groups = []
+    for group in range(metadata.num_row_groups):
+        stats = None if index is None else metadata.row_group(group).column(index).statistics
+        if stats is not None and stats.has_min_max and isinstance(stats.min, datetime):
+            first, last = _as_utc(stats.min), _as_utc(stats.max)
+            if last < low or first >= high:
+                continue
+        groups.append(group)
+    return groups
+
+
+def _as_utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -59,7 +59,8 @@ def stream_copy(
     with an early ``close()``).
     """
     read_options = pacsv.ReadOptions(column_names=list(columns), block_size=BLOCK_BYTES)
-    parse_options = pacsv.ParseOptions(newlines_in_values=True)
+    # a row of one NULL column is an empty line: pyarrow would skip it, losing the row
+    parse_options = pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False)
     convert_options = pacsv.ConvertOptions(
         column_types=dict(columns),
         null_values=[""],

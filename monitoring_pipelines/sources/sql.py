@@ -97,8 +97,10 @@ class SqlLogSource(LogSource):
         selected = (
             list(self.table.c)
             if columns is None
-            else [self.column(name) for name in dict.fromkeys(columns)]
-        )
+            # a requested column the table lacks is left out: the profile counts it missing
+            # and lists it absent, as for a Parquet file without it
+            else [self.table.c[name] for name in dict.fromkeys(columns) if name in self.table.c]
+        ) or [self._timestamp]  # none of them: the rows still count
         query = self.where(select(*selected), start, end)
         types = self._copy_types(selected)
         frames = self._copy_frames(query, types) if types else self._fetch_frames(query, selected)

@@ -3,8 +3,9 @@
 Pure: the drift sensor feeds it new results, the deployment's settings and the last alert
 per (deployment, column, metric); it returns the alerts to enqueue and why others were not.
 Cooldown is measured in window time (window starts), so backfills and replays decide alike.
-A result's reference (training, last_week, ...) is part of its identity: drift against last
-week and against training have their own history, cooldown and dedup keys.
+A result's reference (training, last_week, ...) and segment (``region=eu``; ``__all__`` is
+the population) are part of its identity: drift against last week and against training, or
+of one region and of the population, have their own history, cooldown and dedup keys.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from monitoring_pipelines.stats.references import TRAINING
+from monitoring_pipelines.stats.segments import ALL
 
 SEVERITIES = ("info", "warning", "critical")
 DRIFT = "drift"
@@ -53,12 +55,19 @@ class DriftRecord:
     status: str
     drifted: bool
     reference: str = TRAINING
+    segment: str = ALL
 
     @classmethod
     def from_mapping(cls, row: Mapping[str, Any]) -> DriftRecord:
-        """Build from a ``drift_scores`` row (extra keys ignored; no reference: training)."""
-        fields = {name: row[name] for name in cls.__dataclass_fields__ if name != "reference"}
-        return cls(**fields, reference=row.get("reference") or TRAINING)
+        """Build from a ``drift_scores`` row (extra keys ignored; no reference: training; no
+        segment: the population)."""
+        named = {"reference", "segment"}
+        fields = {name: row[name] for name in cls.__dataclass_fields__ if name not in named}
+        return cls(
+            **fields,
+            reference=row.get("reference") or TRAINING,
+            segment=row.get("segment") or ALL,
+        )
 
 
 @dataclass(frozen=True)
@@ -203,6 +212,7 @@ class LastAlert:
     severity: str
     window_start: datetime
     reference: str = TRAINING
+    segment: str = ALL
 
 
 @dataclass(frozen=True)
@@ -223,11 +233,13 @@ class Alert:
     status: str
     reason: str
     reference: str = TRAINING
+    segment: str = ALL
 
     @property
     def dedup_key(self) -> str:
         """``deployment|granularity|window|column|metric|level``, then ``|reference`` when
-        the reference is not training (keys of training alerts are as they always were)."""
+        the reference is not training and ``|segment`` when it is not the population (keys of
+        the population's training alerts are as they always were)."""
         level = RESOLVED if self.kind == RESOLVED else self.severity
         parts = (
             self.deployment_id,
@@ -238,6 +250,7 @@ class Alert:
             level,
         )
         tail = () if self.reference == TRAINING else (self.reference,)
+        tail += () if self.segment == ALL else (self.segment,)
         return "|".join(parts + tail)
 
 
@@ -257,11 +270,11 @@ class AlertDecision:
     suppressed: tuple[Suppressed, ...]
 
 
-HistoryKey = tuple[str, str, str, str]
+HistoryKey = tuple[str, str, str, str, str]
 
 
 def history_key(item: DriftRecord | LastAlert | Alert) -> HistoryKey:
-    return (item.deployment_id, item.column_name, item.metric, item.reference)
+    return (item.deployment_id, item.column_name, item.metric, item.reference, item.segment)
 
 
 def decide_alerts(
@@ -282,7 +295,14 @@ def decide_alerts(
     suppressed: list[Suppressed] = []
     ordered = sorted(
         records,
-        key=lambda r: (r.window_start, r.deployment_id, r.column_name, r.metric, r.reference),
+        key=lambda r: (
+            r.window_start,
+            r.deployment_id,
+            r.column_name,
+            r.metric,
+            r.reference,
+            r.segment,
+        ),
     )
     for record in ordered:
         rules = settings.get(record.deployment_id, default)
@@ -302,6 +322,7 @@ def decide_alerts(
             alert.severity,
             record.window_start,
             record.reference,
+            record.segment,
         )
     return AlertDecision(tuple(alerts), tuple(suppressed))
 
@@ -361,4 +382,5 @@ def _alert(record: DriftRecord, kind: str, severity: str, reason: str) -> Alert:
         status=record.status,
         reason=reason,
         reference=record.reference,
+        segment=record.segment,
     )

@@ -3,7 +3,8 @@
 One loop over a column reads each value once: NaN and ±inf are counted apart, a finite
 value finds its bin through :mod:`~monitoring_pipelines.stats.bin_table` (no search per
 value, no sort), and, on a discrete baseline, is counted exactly when it equals a baseline
-value (every baseline value is an edge) or counted as new. The moments are those of
+value (every baseline value is an edge) or counted as new, in the same increment (each bin
+split in two cells: on its left edge or not). The moments are those of
 Welford and Chan: each sub-block of :data:`SUB_BLOCK` values sums its deviations, and
 their squares, from the mean of the blocks before it (shifted data: small numbers, so
 its M2 does not cancel), and sub-blocks are combined with Chan's formula; all on the
@@ -58,11 +59,14 @@ def _column_counter(discrete: bool):
     """The counting loop, specialized for a continuous or a discrete baseline at compile
     time (a run-time test inside the loop costs half its speed)."""
 
-    def count_column(x, bits, inner, top, sub, counts, hits):
-        """Count one column into ``counts`` (LANES × bins); on a discrete baseline count in
-        ``hits`` the values equal to their bin's left edge.
+    cells = 2 if discrete else 1
+
+    def count_column(x, bits, inner, top, sub, counts):
+        """Count one column into ``counts`` (LANES × bins); on a discrete baseline (LANES ×
+        2 bins) bin ``b`` is two cells: ``2b + 1`` counts the values equal to the bin's left
+        edge, ``2b`` the others, so each value costs one increment, not two.
         Returns (missing, +inf, -inf, n, mean, M2, min, max)."""
-        last = inner.size - 1
+        last = (inner.size - 1) * cells
         missing = pos_inf = neg_inf = 0
         total = 0
         mean = 0.0
@@ -103,9 +107,10 @@ def _column_counter(discrete: bool):
                 at += inner[at] <= v
                 while inner[at] <= v:
                     at += 1
-                counts[i & (LANES - 1), at] += 1
                 if discrete:  # inner[-1] is +inf: bin 0 has no left edge to equal
-                    hits[i & (LANES - 1), at] += v == inner[at - 1]
+                    counts[i & (LANES - 1), 2 * at + (v == inner[at - 1])] += 1
+                else:
+                    counts[i & (LANES - 1), at] += 1
                 d = (v - shift) - pivot
                 block_sum += d
                 block_squares += d * d
@@ -158,16 +163,18 @@ def count(
     if refpos is None:
         return None
     x = np.ascontiguousarray(x, dtype=np.float64)
-    lanes = np.zeros((LANES, edges.size - 1), dtype=np.int64)
-    hits = np.zeros((LANES if reference_values is not None else 0, edges.size - 1), np.int64)
-    count_column = kernel.continuous if reference_values is None else kernel.discrete
+    discrete = reference_values is not None
+    lanes = np.zeros((LANES, (edges.size - 1) * (2 if discrete else 1)), dtype=np.int64)
+    count_column = kernel.discrete if discrete else kernel.continuous
     missing, pos_inf, neg_inf, n, mean, m2, low, high = count_column(
-        x, x.view(np.int64), table.inner, table.top, table.sub, lanes, hits
+        x, x.view(np.int64), table.inner, table.top, table.sub, lanes
     )
     counts = lanes.sum(axis=0)
     values = None
-    if reference_values is not None:
-        values = _exact(x, hits.sum(axis=0), refpos, reference_values, int(n))
+    if discrete:
+        cells = counts.reshape(-1, 2)
+        counts = cells.sum(axis=1)
+        values = _exact(x, cells[:, 1], refpos, reference_values, int(n))
     return Counted(
         counts=counts,
         missing=int(missing),

@@ -260,21 +260,22 @@ def _standardized_blocks(
         stop = min(start + BLOCK_ROWS, len(frame))
         z = block[:, : stop - start]
         for row, column, (values, table) in zip(z, columns, sources, strict=True):
+            filled = (column.fill - column.center) / column.scale
             if values is None:
-                row[:] = column.fill
+                row[:] = filled
             elif table is None:
-                row[:] = values[start:stop]
-                row[~np.isfinite(row)] = column.fill
+                np.subtract(values[start:stop], column.center, out=row)
+                row *= 1.0 / column.scale
+                row[~np.isfinite(row)] = filled
             else:
-                np.take(table, values[start:stop], out=row)
-            row -= column.center
-            row /= column.scale
+                np.take(table, values[start:stop], out=row)  # shares already standardized
         yield start, z
 
 
 def _source(column: Encoding, frame: pd.DataFrame) -> tuple[np.ndarray | None, np.ndarray | None]:
     """A numerical column as float64 (NaN where missing or not a number), or a categorical
-    one as codes into a table of shares (the last entry, code −1, is the missing fill)."""
+    one as codes into its table of standardized shares (the last entry, code −1, is the
+    missing fill)."""
     if column.name not in frame.columns:
         return None, None
     values = frame[column.name]
@@ -283,7 +284,7 @@ def _source(column: Encoding, frame: pd.DataFrame) -> tuple[np.ndarray | None, n
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     shares = column.frequencies or {}
     table = np.array([shares.get(category_key(u), 0.0) for u in uniques] + [column.fill])
-    return codes, table
+    return codes, (table - column.center) / column.scale
 
 
 def _covariance(columns: Sequence[Encoding], frame: pd.DataFrame) -> np.ndarray:

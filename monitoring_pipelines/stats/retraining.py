@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from monitoring_pipelines.stats.alert_policy import DriftRecord
+from monitoring_pipelines.stats.dataset import MULTIVARIATE
 from monitoring_pipelines.stats.performance import shortfall
 
 
@@ -56,13 +57,16 @@ class RetrainingDecision:
 
 
 def drifted_features(records: Iterable[DriftRecord]) -> tuple[datetime | None, frozenset[str]]:
-    """The latest window start and the columns with any drifted metric in it."""
+    """The latest window start and the columns with any drifted metric in it (the
+    multivariate pseudo-column is not a feature: it is left out)."""
     records = list(records)
     if not records:
         return None, frozenset()
     latest = max(r.window_start for r in records)
     return latest, frozenset(
-        r.column_name for r in records if r.window_start == latest and r.drifted
+        r.column_name
+        for r in records
+        if r.window_start == latest and r.drifted and r.column_name != MULTIVARIATE
     )
 
 

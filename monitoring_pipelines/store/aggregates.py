@@ -33,13 +33,15 @@ def _number(value: float) -> float | None:
 
 
 _OPTIONAL_COLUMNS = [c.name for c in aggregates.columns if c.nullable]
-# Window-level counts of rows read but not profiled as read (``sources.base.LogSource``).
-ROW_COUNTS = (
+# Window-level counts of rows read but not profiled as read (``sources.base.LogSource``): those
+# lost or doubled, then those moved to the hour they belong to (``sources.parquet``).
+LOST_ROWS = (
     "rows_out_of_window",
     "rows_null_timestamp",
     "rows_undecodable",
     "duplicate_request_ids",
 )
+ROW_COUNTS = (*LOST_ROWS, "rows_misfiled", "rows_from_neighbours")
 
 
 def column_row(name: str, profile: ColumnProfile, row_count: int, is_response: bool) -> dict:
@@ -150,25 +152,32 @@ def write_profile(
     window_end: datetime | None = None,
     response_columns: Collection[str] = (),
     accounted: Mapping[str, int | None] | None = None,
+    log_files: int | None = None,
     segments: Mapping[str, DatasetProfile] | None = None,
 ) -> int:
-    """Replace one partition's rows: the deployment's baseline, or one window of it; the
+    """Replace one partition's rows: one baseline version (a new one keeps the older), or one
+    window; the
     population's rows (segment ``__all__``) and those of each of ``segments`` (segment name
     → profile), all in one transaction.
 
-    ``accounted`` are the window's rows read but not profiled as such (``ROW_COUNTS``), stored
-    on each of the population's rows like ``row_count``; a count left out is unknown (NULL)."""
+    ``accounted`` are the window's rows read but not profiled as such (``ROW_COUNTS``) and
+    ``log_files`` the files its source found, stored on each of the population's rows like
+    ``row_count``; a count left out is unknown (NULL)."""
     unknown = set(accounted or {}) - set(ROW_COUNTS)
     if unknown:
         raise ValueError(f"unknown row counts {sorted(unknown)} (valid: {', '.join(ROW_COUNTS)})")
-    key = {"deployment_id": deployment_id, "is_baseline": is_baseline}
-    if not is_baseline:
-        key["timestamp"] = utc(window_start)
+    # a baseline is keyed by its time too: a new one is a new version, older ones stay
+    key = {
+        "deployment_id": deployment_id,
+        "is_baseline": is_baseline,
+        "timestamp": utc(window_start),
+    }
     now = datetime.now(UTC)
     common = {"timestamp": utc(window_start), "window_end": window_end and utc(window_end)}
     rows = [
         {**row, **common, "computed_at": now, "segment": segment}
         | {name: (accounted or {}).get(name) if segment == ALL else None for name in ROW_COUNTS}
+        | {"log_files": log_files if segment == ALL else None}
         for segment, part in {ALL: profile, **(segments or {})}.items()
         for row in profile_rows(part, response_columns)
     ]
@@ -187,47 +196,92 @@ def reference_values(baseline: DatasetProfile) -> dict[str, tuple]:
     }
 
 
-def read_baseline(engine: Engine, deployment_id: str, segment: str = ALL) -> DatasetProfile | None:
-    """The deployment's baseline profile (of ``segment``, default the population), or None
-    when it has not been computed."""
+def latest_baseline(engine: Engine, deployment_id: str) -> datetime | None:
+    """The time of the deployment's latest baseline version, or None."""
+    versions = baseline_timestamps(engine, deployment_id)
+    return versions[-1] if versions else None
+
+
+def read_baseline(
+    engine: Engine, deployment_id: str, segment: str = ALL, version: datetime | None = None
+) -> DatasetProfile | None:
+    """The deployment's baseline profile (of ``segment``, default the population; of the
+    latest version, which windows are judged against, or of ``version``), or None when it
+    has not been computed."""
     if segment == ALL:
-        return read_baselines(engine, [deployment_id]).get(deployment_id)
-    where = [aggregates.c.deployment_id == deployment_id, aggregates.c.is_baseline.is_(True)]
+        return read_baselines(engine, [deployment_id], version).get(deployment_id)
+    version = version or latest_baseline(engine, deployment_id)
+    if version is None:
+        return None
+    where = [
+        aggregates.c.deployment_id == deployment_id,
+        aggregates.c.is_baseline.is_(True),
+        aggregates.c.timestamp == utc(version),
+    ]
     return next(iter(_read_profiles(engine, where, segment).values()), None)
 
 
 def read_segment_baselines(engine: Engine, deployment_id: str) -> dict[str, DatasetProfile]:
-    """The baseline profile of every segment the reference holds (population excluded)."""
-    where = [aggregates.c.deployment_id == deployment_id, aggregates.c.is_baseline.is_(True)]
+    """The latest baseline profile of every segment the reference holds (population excluded)."""
+    version = latest_baseline(engine, deployment_id)
     reference = read_baseline(engine, deployment_id)
-    if reference is None:
+    if reference is None or version is None:
         return {}
+    where = [
+        aggregates.c.deployment_id == deployment_id,
+        aggregates.c.is_baseline.is_(True),
+        aggregates.c.timestamp == utc(version),
+    ]
     profiles = _read_profiles(engine, where, None, reference_values(reference))
     return {segment: p for (_, segment), p in profiles.items() if segment != ALL}
 
 
-def read_baselines(engine: Engine, deployment_ids: Collection[str]) -> dict[str, DatasetProfile]:
-    """The population's baseline profiles of the deployments that have one, in one query."""
-    with engine.connect() as conn:
-        rows = (
-            conn.execute(
-                select(aggregates)
-                .where(
-                    aggregates.c.deployment_id.in_(sorted(set(deployment_ids))),
-                    aggregates.c.is_baseline.is_(True),
-                    aggregates.c.segment == ALL,
-                )
-                .order_by(aggregates.c.id)
-            )
-            .mappings()
-            .all()
+def read_baselines(
+    engine: Engine, deployment_ids: Collection[str], version: datetime | None = None
+) -> dict[str, DatasetProfile]:
+    """The population's latest baseline version (or the one at ``version``) of the
+    deployments that have one, in one query."""
+    chosen = (
+        select(aggregates.c.deployment_id, func.max(aggregates.c.timestamp).label("version"))
+        .where(
+            aggregates.c.deployment_id.in_(sorted(set(deployment_ids))),
+            aggregates.c.is_baseline.is_(True),
+            aggregates.c.segment == ALL,
+            *([aggregates.c.timestamp == utc(version)] if version is not None else []),
         )
+        .group_by(aggregates.c.deployment_id)
+        .subquery()
+    )
+    query = (
+        select(aggregates)
+        .join(
+            chosen,
+            (aggregates.c.deployment_id == chosen.c.deployment_id)
+            & (aggregates.c.timestamp == chosen.c.version),
+        )
+        .where(aggregates.c.is_baseline.is_(True), aggregates.c.segment == ALL)
+        .order_by(aggregates.c.id)
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(query).mappings().all()
     columns: dict[str, dict[str, ColumnProfile]] = {}
     counts: dict[str, int] = {}
     for row in rows:
         columns.setdefault(row["deployment_id"], {})[row["column_name"]] = column_profile(row)
         counts.setdefault(row["deployment_id"], int(row["row_count"]))
     return {d: _dataset(counts[d], c) for d, c in columns.items()}
+
+
+def baseline_timestamps(engine: Engine, deployment_id: str) -> list[datetime]:
+    """The times of the deployment's baseline versions, oldest first."""
+    query = (
+        select(aggregates.c.timestamp)
+        .where(aggregates.c.deployment_id == deployment_id, aggregates.c.is_baseline.is_(True))
+        .distinct()
+        .order_by(aggregates.c.timestamp)
+    )
+    with engine.connect() as conn:
+        return [utc(moment) for moment in conn.execute(query).scalars()]
 
 
 def read_windows(
@@ -345,11 +399,16 @@ def read_fleet_windows(
 
 def read_hour_volumes(
     engine: Engine, deployment_id: str, start: datetime, end: datetime
-) -> dict[datetime, int]:
-    """Rows of each stored hour with ``start <= timestamp < end``, keyed by hour (UTC)."""
+) -> dict[datetime, tuple[int, int | None]]:
+    """Rows and log files (None: not counted) of each stored hour with ``start <= timestamp <
+    end``, keyed by hour (UTC)."""
     with engine.connect() as conn:
         rows = conn.execute(
-            select(aggregates.c.timestamp, func.max(aggregates.c.row_count))
+            select(
+                aggregates.c.timestamp,
+                func.max(aggregates.c.row_count),
+                func.max(aggregates.c.log_files),
+            )
             .where(
                 aggregates.c.deployment_id == deployment_id,
                 aggregates.c.is_baseline.is_(False),
@@ -359,4 +418,7 @@ def read_hour_volumes(
             )
             .group_by(aggregates.c.timestamp)
         ).all()
-    return {utc(moment): int(count) for moment, count in rows}
+    return {
+        utc(moment): (int(count), None if files is None else int(files))
+        for moment, count, files in rows
+    }

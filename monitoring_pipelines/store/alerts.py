@@ -85,6 +85,7 @@ def alert_entry(
         "column_name": alert.column_name,
         "metric": alert.metric,
         "reference": alert.reference,
+        "segment": alert.segment,
         "value": alert.value,
         "p_value": alert.p_value,
         "threshold": alert.threshold,
@@ -142,12 +143,13 @@ def metrics_entry(
 ) -> dict[str, Any]:
     """An outbox row with one window's CloudWatch metrics.
 
-    ``scores`` are drift results (column_name, metric, reference, value, drifted); Slack
-    skips it.
+    ``scores`` are drift results (column_name, metric, reference, segment, value, drifted);
+    Slack skips it.
     ``rows_scored`` None (unknown) leaves the ``rows_scored`` metric out; ``freshness``
     (an hour's status) adds the ``no_data`` metric.
     """
-    keep = ("column_name", "metric", "reference", "value", "drifted")
+    keep = ("column_name", "metric", "reference", "segment", "value", "drifted")
+    absent = {"reference": TRAINING, "segment": ALL}
     return {
         "dedup_key": f"{deployment_id}|{granularity}|{utc(window_start).isoformat()}|{METRICS}",
         "deployment_id": deployment_id,
@@ -158,10 +160,7 @@ def metrics_entry(
         "granularity": granularity,
         "cloudwatch": {
             "rows_scored": None if rows_scored is None else int(rows_scored),
-            "scores": [
-                {k: score.get(k, TRAINING if k == "reference" else None) for k in keep}
-                for score in scores
-            ],
+            "scores": [{k: score.get(k, absent.get(k)) for k in keep} for score in scores],
             **({"freshness": freshness} if freshness is not None else {}),
         },
         "slack_status": SKIPPED,
@@ -335,6 +334,7 @@ _EMPTY_ROW: dict[str, Any] = dict.fromkeys(c.name for c in alerts.columns if c.n
     "slack_unconfirmed": False,
     "cloudwatch_status": PENDING,
     "cloudwatch_attempts": 0,
+    "segment": ALL,  # the population: every kind but a segment's drift and resolved alerts
 }
 
 
@@ -626,8 +626,9 @@ def alert_timeline(engine: Engine, deployment_id: str, since: datetime) -> list[
 
 
 def recent_history(engine: Engine, deployment_id: str | None, since: datetime) -> list[LastAlert]:
-    """The last drift/resolved alert per (deployment, column, metric, reference) since
-    ``since`` (rows from before references were stored are training's)."""
+    """The last drift/resolved alert per (deployment, column, metric, reference, segment)
+    since ``since`` (rows from before references were stored are training's, before
+    segments the population's)."""
     conditions = [alerts.c.kind.in_((DRIFT, RESOLVED)), alerts.c.window_start >= utc(since)]
     if deployment_id is not None:
         conditions.append(alerts.c.deployment_id == deployment_id)
@@ -640,11 +641,12 @@ def recent_history(engine: Engine, deployment_id: str | None, since: datetime) -
             alerts.c.severity,
             alerts.c.window_start,
             alerts.c.reference,
+            alerts.c.segment,
         )
         .where(and_(*conditions))
         .order_by(alerts.c.window_start, alerts.c.id)
     )
-    last: dict[tuple[str, str, str, str], LastAlert] = {}
+    last: dict[tuple, LastAlert] = {}
     with engine.connect() as conn:
         for row in conn.execute(query):
             item = LastAlert(
@@ -655,6 +657,7 @@ def recent_history(engine: Engine, deployment_id: str | None, since: datetime) -
                 row.severity,
                 utc(row.window_start),
                 row.reference or TRAINING,
+                row.segment or ALL,
             )
             last[history_key(item)] = item
     return list(last.values())

@@ -39,18 +39,24 @@ def database_url() -> str:
     """The configured database URL; the embedded SQLite file when none is set."""
     url = os.environ.get(DATABASE_URL_ENV)
     if url:
-        try:
-            make_url(url)
-        except ArgumentError:
-            raise ValueError(
-                f"{DATABASE_URL_ENV} is not a SQLAlchemy database URL (expected e.g. "
-                "postgresql+psycopg://user:password@host:5432/database); its value is not "
-                "shown, it may hold a password"
-            ) from None
-        return url
+        return checked_url(url, DATABASE_URL_ENV)
     home = dagster_home()
     home.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{home / 'monitoring.db'}"
+
+
+def checked_url(url: str, variable: str) -> str:
+    """``url`` (from the environment variable ``variable``) once SQLAlchemy can parse it; else
+    an error naming the variable, never the value (it may hold a password)."""
+    try:
+        make_url(url)
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
+        raise ValueError(
+            f"{variable} is not a SQLAlchemy database URL (expected e.g. "
+            "postgresql+psycopg://user:password@host:5432/database); its value is not "
+            "shown, it may hold a password"
+        ) from None
+    return url
 
 
 def get_engine(url: str | None = None) -> Engine:
@@ -90,7 +96,8 @@ VIEW_COLUMNS = """
     mean::numeric AS mean, standard_deviation::numeric AS standard_deviation,
     "min", "max", finite_count, m2, invalid_counts, pos_inf_counts, neg_inf_counts,
     other_counts, max_categories, row_count, computed_at, rows_out_of_window,
-    rows_null_timestamp, rows_undecodable, duplicate_request_ids, replaced_values
+    rows_null_timestamp, rows_undecodable, duplicate_request_ids, replaced_values,
+    log_files, rows_misfiled, rows_from_neighbours
 """
 
 

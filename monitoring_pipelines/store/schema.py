@@ -77,6 +77,9 @@ aggregates = Table(
     Column("rows_undecodable", BigInteger, nullable=True),
     Column("duplicate_request_ids", BigInteger, nullable=True),
     Column("replaced_values", BigInteger, nullable=True),
+    Column("log_files", BigInteger, nullable=True),
+    Column("rows_misfiled", BigInteger, nullable=True),
+    Column("rows_from_neighbours", BigInteger, nullable=True),
     segment_column(),
     UniqueConstraint(
         "deployment_id",
@@ -212,6 +215,7 @@ alerts = Table(
     Column("cloudwatch_last_error", Text, nullable=True),
     Column("cloudwatch_claimed_at", Timestamp, nullable=True),
     Column("cloudwatch_sent_at", Timestamp, nullable=True),
+    segment_column(),
     Index("ix_alerts_slack_status", "slack_status", "id"),
     Index("ix_alerts_cloudwatch_status", "cloudwatch_status", "id"),
     Index("ix_alerts_history", "deployment_id", "column_name", "metric", "window_start"),

@@ -152,7 +152,7 @@ def test_a_long_column_list_stays_within_block_kit_limits():
 def test_resolved_rendering_of_the_original_and_the_thread_reply():
     rows = [row("age", 0.3, "critical"), row("income", 0.2)]
     partly = drift_message(
-        rows, LINKS, resolved={("income", "psi", "training"): T0 + timedelta(hours=3)}
+        rows, LINKS, resolved={("income", "psi", "training", "__all__"): T0 + timedelta(hours=3)}
     )
     lines = partly["blocks"][2]["text"]["text"].split("\n")
     assert lines == [
@@ -164,8 +164,8 @@ def test_resolved_rendering_of_the_original_and_the_thread_reply():
         rows,
         LINKS,
         resolved={
-            ("income", "psi", "training"): T0,
-            ("age", "psi", "training"): T0 + timedelta(hours=4),
+            ("income", "psi", "training", "__all__"): T0,
+            ("age", "psi", "training", "__all__"): T0 + timedelta(hours=4),
         },
     )
     assert (

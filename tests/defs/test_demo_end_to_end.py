@@ -31,7 +31,7 @@ def test_every_hour_is_materialized_in_the_persistent_instance(demo):
         key = dg.AssetKey("drift_scores")
         partitions = instance.get_materialized_partitions(key)
     assert len([p for p in partitions if p.startswith("credit_risk|")]) == HOURS
-    assert "[3/4] backfilling 8 hours" in output
+    assert "[3/6] backfilling 8 hours" in output
 
 
 SHUFFLED = decorrelated_hours(HOURS, DRIFT_FROM)  # loan_amount shuffled: hours 2 and 3
@@ -69,6 +69,7 @@ def test_rerunning_the_demo_is_safe_and_gives_the_same_rows(demo, monkeypatch):
             rows_per_hour=1500,
             reference_rows=6000,
             end=END,
+            retrain=False,
         ),
         io.StringIO(),
     )
@@ -101,3 +102,32 @@ def test_the_demo_ends_listing_the_alerts_for_the_drifted_columns(demo):
     assert "alerts (monitoring-pipelines alerts):" in output
     for column in DRIFTED:
         assert column in output.split("alerts (monitoring-pipelines alerts):")[1]
+
+
+def test_the_ui_metadata_shows_the_multivariate_score_and_the_model(demo):
+    from monitoring_pipelines.defs.partitions import hour_key
+
+    result, _, home = demo
+    hours = sorted(result.drifted)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey("drift_scores")), limit=100
+        ).records
+        baseline = instance.fetch_materializations(dg.AssetKey("baseline_statistics"), limit=1)
+    by_partition = {r.partition_key: r.asset_materialization.metadata for r in records}
+    for index, hour in enumerate(hours):
+        metadata = by_partition[str(hour_key("credit_risk", hour))]
+        error, upper = (
+            metadata["reconstruction_error"].value,
+            metadata["reconstruction_error_upper"].value,
+        )
+        assert metadata["reconstruction_error_lower"].value < upper
+        if index in SHUFFLED:
+            assert metadata["multivariate_drifted"].value is True and error > upper
+            assert metadata["multivariate_drift"].value >= 3
+        elif index < DRIFT_FROM:
+            assert metadata["multivariate_drifted"].value is False
+    model = baseline.records[0].asset_materialization.metadata
+    assert model["multivariate_columns"].value == 14  # the demo's features
+    assert 0 < model["multivariate_components"].value < 14
+    assert model["multivariate_explained_variance"].value >= 0.65

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -262,8 +261,7 @@ def test_no_drift_when_drift_from_hour_is_past_the_window(tmp_path):
 
 
 @pytest.mark.slow
-def test_default_size_is_fast_and_averages_rows_per_hour(tmp_path):
-    started = time.perf_counter()
+def test_default_size_averages_rows_per_hour(tmp_path):
+    """How long it takes is the demo's business in benchmarks, not a test's (load varies)."""
     demo = generate_demo(tmp_path, END)
-    assert time.perf_counter() - started < 30
     assert abs(sum(demo.rows_per_hour) / (72 * 2000) - 1) < 0.03

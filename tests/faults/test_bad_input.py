@@ -8,18 +8,24 @@ became one bin; ``ks: 2`` failed only when drift_scores ran).
 from __future__ import annotations
 
 import re
+import secrets
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select
 
 from monitoring_pipelines.config import ConfigError, load_config
 from monitoring_pipelines.defs.build import build_definitions
 from monitoring_pipelines.defs.jobs import BASELINE_JOB, HOURLY_JOB
 from monitoring_pipelines.defs.partitions import hour_key
+from monitoring_pipelines.pipeline.aggregation import log_source
 from monitoring_pipelines.sources.base import BadLogFileError
 from monitoring_pipelines.sources.parquet import ParquetLogSource, hour_folder
+from monitoring_pipelines.sources.sql import SqlLogSource
+from monitoring_pipelines.stats.dataset import fit_baseline, profile_chunks
 from monitoring_pipelines.stats.metrics.registry import check_threshold
 from monitoring_pipelines.store.engine import get_engine
 from monitoring_pipelines.store.schema import aggregates
@@ -209,3 +215,67 @@ def test_a_backfill_goes_on_past_a_corrupt_hour_and_fails_at_the_end_listing_it(
 
 def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def test_a_logs_path_that_does_not_exist_fails_every_hour_naming_it(
+    tiny_deployment, dagster_instance
+):
+    """Before: a typo in logs.path gave 0 rows an hour, every check passing, forever."""
+    logs = tiny_deployment.config.deployments[0].logs.path
+    logs.rename(logs.with_name("logs-moved"))
+    defs = build_definitions(tiny_deployment.config, str(tiny_deployment.config_path))
+    assert (
+        defs.resolve_job_def(BASELINE_JOB)
+        .execute_in_process(partition_key="tiny_model", instance=dagster_instance)
+        .success
+    )
+    result = defs.resolve_job_def(HOURLY_JOB).execute_in_process(
+        instance=dagster_instance,
+        partition_key=hour_key("tiny_model", START),
+        raise_on_error=False,
+    )
+    assert not result.success
+    error = result.failure_data_for_node("hourly_aggregates").error.cause
+    assert error.cls_name == "WindowsFailedError"
+    assert f"{logs}: logs.path is not a directory (no such folder)" in error.message
+    with get_engine(tiny_deployment.database_url).connect() as conn:
+        hours = conn.execute(
+            select(func.count()).select_from(aggregates).where(aggregates.c.is_baseline.is_(False))
+        ).scalar_one()
+    assert hours == 0  # nothing stored that would look like a quiet hour
+
+
+def test_a_monitored_column_missing_from_a_sql_table_is_counted_missing(empty_store_url):
+    """Before: the SQL source failed the hour (``table has no column 'merchant'``) where the
+    Parquet source counts the column as missing and lists it absent."""
+    logs = create_engine(empty_store_url)
+    stamps = [START + timedelta(minutes=m) for m in range(0, 60, 6)]
+    pd.DataFrame({"ts": stamps, "amount": np.arange(10.0)}).to_sql("scores", logs, index=False)
+    reference = pd.DataFrame({"amount": np.arange(100.0), "merchant": ["a", "b"] * 50})
+    baseline = fit_baseline(reference, {"amount": "numerical", "merchant": "categorical"})
+    for pushdown in (False, True):  # PostgreSQL profiles in the database with pushdown
+        source = SqlLogSource(empty_store_url, "scores", "ts", pushdown=pushdown)
+        profile = source.profile_window(START, START + HOUR, baseline) or profile_chunks(
+            source.read_window(START, START + HOUR, ["amount", "merchant", "ts"]), baseline
+        )
+        assert profile.row_count == 10 and profile.absent_columns == ("merchant",)
+        assert profile.columns["merchant"].missing == 10
+        assert profile.columns["amount"].count == 10
+    logs.dispose()
+
+
+@pytest.mark.parametrize("address", ["db:notaport/logs", "no url at all"])
+def test_an_unparsable_sql_log_url_names_its_variable_never_its_value(
+    tmp_path, monkeypatch, address
+):
+    """Before: ``invalid literal for int() with base 10: 'notaport'``, naming neither."""
+    password = secrets.token_hex(8)
+    url = address if " " in address else f"postgresql://svc:{password}@{address}"
+    monkeypatch.setenv("SCORES_DATABASE_URL", url)
+    config = _load(
+        tmp_path,
+        logs="{type: sql, url_env: SCORES_DATABASE_URL, table: scores, timestamp_column: ts}",
+    )
+    with pytest.raises(ValueError, match="SCORES_DATABASE_URL is not a SQLAlchemy") as refused:
+        log_source(config, config.deployments[0])
+    assert password not in str(refused.value) and "notaport" not in str(refused.value)

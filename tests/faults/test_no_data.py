@@ -15,7 +15,7 @@ import yaml
 
 from monitoring_pipelines.alerts.delivery import deliver_pending
 from monitoring_pipelines.alerts.evaluate import Sinks, SlackRouting, enqueue_drift
-from monitoring_pipelines.config import load_config
+from monitoring_pipelines.config import ConfigError, load_config
 from monitoring_pipelines.defs.build import build_definitions
 from monitoring_pipelines.defs.jobs import BASELINE_JOB, HOURLY_JOB
 from monitoring_pipelines.defs.partitions import hour_key, hourly_partitions
@@ -27,6 +27,7 @@ from monitoring_pipelines.stats.freshness import (
     FRESH,
     LOW_VOLUME,
     NO_DATA,
+    FreshnessPolicy,
     expected_rows,
     judge_freshness,
 )
@@ -62,8 +63,44 @@ def test_statuses_and_their_reasons() -> None:
     assert (low.status, low.reason) == (LOW_VOLUME, "59 rows, below 10% of the usual 600")
     assert judge_freshness(60, 600.0).status == FRESH  # 10% exactly is not below
     assert judge_freshness(3, None).status == FRESH  # no history: volume cannot be judged
-    with pytest.raises(ValueError, match=r"min_fraction must be between 0 and 1, got 1\.5"):
-        judge_freshness(3, 10.0, min_fraction=1.5)
+    strict = FreshnessPolicy(min_fraction=0.5)
+    low = judge_freshness(290, 600.0, policy=strict)
+    assert (low.status, low.reason) == (LOW_VOLUME, "290 rows, below 50% of the usual 600")
+    for bad, field in [({"min_fraction": 1.5}, "min_fraction"), ({"history_days": 0}, "history")]:
+        with pytest.raises(ValueError, match=rf"{field}.* got"):
+            FreshnessPolicy(**bad)
+
+
+def test_usual_volume_follows_the_policy() -> None:
+    at_nine = datetime(2026, 11, 9, 9, tzinfo=UTC)
+    history = {at_nine - timedelta(days=d): 100 * d for d in (1, 2, 10)}
+    history |= {at_nine - H: 5000, at_nine - 2 * H: 6000}
+    # 7 days: 2 same hours (< 3), so every hour of them: median of 100, 200, 5000, 6000
+    assert expected_rows(history, at_nine) == 2600.0
+    assert expected_rows(history, at_nine, FreshnessPolicy(min_same_hour=2)) == 150.0
+    # 14 days reach the 1000 of day 10: 3 same hours, median 200
+    assert expected_rows(history, at_nine, FreshnessPolicy(history_days=14)) == 200.0
+
+
+@pytest.mark.parametrize(
+    ("block", "message"),
+    [
+        ("{min_fraction: 1.5}", r"freshness\.min_fraction"),
+        ("{min_fraction: .nan}", r"freshness\.min_fraction"),
+        ("{min_fraction: true}", r"freshness\.min_fraction"),
+        ("{history_days: 0}", r"freshness\.history_days"),
+        ("{min_same_hour: 8}", r"min_same_hour \(8\) cannot exceed history_days \(7\)"),
+        ("{min_fractoin: 0.2}", r"freshness\.min_fractoin"),
+    ],
+)
+def test_a_freshness_block_that_cannot_work_is_refused_naming_the_field(
+    quiet_hours, block, message
+) -> None:
+    document = yaml.safe_load(quiet_hours.read_text())
+    document["deployments"][0]["freshness"] = yaml.safe_load(block)
+    quiet_hours.write_text(yaml.safe_dump(document))
+    with pytest.raises(ConfigError, match=message):
+        load_config(quiet_hours)
 
 
 def _frame(rng: np.random.Generator, hour: datetime, n: int) -> pd.DataFrame:
@@ -225,7 +262,8 @@ def test_quiet_hours_alert_in_slack_and_cloudwatch_with_their_own_cooldown(
     assert report.count("slack", "sent") == 2
     window = lambda h: f"{START + h * H:%Y-%m-%d %H:%M}–{START + (h + 1) * H:%H:%M} UTC"  # noqa: E731
     assert [(m["channel"], m["text"]) for m in fake_slack.messages] == [
-        ("C0QUIET01", f"No data · {DEPLOYMENT} · {window(4)}: 0 rows in the hour"),
+        # the sensor judges from the store, which kept that the hour had no file at all
+        ("C0QUIET01", f"No data · {DEPLOYMENT} · {window(4)}: no log file for the hour"),
         (
             "C0QUIET01",
             f"Low volume · {DEPLOYMENT} · {window(6)}: 40 rows, below 10% of the usual 1000",
@@ -242,3 +280,25 @@ def test_quiet_hours_alert_in_slack_and_cloudwatch_with_their_own_cooldown(
     assert _datums(cloudwatch_reader, namespace, "rows_scored") == {
         h: float(n or 0) for h, n in ROWS.items()
     }
+
+
+def test_a_configured_min_fraction_moves_the_line_for_the_check_and_the_alert(
+    quiet_hours,
+) -> None:
+    document = yaml.safe_load(quiet_hours.read_text())
+    document["deployments"][0]["freshness"] = {"min_fraction": 0.03}  # hour 6 has 4%
+    quiet_hours.write_text(yaml.safe_dump(document))
+    config = load_config(quiet_hours)
+    engine = get_engine()
+    compute_baseline(config, config.deployment(DEPLOYMENT), engine)
+    windows = [(DEPLOYMENT, START + h * H) for h in ROWS]
+    summaries = aggregate_windows(config, engine, windows)
+    assert [s.freshness.status for s in summaries] == [FRESH] * 4 + [NO_DATA, NO_DATA, FRESH]
+    score_windows(config, engine, windows)
+    rows = read_drift_scores(engine, DEPLOYMENT, START, START + 24 * H, "hour")
+    records, rows_scored = drift_records(rows)
+    policy = {DEPLOYMENT: config.freshness_policy(config.deployment(DEPLOYMENT))}
+    tick = enqueue_drift(engine, records, {}, {}, rows_scored, sinks=Sinks(), freshness=policy)
+    assert [((h.window_start - START) // H, h.freshness.status) for h in tick.quiet] == [
+        (4, "no_data")  # hour 5 is within the default 6-hour cooldown; hour 6 is fresh now
+    ]

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 import yaml
 from sqlalchemy import event
 
 from monitoring_pipelines.config import load_config
+from monitoring_pipelines.pipeline import drift
 from monitoring_pipelines.pipeline.drift import score_settings, score_windows
 from monitoring_pipelines.stats.dataset import fit_baseline, profile_frame
 from monitoring_pipelines.stats.scoring import score_window
@@ -55,7 +57,13 @@ def _frame(n: int, rng: np.random.Generator, shift: float) -> pd.DataFrame:
     )
 
 
-def test_many_deployments_scored_in_one_batch_equal_window_by_window(tmp_path, sqlite_url) -> None:
+@pytest.mark.parametrize("read_hours", [drift.READ_HOURS, 1])
+def test_many_deployments_scored_in_one_batch_equal_window_by_window(
+    tmp_path, sqlite_url, monkeypatch, read_hours
+) -> None:
+    """Also with every deployment a read group of its own (a fleet's long backfill)."""
+    groups = 1 if read_hours == drift.READ_HOURS else 3
+    monkeypatch.setattr(drift, "READ_HOURS", read_hours)
     config, engine, rng = _config(tmp_path), get_engine(sqlite_url), np.random.default_rng(7)
     kinds = {"x": "numerical", "c": "categorical"}
     stored = {}
@@ -75,9 +83,9 @@ def test_many_deployments_scored_in_one_batch_equal_window_by_window(tmp_path, s
     results = score_windows(config, engine, run)
 
     reads = [s for s in statements if s.lstrip().startswith("SELECT")]
-    assert sum("FROM aggregates" in s for s in reads) == 2  # baselines, then every hour
-    assert sum("FROM calibration" in s for s in reads) == 1
-    assert sum(s.startswith("BEGIN IMMEDIATE") for s in statements) == 1  # one write transaction
+    assert sum("FROM aggregates" in s for s in reads) == 2 * groups  # baselines, every hour
+    assert sum("FROM calibration" in s for s in reads) == groups
+    assert sum(s.startswith("BEGIN IMMEDIATE") for s in statements) == groups  # one write each
     assert {(r.deployment_id, r.granularity, r.start) for r in results} >= {
         ("fleet_a", "hour", DAY + H),
         ("fleet_b", "day", DAY),

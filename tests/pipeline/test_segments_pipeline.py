@@ -14,13 +14,16 @@ import yaml
 
 from monitoring_pipelines.config import load_config
 from monitoring_pipelines.pipeline.aggregation import aggregate_windows, compute_baseline
+from monitoring_pipelines.pipeline.drift import score_windows
 from monitoring_pipelines.stats.dataset import profile_chunks
+from monitoring_pipelines.stats.scoring import drifted_columns
 from monitoring_pipelines.store.aggregates import (
     read_baseline,
     read_segment_baselines,
     read_segment_windows,
     read_windows,
 )
+from monitoring_pipelines.store.drift import read_drift_scores
 from monitoring_pipelines.store.engine import get_engine
 
 HOUR = datetime(2026, 11, 4, 5, tzinfo=UTC)
@@ -99,3 +102,49 @@ def test_every_segment_is_stored_with_its_hour(tmp_path, empty_store_url):
     pairs = [n for n in segments if "," in n]
     assert len(pairs) == 6
     assert sum(segments[n].row_count for n in pairs) == len(hour)
+
+
+def test_each_segment_is_scored_against_its_own_reference_rows(tmp_path, empty_store_url):
+    """eu's income drifts while us and the population stay near; apac, absent at training,
+    is scored against the whole reference, flagged new, and moves ``segment_share``."""
+    rng = np.random.default_rng(8)
+    reference = _rows(rng, 8_000, regions=("eu", "us"))
+    reference.loc[reference.region == "us", "income"] *= 3  # segments differ at training
+    config = load_config(_config(tmp_path, reference, ["region"]))
+    engine = get_engine(empty_store_url)
+    compute_baseline(config, config.deployment("seg_model"), engine)
+    hour = _rows(rng, 6_000, regions=("eu", "us", "apac"))
+    hour.loc[hour.region == "us", "income"] *= 3
+    eu = hour.region == "eu"
+    hour.loc[eu, "income"] *= 1.6
+    _write_hour(tmp_path, HOUR, hour, rng)
+    aggregate_windows(config, engine, [("seg_model", HOUR)])
+    [scores] = [
+        s for s in score_windows(config, engine, [("seg_model", HOUR)]) if s.granularity == "hour"
+    ]
+    assert sorted(scores.segments) == ["region=apac", "region=eu", "region=us"]
+    drifted = {s: "income" in drifted_columns(r) for s, r in scores.segments.items()}
+    assert drifted["region=eu"] and not drifted["region=us"]
+    [psi] = [r for r in scores.segments["region=us"]["income"] if r.metric == "psi"]
+    assert psi.detail["baseline"] == "segment" and psi.value < 0.1  # its own rows: tripled too
+    [apac] = [r for r in scores.segments["region=apac"]["income"] if r.metric == "psi"]
+    assert apac.detail["baseline"] == "population" and apac.detail["new_segment"] is True
+    [share] = [r for r in scores.scores["region"] if r.metric == "segment_share"]
+    shares = hour.region.value_counts(normalize=True)
+    ref_shares = reference.region.value_counts(normalize=True)
+    expected = 0.5 * sum(abs(shares.get(r, 0) - ref_shares.get(r, 0)) for r in ("eu", "us", "apac"))
+    assert share.value == pytest.approx(expected, abs=1e-12) and share.drifted
+    assert share.detail["new_segments"] == ["region=apac"]
+    stored = read_drift_scores(engine, "seg_model", HOUR, HOUR + H, "hour", segment=None)
+    assert {r["segment"] for r in stored} == {"__all__", "region=apac", "region=eu", "region=us"}
+    [row] = [
+        r
+        for r in stored
+        if r["segment"] == "region=eu" and r["column_name"] == "income" and r["metric"] == "psi"
+    ]
+    assert row["drifted"]
+    midnight = HOUR.replace(hour=0)
+    days = read_drift_scores(
+        engine, "seg_model", midnight, midnight + H, "day", segment="region=eu"
+    )
+    assert days and all(r["segment"] == "region=eu" for r in days)

@@ -28,7 +28,7 @@ KINDS = {
 def _table(n: int, rng: np.random.Generator) -> pa.Table:
     f = rng.normal(size=n)
     f[rng.random(n) < 0.05] = np.nan
-    stamps = HOUR + pd.to_timedelta(rng.uniform(-600, 4200, n), unit="s")  # some out of window
+    stamps = HOUR + pd.to_timedelta(rng.uniform(-600, 4200, n), unit="s")  # some next door
     return pa.table(
         {
             "f": pa.array(f, mask=rng.random(n) < 0.05),  # NaN values and nulls
@@ -57,7 +57,7 @@ def test_columns_give_the_profile_of_the_dataframe_path(tmp_path) -> None:
     frames = list(source.read_window(HOUR, HOUR + timedelta(hours=1), wanted))
     dropped = source.dropped_rows()
     chunks = list(source.read_columns(HOUR, HOUR + timedelta(hours=1), wanted))
-    assert source.dropped_rows() == dropped and dropped["rows_out_of_window"] > 0
+    assert source.dropped_rows() == dropped and dropped["rows_misfiled"] > 0  # read next door
     assert [c.rows for c in chunks] == [len(f) for f in frames]
     assert all(isinstance(c, Columns) for c in chunks)
     for name in ("f", "i", "code"):  # numbers: float64 numpy arrays, no DataFrame around them

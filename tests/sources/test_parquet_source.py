@@ -11,7 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from monitoring_pipelines.sources.parquet import ParquetLogSource, hour_folder
+from monitoring_pipelines.sources.base import BadLogFileError
+from monitoring_pipelines.sources.parquet import ParquetLogSource, _overlapping, hour_folder
 from monitoring_pipelines.stats.dataset import fit_baseline, profile_chunks, profile_frame
 
 T0 = datetime(2025, 3, 1, 22, tzinfo=UTC)
@@ -76,7 +77,12 @@ def test_missing_hour_yields_nothing(tmp_path):
     write_hours(tmp_path, hours=2, rows=50)
     source = ParquetLogSource(tmp_path, "ts")
     assert read_all(source, T0 + 5 * HOUR, T0 + 6 * HOUR) == []
-    assert read_all(ParquetLogSource(tmp_path / "nowhere", "ts"), T0, T0 + HOUR) == []
+
+
+def test_a_missing_logs_folder_is_an_error_naming_it(tmp_path):
+    """A typo in logs.path must not read as hours without data (issue 14, item 5)."""
+    with pytest.raises(BadLogFileError, match=r"nowhere: logs\.path is not a directory"):
+        read_all(ParquetLogSource(tmp_path / "nowhere", "ts"), T0, T0 + HOUR)
 
 
 def test_available_hours(tmp_path):
@@ -147,3 +153,29 @@ def test_profile_of_dictionary_chunks_equals_the_profile_of_the_strings(tmp_path
     assert ours.columns["cat"].counts == plain.columns["cat"].counts
     assert ours.columns["cat"].missing == plain.columns["cat"].missing
     np.testing.assert_array_equal(ours.columns["x"].counts, plain.columns["x"].counts)
+
+
+def test_a_neighbouring_folder_is_read_only_where_its_statistics_overlap_the_window(tmp_path):
+    """A misfiled row is read by its own hour; the neighbour's other row groups stay unread."""
+    written = write_hours(tmp_path, hours=3, rows=970, files_per_hour=1)  # 10 row groups each
+    late = written[written.ts < T0 + HOUR].tail(5).assign(ts=lambda f: f.ts + HOUR, row=-1)
+    folder = hour_folder(tmp_path, T0)  # 22:00's folder gets 5 rows stamped 23:xx
+    pq.write_table(pa.Table.from_pandas(late, preserve_index=False), folder / "late.parquet")
+    source = ParquetLogSource(tmp_path, "ts")
+
+    own = pq.ParquetFile(hour_folder(tmp_path, T0 + HOUR) / "part-00000.parquet").metadata
+    # the hour after 23:00 (00:00) holds nothing of 23:00, so none of its groups is read
+    neighbour = pq.ParquetFile(hour_folder(tmp_path, T0 + 2 * HOUR) / "part-00000.parquet")
+    assert _overlapping(neighbour.metadata, "ts", T0 + HOUR, T0 + 2 * HOUR) == []
+    assert _overlapping(own, "ts", T0 + HOUR, T0 + 2 * HOUR) == list(range(10))
+    got = pd.concat(read_all(source, T0 + HOUR, T0 + 2 * HOUR))
+    assert (got.row == -1).sum() == 5 and len(got) == 970 + 5
+    assert source.dropped_rows() == {
+        "rows_out_of_window": 0,
+        "rows_null_timestamp": 0,
+        "rows_misfiled": 0,
+        "rows_from_neighbours": 5,
+    }
+    first = pd.concat(read_all(source, T0, T0 + HOUR))
+    assert len(first) == 970 and (first.row != -1).all()
+    assert source.dropped_rows()["rows_misfiled"] == 5  # 23:00 reads them, just above

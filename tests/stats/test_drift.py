@@ -41,9 +41,19 @@ def test_bands_are_ordered_and_cover_the_range():
         assert spec.bands[0][1] == "stable", key
 
 
+def _kind(metric: str) -> str:
+    """Numerical where the metric applies to numbers, else categorical (chi_squared, g_test,
+    segment_share)."""
+    return (
+        "numerical"
+        if any(k.value == "numerical" for k in METRICS[metric].kinds)
+        else ("categorical")
+    )
+
+
 @pytest.mark.parametrize("metric", sorted(METRICS))
 def test_an_empty_production_window_is_insufficient_data(metric):
-    kind = "categorical" if metric in ("chi_squared", "g_test") else "numerical"
+    kind = _kind(metric)
     reference = ["a", "b"] * 50 if kind == "categorical" else RNG.normal(size=100)
     result = score(
         metric, reference, np.array([], dtype=object if kind == "categorical" else float)
@@ -79,7 +89,7 @@ def test_constant_baseline_z_score_is_undefined_and_wasserstein_uses_the_floor()
 
 def test_one_row_windows_score_without_errors():
     for metric in sorted(METRICS):
-        kind = "categorical" if metric in ("chi_squared", "g_test") else "numerical"
+        kind = _kind(metric)
         reference = ["a"] if kind == "categorical" else [1.0]
         current = ["b"] if kind == "categorical" else [2.0]
         result = score(metric, reference, current)

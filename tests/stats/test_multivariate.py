@@ -258,3 +258,19 @@ def test_the_metric_by_hand():
     assert score_column("reconstruction_error", constant, constant).status == "undefined"
     with pytest.raises(ValueError, match="between must be a variance"):
         score_column("reconstruction_error", reference, current, between=-1.0)
+
+
+def test_the_retraining_policy_counts_features_not_the_multivariate_score():
+    from datetime import UTC, datetime, timedelta
+
+    from monitoring_pipelines.stats.alert_policy import DriftRecord
+    from monitoring_pipelines.stats.retraining import drifted_features
+
+    start = datetime(2026, 11, 4, tzinfo=UTC)
+
+    def record(column: str, metric: str) -> DriftRecord:
+        end = start + timedelta(hours=1)
+        return DriftRecord("m", start, end, "hour", column, metric, 5.0, None, 3.0, "x", True)
+
+    records = [record(MULTIVARIATE, "reconstruction_error"), record("a", "psi")]
+    assert drifted_features(records) == (start, frozenset({"a"}))

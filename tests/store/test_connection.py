@@ -61,10 +61,8 @@ def test_closed_port_names_host_and_port_never_the_password(monkeypatch):
 def test_permanent_failure_is_reported_at_once():
     server = make_url(postgres_or_skip())
     url = server.set(database="mp_no_such_database", password=PASSWORD)
-    started = time.monotonic()
     with pytest.raises(DatabaseUnreachable) as caught:
         get_engine(url.render_as_string(hide_password=False))
-    assert time.monotonic() - started < 1.0
     assert "after 1 attempt over" in str(caught.value)
     assert 'database "mp_no_such_database" does not exist' in str(caught.value)
     assert PASSWORD not in full_text(caught.value)

@@ -6,7 +6,8 @@ order is commit order (``store.windows``), so a window whose run commits after a
 was judged is still judged, once; a rewritten window is read again (and enqueues nothing
 new: the outbox deduplicates). A window commits the rows of every reference it was compared
 with (training, last_week, ...) together, so each (window, reference) is judged once, and
-the reference is part of each alert's dedup key and history. A tick reads at most
+the reference is part of each alert's dedup key and history; so are the window's segments
+(``region=eu``), judged with the population. A tick reads at most
 ``batch_size`` rows (whole windows only).
 Only hourly windows are judged: the rolled-up ones (day, week, ...) would collide with the
 hourly cooldown history. When nothing new was enqueued but deliveries failed earlier, a retry
@@ -73,7 +74,9 @@ def read_new_windows(
     if not batch:
         return [], None
     up_to = batch[-1].commit_seq
-    rows = read_new_drift_scores(engine, JUDGED_GRANULARITY, after_seq, up_to, with_detail=False)
+    rows = read_new_drift_scores(
+        engine, JUDGED_GRANULARITY, after_seq, up_to, with_detail=False, segment=None
+    )
     return rows, up_to
 
 
@@ -138,10 +141,12 @@ def build_drift_threshold_sensor(
             )
         cursor = format_cursor(up_to)
         records, rows_scored = drift_records(rows)
-        settings, routing = alert_settings(
-            monitors.load(), {record.deployment_id for record in records}
+        config = monitors.load()
+        settings, routing = alert_settings(config, {record.deployment_id for record in records})
+        freshness = {d.id: config.freshness_policy(d) for d in config.deployments}
+        result = enqueue_drift(
+            engine, records, settings, routing, rows_scored, sinks=sinks, freshness=freshness
         )
-        result = enqueue_drift(engine, records, settings, routing, rows_scored, sinks=sinks)
         new_ids = result.alert_ids + result.metrics_ids
         context.log.info(
             f"{len(rows_scored)} window(s), {len(rows)} drift scores "

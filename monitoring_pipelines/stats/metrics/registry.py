@@ -89,6 +89,16 @@ METRICS: dict[str, MetricSpec] = {
         (0.0, 1.0),
         ((0.2, "stable"), (0.3, "concerning"), (0.35, "drifting"), (INF, "critical")),
     ),
+    # the TVD of a segment key's value shares (stats.segment_scoring): a new region or a
+    # channel whose traffic moves by 10 points of share is itself a drift signal
+    "segment_share": MetricSpec(
+        tvd,
+        (Kind.CATEGORICAL,),
+        "distance",
+        0.1,
+        (0.0, 1.0),
+        ((0.1, "stable"), (0.2, "shifting"), (INF, "shifted")),
+    ),
     "jensen_shannon": MetricSpec(
         jensen_shannon,
         BOTH,
