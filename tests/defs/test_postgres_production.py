@@ -44,6 +44,7 @@ def test_demo_on_postgres_storage_and_store(tmp_path, monkeypatch, fresh_databas
         rows_per_hour=1200,
         reference_rows=4000,
         end=datetime(2026, 11, 12, tzinfo=UTC),
+        retrain=False,
     )
     result = run_demo(settings, io.StringIO())
     # the drifted columns, and the reconstruction error their drift moves (not a column)
