@@ -11,10 +11,11 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 CHANNELS = ("slack", "cloudwatch")
@@ -29,16 +30,28 @@ KINDS = (
     "performance",
     "retraining",
 )
-DEMO_END = "2026-11-10T00:00"
+RELATIVE_HOUR = re.compile(r"latest(?:-(\d+)([hd]))?")
+HOUR_FORMS = (
+    "an ISO hour (e.g. 2026-11-09T00:00, UTC unless it has an offset), latest (the end of "
+    "the last complete UTC hour) or latest-Nh / latest-Nd (N hours / days before it)"
+)
+START_HELP = "first hour (UTC, ISO, e.g. 2026-11-09T00:00, or latest-Nh / latest-Nd)"
+END_HELP = "end of the last hour (UTC, ISO, or latest: the end of the last complete hour)"
 
 
 def _hour(text: str) -> datetime:
+    """An ISO hour boundary, or ``latest[-Nh|-Nd]`` counted back from the last complete hour."""
+    relative = RELATIVE_HOUR.fullmatch(text)
+    if relative:
+        from monitoring_pipelines.defs.demo import last_complete_hour_end
+
+        count, unit = relative.groups()
+        hours = int(count or 0) * (24 if unit == "d" else 1)
+        return last_complete_hour_end() - timedelta(hours=hours)
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not an ISO hour (e.g. 2026-11-09T00:00, UTC unless it has an offset)"
-        ) from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not {HOUR_FORMS}") from None
     moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     if moment.minute or moment.second or moment.microsecond:
         raise argparse.ArgumentTypeError(f"{text!r} is not on an hour boundary")
@@ -96,8 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--end",
         type=_hour,
-        default=DEMO_END,
-        help="end of the last hour (UTC, ISO); fixed, so the README's commands and dates hold",
+        default="latest",
+        help="end of the last hour (ISO, latest or latest-Nh/-Nd); the UI's plots by partition "
+        "show the last 120 hours up to now",
     )
     demo.add_argument(
         "--kafka",
@@ -114,12 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
         "drift_threshold_sensor.",
     )
     backfill.add_argument("--deployment", required=True, help="deployment id in monitors.yaml")
-    backfill.add_argument(
-        "--start", type=_hour, required=True, help="first hour (UTC, ISO, e.g. 2026-11-09T00:00)"
-    )
-    backfill.add_argument(
-        "--end", type=_hour, required=True, help="end of the last hour (UTC, ISO)"
-    )
+    backfill.add_argument("--start", type=_hour, required=True, help=START_HELP)
+    backfill.add_argument("--end", type=_hour, required=True, help=END_HELP)
     backfill.add_argument("--json", action="store_true", help="print the summary as JSON")
     backfill.add_argument(
         "--without-quality-checks",
@@ -136,10 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
         "and drift scores (no raw rows are read). Prints the file's path.",
     )
     report.add_argument("--deployment", required=True, help="deployment id in monitors.yaml")
-    report.add_argument(
-        "--start", type=_hour, required=True, help="first hour (UTC, ISO, e.g. 2026-11-09T00:00)"
-    )
-    report.add_argument("--end", type=_hour, required=True, help="end of the last hour (UTC, ISO)")
+    report.add_argument("--start", type=_hour, required=True, help=START_HELP)
+    report.add_argument("--end", type=_hour, required=True, help=END_HELP)
     report.add_argument(
         "--output",
         type=Path,

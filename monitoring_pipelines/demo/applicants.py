@@ -104,9 +104,31 @@ def default_probability(frame: pd.DataFrame) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-logit.to_numpy(dtype=np.float64)))
 
 
-def sample_defaults(rng: np.random.Generator, frame: pd.DataFrame) -> np.ndarray:
-    """Draw the 0/1 outcome of each applicant from :func:`default_probability`."""
-    return (rng.random(len(frame)) < default_probability(frame)).astype(np.int64)
+def sample_defaults(
+    rng: np.random.Generator, frame: pd.DataFrame, concept_drift: np.ndarray | None = None
+) -> np.ndarray:
+    """Draw the 0/1 outcome of each applicant from :func:`default_probability`, or for the
+    ``concept_drift`` rows from :func:`drifted_probability` (the same draws either way)."""
+    probability = default_probability(frame)
+    if concept_drift is not None:
+        probability = np.where(concept_drift, drifted_probability(frame), probability)
+    return (rng.random(len(frame)) < probability).astype(np.int64)
+
+
+# Concept drift: after the onset, applicants in the south and west default more often, and
+# more so with many open accounts (a regional downturn the features do not show).
+CONCEPT_SHIFT = 1.0
+SHIFTED_REGIONS = ("south", "west")
+
+
+def drifted_probability(frame: pd.DataFrame) -> np.ndarray:
+    """The probability of default once the relationship between inputs and outcome changed."""
+    p = default_probability(frame)
+    shift = CONCEPT_SHIFT * (
+        frame["region"].isin(SHIFTED_REGIONS).to_numpy(dtype=float)
+        + 0.04 * (frame["num_open_accounts"].to_numpy(dtype=float) - 6)
+    )
+    return 1.0 / (1.0 + np.exp(-(np.log(p / (1 - p)) + shift)))
 
 
 def inject_drift(rng: np.random.Generator, frame: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:

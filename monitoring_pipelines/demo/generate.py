@@ -130,7 +130,8 @@ def generate_demo(
 ) -> DemoData:
     """Write the demo deployment for the ``hours`` hours before ``end`` (an hour boundary, UTC).
 
-    Hours with index ``>= drift_from_hour`` (0 is the oldest) are drifted, so
+    Hours with index ``>= drift_from_hour`` (0 is the oldest) are drifted (features shift,
+    and so does the relationship between features and outcome: concept drift), so
     ``drift_from_hour >= hours`` means no drift. In up to three clean hours from halfway to
     the drift (:func:`decorrelated_hours`), loan_amount is shuffled within the hour: a change
     in how two columns move together that leaves every column's distribution as it was.
@@ -144,7 +145,7 @@ def generate_demo(
     root = Path(root)
     paths = root / "reference.parquet", root / "logs", root / "labels" / "labels.parquet"
     validation_path = root / "validation.parquet"
-    _clear(root, (*paths, validation_path))
+    _clear(root, (*paths, validation_path, root / "retrained"))
     rng = np.random.default_rng(seed)
 
     reference = sample_applicants(rng, reference_rows)
@@ -241,7 +242,7 @@ def _production(
     shuffler = np.random.default_rng([seed, 2])
     for hour in shuffled:
         features = decorrelate(shuffler, features, hour_index == hour)
-    outcomes = sample_defaults(rng, features)
+    outcomes = sample_defaults(rng, features, concept_drift=drifted)
     offsets = np.sort(hour_index * 3_600_000_000 + rng.integers(0, 3_600_000_000, n))
     ids = rng.bytes(16 * n)
     requests = pd.DataFrame(

@@ -209,8 +209,7 @@ def aggregate_window(
             columns.append(request_id.name)
         errors = model.errors if model is not None else None
         if (
-            counter is None
-            and validator is None
+            validator is None
             and not keys  # the segmented profiler reads DataFrames
             and (errors is None or baseline.multivariate is None)
         ):

@@ -13,6 +13,8 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 import pandas as pd
 
+from monitoring_pipelines.stats.dataset import Columns
+
 
 class DuplicateCounter:
     """Counts the values of one column seen before, over the chunks of a window."""
@@ -21,14 +23,22 @@ class DuplicateCounter:
         self.column = column
         self._hashes: list[np.ndarray] = []
 
-    def observe(self, chunks: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        """Pass chunks through without the id column, hashing its values on the way."""
+    def observe(self, chunks: Iterable[pd.DataFrame | Columns]) -> Iterator[pd.DataFrame | Columns]:
+        """Pass chunks (DataFrames or :class:`Columns`) through without the id column, hashing
+        its values on the way."""
         for chunk in chunks:
-            if self.column in chunk.columns:
-                ids = chunk[self.column].dropna()
-                self._hashes.append(pd.util.hash_pandas_object(ids, index=False).to_numpy())
+            if isinstance(chunk, Columns):
+                if self.column in chunk.values:
+                    self._add(pd.Series(chunk.values[self.column]))
+                    rest = {n: v for n, v in chunk.values.items() if n != self.column}
+                    chunk = Columns(chunk.rows, rest)
+            elif self.column in chunk.columns:
+                self._add(chunk[self.column])
                 chunk = chunk.drop(columns=[self.column])
             yield chunk
+
+    def _add(self, ids: pd.Series) -> None:
+        self._hashes.append(pd.util.hash_pandas_object(ids.dropna(), index=False).to_numpy())
 
     def duplicates(self) -> int:
         """Ids seen so far minus distinct ids: the rows that repeat an earlier row's id."""

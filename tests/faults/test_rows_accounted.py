@@ -19,7 +19,8 @@ from monitoring_pipelines.config import load_config
 from monitoring_pipelines.defs.build import build_definitions
 from monitoring_pipelines.defs.jobs import BASELINE_JOB, HOURLY_JOB
 from monitoring_pipelines.defs.partitions import hour_key
-from monitoring_pipelines.sources.parquet import hour_folder
+from monitoring_pipelines.sources.parquet import ParquetLogSource, hour_folder
+from monitoring_pipelines.stats.duplicates import DuplicateCounter
 from monitoring_pipelines.store.engine import get_engine
 from monitoring_pipelines.store.schema import aggregates
 from tests.defs.conftest import START
@@ -160,3 +161,24 @@ def test_the_same_file_twice_is_counted_as_duplicate_request_ids(tiny_deployment
     assert _stored(tiny_deployment, hour) == {(2 * len(frame), 0, 0, expected, 0, 0)}
     assert not checks["rows_accounted"].passed
     assert checks["rows_accounted"].description == f"{expected} duplicate_request_ids"
+
+
+def test_duplicates_are_counted_alike_on_dataframes_and_on_arrow_columns(tmp_path):
+    """The profiling fast path (Arrow columns, no DataFrame) counts repeated ids too."""
+    folder = hour_folder(tmp_path, START)
+    folder.mkdir(parents=True)
+    ids = [f"r{i % 90}" for i in range(100)] + [None] * 3  # 10 repeats, 3 missing
+    frame = pd.DataFrame(
+        {"request_id": ids, "x": range(103), "scored_at": START + pd.to_timedelta(range(103), "s")}
+    )
+    frame.to_parquet(folder / "a.parquet")
+    frame.to_parquet(folder / "b.parquet")  # the same file twice: 100 more repeats
+    source = ParquetLogSource(tmp_path, "scored_at")
+    expected = 200 - pd.Series(ids * 2).dropna().nunique()
+    assert expected == 110
+    for read in (source.read_window, source.read_columns):
+        counter = DuplicateCounter("request_id")
+        chunks = list(counter.observe(read(START, START + HOUR, ["x", "request_id"])))
+        assert counter.duplicates() == expected
+        names = [set(c.columns) if hasattr(c, "columns") else set(c.values) for c in chunks]
+        assert all(n == {"x"} for n in names)  # the id is not profiled

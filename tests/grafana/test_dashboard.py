@@ -29,7 +29,7 @@ from tests.conftest import (
 GRAFANA = REPO / "deploy" / "grafana"
 DASHBOARD = json.loads((GRAFANA / "dashboards" / "monitoring_pipelines.json").read_text())
 FIRST = DEMO_END - timedelta(hours=DEMO_HOURS)
-FROM, TO = datetime(2026, 11, 7, tzinfo=UTC), DEMO_END  # the dashboard's default range
+FROM, TO = datetime(2026, 11, 7, tzinfo=UTC), DEMO_END  # a range holding the session's demo
 VARIABLES = {"deployment": "credit_risk", "metric": "psi"}
 
 
@@ -89,6 +89,7 @@ def read_alerts(engine):
 def test_the_dashboard_is_well_formed_and_provisioned():
     ids = [p["id"] for p in DASHBOARD["panels"]]
     assert len(ids) == len(set(ids))
+    assert DASHBOARD["time"] == {"from": "now-3d", "to": "now"}  # `make demo` ends now
     datasource = yaml.safe_load((GRAFANA / "provisioning/datasources/monitoring.yaml").read_text())
     (source,) = datasource["datasources"]
     for panel in DASHBOARD["panels"]:

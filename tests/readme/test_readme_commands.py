@@ -1,7 +1,7 @@
 """Every `monitoring-pipelines` and `dagster` command in the README's bash blocks is either run
-here, as written, against a copy of the session's demo (whose hours lie inside the README's
-dates), or listed with the reason it is not; a new README command fails the first test until
-it is one or the other."""
+here, as written, against a demo ending at the last complete hour as `make demo`'s does (the
+README names hours relative to it), or listed with the reason it is not; a new README command
+fails the first test until it is one or the other."""
 
 from __future__ import annotations
 
@@ -9,39 +9,38 @@ import json
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 from contextlib import redirect_stdout
+from datetime import datetime, timedelta
 from io import StringIO
 from pathlib import Path
 
 import pytest
 
 from monitoring_pipelines import cli
-from tests.conftest import DEMO_DRIFTED, REPO, DemoRun
+from tests.conftest import DEMO_DRIFT_FROM, DEMO_DRIFTED, DEMO_HOURS, REPO, DemoRun
 
 pytestmark = pytest.mark.slow
 BLOCK = re.compile(r"```bash\n(.*?)```", re.S)
 PROGRAMS = ("monitoring-pipelines ", "dagster ")
 
+REPORT = "monitoring-pipelines report --deployment credit_risk --start latest-1d --end latest"
 # command as written → the exit code it gives on the demo (run in this order: Dagster's first)
 RUN = {
     "dagster asset materialize -m monitoring_pipelines.definitions --select baseline_statistics "
     "--partition credit_risk": 0,
     "dagster asset materialize -m monitoring_pipelines.definitions --select "
-    'hourly_aggregates,drift_scores --partition-range "credit_risk|2026-11-09-20:00...'
-    'credit_risk|2026-11-09-23:00"': 0,
+    "hourly_aggregates,drift_scores --partition-range \"credit_risk|$(date -u -d '-4 hours' "
+    "+%Y-%m-%d-%H:00)...credit_risk|$(date -u -d '-1 hour' +%Y-%m-%d-%H:00)\"": 0,
     "dagster sensor start -m monitoring_pipelines.definitions drift_threshold_sensor": 0,
     "dagster sensor start -m monitoring_pipelines.definitions monitoring_run_failure_sensor": 0,
     "monitoring-pipelines status": 0,
     "monitoring-pipelines status --deployment credit_risk --json": 0,
     "monitoring-pipelines status --fail-on-drift": 1,
     "monitoring-pipelines alerts --json --limit 5": 0,
-    "monitoring-pipelines backfill --deployment credit_risk --start 2026-11-09T20:00 "
-    "--end 2026-11-10T00:00": 0,
-    "monitoring-pipelines report --deployment credit_risk --start 2026-11-09T00:00 "
-    "--end 2026-11-10T00:00": 0,
+    "monitoring-pipelines backfill --deployment credit_risk --start latest-4h --end latest": 0,
+    REPORT: 0,
     "monitoring-pipelines redeliver --status skipped": 1,  # Slack is not configured: not sent
 }
 NOT_RUN = {
@@ -79,40 +78,54 @@ def test_every_readme_command_is_run_or_says_why_not():
     assert stale == [], "these listed commands are no longer in the README"
 
 
-@pytest.fixture(scope="module")
-def demo_copy(demo_run, tmp_path_factory) -> DemoRun:
-    """A copy of the session's demo, so the commands' runs stay out of the shared one."""
-    home = tmp_path_factory.mktemp("readme") / "home"
-    shutil.copytree(demo_run.home, home)
-    return DemoRun(demo_run.result, demo_run.output, home)
+def _demo_now(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The session demo's sizes, ending at the last complete hour (as `make demo` does)."""
+    from monitoring_pipelines.defs.demo import DemoSettings, run_demo
+
+    demo = DemoRun(None, "", home)
+    demo.env(monkeypatch)
+    settings = DemoSettings(hours=DEMO_HOURS, drift_from_hour=DEMO_DRIFT_FROM,
+                            rows_per_hour=1500, reference_rows=6000, end=None)  # fmt: skip
+    run_demo(settings, StringIO())
 
 
 def _run(command: str, env: dict[str, str]) -> tuple[int, str]:
-    argv = shlex.split(command)
-    if argv[0] == "monitoring-pipelines":
+    if command.startswith("monitoring-pipelines "):
         out = StringIO()
         with redirect_stdout(out):
-            return cli.main(argv[1:]), out.getvalue()
-    dagster = Path(sys.executable).with_name("dagster")
-    done = subprocess.run(
-        [str(dagster), *argv[1:]], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+            return cli.main(shlex.split(command)[1:]), out.getvalue()
+    done = subprocess.run(  # through bash, as a reader would, for the $(date …) of the range
+        ["bash", "-c", command], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
     )
     return done.returncode, done.stdout + done.stderr
 
 
-def test_the_readme_commands_work_as_written(demo_copy, monkeypatch):
-    demo_copy.env(monkeypatch)
-    env = {**os.environ, "DAGSTER_HOME": str(demo_copy.home)}
-    outputs = {}
-    for command, expected in sorted(RUN.items(), key=lambda c: not c[0].startswith("dagster")):
-        code, outputs[command] = _run(command, env)
-        assert code == expected, f"{command}\n{outputs[command][-3000:]}"
+def _run_all(env: dict[str, str]) -> dict[str, tuple[int, str]]:
+    """Every RUN command's exit code and output, Dagster's first."""
+    ordered = sorted(RUN, key=lambda c: not c.startswith("dagster"))
+    return {command: _run(command, env) for command in ordered}
+
+
+def test_the_readme_commands_work_as_written(tmp_path, monkeypatch):
+    from monitoring_pipelines.defs.demo import last_complete_hour_end
+
+    bin_dir = str(Path(sys.executable).parent)
+    for attempt in range(2):  # the second starts just after an hour turned during the first
+        latest, home = last_complete_hour_end(), tmp_path / f"home{attempt}"
+        _demo_now(home, monkeypatch)
+        env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+        results = _run_all(env)
+        if last_complete_hour_end() == latest:
+            break
+    for command, (code, output) in results.items():
+        assert code == RUN[command], f"{command}\n{output[-3000:]}"
+    outputs = {command: output for command, (_, output) in results.items()}
     status = json.loads(outputs["monitoring-pipelines status --deployment credit_risk --json"])
     instigators = status["instigators"]
     assert instigators["drift_threshold_sensor"] == "running"
     assert instigators["monitoring_run_failure_sensor"] == "running"
     (deployment,) = status["deployments"]
     assert set(deployment["drifted_columns"]) == DEMO_DRIFTED
-    report = outputs["monitoring-pipelines report --deployment credit_risk --start "
-                     "2026-11-09T00:00 --end 2026-11-10T00:00"]  # fmt: skip
+    assert datetime.fromisoformat(deployment["last_hour"]) == latest - timedelta(hours=1)
+    report = outputs[REPORT]
     assert Path(report.splitlines()[0]).is_file() and "status: drift" in report
