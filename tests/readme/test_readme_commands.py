@@ -85,7 +85,8 @@ def _demo_now(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     demo = DemoRun(None, "", home)
     demo.env(monkeypatch)
     settings = DemoSettings(hours=DEMO_HOURS, drift_from_hour=DEMO_DRIFT_FROM,
-                            rows_per_hour=1500, reference_rows=6000, end=None)  # fmt: skip
+                            rows_per_hour=1500, reference_rows=6000, end=None,
+                            retrain=False)  # as the session's demo: judged on the training data  # fmt: skip
     run_demo(settings, StringIO())
 
 
