@@ -148,6 +148,21 @@ def inject_drift(rng: np.random.Generator, frame: pd.DataFrame, rows: np.ndarray
 
 DRIFTED_COLUMNS = ("annual_income", "loan_purpose", "years_employed")
 
+REGIONAL_REGION = "northeast"  # 18 % of the traffic
+REGIONAL_FACTOR = 1.2
+
+
+def inject_regional_drift(frame: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+    """Raise annual_income by 20 % in the selected rows of the northeast only (no random draw,
+    so every other draw of the demo is unchanged): the segment ``region=northeast`` drifts
+    while the population, of which 18 % moved, stays under its thresholds."""
+    frame = frame.copy()
+    chosen = rows & (frame["region"] == REGIONAL_REGION).to_numpy()
+    frame.loc[chosen, "annual_income"] = np.round(
+        frame.loc[chosen, "annual_income"] * REGIONAL_FACTOR, -2
+    )
+    return frame
+
 
 DECORRELATED_COLUMN = "loan_amount"  # follows annual_income (correlation ≈ 0.74) until shuffled
 
