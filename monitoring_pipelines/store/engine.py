@@ -117,7 +117,7 @@ def ensure_deployment_views(engine: Engine, deployment_ids: Iterable[str]) -> No
             # The latest baseline version only: after a retraining the table keeps every
             # version, and SQL written for one baseline row per column keeps its answers.
             latest = (
-                "(NOT is_baseline OR \"timestamp\" = (SELECT max(b.\"timestamp\") "
+                '(NOT is_baseline OR "timestamp" = (SELECT max(b."timestamp") '
                 f"FROM aggregates b WHERE b.deployment_id = '{deployment_id}' AND b.is_baseline))"
             )
             rows = f"FROM aggregates WHERE deployment_id = '{deployment_id}' AND {latest}"
