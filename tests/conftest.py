@@ -140,7 +140,9 @@ class DemoRun:
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory) -> DemoRun:
     """The demo on a reduced size (8 hours, drift from hour 4), run once per session through
-    Dagster into a persistent DAGSTER_HOME and shared by every test that reads demo data."""
+    Dagster into a persistent DAGSTER_HOME and shared by every test that reads demo data;
+    without the retraining pause, so every hour is judged against the training reference
+    (tests/defs/test_demo_retraining.py runs the demo with it)."""
     import io
 
     from monitoring_pipelines.defs.demo import DemoSettings, run_demo
@@ -152,6 +154,7 @@ def demo_run(tmp_path_factory) -> DemoRun:
         rows_per_hour=1500,
         reference_rows=6000,
         end=DEMO_END,
+        retrain=False,
     )
     out = io.StringIO()
     with pytest.MonkeyPatch.context() as patch:

@@ -8,6 +8,7 @@ in memory, stopped when the demo ends) and the hours are read back from its topi
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Iterable
@@ -19,24 +20,39 @@ from typing import TextIO
 
 import dagster as dg
 import yaml
+from sqlalchemy import select
 
 from monitoring_pipelines.alerts.listing import format_alerts
-from monitoring_pipelines.config import MonitorsConfig, config_path, load_config
+from monitoring_pipelines.config import CONFIG_ENV, MonitorsConfig, config_path, load_config
 from monitoring_pipelines.defs.assets.aggregates import ASSET as HOURLY_ASSET
 from monitoring_pipelines.defs.assets.drift import ASSET as DRIFT_ASSET
 from monitoring_pipelines.defs.build import build_definitions
 from monitoring_pipelines.defs.jobs import BASELINE_JOB, HOURLY_JOB
 from monitoring_pipelines.defs.partitions import hour_key
+from monitoring_pipelines.defs.retraining import JOB_NAME as RETRAINING_JOB
+from monitoring_pipelines.defs.retraining import SENSOR_NAME as RETRAINING_SENSOR
 from monitoring_pipelines.defs.sensors.drift_threshold import SENSOR_NAME as DRIFT_SENSOR
+from monitoring_pipelines.defs.sensors.performance import SENSOR_NAME as PERFORMANCE_SENSOR
 from monitoring_pipelines.demo.broker import LocalBroker, create_topic
 from monitoring_pipelines.demo.generate import generate_demo
+from monitoring_pipelines.demo.retrain import deploy_model, model_file
+from monitoring_pipelines.pipeline.performance_rollups import rolled_up
 from monitoring_pipelines.stats.dataset import MULTIVARIATE
 from monitoring_pipelines.store.aggregates import read_baseline, read_windows
 from monitoring_pipelines.store.alerts import list_recent
-from monitoring_pipelines.store.cleanup import clear_outside
+from monitoring_pipelines.store.cleanup import clear_outside, clear_versions
 from monitoring_pipelines.store.drift import read_drift_scores
 from monitoring_pipelines.store.engine import dagster_home, get_engine
-from monitoring_pipelines.store.performance import StoredWindow, stored_windows, window_values
+from monitoring_pipelines.store.performance import (
+    ESTIMATED,
+    StoredWindow,
+    baseline_versions,
+    read_baseline_performance,
+    stored_windows,
+    window_values,
+)
+from monitoring_pipelines.store.schema import model_performance
+from monitoring_pipelines.store.times import utc
 from monitoring_pipelines.traffic import Sink, sink_for
 
 DEMO_DEPLOYMENT = "credit_risk"
@@ -44,6 +60,7 @@ HOUR = timedelta(hours=1)
 ALERTS_SHOWN = 20
 KAFKA_ENV = "MONITORING_DEMO_KAFKA_BOOTSTRAP_SERVERS"
 KAFKA_TOPIC = "credit-risk-scoring"
+QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 
 @dataclass(frozen=True)
@@ -55,6 +72,7 @@ class DemoSettings:
     seed: int = 0
     end: datetime | None = None
     kafka: bool = False
+    retrain: bool = True  # pause after the drift to run the requested retraining
 
 
 def last_complete_hour_end(now: datetime | None = None) -> datetime:
@@ -77,7 +95,7 @@ def run_demo(settings: DemoSettings, out: TextIO = sys.stdout) -> DemoResult:
             path = kafka_config(load_config(path), dagster_home() / "demo", first)
             sink = sink_for(load_config(path).deployment(DEMO_DEPLOYMENT))
             print(
-                f"[0/4] a local Kafka broker (tansu, in memory) at {broker.bootstrap_servers}: "
+                f"[0/6] a local Kafka broker (tansu, in memory) at {broker.bootstrap_servers}: "
                 f"{DEMO_DEPLOYMENT} logs to topic {KAFKA_TOPIC!r} and is read back from it "
                 f"({path})",
                 file=out,
@@ -117,6 +135,7 @@ def _run(
     home = dagster_home()
     home.mkdir(parents=True, exist_ok=True)
     os.environ["DAGSTER_HOME"] = str(home)
+    os.environ[CONFIG_ENV] = str(path)  # the retraining callable reads the demo's config
     config = load_config(path)
     try:
         deployment = config.deployment(DEMO_DEPLOYMENT)
@@ -129,7 +148,7 @@ def _run(
         )
 
     root = deployment.reference.path.parent
-    print(f"[1/4] generating {settings.hours} hours of scoring logs under {root}", file=out)
+    print(f"[1/6] generating {settings.hours} hours of scoring logs under {root}", file=out)
     demo = generate_demo(
         root,
         end,
@@ -143,37 +162,56 @@ def _run(
 
     config = load_config(path)  # a start left to the data now begins with the new logs
     defs = build_definitions(config, str(path))
-    quiet = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+    retraining_answers: list[dict] = []
+    split = retraining_hour(settings)
     with dg.DagsterInstance.get() as instance:
         forget_replaced_hours(instance, first, end)
-        print(f"[2/4] materializing baseline_statistics for {DEMO_DEPLOYMENT}", file=out)
-        defs.resolve_job_def(BASELINE_JOB).execute_in_process(
-            partition_key=DEMO_DEPLOYMENT, instance=instance, run_config=quiet
-        )
+        # a fresh run: its two phases judge the later hours against a retrained baseline, so
+        # no window, alert, baseline version or decision of a previous run may linger
+        clear_outside(get_engine(), DEMO_DEPLOYMENT, end, end)
+        clear_versions(get_engine(), DEMO_DEPLOYMENT)
         print(
-            f"[3/4] backfilling {settings.hours} hours {first:%Y-%m-%d %H:%M} → "
-            f"{end:%Y-%m-%d %H:%M} UTC as one run",
+            f"[2/6] materializing baseline_statistics for {DEMO_DEPLOYMENT} (training reference; "
+            "performance on the held-out validation set)",
             file=out,
         )
-        defs.resolve_job_def(HOURLY_JOB).execute_in_process(
-            instance=instance,
-            run_config=quiet,
-            tags={
-                "dagster/asset_partition_range_start": str(hour_key(DEMO_DEPLOYMENT, first)),
-                "dagster/asset_partition_range_end": str(hour_key(DEMO_DEPLOYMENT, end - HOUR)),
-            },
+        defs.resolve_job_def(BASELINE_JOB).execute_in_process(
+            partition_key=DEMO_DEPLOYMENT, instance=instance, run_config=QUIET
         )
-        print("[4/4] judging the new drift scores with drift_threshold_sensor", file=out)
-        sensor = defs.resolve_sensor_def(DRIFT_SENSOR)
-        cursor = None
-        while True:  # one tick per batch, as the daemon would, until nothing is new
-            with dg.build_sensor_context(
-                instance=instance, cursor=cursor, resources=defs.resources
-            ) as context:
-                tick = sensor(context)
-            if not tick.cursor or tick.cursor == cursor:
-                break
-            cursor = tick.cursor
+        middle = first + split * HOUR
+        print(
+            f"[3/6] backfilling {split} hours {first:%Y-%m-%d %H:%M} → {middle:%Y-%m-%d %H:%M} "
+            "UTC as one run",
+            file=out,
+        )
+        backfill(defs, instance, first, middle)
+        print(
+            "[4/6] judging them: drift_threshold_sensor, model_performance_sensor, "
+            "retraining_sensor",
+            file=out,
+        )
+        cursors: dict[str, str | None] = {}
+        retraining = judge(defs, instance, cursors)
+        for request in retraining if settings.retrain else ():
+            run = defs.resolve_job_def(RETRAINING_JOB).execute_in_process(
+                instance=instance, run_config=request.run_config, tags=request.tags
+            )
+            retraining_answers.append(run.output_for_node("retrain"))
+        version = next((a["answer"].get("model_version") for a in retraining_answers), None)
+        if version and split < settings.hours and not settings.kafka:
+            model = model_file(deployment.reference.path, version)
+            rows = deploy_model(demo.logs_path, model, middle)
+            print(f"      model v{version} now serves: {rows} later requests re-scored", file=out)
+        if split < settings.hours:
+            print(
+                f"[5/6] backfilling the {settings.hours - split} hours after the decision, "
+                f"{middle:%Y-%m-%d %H:%M} → {end:%Y-%m-%d %H:%M} UTC (judged against the "
+                "latest baseline version)",
+                file=out,
+            )
+            backfill(defs, instance, middle, end)
+        print("[6/6] judging them (a second retraining request waits for the cooldown)", file=out)
+        retraining += judge(defs, instance, cursors)
 
     engine = get_engine()
     baseline = read_baseline(engine, DEMO_DEPLOYMENT)
@@ -184,9 +222,11 @@ def _run(
         performance_table(
             stored_windows(engine, DEMO_DEPLOYMENT, first, end),
             window_values(engine, DEMO_DEPLOYMENT, first, end),
+            estimated_by_hour(engine, DEMO_DEPLOYMENT, first, end),
         ),
         file=out,
     )
+    print(rollup_table(engine, config.deployment(DEMO_DEPLOYMENT), first, end), file=out)
     onset = first_drift(hourly_drift)
     if onset:
         print("\ndrifted columns (first drifted hour):", file=out)
@@ -194,6 +234,9 @@ def _run(
             print(f"  {column:<20} {hour:%Y-%m-%d %H:%M}", file=out)
     else:
         print("\nno column drifted", file=out)
+    decisions = [r for r in list_recent(engine, limit=1000) if r["kind"] == "retraining"]
+    versions = baseline_versions(engine, DEMO_DEPLOYMENT)
+    print(retraining_text(decisions, retraining, retraining_answers, versions, engine), file=out)
     alone = [hour for hour, columns in hourly_drift.items() if columns == [MULTIVARIATE]]
     if alone:
         shown = ", ".join(f"{hour:%H:%M}" for hour in alone)
@@ -216,7 +259,49 @@ def _run(
         f"(DAGSTER_HOME={home}) and browse http://127.0.0.1:3000/assets",
         file=out,
     )
-    return DemoResult(demo, first, end, windows, hourly_drift, onset)
+    return DemoResult(
+        demo, first, end, windows, hourly_drift, onset, tuple(retraining), tuple(versions), split
+    )
+
+
+def retraining_hour(settings: DemoSettings) -> int:
+    """The hour index the demo pauses at to judge (and retrain): halfway through the drift;
+    without ``retrain`` (or drift) it does not pause."""
+    if not settings.retrain or settings.drift_from_hour >= settings.hours:
+        return settings.hours
+    return settings.drift_from_hour + max(1, (settings.hours - settings.drift_from_hour) // 2)
+
+
+def backfill(defs: dg.Definitions, instance: dg.DagsterInstance, start, end) -> None:
+    """Materialize the hourly job over ``[start, end)`` as one run."""
+    defs.resolve_job_def(HOURLY_JOB).execute_in_process(
+        instance=instance,
+        run_config=QUIET,
+        tags={
+            "dagster/asset_partition_range_start": str(hour_key(DEMO_DEPLOYMENT, start)),
+            "dagster/asset_partition_range_end": str(hour_key(DEMO_DEPLOYMENT, end - HOUR)),
+        },
+    )
+
+
+def judge(
+    defs: dg.Definitions, instance: dg.DagsterInstance, cursors: dict[str, str | None]
+) -> list[dg.RunRequest]:
+    """Tick the judging sensors as the daemon would, one batch per tick until nothing is new;
+    return the retraining runs requested (delivery runs are left to a configured channel)."""
+    requested = []
+    for name in (DRIFT_SENSOR, PERFORMANCE_SENSOR, RETRAINING_SENSOR):
+        sensor = defs.resolve_sensor_def(name)
+        while True:
+            with dg.build_sensor_context(
+                instance=instance, cursor=cursors.get(name), resources=defs.resources
+            ) as context:
+                tick = sensor(context)
+            requested += [r for r in tick.run_requests or [] if r.job_name == RETRAINING_JOB]
+            if not tick.cursor or tick.cursor == cursors.get(name):
+                break
+            cursors[name] = tick.cursor
+    return requested
 
 
 def forget_replaced_hours(instance: dg.DagsterInstance, first: datetime, end: datetime) -> None:
@@ -245,6 +330,9 @@ class DemoResult:
     windows: dict
     drifted: dict[datetime, list[str]]
     onset: dict[str, datetime]
+    retraining: tuple[dg.RunRequest, ...] = ()
+    baseline_versions: tuple[datetime, ...] = ()
+    split: int = 0
 
 
 def drifted_by_hour(rows: list[dict]) -> dict[datetime, list[str]]:
@@ -275,28 +363,114 @@ def hourly_table(windows: dict, drifted: dict[datetime, list[str]]) -> str:
     return "\n".join(lines)
 
 
+def estimated_by_hour(
+    engine, deployment_id: str, start: datetime, end: datetime
+) -> dict[datetime, tuple[float, float]]:
+    """Hour → (CBPE estimated accuracy, the per-row standard deviation of its band)."""
+    table = model_performance.c
+    query = select(table.window_start, table.value, table.details).where(
+        table.deployment_id == deployment_id,
+        table.kind == ESTIMATED,
+        table.metric == "accuracy",
+        table.window_start >= utc(start),
+        table.window_start < utc(end),
+    )
+    with engine.connect() as conn:
+        return {
+            utc(row.window_start): (float(row.value), float(row.details["row_sd"]))
+            for row in conn.execute(query)
+        }
+
+
 def performance_table(
-    stored: dict[datetime, StoredWindow], values: Iterable[tuple[datetime, str, float]]
+    stored: dict[datetime, StoredWindow],
+    values: Iterable[tuple[datetime, str, float]],
+    estimated: dict[datetime, tuple[float, float]] | None = None,
 ) -> str:
-    """Realized accuracy, F1, ROC AUC and latency p95 by hour, with the labelled share."""
+    """Realized and estimated (CBPE) accuracy by hour with the labelled share, whether the
+    realized accuracy lies in the estimate's band for that many labels, F1, ROC AUC, latency
+    p95 and the difference from the baseline."""
     by_hour: dict[datetime, dict[str, float]] = {}
     for start, metric, value in values:
         by_hour.setdefault(start, {})[metric] = value
+    estimated = estimated or {}
     lines = [
         "",
-        "model performance on the labels arrived so far (model_performance):",
-        "hour (UTC)        labelled  accuracy      f1  roc_auc  latency p95 ms",
+        "model performance by hour: realized on the labels arrived so far, estimated (CBPE) "
+        "on every row before any label; band = ±1.96·sd/√labelled:",
+        "hour (UTC)        labelled  accuracy  estimated   band  in band      f1  roc_auc  "
+        "latency p95 ms  vs baseline",
     ]
 
-    def cell(value: float | None, width: int) -> str:
-        return f"{value:>{width}.3f}" if value is not None else f"{'-':>{width}}"
+    def cell(value: float | None, width: int, sign: str = "") -> str:
+        return f"{value:>{sign}{width}.3f}" if value is not None else f"{'-':>{width}}"
 
     for start, window in stored.items():
         m = by_hour.get(start, {})
         share = f"{window.n_labelled}/{window.n_scored}"
+        guess, sd = estimated.get(start, (None, None))
+        band = (
+            1.96 * sd / math.sqrt(window.n_labelled)
+            if sd is not None and window.n_labelled
+            else None
+        )
+        inside = "-"
+        if band is not None and m.get("accuracy") is not None:
+            inside = "yes" if abs(m["accuracy"] - guess) <= band else "NO"
         lines.append(
             f"{start:%Y-%m-%d %H:%M}  {share:>10}  {cell(m.get('accuracy'), 8)}  "
-            f"{cell(m.get('f1'), 6)}  {cell(m.get('roc_auc'), 7)}  "
-            f"{cell(m.get('latency_p95'), 14)}"
+            f"{cell(guess, 9)}  {cell(band, 5)}  {inside:>7}  {cell(m.get('f1'), 6)}  "
+            f"{cell(m.get('roc_auc'), 7)}  {cell(m.get('latency_p95'), 14)}  "
+            f"{cell(m.get('vs_baseline'), 11, '+')}"
+        )
+    return "\n".join(lines)
+
+
+def rollup_table(engine, deployment, start: datetime, end: datetime) -> str:
+    """Accuracy (realized and estimated) and latency p95 by day, merged from the hours."""
+    lines = ["", "by day (merged from the stored hours):",
+             "day (UTC)    hours  labelled  accuracy  estimated  latency p95 ms"]  # fmt: skip
+    day = start.replace(hour=0)
+    while day < end:
+        window = rolled_up(engine, deployment, "day", max(day, start))
+        performance = window.performance
+        accuracy = performance.metrics.get("accuracy") if performance else None
+        guess = window.estimated.get("accuracy")
+        labelled = performance.labelled_rows if performance else 0
+        lines.append(
+            f"{day:%Y-%m-%d}  {window.hours:>6}  {labelled:>8}  "
+            f"{'-' if accuracy is None else f'{accuracy:.3f}':>8}  "
+            f"{'-' if guess is None else f'{guess.value:.3f}':>9}  "
+            f"{window.latency.quantile(0.95) if window.latency.count else float('nan'):>14.1f}"
+        )
+        day += timedelta(days=1)
+    return "\n".join(lines)
+
+
+def retraining_text(decisions, requests, answers, versions, engine) -> str:
+    """The retraining decision(s) with their reasons, the run and the baseline versions."""
+    lines = ["", "retraining (retraining_sensor → retraining_job):"]
+    if not decisions:
+        lines.append("  no decision to retrain")
+    for row in decisions:
+        payload = row["payload"] or {}
+        dry = " (dry run)" if payload.get("dry_run") else ""
+        lines.append(f"  decided on the hour {row['window_start']:%Y-%m-%d %H:%M}{dry}, because:")
+        lines += [f"    - {reason}" for reason in payload.get("reasons", [])]
+    lines.append(f"  retraining runs requested: {len(requests)}")
+    for answer in answers:
+        lines.append(f"  retraining_job answered: {answer.get('answer', answer)}")
+    lines.append("baseline versions (old ones stay queryable):")
+    for number, version in enumerate(versions, start=1):
+        baseline = read_baseline_performance(engine, DEMO_DEPLOYMENT, version)
+        accuracy = baseline.metrics.get("accuracy") if baseline else None
+        text = f"{accuracy:.3f}" if accuracy is not None else "-"
+        latest = (
+            "  ← drift and performance are judged against this one"
+            if number == len(versions)
+            else ""
+        )
+        lines.append(
+            f"  v{number}  {version:%Y-%m-%d %H:%M:%S} UTC  validation accuracy {text}{latest}"
         )
     return "\n".join(lines)

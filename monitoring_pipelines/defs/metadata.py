@@ -224,6 +224,10 @@ def hour_performance_metadata(summary: PerformanceSummary) -> dict[str, dg.Metad
     }
     if performance.confusion:
         metadata["confusion_matrix"] = dg.MetadataValue.md(_confusion_table(performance))
+    if summary.labels is not None:
+        metadata["labels_arrived_this_hour"] = dg.MetadataValue.int(summary.labels.arrived)
+        metadata["labels_unknown_request_id"] = dg.MetadataValue.int(summary.labels.unknown)
+        metadata["labels_count_complete"] = dg.MetadataValue.bool(summary.labels.complete)
     for row in versus_rows(performance, summary.baseline):
         metric = row["details"]["metric"]
         metadata[f"baseline_{metric}"] = _number(row["details"]["baseline"])

@@ -8,6 +8,7 @@ with the reasons, unless the block says ``dry_run``; the decision itself goes to
 ``retraining_requested`` datum to CloudWatch) through a run of the alert job.
 """
 
+from collections.abc import Iterator
 from datetime import datetime
 
 import dagster as dg
@@ -40,13 +41,21 @@ class RetrainingRequest(dg.Config):
 @dg.op(name="retrain", description="Call the deployment's configured retraining.")
 def retrain(
     context: dg.OpExecutionContext, config: RetrainingRequest, monitors: MonitorsResource
-) -> dg.Output[dict]:
+) -> Iterator[dg.AssetMaterialization | dg.Output[dict]]:
     settings = monitors.load().deployment(config.deployment_id).retraining
     if settings is None:
         raise dg.Failure(f"deployment {config.deployment_id!r} has no retraining block")
     answer = dict(call_retraining(settings, config.deployment_id, config.reasons))
     context.log.info(f"retraining {config.deployment_id}: {answer}")
-    return dg.Output(
+    version = (answer.get("answer") or {}) if isinstance(answer.get("answer"), dict) else {}
+    if version.get("baseline_version"):  # the callable fitted a new baseline version
+        yield dg.AssetMaterialization(
+            asset_key="baseline_statistics",
+            partition=config.deployment_id,
+            description="a new baseline version, fitted by retraining_job",
+            metadata={"baseline_version": version["baseline_version"]},
+        )
+    yield dg.Output(
         answer,
         metadata={"reasons": dg.MetadataValue.json(config.reasons), "answer": answer},
     )

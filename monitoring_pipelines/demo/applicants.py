@@ -104,9 +104,31 @@ def default_probability(frame: pd.DataFrame) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-logit.to_numpy(dtype=np.float64)))
 
 
-def sample_defaults(rng: np.random.Generator, frame: pd.DataFrame) -> np.ndarray:
-    """Draw the 0/1 outcome of each applicant from :func:`default_probability`."""
-    return (rng.random(len(frame)) < default_probability(frame)).astype(np.int64)
+def sample_defaults(
+    rng: np.random.Generator, frame: pd.DataFrame, concept_drift: np.ndarray | None = None
+) -> np.ndarray:
+    """Draw the 0/1 outcome of each applicant from :func:`default_probability`, or for the
+    ``concept_drift`` rows from :func:`drifted_probability` (the same draws either way)."""
+    probability = default_probability(frame)
+    if concept_drift is not None:
+        probability = np.where(concept_drift, drifted_probability(frame), probability)
+    return (rng.random(len(frame)) < probability).astype(np.int64)
+
+
+# Concept drift: after the onset, applicants in the south and west default more often, and
+# more so with many open accounts (a regional downturn the features do not show).
+CONCEPT_SHIFT = 1.0
+SHIFTED_REGIONS = ("south", "west")
+
+
+def drifted_probability(frame: pd.DataFrame) -> np.ndarray:
+    """The probability of default once the relationship between inputs and outcome changed."""
+    p = default_probability(frame)
+    shift = CONCEPT_SHIFT * (
+        frame["region"].isin(SHIFTED_REGIONS).to_numpy(dtype=float)
+        + 0.04 * (frame["num_open_accounts"].to_numpy(dtype=float) - 6)
+    )
+    return 1.0 / (1.0 + np.exp(-(np.log(p / (1 - p)) + shift)))
 
 
 def inject_drift(rng: np.random.Generator, frame: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
@@ -125,6 +147,21 @@ def inject_drift(rng: np.random.Generator, frame: pd.DataFrame, rows: np.ndarray
 
 
 DRIFTED_COLUMNS = ("annual_income", "loan_purpose", "years_employed")
+
+REGIONAL_REGION = "northeast"  # 18 % of the traffic
+REGIONAL_FACTOR = 1.2
+
+
+def inject_regional_drift(frame: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+    """Raise annual_income by 20 % in the selected rows of the northeast only (no random draw,
+    so every other draw of the demo is unchanged): the segment ``region=northeast`` drifts
+    while the population, of which 18 % moved, stays under its thresholds."""
+    frame = frame.copy()
+    chosen = rows & (frame["region"] == REGIONAL_REGION).to_numpy()
+    frame.loc[chosen, "annual_income"] = np.round(
+        frame.loc[chosen, "annual_income"] * REGIONAL_FACTOR, -2
+    )
+    return frame
 
 
 DECORRELATED_COLUMN = "loan_amount"  # follows annual_income (correlation ≈ 0.74) until shuffled

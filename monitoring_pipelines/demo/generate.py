@@ -34,6 +34,7 @@ from monitoring_pipelines.demo.applicants import (
     FEATURES,
     decorrelate,
     inject_drift,
+    inject_regional_drift,
     sample_applicants,
     sample_defaults,
 )
@@ -97,6 +98,7 @@ class DemoData:
     reference_rows: int
     labelled_rows: int
     decorrelated_hours: tuple[int, ...] = ()
+    regional_hours: tuple[int, ...] = ()  # hours whose northeast income alone drifted
     columns: tuple[DemoColumn, ...] = COLUMNS
     timestamp_column: str = "scored_at"
     request_id_column: str = "request_id"
@@ -124,22 +126,26 @@ def generate_demo(
     reference_rows: int = 20_000,
     seed: int = 0,
     sink: Sink | None = None,
+    regional_hours: tuple[int, ...] = (),
 ) -> DemoData:
     """Write the demo deployment for the ``hours`` hours before ``end`` (an hour boundary, UTC).
 
-    Hours with index ``>= drift_from_hour`` (0 is the oldest) are drifted, so
+    Hours with index ``>= drift_from_hour`` (0 is the oldest) are drifted (features shift,
+    and so does the relationship between features and outcome: concept drift), so
     ``drift_from_hour >= hours`` means no drift. In up to three clean hours from halfway to
     the drift (:func:`decorrelated_hours`), loan_amount is shuffled within the hour: a change
     in how two columns move together that leaves every column's distribution as it was.
     A previous demo under ``root`` (recognised by its ``demo.json`` manifest) is replaced;
     any other existing output is left alone. The scoring logs go to ``sink`` (default: the
-    Parquet layout under ``root/logs``).
+    Parquet layout under ``root/logs``). In the ``regional_hours``, the northeast's income
+    alone rises by 20 % (``applicants.inject_regional_drift``): a drift of the segment
+    ``region=northeast`` that the population's numbers hide.
     """
     _check_arguments(end, hours, drift_from_hour, rows_per_hour, reference_rows)
     root = Path(root)
     paths = root / "reference.parquet", root / "logs", root / "labels" / "labels.parquet"
     validation_path = root / "validation.parquet"
-    _clear(root, (*paths, validation_path))
+    _clear(root, (*paths, validation_path, root / "retrained"))
     rng = np.random.default_rng(seed)
 
     reference = sample_applicants(rng, reference_rows)
@@ -155,7 +161,13 @@ def generate_demo(
     hour_index = np.repeat(np.arange(hours), counts)
     shuffled = decorrelated_hours(hours, drift_from_hour)
     logs, outcomes = _production(
-        rng, start, hour_index, hour_index >= drift_from_hour, shuffled, seed
+        rng,
+        start,
+        hour_index,
+        hour_index >= drift_from_hour,
+        shuffled,
+        seed,
+        np.isin(hour_index, regional_hours),
     )
     _serve(rng, model, logs, hour_index, sink or ParquetSink(paths[1]))
 
@@ -176,6 +188,7 @@ def generate_demo(
         reference_rows=reference_rows,
         labelled_rows=len(labels),
         decorrelated_hours=shuffled,
+        regional_hours=tuple(regional_hours),
     )
     (root / MANIFEST).write_text(json.dumps(_manifest(demo), indent=2) + "\n")
     return demo
@@ -218,15 +231,18 @@ def _production(
     drifted: np.ndarray,
     shuffled: tuple[int, ...] = (),
     seed: int = 0,
+    regional: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """The requests (id, time, features; sorted by time) and each one's true outcome; the
     ``shuffled`` hours decorrelated with a stream of their own (the other draws are unchanged)."""
     n = hour_index.size
     features = inject_drift(rng, sample_applicants(rng, n), drifted)
+    if regional is not None and regional.any():
+        features = inject_regional_drift(features, regional)
     shuffler = np.random.default_rng([seed, 2])
     for hour in shuffled:
         features = decorrelate(shuffler, features, hour_index == hour)
-    outcomes = sample_defaults(rng, features)
+    outcomes = sample_defaults(rng, features, concept_drift=drifted)
     offsets = np.sort(hour_index * 3_600_000_000 + rng.integers(0, 3_600_000_000, n))
     ids = rng.bytes(16 * n)
     requests = pd.DataFrame(

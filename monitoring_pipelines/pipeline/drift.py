@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from itertools import groupby
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
@@ -33,6 +34,7 @@ from monitoring_pipelines.stats.drift import DriftResult, insufficient
 from monitoring_pipelines.stats.metrics.registry import get_spec
 from monitoring_pipelines.stats.model_signals import ModelSignals, model_signals
 from monitoring_pipelines.stats.multivariate import ReconstructionModel
+from monitoring_pipelines.stats.profile import NumericalProfile
 from monitoring_pipelines.stats.references import Reference, describe_span
 from monitoring_pipelines.stats.scoring import default_metrics, score_window
 from monitoring_pipelines.stats.segment_scoring import (
@@ -355,7 +357,10 @@ def _score_group(
     spans = {
         d.id: (*_span(hours_of[d.id], d.drift.granularities), baselines[d.id]) for d in deployments
     }
-    hourly = read_fleet_windows(engine, spans)
+    hourly = {
+        d: on_baseline(hours, baselines[d], set(hours_of[d]))
+        for d, hours in read_fleet_windows(engine, spans).items()
+    }
     jobs, pools = [], {}
     for deployment in deployments:
         _check_stored(deployment.id, hours_of[deployment.id], hourly[deployment.id])
@@ -382,6 +387,23 @@ def _score_group(
         with deferred_gc():
             batch = _score_batch(config, engine, jobs[first : first + BATCH_WINDOWS], stored)
         yield from batch
+
+
+def on_baseline(
+    hours: dict[datetime, DatasetProfile], baseline: DatasetProfile, scored: set[datetime]
+) -> dict[datetime, DatasetProfile]:
+    """The hours counted on ``baseline``'s bin edges, and the ``scored`` ones: an hour profiled
+    against an older baseline version (before a retraining) cannot merge with the newer ones,
+    so it stays out of the rolled-up windows judged against the new version."""
+
+    def same_bins(profile: DatasetProfile) -> bool:
+        return all(
+            np.array_equal(column.edges, baseline.columns[name].edges)
+            for name, column in profile.columns.items()
+            if isinstance(column, NumericalProfile) and name in baseline.columns
+        )
+
+    return {hour: p for hour, p in hours.items() if hour in scored or same_bins(p)}
 
 
 BATCH_WINDOWS = 512  # windows scored and written together: bounds the profiles held at once

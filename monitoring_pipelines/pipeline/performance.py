@@ -11,6 +11,7 @@ rerun that saw no new label gives the same rows.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,7 @@ from sqlalchemy import Engine
 
 from monitoring_pipelines.config import DeploymentConfig, MonitorsConfig, ParquetLabels, Role
 from monitoring_pipelines.pipeline.aggregation import log_source
+from monitoring_pipelines.pipeline.label_accounting import LabelAccount, account_hour, arrival_hours
 from monitoring_pipelines.sources.base import LogSource
 from monitoring_pipelines.sources.labels import (
     ARRIVED_AT,
@@ -59,6 +61,7 @@ class PerformanceSummary:
     labels_through: datetime | None
     labels_read: int
     baseline: BaselinePerformance | None = None
+    labels: LabelAccount | None = None
 
 
 def label_source(config: MonitorsConfig, deployment: DeploymentConfig) -> LabelSource:
@@ -110,17 +113,20 @@ def _read_hour(
 
 def _matched_labels(
     labels: LabelSource, ids: pd.Index, start: datetime, cutoff: datetime
-) -> tuple[pd.DataFrame, int]:
-    """The latest label of each of ``ids`` that arrived in ``[start, cutoff)``, and the count
-    of labels read."""
-    kept, read = [], 0
+) -> tuple[pd.DataFrame, int, Counter[str]]:
+    """The latest label of each of ``ids`` that arrived in ``[start, cutoff)``, the count of
+    labels read, and the label rows of ``ids`` per arrival hour (every row: the accounting)."""
+    kept, read, hours = [], 0, Counter()
     for chunk in labels.read_arrived(start, cutoff):
         read += len(chunk)
-        kept.append(chunk[chunk[REQUEST_ID].isin(ids) & chunk[LABEL].notna()])
+        mine = chunk[chunk[REQUEST_ID].isin(ids)]
+        hours.update(arrival_hours(mine))
+        kept.append(mine[mine[LABEL].notna()])
     if not kept:
-        return pd.DataFrame(columns=[REQUEST_ID, LABEL, ARRIVED_AT]).set_index(REQUEST_ID), read
+        empty = pd.DataFrame(columns=[REQUEST_ID, LABEL, ARRIVED_AT]).set_index(REQUEST_ID)
+        return empty, read, hours
     matched = pd.concat(kept, ignore_index=True).sort_values(ARRIVED_AT, kind="stable")
-    return matched.drop_duplicates(REQUEST_ID, keep="last").set_index(REQUEST_ID), read
+    return matched.drop_duplicates(REQUEST_ID, keep="last").set_index(REQUEST_ID), read, hours
 
 
 def window_performance(
@@ -147,7 +153,9 @@ def window_performance(
     cutoff = min(end + timedelta(hours=settings.label_horizon_hours), now.astimezone(UTC))
     hour[names[Role.REQUEST_ID]] = hour[names[Role.REQUEST_ID]].astype(str)
     hour = hour.drop_duplicates(names[Role.REQUEST_ID]).set_index(names[Role.REQUEST_ID])
-    matched, read = _matched_labels(labels, hour.index, start, max(cutoff, start))
+    matched, read, hours = _matched_labels(labels, hour.index, start, max(cutoff, start))
+    horizon = timedelta(hours=settings.label_horizon_hours)
+    account = account_hour(engine, deployment.id, labels, start, horizon, hours)
     joined = hour.join(matched[[LABEL]], how="inner")
     acc = accumulator(settings.task, settings.positive_class)
     score = names.get(Role.SCORE)
@@ -159,9 +167,12 @@ def window_performance(
         else:
             acc.add(part[LABEL], part[names[Role.PREDICTION]], part[score] if scored else None)
     performance = acc.result(len(hour))
-    write_performance(engine, deployment.id, start, end, performance, latency, cutoff, baseline)
+    accounting = {"matched": dict(hours), "account": account}
+    write_performance(
+        engine, deployment.id, start, end, performance, latency, cutoff, baseline, accounting
+    )
     return PerformanceSummary(
-        deployment.id, start, end, performance, latency, cutoff, read, baseline
+        deployment.id, start, end, performance, latency, cutoff, read, baseline, account
     )
 
 

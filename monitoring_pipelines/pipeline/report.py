@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlalchemy import Engine, func, select
 
 from monitoring_pipelines.config import MonitorsConfig
-from monitoring_pipelines.pipeline.drift import score_profile, signals_of
+from monitoring_pipelines.pipeline.drift import on_baseline, score_profile, signals_of
 from monitoring_pipelines.report.charts import distribution
 from monitoring_pipelines.report.html import render_html
 from monitoring_pipelines.report.model import DriftReport, HourScores
@@ -47,7 +47,7 @@ def build_report(
     baseline = read_baseline(engine, deployment_id)
     if baseline is None:
         raise NoDataError(f"deployment {deployment_id!r} has no baseline_statistics yet")
-    hourly = read_windows(engine, deployment_id, start, end, baseline)
+    hourly = on_baseline(read_windows(engine, deployment_id, start, end, baseline), baseline, set())
     current = merge_window(hourly, start, end)
     if current is None:
         raise NoDataError(

@@ -50,6 +50,7 @@ class Performance:
     per_class: dict[str, dict[str, float]] = field(default_factory=dict)
     classes: tuple[str, ...] = ()
     confusion: tuple[tuple[int, ...], ...] = ()
+    state: dict[str, float] = field(default_factory=dict)
 
     @property
     def labelled_share(self) -> float | None:
@@ -91,6 +92,13 @@ class ClassificationAccumulator:
         self.log_loss_sum = 0.0
         self.scores: list[np.ndarray] = []
         self.positives: list[np.ndarray] = []
+
+    def add_confusion(self, classes: Any, matrix: Any) -> None:
+        """Add a stored window's confusion matrix (rows: label, columns: prediction)."""
+        for label, row in zip(classes, matrix, strict=True):
+            for prediction, count in zip(classes, row, strict=True):
+                if count:
+                    self.pairs[(label, prediction)] += int(count)
 
     def add(self, labels: Any, predictions: Any, scores: Any | None = None) -> None:
         """Count labelled rows; ``scores`` is the positive class's probability (binary)."""
@@ -151,6 +159,22 @@ class RegressionAccumulator:
         self.n, self.mean, self.m2 = 0, 0.0, 0.0
         self.error_sum = self.squared_sum = self.absolute_sum = 0.0
 
+    STATE = ("n", "mean", "m2", "error_sum", "squared_sum", "absolute_sum")
+
+    def merge_state(self, state: dict[str, float]) -> None:
+        """Add a stored window's sums (Chan's merge of the label moments)."""
+        n = int(state["n"])
+        if not n:
+            return
+        total = self.n + n
+        delta = state["mean"] - self.mean
+        self.m2 += state["m2"] + delta**2 * self.n * n / total
+        self.mean += delta * n / total
+        self.n = total
+        self.error_sum += state["error_sum"]
+        self.squared_sum += state["squared_sum"]
+        self.absolute_sum += state["absolute_sum"]
+
     def add(self, labels: Any, predictions: Any) -> None:
         """Add labelled rows; the error is prediction minus label."""
         y = np.asarray(labels, dtype=float)
@@ -182,7 +206,8 @@ class RegressionAccumulator:
             "r2": float(r2),
             "mean_error": self.error_sum / self.n,
         }
-        return Performance("regression", OK, rows_scored, self.n, metrics)
+        state = {name: float(getattr(self, name)) for name in self.STATE}
+        return Performance("regression", OK, rows_scored, self.n, metrics, state=state)
 
 
 def accumulator(

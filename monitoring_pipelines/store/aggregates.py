@@ -155,7 +155,8 @@ def write_profile(
     log_files: int | None = None,
     segments: Mapping[str, DatasetProfile] | None = None,
 ) -> int:
-    """Replace one partition's rows: the deployment's baseline, or one window of it; the
+    """Replace one partition's rows: one baseline version (a new one keeps the older), or one
+    window; the
     population's rows (segment ``__all__``) and those of each of ``segments`` (segment name
     → profile), all in one transaction.
 
@@ -165,9 +166,12 @@ def write_profile(
     unknown = set(accounted or {}) - set(ROW_COUNTS)
     if unknown:
         raise ValueError(f"unknown row counts {sorted(unknown)} (valid: {', '.join(ROW_COUNTS)})")
-    key = {"deployment_id": deployment_id, "is_baseline": is_baseline}
-    if not is_baseline:
-        key["timestamp"] = utc(window_start)
+    # a baseline is keyed by its time too: a new one is a new version, older ones stay
+    key = {
+        "deployment_id": deployment_id,
+        "is_baseline": is_baseline,
+        "timestamp": utc(window_start),
+    }
     now = datetime.now(UTC)
     common = {"timestamp": utc(window_start), "window_end": window_end and utc(window_end)}
     rows = [
@@ -192,47 +196,92 @@ def reference_values(baseline: DatasetProfile) -> dict[str, tuple]:
     }
 
 
-def read_baseline(engine: Engine, deployment_id: str, segment: str = ALL) -> DatasetProfile | None:
-    """The deployment's baseline profile (of ``segment``, default the population), or None
-    when it has not been computed."""
+def latest_baseline(engine: Engine, deployment_id: str) -> datetime | None:
+    """The time of the deployment's latest baseline version, or None."""
+    versions = baseline_timestamps(engine, deployment_id)
+    return versions[-1] if versions else None
+
+
+def read_baseline(
+    engine: Engine, deployment_id: str, segment: str = ALL, version: datetime | None = None
+) -> DatasetProfile | None:
+    """The deployment's baseline profile (of ``segment``, default the population; of the
+    latest version, which windows are judged against, or of ``version``), or None when it
+    has not been computed."""
     if segment == ALL:
-        return read_baselines(engine, [deployment_id]).get(deployment_id)
-    where = [aggregates.c.deployment_id == deployment_id, aggregates.c.is_baseline.is_(True)]
+        return read_baselines(engine, [deployment_id], version).get(deployment_id)
+    version = version or latest_baseline(engine, deployment_id)
+    if version is None:
+        return None
+    where = [
+        aggregates.c.deployment_id == deployment_id,
+        aggregates.c.is_baseline.is_(True),
+        aggregates.c.timestamp == utc(version),
+    ]
     return next(iter(_read_profiles(engine, where, segment).values()), None)
 
 
 def read_segment_baselines(engine: Engine, deployment_id: str) -> dict[str, DatasetProfile]:
-    """The baseline profile of every segment the reference holds (population excluded)."""
-    where = [aggregates.c.deployment_id == deployment_id, aggregates.c.is_baseline.is_(True)]
+    """The latest baseline profile of every segment the reference holds (population excluded)."""
+    version = latest_baseline(engine, deployment_id)
     reference = read_baseline(engine, deployment_id)
-    if reference is None:
+    if reference is None or version is None:
         return {}
+    where = [
+        aggregates.c.deployment_id == deployment_id,
+        aggregates.c.is_baseline.is_(True),
+        aggregates.c.timestamp == utc(version),
+    ]
     profiles = _read_profiles(engine, where, None, reference_values(reference))
     return {segment: p for (_, segment), p in profiles.items() if segment != ALL}
 
 
-def read_baselines(engine: Engine, deployment_ids: Collection[str]) -> dict[str, DatasetProfile]:
-    """The population's baseline profiles of the deployments that have one, in one query."""
-    with engine.connect() as conn:
-        rows = (
-            conn.execute(
-                select(aggregates)
-                .where(
-                    aggregates.c.deployment_id.in_(sorted(set(deployment_ids))),
-                    aggregates.c.is_baseline.is_(True),
-                    aggregates.c.segment == ALL,
-                )
-                .order_by(aggregates.c.id)
-            )
-            .mappings()
-            .all()
+def read_baselines(
+    engine: Engine, deployment_ids: Collection[str], version: datetime | None = None
+) -> dict[str, DatasetProfile]:
+    """The population's latest baseline version (or the one at ``version``) of the
+    deployments that have one, in one query."""
+    chosen = (
+        select(aggregates.c.deployment_id, func.max(aggregates.c.timestamp).label("version"))
+        .where(
+            aggregates.c.deployment_id.in_(sorted(set(deployment_ids))),
+            aggregates.c.is_baseline.is_(True),
+            aggregates.c.segment == ALL,
+            *([aggregates.c.timestamp == utc(version)] if version is not None else []),
         )
+        .group_by(aggregates.c.deployment_id)
+        .subquery()
+    )
+    query = (
+        select(aggregates)
+        .join(
+            chosen,
+            (aggregates.c.deployment_id == chosen.c.deployment_id)
+            & (aggregates.c.timestamp == chosen.c.version),
+        )
+        .where(aggregates.c.is_baseline.is_(True), aggregates.c.segment == ALL)
+        .order_by(aggregates.c.id)
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(query).mappings().all()
     columns: dict[str, dict[str, ColumnProfile]] = {}
     counts: dict[str, int] = {}
     for row in rows:
         columns.setdefault(row["deployment_id"], {})[row["column_name"]] = column_profile(row)
         counts.setdefault(row["deployment_id"], int(row["row_count"]))
     return {d: _dataset(counts[d], c) for d, c in columns.items()}
+
+
+def baseline_timestamps(engine: Engine, deployment_id: str) -> list[datetime]:
+    """The times of the deployment's baseline versions, oldest first."""
+    query = (
+        select(aggregates.c.timestamp)
+        .where(aggregates.c.deployment_id == deployment_id, aggregates.c.is_baseline.is_(True))
+        .distinct()
+        .order_by(aggregates.c.timestamp)
+    )
+    with engine.connect() as conn:
+        return [utc(moment) for moment in conn.execute(query).scalars()]
 
 
 def read_windows(

@@ -44,3 +44,28 @@ def clear_outside(
                 outside = and_(outside, table.c.kind != "baseline")
             deleted[table.name] = conn.execute(delete(table).where(outside)).rowcount
     return deleted
+
+
+def clear_versions(engine: Engine, deployment_id: str) -> dict[str, int]:
+    """Delete the deployment's baseline versions and retraining decisions (what a fresh demo,
+    which rewrites the reference and validation set, starts without); returns rows deleted."""
+    with engine.begin() as conn:
+        return {
+            "baseline": conn.execute(
+                delete(aggregates).where(
+                    aggregates.c.deployment_id == deployment_id, aggregates.c.is_baseline.is_(True)
+                )
+            ).rowcount,
+            "baseline_performance": conn.execute(
+                delete(model_performance).where(
+                    model_performance.c.deployment_id == deployment_id,
+                    model_performance.c.kind == "baseline",
+                )
+            ).rowcount,
+            "retraining": conn.execute(
+                delete(alerts).where(
+                    alerts.c.deployment_id == deployment_id,
+                    alerts.c.dedup_key.like(f"retraining|{deployment_id}|%"),
+                )
+            ).rowcount,
+        }

@@ -31,6 +31,9 @@ from monitoring_pipelines.store.windows import Window
 
 REALIZED = "realized"
 ESTIMATED = "estimated"
+REGRESSION_STATE = "regression_state"
+LABELS_MATCHED = "labels_matched"
+UNKNOWN_LABELS = "labels_unknown_request_id"
 BASELINE = "baseline"
 VS_BASELINE = "vs_baseline"
 LATENCY_QUANTILES = {"latency_p50": 0.5, "latency_p95": 0.95, "latency_p99": 0.99}
@@ -71,6 +74,8 @@ def performance_rows(performance: Performance, latency: LatencySketch) -> list[d
             }
         )
         rows.append({"metric": "per_class", "details": performance.per_class})
+    if performance.state:
+        rows.append({"metric": REGRESSION_STATE, "details": performance.state})
     if latency.count:
         rows += [
             {"metric": name, "value": latency.quantile(q)} for name, q in LATENCY_QUANTILES.items()
@@ -88,9 +93,11 @@ def write_performance(
     latency: LatencySketch,
     labels_through: datetime | None,
     baseline: BaselinePerformance | None = None,
+    labels: dict[str, Any] | None = None,
 ) -> int:
     """Replace the window's realized rows and record the window for the sensors; with a
-    ``baseline``, add the window's ``vs_baseline`` row."""
+    ``baseline``, add the window's ``vs_baseline`` row; with ``labels`` (the label rows it
+    matched per arrival hour, and the account of its own arrival hour), their rows."""
     common = {
         "window_end": utc(end),
         "status": performance.status,
@@ -101,11 +108,32 @@ def write_performance(
     }
     rows = [
         {"value": None, "details": None, **common, **row}
-        for row in performance_rows(performance, latency) + versus_rows(performance, baseline)
+        for row in performance_rows(performance, latency)
+        + versus_rows(performance, baseline)
+        + label_rows(labels)
     ]
     key = {"deployment_id": deployment_id, "window_start": utc(start), "kind": REALIZED}
     window = Window(deployment_id, "hour", utc(start), utc(end))
     return replace_partition(engine, model_performance, key, rows, window=window)
+
+
+def label_rows(labels: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The ``labels_matched`` histogram and the ``labels_unknown_request_id`` count."""
+    if not labels:
+        return []
+    account = labels["account"]
+    return [
+        {"metric": LABELS_MATCHED, "details": labels["matched"]},
+        {
+            "metric": UNKNOWN_LABELS,
+            "value": float(account.unknown),
+            "details": {
+                "arrived": account.arrived,
+                "matched": account.matched,
+                "complete": account.complete,
+            },
+        },
+    ]
 
 
 def versus_rows(

@@ -31,7 +31,7 @@ def test_every_hour_is_materialized_in_the_persistent_instance(demo):
         key = dg.AssetKey("drift_scores")
         partitions = instance.get_materialized_partitions(key)
     assert len([p for p in partitions if p.startswith("credit_risk|")]) == HOURS
-    assert "[3/4] backfilling 8 hours" in output
+    assert "[3/6] backfilling 8 hours" in output
 
 
 SHUFFLED = decorrelated_hours(HOURS, DRIFT_FROM)  # loan_amount shuffled: hours 2 and 3
@@ -69,6 +69,7 @@ def test_rerunning_the_demo_is_safe_and_gives_the_same_rows(demo, monkeypatch):
             rows_per_hour=1500,
             reference_rows=6000,
             end=END,
+            retrain=False,
         ),
         io.StringIO(),
     )

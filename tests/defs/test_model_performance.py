@@ -69,5 +69,7 @@ def test_every_hour_has_its_own_performance_equal_to_sklearn(demo):
 
 
 def test_the_demo_prints_performance_by_hour(demo):
-    assert "model performance on the labels arrived so far" in demo.output
-    assert "labelled  accuracy      f1  roc_auc  latency p95 ms" in demo.output
+    assert "model performance by hour: realized on the labels arrived so far" in demo.output
+    assert "labelled  accuracy  estimated   band  in band      f1  roc_auc  latency p95 ms" in (
+        demo.output
+    )

@@ -27,6 +27,7 @@ def test_the_kafka_demo_aggregates_what_the_parquet_demo_does(demo_run, tmp_path
         reference_rows=6000,
         end=DEMO_END,
         kafka=True,
+        retrain=False,  # as the session's demo
     )
     result = run_demo(settings, out)
     assert f"logs to topic {KAFKA_TOPIC!r}" in out.getvalue()

@@ -1,0 +1,104 @@
+"""Rolled-up performance windows (trailing 24 h, day, week) merged from the stored hours.
+
+As drift windows are: nothing is re-read from the logs. Realized classification metrics come
+from the summed confusion matrices (exact: accuracy, precision, recall, F1 per class and
+macro), log loss from the hours' label-weighted means (exact); ROC AUC is a rank statistic
+and is not merged (it needs the rows). Regression sums merge exactly (RMSE, MAE, R², mean
+error). Latency percentiles come from the merged sketch (relative error α), the CBPE
+estimate from the merged per-bin sums (exact; hours estimated with an older baseline
+version's score bins are left out). Computed when asked, from what is stored, so
+a rolled-up window follows its hours as late labels recompute them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import reduce
+
+from sqlalchemy import Engine, select
+
+from monitoring_pipelines.config import DeploymentConfig
+from monitoring_pipelines.stats.cbpe import CbpeAggregate, Estimate, estimate
+from monitoring_pipelines.stats.latency_sketch import LatencySketch
+from monitoring_pipelines.stats.performance import Performance, accumulator
+from monitoring_pipelines.stats.windows import window_bounds
+from monitoring_pipelines.store.performance import (
+    CBPE_AGGREGATE,
+    ESTIMATED,
+    REALIZED,
+    REGRESSION_STATE,
+)
+from monitoring_pipelines.store.schema import model_performance
+from monitoring_pipelines.store.times import utc
+
+READ = ("confusion_matrix", "log_loss", REGRESSION_STATE, "latency_sketch", CBPE_AGGREGATE)
+
+
+@dataclass(frozen=True)
+class RolledUp:
+    """A rolled-up window: realized performance, latency, and the merged CBPE estimate."""
+
+    deployment_id: str
+    granularity: str
+    start: datetime
+    end: datetime
+    hours: int
+    performance: Performance | None
+    latency: LatencySketch
+    estimated: dict[str, Estimate]
+
+
+def rolled_up(
+    engine: Engine, deployment: DeploymentConfig, granularity: str, hour: datetime
+) -> RolledUp:
+    """The ``granularity`` window containing (trailing 24 h: ending with) the hour ``hour``."""
+    start, end = window_bounds(hour, granularity)
+    table = model_performance.c
+    query = select(
+        table.window_start, table.kind, table.metric, table.value, table.details, table.n_labelled,
+        table.n_scored,
+    ).where(
+        table.deployment_id == deployment.id,
+        table.kind.in_((REALIZED, ESTIMATED)),
+        table.metric.in_(READ),
+        table.window_start >= utc(start),
+        table.window_start < utc(end),
+    )  # fmt: skip
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    labels = deployment.labels
+    acc = accumulator(labels.task, labels.positive_class) if labels else None
+    latency, parts = LatencySketch(), []
+    scored: dict[datetime, int] = {}
+    log_loss, log_loss_rows = 0.0, 0
+    for row in rows:
+        if row.kind == REALIZED:
+            scored[row.window_start] = int(row.n_scored or 0)
+        if row.metric == "confusion_matrix" and acc is not None:
+            acc.add_confusion(row.details["classes"], row.details["matrix"])
+        elif row.metric == REGRESSION_STATE and acc is not None:
+            acc.merge_state(row.details)
+        elif row.metric == "log_loss":
+            log_loss += float(row.value) * int(row.n_labelled)
+            log_loss_rows += int(row.n_labelled)
+        elif row.metric == "latency_sketch":
+            latency = latency.merge(LatencySketch.from_json(row.details))
+        elif row.metric == CBPE_AGGREGATE:
+            parts.append((row.window_start, CbpeAggregate.from_json(row.details)))
+    performance = acc.result(sum(scored.values())) if acc is not None else None
+    if performance is not None and log_loss_rows == performance.labelled_rows > 0:
+        performance.metrics["log_loss"] = log_loss / log_loss_rows
+    estimated = estimate(_merged(parts)) if parts else {}
+    return RolledUp(
+        deployment.id, granularity, start, end, len(scored), performance, latency, estimated
+    )
+
+
+def _merged(parts: list[tuple[datetime, CbpeAggregate]]) -> CbpeAggregate:
+    """The hours estimated on the newest hour's score bins (a baseline version fitted since
+    an older hour has other bins: that hour stays out)."""
+    parts.sort(key=lambda item: item[0])
+    newest = parts[-1][1]
+    kept = [part for _, part in parts if part.edges == newest.edges]
+    return reduce(CbpeAggregate.merge, kept)
