@@ -1,6 +1,6 @@
 """``make bench``: run the benchmark parts, print one table of figures and ratios, save it.
 
-Usage: ``.venv/bin/python -m benchmarks.run [--quick] [--parts 1,2,...,10] [--no-install]``
+Usage: ``.venv/bin/python -m benchmarks.run [--quick] [--parts 1,2,...,11] [--no-install]``
 from the repository root. The table also goes to ``benchmarks/results.md`` (or
 ``--output``).
 """
@@ -30,10 +30,11 @@ from benchmarks.memory import memory_bounded
 from benchmarks.peers import peers_side_by_side
 from benchmarks.scaling import scaling_curve
 from benchmarks.segment_cost import segment_cost
+from benchmarks.split_backfill import split_backfill
 from benchmarks.table import Row, markdown
 from benchmarks.throughput import profile_throughput
 
-PARTS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "10")
+PARTS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11")
 RESULTS = Path(__file__).resolve().parent / "results.md"
 
 
@@ -166,6 +167,16 @@ def run(args: argparse.Namespace) -> list[Row]:
     if "10" in args.parts:
         rows += segment_cost(
             sizes.window, 20, max(sizes.repeats, 3), sizes.reference, sizes.chunk_rows
+        )
+    if "11" in args.parts:
+        month = sizes.backfill
+        rows += split_backfill(
+            month.days,
+            month.rows_per_hour,
+            [1] if args.quick else [1, 2],
+            ["sqlite"] if args.quick else ["sqlite", "postgres"],
+            month.reference_rows,
+            args.data_dir,
         )
     return rows
 

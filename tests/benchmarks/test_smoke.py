@@ -246,3 +246,14 @@ def test_battery_reports_machine_facts_and_every_shape_and_cardinality():
     assert all(row.met is not None for row in numerical)
     assert all(_seconds(row) > 0 for row in numerical + categorical)
     assert "100,000 categories" in categorical[-1].part
+
+
+@pytest.mark.parametrize("storage", ["sqlite", "postgres"])
+def test_the_checked_backfill_part_runs_on_each_storage(data_dir, storage):
+    from benchmarks.split_backfill import split_backfill
+
+    (row,) = split_backfill(1, 200, [1], [storage], 2_000, data_dir)
+    assert row.part.startswith("11 backfill with checks (24 hours")
+    assert f"{storage} instance, one run, 1 process(es); 96 check results" in row.what
+    assert float(SECONDS.search(row.figure).group(1)) > 0 and "CPU" in row.figure
+    assert row.met is None  # the target is for a month

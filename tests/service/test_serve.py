@@ -67,6 +67,32 @@ def test_when_one_child_exits_serve_stops_the_other_and_reports_its_code(
     assert "exited with 3; stopped the service" in out
 
 
+@pytest.mark.parametrize(("preset", "seen"), [(None, "1000"), ("50", "50")])
+def test_the_children_write_dagster_events_in_batches_unless_told_otherwise(
+    tmp_path, monkeypatch, preset, seen
+):
+    (tmp_path / "dagster.yaml").write_text((REPO / "deploy" / "dagster.postgres.yaml").read_text())
+    workspace = tmp_path / "workspace.yaml"
+    workspace.write_text("load_from: []\n")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    monkeypatch.setenv("MONITORING_DATABASE_URL", f"sqlite:///{tmp_path / 'store.db'}")
+    if preset is None:
+        monkeypatch.delenv("DAGSTER_EVENT_BATCH_SIZE", raising=False)
+    else:
+        monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", preset)
+    seen_file = tmp_path / "seen"
+    child = [
+        sys.executable,
+        "-c",
+        "import os, pathlib, sys; pathlib.Path(sys.argv[1]).write_text("
+        "os.environ['DAGSTER_EVENT_BATCH_SIZE']); raise SystemExit(3)",
+        str(seen_file),
+    ]
+    monkeypatch.setattr(service, "commands", lambda _: [child])
+    assert service.serve(workspace) == 3
+    assert seen_file.read_text() == seen
+
+
 def test_stop_kills_a_child_that_ignores_sigterm(monkeypatch):
     monkeypatch.setattr(service, "STOP_GRACE_SECONDS", 1.0)
     stubborn = subprocess.Popen(
