@@ -214,9 +214,9 @@ def ui_shots(first_drifted: str) -> list[Shot]:
         Shot(
             "ui_quality_checks.png",
             "/assets/hourly_aggregates?view=checks",
-            ("raw_schema", "data_freshness"),
+            ("raw_data_quality", "data_freshness"),
             clicks=(
-                _find("raw_missing_values", prefix=True, among="[class*=checkRow]"),
+                _find("raw_data_quality", prefix=True, among="[class*=checkRow]"),
                 _find("Partitions", last=True),
             ),
             then_shows=("Failed (", "Passed ("),

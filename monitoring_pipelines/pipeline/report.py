@@ -157,10 +157,10 @@ def run_report_periods(windows: list[tuple[str, datetime]]) -> dict[str, tuple[d
 
 def write_run_reports(
     config: MonitorsConfig, engine: Engine, windows: list[tuple[str, datetime]]
-) -> list[WrittenReport]:
-    """The report of each deployment of a run, under ``$DAGSTER_HOME/reports``."""
-    written = []
+) -> dict[str, WrittenReport]:
+    """The report of each deployment of a run (by deployment), under ``$DAGSTER_HOME/reports``."""
+    written = {}
     for deployment_id, (start, end) in sorted(run_report_periods(windows).items()):
         report = build_report(config, engine, deployment_id, start, end)
-        written.append(write_report(report, report_path(deployment_id, start, end)))
+        written[deployment_id] = write_report(report, report_path(deployment_id, start, end))
     return written

@@ -79,14 +79,15 @@ def test_every_readme_command_is_run_or_says_why_not():
 
 
 def _demo_now(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The session demo's sizes, ending at the last complete hour (as `make demo` does)."""
+    """The session demo's settings (no retraining pause), ending at the last complete hour as
+    `make demo` does."""
     from monitoring_pipelines.defs.demo import DemoSettings, run_demo
 
     demo = DemoRun(None, "", home)
     demo.env(monkeypatch)
     settings = DemoSettings(hours=DEMO_HOURS, drift_from_hour=DEMO_DRIFT_FROM,
                             rows_per_hour=1500, reference_rows=6000, end=None,
-                            retrain=False)  # as the session's demo: judged on the training data  # fmt: skip
+                            retrain=False)  # fmt: skip
     run_demo(settings, StringIO())
 
 

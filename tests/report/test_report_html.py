@@ -180,7 +180,15 @@ def test_the_hourly_job_links_its_report_and_a_png_of_the_top_column(demo_run):
     import dagster as dg
 
     with dg.DagsterInstance.from_config(str(demo_run.home)) as instance:
-        records = instance.fetch_materializations(dg.AssetKey("drift_report"), limit=1).records
+        records = instance.fetch_materializations(dg.AssetKey("drift_report"), limit=100).records
+    assert len({r.partition_key for r in records}) == DEMO_HOURS  # each hour its own event
+    hours = [r.asset_materialization.metadata for r in records]
+    assert {(m["report"].value, m["report_period"].value) for m in hours} == {
+        (hours[0]["report"].value, "2026-11-09 00:00 – 2026-11-10 00:00 UTC")
+    }  # one report for the run, and each hour says so
+    assert all(
+        m["report_covers"].value.startswith("credit_risk's hours of this run") for m in hours
+    )
     metadata = records[0].asset_materialization.metadata
     path = metadata["report"].value
     assert path.startswith(str(demo_run.home / "reports" / "credit_risk"))

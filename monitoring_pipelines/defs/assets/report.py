@@ -1,11 +1,18 @@
 """``drift_report``: the HTML drift report of each run's hours (at least the trailing day)."""
 
 import base64
+from collections.abc import Iterator
 
 import dagster as dg
 
 from monitoring_pipelines.config import MonitorsConfig
-from monitoring_pipelines.defs.partitions import backfill_policy, hourly_partitions, windows_of
+from monitoring_pipelines.defs.partitions import (
+    backfill_policy,
+    hour_key,
+    hourly_partitions,
+    windows_of,
+)
+from monitoring_pipelines.defs.per_partition import PartitionReport, report_partitions
 from monitoring_pipelines.defs.resources import MonitorsResource, StoreResource
 from monitoring_pipelines.pipeline.report import WrittenReport, write_run_reports
 
@@ -20,6 +27,10 @@ def report_metadata(written: WrittenReport) -> dict[str, dg.MetadataValue]:
         ),
         "report_status": dg.MetadataValue.text(report.status),
         "report_drifted_columns": dg.MetadataValue.int(len(report.drifted)),
+        "report_covers": dg.MetadataValue.text(
+            f"{report.title}'s hours of this run (at least the trailing 24) in one report: "
+            "the same file for each of them, not this hour alone"
+        ),
     }
     if written.png is not None:
         image = base64.b64encode(written.png.read_bytes()).decode("ascii")
@@ -44,13 +55,16 @@ def build_drift_report(
     )
     def drift_report(
         context: dg.AssetExecutionContext, monitors: MonitorsResource, store: StoreResource
-    ) -> dg.MaterializeResult:
-        written = write_run_reports(monitors.load(), store.engine(), windows_of(context))
-        for item in written:
+    ) -> Iterator[dg.MaterializeResult]:
+        windows = windows_of(context)
+        written = write_run_reports(monitors.load(), store.engine(), windows)
+        for item in written.values():
             context.log.info(f"{item.report.title}: {item.report.status}, report {item.html}")
-        metadata = report_metadata(written[-1])
-        if len(written) > 1:
-            metadata["reports"] = dg.MetadataValue.json([str(w.html) for w in written])
-        return dg.MaterializeResult(metadata=metadata)
+        metadata = {deployment_id: report_metadata(w) for deployment_id, w in written.items()}
+        yield from report_partitions(
+            context,
+            "drift_report",
+            [PartitionReport(str(hour_key(d, hour)), metadata[d]) for d, hour in windows],
+        )
 
     return drift_report
