@@ -103,9 +103,9 @@ VIEW_COLUMNS = """
 
 def ensure_deployment_views(engine: Engine, deployment_ids: Iterable[str]) -> None:
     """On PostgreSQL, create the ``aggregates_<deployment_id>`` view (the population,
-    segment ``__all__``, so SQL written for per-deployment tables keeps its answers) and the
-    ``segments_<deployment_id>`` view (every segment, with its ``segment`` column);
-    idempotent."""
+    segment ``__all__``, and the latest baseline version, so SQL written for per-deployment
+    tables keeps its answers) and the ``segments_<deployment_id>`` view (every segment, with
+    its ``segment`` column, the latest baseline version too); idempotent."""
     if engine.dialect.name != "postgresql":
         return
     # Under the schema lock: concurrent CREATE OR REPLACE VIEW of one name fail on PostgreSQL
@@ -114,7 +114,13 @@ def ensure_deployment_views(engine: Engine, deployment_ids: Iterable[str]) -> No
     with write_transaction(engine, *MIGRATIONS_LOCK) as conn:
         for deployment_id in deployment_ids:
             check_deployment_id(deployment_id)
-            rows = f"FROM aggregates WHERE deployment_id = '{deployment_id}'"
+            # The latest baseline version only: after a retraining the table keeps every
+            # version, and SQL written for one baseline row per column keeps its answers.
+            latest = (
+                '(NOT is_baseline OR "timestamp" = (SELECT max(b."timestamp") '
+                f"FROM aggregates b WHERE b.deployment_id = '{deployment_id}' AND b.is_baseline))"
+            )
+            rows = f"FROM aggregates WHERE deployment_id = '{deployment_id}' AND {latest}"
             conn.execute(
                 text(
                     f"CREATE OR REPLACE VIEW aggregates_{deployment_id} AS SELECT {VIEW_COLUMNS} "

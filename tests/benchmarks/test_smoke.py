@@ -244,7 +244,8 @@ def test_battery_reports_machine_facts_and_every_shape_and_cardinality():
     categorical = [row for row in rows if "categorical)" in row.part]
     assert len(numerical) == 3 * len(SHAPES) and len(categorical) == 3 * 3
     assert all(row.met is not None for row in numerical)
-    assert all(_seconds(row) > 0 for row in numerical + categorical)
+    # a 3,000-row window can round to 0.000 s: the figure must parse, not be positive
+    assert all(_seconds(row) >= 0 and "values/s" in row.figure for row in numerical + categorical)
     assert "100,000 categories" in categorical[-1].part
 
 
