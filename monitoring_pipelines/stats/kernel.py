@@ -19,6 +19,7 @@ process after the first loads the machine code from disk). When numba cannot loa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from types import SimpleNamespace
@@ -134,16 +135,24 @@ def _column_counter(discrete: bool):
     return count_column
 
 
-@cache
-def compiled() -> SimpleNamespace | None:
-    """The numba-compiled kernel, or None when numba is missing or its JIT is disabled."""
+def numba_jit() -> Callable[[Callable], Callable] | None:
+    """numba's compiler as our kernels use it (no GIL, cached on disk, numpy's float errors),
+    or None when numba is missing or its JIT is disabled, so callers take the numpy path."""
     try:
         import numba
     except ImportError:
         return None
     if numba.config.DISABLE_JIT:
         return None
-    jit = numba.njit(nogil=True, cache=True, error_model="numpy")
+    return numba.njit(nogil=True, cache=True, error_model="numpy")
+
+
+@cache
+def compiled() -> SimpleNamespace | None:
+    """The numba-compiled kernel, or None when numba cannot compile it."""
+    jit = numba_jit()
+    if jit is None:
+        return None
     return SimpleNamespace(
         continuous=jit(_column_counter(discrete=False)),
         discrete=jit(_column_counter(discrete=True)),

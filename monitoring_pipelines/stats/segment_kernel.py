@@ -20,6 +20,7 @@ import numpy as np
 
 from monitoring_pipelines.stats.bin_table import SUB_SHIFT, SUB_SIZE, TOP_OFFSET, TOP_SHIFT
 from monitoring_pipelines.stats.binning import bin_index
+from monitoring_pipelines.stats.kernel import numba_jit
 
 _LOW63 = 0x7FFF_FFFF_FFFF_FFFF
 
@@ -73,14 +74,10 @@ def _segmented_counter(discrete: bool):
 
 @cache
 def compiled() -> SimpleNamespace | None:
-    """The numba-compiled loops, or None when numba is missing or its JIT is disabled."""
-    try:
-        import numba
-    except ImportError:
+    """The numba-compiled loops, or None when numba cannot compile them."""
+    jit = numba_jit()
+    if jit is None:
         return None
-    if numba.config.DISABLE_JIT:
-        return None
-    jit = numba.njit(nogil=True, cache=True, error_model="numpy")
     return SimpleNamespace(
         continuous=jit(_segmented_counter(discrete=False)),
         discrete=jit(_segmented_counter(discrete=True)),
