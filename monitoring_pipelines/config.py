@@ -208,6 +208,9 @@ class RetrainingConfig(Strict):
     estimated_accuracy_floor: Annotated[float, Field(gt=0, le=1)] | None = None
     estimated_hours: Annotated[int, Field(strict=True, ge=1)] = 3
     cooldown_hours: Annotated[float, Field(gt=0)] = 24
+    # the accuracy and baseline rules judge the latest hour with at least this many labels:
+    # labels arrive late, so the newest hours' numbers rest on a handful of rows
+    min_labelled_rows: Count = 100
     dry_run: bool = False
     callable: Annotated[str, Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")] | None = None
     webhook_url_env: Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]*$")] | None = None

@@ -73,12 +73,15 @@ def policy_of(settings: RetrainingConfig) -> RetrainingPolicy:
 
 
 def latest_value(
-    engine: Engine, deployment_id: str, now: datetime, name: str = "accuracy"
+    engine: Engine, deployment_id: str, now: datetime, name: str = "accuracy", min_labelled: int = 0
 ) -> float | None:
-    """The realized ``name`` of the latest hour that has one (within a week of ``now``)."""
+    """The realized ``name`` of the latest hour (within a week of ``now``) that has one on at
+    least ``min_labelled`` labelled rows."""
     values = [
         value
-        for _, metric, value in window_values(engine, deployment_id, now - LOOKBACK, now)
+        for _, metric, value in window_values(
+            engine, deployment_id, now - LOOKBACK, now, min_labelled=min_labelled
+        )
         if metric == name
     ]
     return values[-1] if values else None
@@ -93,9 +96,10 @@ def versus_baseline(
         return None
     metric = primary_metric(deployment.labels.task)
     baseline = read_baseline_performance(engine, deployment.id)
+    least = deployment.retraining.min_labelled_rows if deployment.retraining else 0
     return VersusBaseline(
         metric,
-        latest_value(engine, deployment.id, now, metric),
+        latest_value(engine, deployment.id, now, metric, least),
         baseline.metrics.get(metric) if baseline else None,
     )
 
@@ -120,7 +124,7 @@ def evaluate_retraining(
     decision = decide_retraining(
         deployment.id,
         policy_of(settings),
-        accuracy=latest_value(engine, deployment.id, now),
+        accuracy=latest_value(engine, deployment.id, now, min_labelled=settings.min_labelled_rows),
         drift=records,
         alerting_windows=alerting,
         versus_baseline=versus_baseline(engine, deployment, now),

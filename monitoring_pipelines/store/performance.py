@@ -286,9 +286,15 @@ def stored_windows(
 
 
 def window_values(
-    engine: Engine, deployment_id: str, start: datetime, end: datetime, kind: str = REALIZED
+    engine: Engine,
+    deployment_id: str,
+    start: datetime,
+    end: datetime,
+    kind: str = REALIZED,
+    min_labelled: int = 0,
 ) -> Iterator[tuple[datetime, str, float]]:
-    """(window start, metric, value) of the ``kind`` (realized) numbers in ``[start, end)``."""
+    """(window start, metric, value) of the ``kind`` (realized) numbers in ``[start, end)``,
+    of windows with at least ``min_labelled`` labelled rows."""
     table = model_performance.c
     query = (
         select(table.window_start, table.metric, table.value)
@@ -297,6 +303,7 @@ def window_values(
             table.segment == ALL,
             table.kind == kind,
             table.value.is_not(None),
+            table.n_labelled >= min_labelled,
             table.window_start >= utc(start),
             table.window_start < utc(end),
         )

@@ -49,8 +49,8 @@ def write_config(tmp_path, retraining: dict) -> str:
     return str(path)
 
 
-def hour(engine, start: datetime, accuracy: float) -> None:
-    performance = Performance("binary", "ok", 1000, 400, {"accuracy": accuracy})
+def hour(engine, start: datetime, accuracy: float, labelled: int = 400) -> None:
+    performance = Performance("binary", "ok", 1000, labelled, {"accuracy": accuracy})
     write_performance(engine, "fraud", start, start + H, performance, LatencySketch(), start)
 
 
@@ -90,6 +90,18 @@ def test_a_drop_requests_one_run_then_the_cooldown_holds(tmp_path, sqlite_url):
     later = tick(sqlite_url, config, result.cursor)
     assert later.run_requests == [] and len(retraining_rows(engine)) == 1  # cooldown
     assert tick(sqlite_url, config, later.cursor).skip_reason  # nothing new
+
+
+def test_the_floor_judges_the_latest_hour_with_enough_labels(tmp_path, sqlite_url):
+    """Labels arrive late: the newest hour's accuracy on 20 labels is noise, not a drop."""
+    engine = get_engine(sqlite_url)
+    config = write_config(tmp_path, {**RULES, "min_labelled_rows": 100})
+    hour(engine, T0, 0.9)
+    hour(engine, T0 + H, 0.5, labelled=20)
+    assert tick(sqlite_url, config, None).run_requests == []
+    hour(engine, T0 + H, 0.6, labelled=300)  # more labels arrived: the drop is real
+    (request,) = tick(sqlite_url, config, None).run_requests
+    assert request.tags["monitoring/retraining_reasons"] == "accuracy 0.6 below floor 0.7"
 
 
 def test_with_slack_the_decision_is_delivered_by_the_alert_job(tmp_path, sqlite_url, monkeypatch):
