@@ -256,4 +256,13 @@ def test_an_alert_for_the_drifting_deployment_reaches_slack_and_none_for_the_sta
     assert all(m["channel"] == CHANNEL for m in messages)
     assert any(DRIFTING in (m["text"] or "") for m in messages)
     stable = [d for d in DEPLOYMENTS if d != DRIFTING]
-    assert not [m for m in messages if any(d in (m["text"] or "") for d in stable)]
+    about_stable = [m for m in messages if any(d in (m["text"] or "") for d in stable)]
+    # a schedule tick (at :15) during the test runs the present hour, which has no log file:
+    # its no_data alert is right; any other message about the stable deployment is not
+    backfilled = {f"{START + timedelta(hours=h):%Y-%m-%d %H:%M}" for h in range(HOURS)}
+    assert not [
+        m
+        for m in about_stable
+        if not (m["text"] or "").startswith("No data")
+        or any(hour in m["text"] for hour in backfilled)
+    ]
