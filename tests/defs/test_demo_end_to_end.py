@@ -134,7 +134,14 @@ def test_the_ui_metadata_shows_the_multivariate_score_and_the_model(demo):
     assert model["multivariate_explained_variance"].value >= 0.65
 
 
-P_VALUE_TESTS = {"ks", "chi_squared", "g_test", "two_proportion_z", "anderson_darling", "cramer_von_mises"}
+P_VALUE_TESTS = {
+    "ks",
+    "chi_squared",
+    "g_test",
+    "two_proportion_z",
+    "anderson_darling",
+    "cramer_von_mises",
+}
 
 
 def test_max_drift_score_is_the_real_columns_distance_and_the_multivariate_score_its_own(demo):
