@@ -351,11 +351,17 @@ def _categorical(ref: CategoricalProfile, values: dict) -> CategoricalProfile:
 
 
 def _expanded(name: str, ref: NumericalProfile, values: dict) -> NumericalProfile:
-    """A numerical column stored as text: the Python path over its distinct values, repeated."""
+    """A numerical column counted by value (stored as text, or discrete): the Python path
+    over its distinct values, repeated. Numbers (and NULL, as NaN) are repeated as float64,
+    as the rows are read; anything else (text) as objects, for ``to_float`` to parse: an
+    object column of a million numbers would cost the parsing of a million values."""
     keys = list(values)
-    frame = pd.DataFrame(
-        {name: pd.Series(np.repeat(np.array(keys, dtype=object), [values[k] for k in keys]))}
-    )
+    counts = [values[k] for k in keys]
+    if all(k is None or (isinstance(k, int | float) and not isinstance(k, bool)) for k in keys):
+        distinct = np.array([np.nan if k is None else float(k) for k in keys], dtype=np.float64)
+    else:
+        distinct = np.array(keys, dtype=object)
+    frame = pd.DataFrame({name: pd.Series(np.repeat(distinct, counts))})
     return profile_frame(frame, _one(ref, name)).columns[name]
 
 
