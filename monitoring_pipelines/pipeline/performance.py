@@ -96,14 +96,27 @@ def _names(deployment: DeploymentConfig) -> dict[Role, str]:
     return {r: c.name for r in roles if (c := deployment.column_with_role(r)) is not None}
 
 
+def probability_columns(deployment: DeploymentConfig) -> dict[str, str]:
+    """A multiclass deployment's class → probability column (empty when it logs none)."""
+    labels = deployment.labels
+    return dict(labels.probabilities or {}) if labels is not None else {}
+
+
 def _read_hour(
-    source: LogSource, names: dict[Role, str], start: datetime, end: datetime
+    source: LogSource,
+    names: dict[Role, str],
+    start: datetime,
+    end: datetime,
+    probabilities: dict[str, str] | None = None,
 ) -> tuple[pd.DataFrame, LatencySketch]:
-    """The hour's request id, prediction and score columns, and its latency sketch."""
+    """The hour's request id, prediction, score and class probability columns (a column the
+    logs lack is all missing, so its rows are counted, not a crash), and its latency sketch."""
     sketch = LatencySketch()
     narrow = [names[r] for r in (Role.REQUEST_ID, Role.PREDICTION, Role.SCORE) if r in names]
+    narrow = list(dict.fromkeys(narrow + list((probabilities or {}).values())))
     frames = []
-    for chunk in source.read_window(start, end, list(dict.fromkeys(names.values()))):
+    wanted = list(dict.fromkeys([*names.values(), *narrow]))
+    for chunk in source.read_window(start, end, wanted):
         if Role.LATENCY in names and names[Role.LATENCY] in chunk:
             sketch = sketch.merge(LatencySketch.from_values(chunk[names[Role.LATENCY]]))
         frames.append(chunk.reindex(columns=narrow))
@@ -143,7 +156,8 @@ def window_performance(
     """Compute and store one window's performance from the labels arrived before ``now``,
     compared with ``baseline`` (the validation set's) when given."""
     names = _names(deployment)
-    hour, latency = _read_hour(source, names, start, end)
+    probabilities = probability_columns(deployment)
+    hour, latency = _read_hour(source, names, start, end, probabilities)
     settings = deployment.labels
     estimate_window(deployment, engine, hour, names, start, end, baseline)
     if labels is None or settings is None or Role.REQUEST_ID not in names:
@@ -157,7 +171,12 @@ def window_performance(
     horizon = timedelta(hours=settings.label_horizon_hours)
     account = account_hour(engine, deployment.id, labels, start, horizon, hours)
     joined = hour.join(matched[[LABEL]], how="inner")
-    acc = accumulator(settings.task, settings.positive_class)
+    acc = accumulator(
+        settings.task,
+        settings.positive_class,
+        settings.classes if probabilities else None,
+        settings.probability_tolerance,
+    )
     score = names.get(Role.SCORE)
     scored = score is not None and bool(joined[score].notna().all())
     for offset in range(0, len(joined), chunk_rows):
@@ -165,7 +184,12 @@ def window_performance(
         if settings.task == "regression":
             acc.add(part[LABEL], part[names[Role.PREDICTION]])
         else:
-            acc.add(part[LABEL], part[names[Role.PREDICTION]], part[score] if scored else None)
+            acc.add(
+                part[LABEL],
+                part[names[Role.PREDICTION]],
+                part[score] if scored else None,
+                {c: part[column] for c, column in probabilities.items()} or None,
+            )
     performance = acc.result(len(hour))
     accounting = {"matched": dict(hours), "account": account}
     write_performance(
