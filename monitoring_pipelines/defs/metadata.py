@@ -229,6 +229,8 @@ def hour_performance_metadata(summary: PerformanceSummary) -> dict[str, dg.Metad
     }
     if performance.confusion:
         metadata["confusion_matrix"] = dg.MetadataValue.md(_confusion_table(performance))
+    if performance.probability_rows:  # multiclass probabilities: rows used, left out by reason
+        metadata["probability_rows"] = dg.MetadataValue.json(performance.probability_rows)
     if summary.labels is not None:
         metadata["labels_arrived_this_hour"] = dg.MetadataValue.int(summary.labels.arrived)
         metadata["labels_unknown_request_id"] = dg.MetadataValue.int(summary.labels.unknown)
