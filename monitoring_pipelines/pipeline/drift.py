@@ -379,7 +379,12 @@ def _score_group(
     for d in deployments:
         if d.segment_keys:
             segment_baselines[d.id] = read_segment_baselines(engine, d.id)
-            segment_hours[d.id] = _by_segment(read_segment_windows(engine, d.id, *spans[d.id]))
+            segment_hours[d.id] = {
+                segment: on_baseline(hours, baselines[d.id], set(hours_of[d.id]))
+                for segment, hours in _by_segment(
+                    read_segment_windows(engine, d.id, *spans[d.id])
+                ).items()
+            }
     stored = Stored(
         baselines, calibrations, models, hourly, pools, segment_baselines, segment_hours
     )
@@ -394,7 +399,8 @@ def on_baseline(
 ) -> dict[datetime, DatasetProfile]:
     """The hours counted on ``baseline``'s bin edges, and the ``scored`` ones: an hour profiled
     against an older baseline version (before a retraining) cannot merge with the newer ones,
-    so it stays out of the rolled-up windows judged against the new version."""
+    so it stays out of the rolled-up windows judged against the new version (a segment's hours
+    too: they are counted on the population's edges)."""
 
     def same_bins(profile: DatasetProfile) -> bool:
         return all(
