@@ -13,6 +13,7 @@ from sqlalchemy import Engine, func, select
 
 from monitoring_pipelines.config import MonitorsConfig
 from monitoring_pipelines.pipeline.drift import on_baseline, score_profile, signals_of
+from monitoring_pipelines.pipeline.report_segments import segment_views
 from monitoring_pipelines.report.charts import distribution
 from monitoring_pipelines.report.html import render_html
 from monitoring_pipelines.report.model import DriftReport, HourScores
@@ -66,6 +67,7 @@ def build_report(
         history=hourly_history(engine, deployment_id, start, end),
         signals=signals_of(deployment, baseline, current),
         performance=period_performance(engine, deployment_id, start, end),
+        segments=segment_views(engine, deployment_id, start, end),
     )
 
 

@@ -16,6 +16,9 @@ from html import escape
 
 from monitoring_pipelines.report.charts import distribution, score_history
 from monitoring_pipelines.report.model import DriftReport, cell_class, severity, shown_value
+from monitoring_pipelines.report.segments import SCRIPT as SEGMENT_SCRIPT
+from monitoring_pipelines.report.segments import STYLE as SEGMENT_STYLE
+from monitoring_pipelines.report.segments import segment_section
 from monitoring_pipelines.report.vega import javascript_bundle
 from monitoring_pipelines.stats.metrics.registry import get_spec
 
@@ -192,13 +195,14 @@ def render_html(report: DriftReport) -> str:
     return (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
-        f"<title>{title}</title><style>{STYLE}</style></head>"
+        f"<title>{title}</title><style>{STYLE}{SEGMENT_STYLE}</style></head>"
         f'<body data-rendered="pending"><h1>{title}</h1>'
         f'<p class="muted">Generated {generated} from stored aggregates.</p>'
         f"<h2>Summary</h2>{_summary(report)}"
         f"<h2>Columns × metrics (whole period)</h2>{_table(report)}"
+        f"{segment_section(report.segments)}"
         f"<h2>Per column</h2>{sections}"
         f'<script type="application/json" id="report-data">{_script_json({"charts": charts})}'
-        f"</script><script>{bundle}</script><script>{SCRIPT}</script>"
+        f"</script><script>{bundle}</script><script>{SCRIPT}{SEGMENT_SCRIPT}</script>"
         "</body></html>\n"
     )
