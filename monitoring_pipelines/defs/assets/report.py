@@ -15,6 +15,7 @@ from monitoring_pipelines.defs.partitions import (
 from monitoring_pipelines.defs.per_partition import PartitionReport, report_partitions
 from monitoring_pipelines.defs.resources import MonitorsResource, StoreResource
 from monitoring_pipelines.pipeline.report import WrittenReport, write_run_reports
+from monitoring_pipelines.report.model import sections
 
 
 def report_metadata(written: WrittenReport) -> dict[str, dg.MetadataValue]:
@@ -32,6 +33,11 @@ def report_metadata(written: WrittenReport) -> dict[str, dg.MetadataValue]:
             "the same file for each of them, not this hour alone"
         ),
     }
+    versions = [part for part in sections(report) if part.version is not None]
+    if versions:  # more than one when the report spans a retraining
+        metadata["report_baseline_versions"] = dg.MetadataValue.text(
+            "; ".join(f"{p.hours} hours against v{p.version.number}" for p in versions)
+        )
     if written.png is not None:
         image = base64.b64encode(written.png.read_bytes()).decode("ascii")
         metadata["top_drifted_column"] = dg.MetadataValue.md(
