@@ -52,6 +52,7 @@ from monitoring_pipelines.store.engine import DATABASE_URL_ENV, get_engine
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 TARGET_SECONDS = 120.0
 STORAGES = ("sqlite", "postgres")
+PRODUCTION_YAML = Path(__file__).resolve().parents[1] / "deploy" / "dagster.postgres.yaml"
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,16 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
+def production_storage(postgres_url: str) -> dict:
+    """``deploy/dagster.postgres.yaml``'s storage block with its connection set to
+    ``postgres_url`` (the shipped class and its pooled event log, not a copy of it)."""
+    storage = yaml.safe_load(PRODUCTION_YAML.read_text())["storage"]
+    ((kind, block),) = storage.items()
+    if kind == "postgres":
+        return {"postgres": {"postgres_url": postgres_url}}
+    return {kind: {**block, "config": {"postgres_url": postgres_url}}}
+
+
 @contextmanager
 def dagster_home(storage: str) -> Iterator[tuple[dg.DagsterInstance, str]]:
     """A fresh instance and store URL: SQLite files, or one new PostgreSQL database for both
@@ -109,7 +120,7 @@ def dagster_home(storage: str) -> Iterator[tuple[dg.DagsterInstance, str]]:
     dagster_url = dagster.render_as_string(hide_password=False)
     try:
         with tempfile.TemporaryDirectory(prefix="bench-month-") as folder:
-            settings = {"storage": {"postgres": {"postgres_url": dagster_url}}}
+            settings = {"storage": production_storage(dagster_url)}
             (Path(folder) / "dagster.yaml").write_text(yaml.safe_dump(settings))
             with (
                 _environment({"DAGSTER_HOME": folder, DATABASE_URL_ENV: store_url}),
