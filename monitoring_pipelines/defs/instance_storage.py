@@ -16,10 +16,11 @@ engine keeps a small pool (``POOL_SIZE`` idle connections, up to ``MAX_OVERFLOW`
 threads write at once, recycled after ``POOL_RECYCLE_SECONDS``, checked with a ping before
 use so a restarted server costs a reconnect, not an error), and it remembers which of its
 tables exist once it has seen them (dagster-postgres asks again for every event, once from
-inside the event's own transaction, which took a second connection). Every event is still written one by one in
-its own transactions, to the same tables: only connections are reused. Run and schedule
-storage are dagster-postgres' own (a run writes a few rows there). A forked child drops the
-pool it inherited (a connection must not be shared across processes) and opens its own.
+inside the event's own transaction, which took a second connection). Every event is still
+written one by one in its own transactions, to the same tables: only connections are
+reused. Run and schedule storage are dagster-postgres' own (a run writes a few rows
+there). A forked child drops the pool it inherited (a connection must not be shared
+across processes) and opens its own.
 
 Its configuration is dagster-postgres' (``postgres_db`` or ``postgres_url``), under
 ``storage: custom:`` with this module and class.
