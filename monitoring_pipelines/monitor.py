@@ -49,6 +49,7 @@ from monitoring_pipelines.stats.profile import DEFAULT_MAX_CATEGORIES, Kind
 from monitoring_pipelines.stats.scoring import (
     DEFAULT_CORRECTION,
     DEFAULT_MIN_ROWS,
+    ScoringSettings,
     default_metrics,
     drifted_columns,
     score_window,
@@ -186,7 +187,7 @@ class Monitor:
     """A reference profile and the settings every comparison is scored with."""
 
     baseline: DatasetProfile
-    settings: Mapping[str, Any] = field(default_factory=dict)  # score_window's keywords
+    settings: ScoringSettings = field(default_factory=ScoringSettings)
     calibration: Calibration | None = None
     prediction: str | None = None
     confidence: str | None = None
@@ -220,17 +221,17 @@ class Monitor:
         kinds = infer_kinds(reference, columns)
         baseline = fit_baseline(reference, kinds, n_bins=n_bins, max_categories=max_categories)
         predictions = {prediction} if prediction else set()
-        settings = {
-            "metrics": dict(metrics or {}),
-            "prediction_columns": predictions,
-            "thresholds": dict(thresholds or {}),
-            "column_thresholds": dict(column_thresholds or {}),
-            "params": dict(params or {}),
-            "min_rows": min_rows,
-            "correction": correction,
-        }
+        settings = ScoringSettings(
+            metrics=dict(metrics or {}),
+            prediction_columns=predictions,
+            thresholds=dict(thresholds or {}),
+            column_thresholds=dict(column_thresholds or {}),
+            params=dict(params or {}),
+            min_rows=min_rows,
+            correction=correction,
+        )
         scored = {
-            name: tuple(settings["metrics"].get(name) or default_metrics(kind, name in predictions))
+            name: tuple(settings.metrics.get(name) or default_metrics(kind, name in predictions))
             for name, kind in kinds.items()
         }
         calibration = calibrate(reference, baseline, scored, params=params) if calibrated else None
@@ -321,14 +322,15 @@ class Monitor:
         if isinstance(snapshot, pd.DataFrame):
             snapshot = self.snapshot(snapshot)
         current = snapshot.profile
-        scores = score_window(self.baseline, current, **self.settings, calibration=self.calibration)
+        settings = ScoringSettings.of(self.settings)
+        scores = score_window(self.baseline, current, settings, calibration=self.calibration)
         scores = with_multivariate(
             scores,
             self.model,
             self.baseline.multivariate,
             current.multivariate,
-            threshold=(self.settings.get("thresholds") or {}).get(METRIC),
-            min_rows=self.settings.get("min_rows", DEFAULT_MIN_ROWS),
+            threshold=settings.thresholds.get(METRIC),
+            min_rows=settings.min_rows,
         )
         return Comparison(
             DriftReport(

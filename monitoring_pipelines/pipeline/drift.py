@@ -29,14 +29,14 @@ from monitoring_pipelines.config import DeploymentConfig, MonitorsConfig, Role
 from monitoring_pipelines.pipeline.multivariate import multivariate_scores
 from monitoring_pipelines.stats.batch_scoring import BatchWindow, deferred_gc, score_windows_batch
 from monitoring_pipelines.stats.calibration import Calibration, calibrate
-from monitoring_pipelines.stats.dataset import DatasetProfile
+from monitoring_pipelines.stats.dataset import MULTIVARIATE, DatasetProfile
 from monitoring_pipelines.stats.drift import DriftResult, insufficient
 from monitoring_pipelines.stats.metrics.registry import get_spec
 from monitoring_pipelines.stats.model_signals import ModelSignals, model_signals
 from monitoring_pipelines.stats.multivariate import ReconstructionModel
 from monitoring_pipelines.stats.profile import NumericalProfile
 from monitoring_pipelines.stats.references import Reference, describe_span
-from monitoring_pipelines.stats.scoring import default_metrics, score_window
+from monitoring_pipelines.stats.scoring import ScoringSettings, default_metrics, score_window
 from monitoring_pipelines.stats.segment_scoring import (
     SEGMENT_SHARE,
     correct_together,
@@ -86,13 +86,18 @@ class WindowScores:
 
     @property
     def max_drift(self) -> tuple[str, str, float] | None:
-        """(column, metric, value) of the distance largest relative to its threshold.
+        """(column, metric, value) of the real columns' distance largest relative to its
+        threshold.
 
         Tests decided on a p-value are left out: their value is a statistic on another scale.
+        So is the pseudo-column ``__multivariate__``: its ``reconstruction_error`` is a shift in
+        σ (threshold 3), which would outrank every column's distance on the hours where only
+        the correlations changed; it has its own number (``multivariate_drift``).
         """
         candidates = [
             (r.value / r.threshold, column, r.metric, r.value)
             for column, results in self.scores.items()
+            if column != MULTIVARIATE
             for r in results
             if r.value is not None
             and not math.isnan(r.value)
@@ -154,22 +159,22 @@ def score_profile(
     window's size where the baseline has noise curves; with the baseline's reconstruction
     ``model``, also the pseudo-column ``__multivariate__``."""
     settings = score_settings(config, deployment)
-    scores = score_window(baseline, window, **settings, calibration=calibration)
-    return multivariate_scores(deployment, scores, model, baseline, window, settings["min_rows"])
+    scores = score_window(baseline, window, settings, calibration=calibration)
+    return multivariate_scores(deployment, scores, model, baseline, window, settings.min_rows)
 
 
-def score_settings(config: MonitorsConfig, deployment: DeploymentConfig) -> dict[str, Any]:
-    """``score_window``'s keyword arguments for the deployment (also the notebook Monitor's)."""
+def score_settings(config: MonitorsConfig, deployment: DeploymentConfig) -> ScoringSettings:
+    """How the deployment's windows are scored (also the notebook Monitor's settings)."""
     drift = deployment.drift
-    return {
-        "metrics": _metrics_by_column(deployment),
-        "prediction_columns": {c.name for c in deployment.columns if c.role is Role.PREDICTION},
-        "thresholds": drift.thresholds,
-        "column_thresholds": drift.column_thresholds,
-        "params": drift.params,
-        "min_rows": drift.min_rows or config.defaults.min_rows,
-        "correction": drift.correction,
-    }
+    return ScoringSettings(
+        metrics=_metrics_by_column(deployment),
+        prediction_columns={c.name for c in deployment.columns if c.role is Role.PREDICTION},
+        thresholds=drift.thresholds,
+        column_thresholds=drift.column_thresholds,
+        params=drift.params,
+        min_rows=drift.min_rows or config.defaults.min_rows,
+        correction=drift.correction,
+    )
 
 
 def signals_of(
@@ -253,10 +258,10 @@ def reference_item(
         if (chosen := reference.metrics_for(name, metrics))
     }
     rows = 0 if against is None else against.row_count
-    if rows < settings["min_rows"]:
+    if rows < settings.min_rows:
         reason = (
             f"reference {describe_span(reference.name, *span)} holds {rows} stored row(s), "
-            f"fewer than min_rows {settings['min_rows']}"
+            f"fewer than min_rows {settings.min_rows}"
         )
         return {
             name: tuple(_unscored(settings, name, m, rows, window, reason) for m in metrics)
@@ -269,17 +274,12 @@ def reference_item(
     return (
         only(against),
         only(window),
-        {
-            **settings,
-            "metrics": scoped,
-            "calibration": calibration,
-            "calibrated_on": only(baseline),
-        },
+        replace(settings, metrics=scoped, calibration=calibration, calibrated_on=only(baseline)),
     )
 
 
 def _unscored(
-    settings: Mapping[str, Any],
+    settings: ScoringSettings,
     column: str,
     metric: str,
     reference_rows: int,
@@ -287,12 +287,12 @@ def _unscored(
     reason: str,
 ) -> DriftResult:
     """``insufficient_data`` for a metric whose reference is (nearly) empty, saying why."""
-    threshold = settings["column_thresholds"].get(column, {}).get(metric)
+    threshold = settings.column_thresholds.get(column, {}).get(metric)
     if threshold is None:
-        threshold = settings["thresholds"].get(metric, get_spec(metric).threshold)
+        threshold = settings.thresholds.get(metric, get_spec(metric).threshold)
     current = window.columns[column]
     size = current.rows if get_spec(metric).sizes == "rows" else current.count
-    result = insufficient(metric, threshold, reference_rows, size, settings["min_rows"])
+    result = insufficient(metric, threshold, reference_rows, size, settings.min_rows)
     return replace(result, detail={**result.detail, "reason": reason})
 
 
@@ -379,7 +379,12 @@ def _score_group(
     for d in deployments:
         if d.segment_keys:
             segment_baselines[d.id] = read_segment_baselines(engine, d.id)
-            segment_hours[d.id] = _by_segment(read_segment_windows(engine, d.id, *spans[d.id]))
+            segment_hours[d.id] = {
+                segment: on_baseline(hours, baselines[d.id], set(hours_of[d.id]))
+                for segment, hours in _by_segment(
+                    read_segment_windows(engine, d.id, *spans[d.id])
+                ).items()
+            }
     stored = Stored(
         baselines, calibrations, models, hourly, pools, segment_baselines, segment_hours
     )
@@ -394,7 +399,8 @@ def on_baseline(
 ) -> dict[datetime, DatasetProfile]:
     """The hours counted on ``baseline``'s bin edges, and the ``scored`` ones: an hour profiled
     against an older baseline version (before a retraining) cannot merge with the newer ones,
-    so it stays out of the rolled-up windows judged against the new version."""
+    so it stays out of the rolled-up windows judged against the new version (a segment's hours
+    too: they are counted on the population's edges)."""
 
     def same_bins(profile: DatasetProfile) -> bool:
         return all(
@@ -439,7 +445,7 @@ def _score_batch(config, engine, jobs, stored: Stored) -> list[WindowScores]:
         places.append((len(items), {}))
         together = {"correction": "none"} if d.segment_keys else {}  # corrected with segments
         items.append(
-            (baseline, profile, {**settings[d.id], "calibration": calibration, **together})
+            (baseline, profile, replace(settings[d.id], calibration=calibration, **together))
         )
         segment_places.append({})
         for segment, window, item, note in _segment_items(d, settings[d.id], stored, start, end):
@@ -463,7 +469,7 @@ def _score_batch(config, engine, jobs, stored: Stored) -> list[WindowScores]:
                 stored.models[d.id],
                 stored.baselines[d.id],
                 profile,
-                settings[d.id]["min_rows"],
+                settings[d.id].min_rows,
             ),
             {name: r if isinstance(r, dict) else scored[r] for name, r in refs.items()},
         )
@@ -523,18 +529,18 @@ def _segment_items(d, settings, stored: Stored, start: datetime, end: datetime):
         key = key_of(segment, keys)
         if window is None or key is None:
             continue
-        min_rows = key.min_rows or settings["min_rows"]
+        min_rows = key.min_rows or settings.min_rows
         baseline, note = segment_baseline(
             segment, key, population, stored.segment_baselines[d.id], min_rows
         )
         own = note["baseline"] == "segment"
-        item_settings = {
-            **settings,
-            "correction": "none",
-            "min_rows": min_rows,
-            "calibration": stored.calibrations[d.id],
-            "calibrated_on": population if own else None,
-        }
+        item_settings = replace(
+            settings,
+            correction="none",
+            min_rows=min_rows,
+            calibration=stored.calibrations[d.id],
+            calibrated_on=population if own else None,
+        )
         yield segment, window, (baseline, window, item_settings), note
 
 
@@ -544,7 +550,7 @@ def _segment_results(d, settings, stored: Stored, scores, places_of, scored):
     if not d.segment_keys:
         return scores, {}
     segments = {s: noted(scored[at], note) for s, (at, note, _) in places_of.items()}
-    scores, segments = correct_together(scores, segments, settings["correction"])
+    scores, segments = correct_together(scores, segments, settings.correction)
     reference_rows = {s: p.row_count for s, p in stored.segment_baselines[d.id].items()}
     window_rows = {s: rows for s, (_, _, rows) in places_of.items()}
     before = rows_by_key(reference_rows, d.segment_keys)
@@ -555,8 +561,8 @@ def _segment_results(d, settings, stored: Stored, scores, places_of, scored):
             key,
             before[key.name],
             after[key.name],
-            threshold=settings["thresholds"].get(SEGMENT_SHARE),
-            min_rows=settings["min_rows"],
+            threshold=settings.thresholds.get(SEGMENT_SHARE),
+            min_rows=settings.min_rows,
         )
         scores[key.name] = (*scores.get(key.name, ()), share)
     return scores, segments

@@ -21,18 +21,14 @@ from monitoring_pipelines.stats.dataset import DatasetProfile
 from monitoring_pipelines.stats.drift import ColumnTask, DriftResult, finish_column
 from monitoring_pipelines.stats.metrics.stacked import STACKED
 from monitoring_pipelines.stats.metrics.stacked_cells import Cells
-from monitoring_pipelines.stats.scoring import (
-    DEFAULT_CORRECTION,
-    by_column,
-    measure,
-    window_tasks,
-)
+from monitoring_pipelines.stats.scoring import ScoringSettings, by_column, measure, window_tasks
 
-BatchWindow = tuple[DatasetProfile, DatasetProfile, Mapping[str, Any]]  # baseline, window, settings
+# baseline, window, settings (or the fields of ScoringSettings as a mapping)
+BatchWindow = tuple[DatasetProfile, DatasetProfile, ScoringSettings | Mapping[str, Any]]
 
 
 def score_windows_batch(windows: Sequence[BatchWindow]) -> list[dict[str, tuple[DriftResult, ...]]]:
-    """``score_window(baseline, current, **settings)`` of each (baseline, current, settings)."""
+    """``score_window(baseline, current, settings)`` of each (baseline, current, settings)."""
     with deferred_gc():
         return _score(windows)
 
@@ -67,8 +63,10 @@ _was_enabled = True
 
 
 def _score(windows: Sequence[BatchWindow]) -> list[dict[str, tuple[DriftResult, ...]]]:
+    chosen = [ScoringSettings.of(settings) for _, _, settings in windows]
     planned = [
-        window_tasks(baseline, current, **settings) for baseline, current, settings in windows
+        window_tasks(baseline, current, settings)
+        for (baseline, current, _), settings in zip(windows, chosen, strict=True)
     ]
     results: list[list[DriftResult | None]] = []
     groups: dict[tuple[str, tuple], list[tuple[int, int]]] = defaultdict(list)
@@ -95,9 +93,9 @@ def _score(windows: Sequence[BatchWindow]) -> list[dict[str, tuple[DriftResult, 
         by_column(
             baseline,
             [(name, result) for (name, _), result in zip(planned[w], results[w], strict=True)],
-            settings.get("correction", DEFAULT_CORRECTION),
+            settings.correction,
         )
-        for w, (baseline, _, settings) in enumerate(windows)
+        for w, ((baseline, _, _), settings) in enumerate(zip(windows, chosen, strict=True))
     ]
 
 

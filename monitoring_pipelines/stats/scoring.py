@@ -11,6 +11,7 @@ window at the chosen level.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from monitoring_pipelines.stats.calibration import DEFAULT_SIGMAS, NoiseCurve
@@ -40,52 +41,73 @@ def default_metrics(kind: Kind | str, is_prediction: bool = False) -> tuple[str,
         raise ValueError(f"unknown column kind {kind!r} (valid: {valid})") from None
 
 
+@dataclass(frozen=True, eq=False)
+class ScoringSettings:
+    """How the columns of a window are scored (``score_window``, ``window_tasks`` and the batch
+    scoring of ``stats.batch_scoring`` take the same settings).
+
+    ``metrics`` overrides the default set of a column (column → metric keys);
+    ``prediction_columns`` are scored with the prediction set; ``thresholds`` overrides a
+    metric's default threshold (metric → threshold) and ``column_thresholds`` one column's
+    (column → metric → threshold); ``params`` passes metric parameters (metric → {name: value}),
+    e.g. ``{"psi": {"epsilon": 1e-3}}``; a window with fewer than ``min_rows`` values (rows, for
+    ``missing_rate``) is ``insufficient_data``; ``correction`` adjusts the window's p-values
+    (``stats.multiple_testing``). ``calibration`` (column → metric → noise curve, learned with
+    the baseline) raises a distance's threshold to its noise threshold (``sigmas`` standard
+    deviations above the noise) at the window's size where that is larger. ``calibrated_on``
+    is the training baseline the curves were learned on, when the baseline scored against is a
+    production reference (their noise is then read at the two-sample effective size).
+    """
+
+    metrics: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    prediction_columns: Collection[str] = ()
+    thresholds: Mapping[str, float] = field(default_factory=dict)
+    column_thresholds: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    min_rows: int = DEFAULT_MIN_ROWS
+    correction: str = DEFAULT_CORRECTION
+    calibration: Mapping[str, Mapping[str, NoiseCurve]] | None = None
+    sigmas: float = DEFAULT_SIGMAS
+    calibrated_on: DatasetProfile | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("metrics", "thresholds", "column_thresholds", "params", "calibration"):
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, {})
+        if self.prediction_columns is None:
+            object.__setattr__(self, "prediction_columns", ())
+        check_correction(self.correction)
+
+    @classmethod
+    def of(
+        cls, settings: ScoringSettings | Mapping[str, Any] | None = None, **changes: Any
+    ) -> ScoringSettings:
+        """``settings`` (or the fields of a mapping, or the defaults) with ``changes``."""
+        if settings is None or isinstance(settings, Mapping):
+            return cls(**{**(settings or {}), **changes})
+        if not isinstance(settings, ScoringSettings):
+            raise TypeError(f"settings must be ScoringSettings or a mapping, got {settings!r}")
+        return replace(settings, **changes) if changes else settings
+
+
 def score_window(
     baseline: DatasetProfile,
     current: DatasetProfile,
-    *,
-    metrics: Mapping[str, Sequence[str]] | None = None,
-    prediction_columns: Collection[str] = (),
-    thresholds: Mapping[str, float] | None = None,
-    column_thresholds: Mapping[str, Mapping[str, float]] | None = None,
-    params: Mapping[str, Mapping[str, Any]] | None = None,
-    min_rows: int = DEFAULT_MIN_ROWS,
-    correction: str = DEFAULT_CORRECTION,
-    calibration: Mapping[str, Mapping[str, NoiseCurve]] | None = None,
-    sigmas: float = DEFAULT_SIGMAS,
-    calibrated_on: DatasetProfile | None = None,
+    settings: ScoringSettings | None = None,
+    /,
+    **changes: Any,
 ) -> dict[str, tuple[DriftResult, ...]]:
-    """Results per column (in the baseline's column order) for one production window.
-
-    ``metrics`` overrides the default set of a column (column → metric keys);
-    ``thresholds`` overrides a metric's default threshold (metric → threshold) and
-    ``column_thresholds`` one column's (column → metric → threshold); ``params``
-    passes metric parameters (metric → {name: value}), e.g. ``{"psi": {"epsilon": 1e-3}}``.
-    ``calibration`` (column → metric → noise curve, learned with the baseline) raises a
-    distance's threshold to its noise threshold at the window's size where that is larger.
-    ``calibrated_on`` is the training baseline the curves were learned on, when ``baseline``
-    is a production reference (their noise is then read at the two-sample effective size).
-    """
-    tasks = window_tasks(
-        baseline,
-        current,
-        metrics=metrics,
-        prediction_columns=prediction_columns,
-        thresholds=thresholds,
-        column_thresholds=column_thresholds,
-        params=params,
-        min_rows=min_rows,
-        correction=correction,
-        calibration=calibration,
-        sigmas=sigmas,
-        calibrated_on=calibrated_on,
-    )
+    """Results per column (in the baseline's column order) for one production window, scored
+    with ``settings`` (default :class:`ScoringSettings`) and the ``changes`` to its fields
+    given as keywords (``score_window(b, w, min_rows=100)``)."""
+    settings = ScoringSettings.of(settings, **changes)
+    tasks = window_tasks(baseline, current, settings)
     memo: dict = {}
     flat = [
         (name, task if isinstance(task, DriftResult) else finish_column(task, measure(task), memo))
         for name, task in tasks
     ]
-    return by_column(baseline, flat, correction)
+    return by_column(baseline, flat, settings.correction)
 
 
 def measure(task: ColumnTask) -> Measurement:
@@ -94,48 +116,38 @@ def measure(task: ColumnTask) -> Measurement:
 
 
 def window_tasks(
-    baseline: DatasetProfile,
-    current: DatasetProfile,
-    *,
-    metrics: Mapping[str, Sequence[str]] | None = None,
-    prediction_columns: Collection[str] = (),
-    thresholds: Mapping[str, float] | None = None,
-    column_thresholds: Mapping[str, Mapping[str, float]] | None = None,
-    params: Mapping[str, Mapping[str, Any]] | None = None,
-    min_rows: int = DEFAULT_MIN_ROWS,
-    correction: str = DEFAULT_CORRECTION,
-    calibration: Mapping[str, Mapping[str, NoiseCurve]] | None = None,
-    sigmas: float = DEFAULT_SIGMAS,
-    calibrated_on: DatasetProfile | None = None,
+    baseline: DatasetProfile, current: DatasetProfile, settings: ScoringSettings
 ) -> list[tuple[str, ColumnTask | DriftResult]]:
     """Every (column, metric) of a window as a checked task (or its insufficient-data
-    result), in :func:`score_window`'s order and with its settings (same keywords)."""
-    check_correction(correction)
+    result), in :func:`score_window`'s order and with its ``settings``."""
     missing = [name for name in baseline.columns if name not in current.columns]
     if missing:
         raise ValueError(f"the window has no profile for baseline column(s) {missing}")
-    unknown = sorted(set(metrics or {}) - set(baseline.columns))
+    metrics = settings.metrics
+    unknown = sorted(set(metrics) - set(baseline.columns))
     if unknown:
         raise ValueError(f"metrics configured for unknown column(s) {unknown}")
+    calibration, column_thresholds = settings.calibration, settings.column_thresholds
+    calibrated_on = settings.calibrated_on
     tasks: list[tuple[str, ColumnTask | DriftResult]] = []
     for name, reference in baseline.columns.items():
-        keys = (metrics or {}).get(name) or default_metrics(
-            reference.kind, name in prediction_columns
+        keys = metrics.get(name) or default_metrics(
+            reference.kind, name in settings.prediction_columns
         )
         for metric in keys:
-            threshold = (column_thresholds or {}).get(name, {}).get(metric)
+            threshold = column_thresholds.get(name, {}).get(metric)
             if threshold is None:
-                threshold = (thresholds or {}).get(metric)
+                threshold = settings.thresholds.get(metric)
             task = plan_column(
                 metric,
                 reference,
                 current.columns[name],
                 threshold=threshold,
-                min_rows=min_rows,
-                noise=(calibration or {}).get(name, {}).get(metric),
-                sigmas=sigmas,
+                min_rows=settings.min_rows,
+                noise=calibration.get(name, {}).get(metric),
+                sigmas=settings.sigmas,
                 calibrated_on=None if calibrated_on is None else calibrated_on.columns[name],
-                params=(params or {}).get(metric, {}),
+                params=settings.params.get(metric, {}),
             )
             tasks.append((name, task))
     return tasks

@@ -96,7 +96,7 @@ def test_many_deployments_scored_in_one_batch_equal_window_by_window(
         deployment = config.deployment(r.deployment_id)
         window = merge_window(hourly, r.start, r.end)
         assert r.rows == window.row_count
-        assert_same(score_window(baseline, window, **score_settings(config, deployment)), r.scores)
+        assert_same(score_window(baseline, window, score_settings(config, deployment)), r.scores)
         rows = read_drift_scores(engine, r.deployment_id, r.start, r.start + H, r.granularity)
         assert len(rows) == sum(len(v) for v in r.scores.values())
     assert any(x.drifted for r in results for v in r.scores.values() for x in v)

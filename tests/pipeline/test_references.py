@@ -156,7 +156,7 @@ def test_a_production_reference_equals_profiling_the_union_of_its_hours(scored):
     expected = score_window(
         reference,
         current,
-        **score_settings(config, deployment),
+        score_settings(config, deployment),
         calibration=calibration,
         calibrated_on=baseline,
     )
