@@ -269,7 +269,17 @@ def _header(text: str, dedup_keys: Sequence[str]) -> dict:
     }
 
 
-SHOWN_PERFORMANCE = ("accuracy", "f1", "roc_auc", "rmse", "mae", "r2", "latency_p95")
+# binary: F1 and ROC AUC of the positive class; multiclass: one-vs-rest ROC AUC, macro
+SHOWN_PERFORMANCE = (
+    "accuracy",
+    "f1",
+    "roc_auc",
+    "roc_auc_macro",
+    "rmse",
+    "mae",
+    "r2",
+    "latency_p95",
+)
 
 
 def performance_lines(

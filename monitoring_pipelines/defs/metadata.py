@@ -6,7 +6,8 @@ rounded to ``DIGITS`` decimals for reading.
 
 - ``hourly_aggregates``: ``rows``, ``missing_share`` (missing cells / (rows × columns)),
   ``missing_total``, ``data_freshness`` (``fresh``, ``low_volume`` or ``no_data``),
-  ``replaced_values`` and the row counts the source keeps (``rows_out_of_window``, ...).
+  ``replaced_values``, the row counts the source keeps (``rows_out_of_window``, ...),
+  ``profiled_in`` (``database`` or ``rows``) and ``pushdown_skipped`` (why not in the database).
 - ``drift_scores``: ``rows``, ``max_drift_score``, ``drifted_columns`` (against training),
   ``drifted_columns_<reference>`` for each production reference (``drift.references``), and
   with a prediction or confidence column ``prediction_drift``, ``mean_confidence``,
@@ -81,6 +82,9 @@ def window_metadata(summary: WindowSummary) -> dict[str, dg.MetadataValue]:
         metadata["data_freshness"] = dg.MetadataValue.text(summary.freshness.status)
     for reason, rows in summary.accounted.items():
         metadata[reason] = dg.MetadataValue.int(rows)
+    metadata["profiled_in"] = dg.MetadataValue.text(summary.profiled_in)
+    if summary.pushdown_skipped:
+        metadata["pushdown_skipped"] = dg.MetadataValue.text(summary.pushdown_skipped)
     metadata["replaced_values"] = dg.MetadataValue.int(summary.replaced_values)
     if summary.segment_rows:
         metadata["segments"] = dg.MetadataValue.int(len(summary.segment_rows))
@@ -225,6 +229,8 @@ def hour_performance_metadata(summary: PerformanceSummary) -> dict[str, dg.Metad
     }
     if performance.confusion:
         metadata["confusion_matrix"] = dg.MetadataValue.md(_confusion_table(performance))
+    if performance.probability_rows:  # multiclass probabilities: rows used, left out by reason
+        metadata["probability_rows"] = dg.MetadataValue.json(performance.probability_rows)
     if summary.labels is not None:
         metadata["labels_arrived_this_hour"] = dg.MetadataValue.int(summary.labels.arrived)
         metadata["labels_unknown_request_id"] = dg.MetadataValue.int(summary.labels.unknown)

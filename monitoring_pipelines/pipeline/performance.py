@@ -111,22 +111,31 @@ def _names(deployment: DeploymentConfig) -> dict[Role, str]:
     return {r: c.name for r in roles if (c := deployment.column_with_role(r)) is not None}
 
 
+def probability_columns(deployment: DeploymentConfig) -> dict[str, str]:
+    """A multiclass deployment's class → probability column (empty when it logs none)."""
+    labels = deployment.labels
+    return dict(labels.probabilities or {}) if labels is not None else {}
+
+
 def _read_hour(
     source: LogSource,
     names: dict[Role, str],
     start: datetime,
     end: datetime,
     segment_columns: Sequence[str] = (),
+    probabilities: dict[str, str] | None = None,
 ) -> tuple[pd.DataFrame, LatencySketch]:
-    """The hour's request id, prediction and score columns (with segments, also the latency
-    and the segment key columns), and its latency sketch."""
+    """The hour's request id, prediction, score and class probability columns (with segments,
+    also the latency and the segment key columns), and its latency sketch. A probability
+    column the logs lack is all missing: its rows are counted, not a crash."""
     sketch = LatencySketch()
     narrow = [names[r] for r in (Role.REQUEST_ID, Role.PREDICTION, Role.SCORE) if r in names]
     if segment_columns:
         narrow += [names[Role.LATENCY]] if Role.LATENCY in names else []
         narrow = list(dict.fromkeys([*narrow, *segment_columns]))
+    narrow = list(dict.fromkeys([*narrow, *(probabilities or {}).values()]))
     frames = []
-    read = list(dict.fromkeys([*names.values(), *segment_columns]))
+    read = list(dict.fromkeys([*names.values(), *segment_columns, *narrow]))
     for chunk in source.read_window(start, end, read):
         if Role.LATENCY in names and names[Role.LATENCY] in chunk:
             sketch = sketch.merge(LatencySketch.from_values(chunk[names[Role.LATENCY]]))
@@ -169,9 +178,10 @@ def window_performance(
     compared with ``baseline`` (the validation set's) when given; with segment keys, every
     segment's too (``performance_segments``; ``min_rows`` unless the key sets its own)."""
     names = _names(deployment)
+    probabilities = probability_columns(deployment)
     keys = deployment.segment_keys
     columns = list(dict.fromkeys(c for key in keys for c in key.columns))
-    read_all, latency = _read_hour(source, names, start, end, columns)
+    read_all, latency = _read_hour(source, names, start, end, columns, probabilities)
     foldings = label_segments(read_all, keys)
     hour = read_all
     settings = deployment.labels
@@ -197,7 +207,12 @@ def window_performance(
     joined = hour.join(matched[[LABEL]], how="inner")
 
     def make() -> ClassificationAccumulator | RegressionAccumulator:
-        return accumulator(settings.task, settings.positive_class)
+        return accumulator(
+            settings.task,
+            settings.positive_class,
+            settings.classes if probabilities else None,
+            settings.probability_tolerance,
+        )
 
     acc, per_segment = make(), SegmentAccumulators(keys, make)
     score = names.get(Role.SCORE)
@@ -207,7 +222,12 @@ def window_performance(
         if settings.task == "regression":
             into.add(part[LABEL], part[names[Role.PREDICTION]])
         else:
-            into.add(part[LABEL], part[names[Role.PREDICTION]], part[score] if scored else None)
+            into.add(
+                part[LABEL],
+                part[names[Role.PREDICTION]],
+                part[score] if scored else None,
+                {c: part[column] for c, column in probabilities.items()} or None,
+            )
 
     for offset in range(0, len(joined), chunk_rows):
         part = joined.iloc[offset : offset + chunk_rows]

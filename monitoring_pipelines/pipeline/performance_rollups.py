@@ -2,7 +2,8 @@
 
 As drift windows are: nothing is re-read from the logs. Realized classification metrics come
 from the summed confusion matrices (exact: accuracy, precision, recall, F1 per class and
-macro), log loss from the hours' label-weighted means (exact); ROC AUC is a rank statistic
+macro), log loss from the hours' means weighted by the rows each was computed on (exact;
+binary and multiclass); ROC AUC (binary, and multiclass one-vs-rest) is a rank statistic
 and is not merged (it needs the rows). Regression sums merge exactly (RMSE, MAE, R², mean
 error). Latency percentiles come from the merged sketch (relative error α), the CBPE
 estimate from the merged per-bin sums (exact; hours estimated with an older baseline
@@ -116,7 +117,9 @@ def _rolled(
     acc = accumulator(labels.task, labels.positive_class) if labels else None
     latency, parts = LatencySketch(), []
     scored: dict[datetime, int] = {}
-    log_loss, log_loss_rows = 0.0, 0
+    # log loss weighted by the rows it was computed on (a multiclass hour stores them: rows
+    # with unusable probabilities are left out); defined when every labelled hour has one
+    log_loss, log_loss_rows, log_loss_labelled = 0.0, 0, 0
     for row in rows:
         if row.kind == REALIZED:
             scored[row.window_start] = int(row.n_scored or 0)
@@ -125,14 +128,19 @@ def _rolled(
         elif row.metric == REGRESSION_STATE and acc is not None:
             acc.merge_state(row.details)
         elif row.metric == "log_loss":
-            log_loss += float(row.value) * int(row.n_labelled)
-            log_loss_rows += int(row.n_labelled)
+            rows_used = int((row.details or {}).get("rows", row.n_labelled))
+            log_loss += float(row.value) * rows_used
+            log_loss_rows += rows_used
+            log_loss_labelled += int(row.n_labelled)
         elif row.metric == "latency_sketch":
             latency = latency.merge(LatencySketch.from_json(row.details))
         elif row.metric == CBPE_AGGREGATE:
             parts.append((row.window_start, CbpeAggregate.from_json(row.details)))
     performance = acc.result(sum(scored.values())) if acc is not None else None
-    if performance is not None and log_loss_rows == performance.labelled_rows > 0:
+    if (
+        performance is not None
+        and log_loss_labelled == performance.labelled_rows > 0 < log_loss_rows
+    ):
         performance.metrics["log_loss"] = log_loss / log_loss_rows
     estimated = estimate(_merged(parts)) if parts else {}
     return RolledUp(

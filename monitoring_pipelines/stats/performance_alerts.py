@@ -33,21 +33,30 @@ CLASSIFICATION = (
     "roc_auc",
     "log_loss",
 )
+# multiclass: no positive class, so macro averages; ROC AUC one-vs-rest and log loss need
+# each class's probability (labels.probabilities)
+MULTICLASS = ("accuracy", "precision_macro", "recall_macro", "f1_macro")
+MULTICLASS_PROBABILITY = ("roc_auc_macro", "log_loss")
 REGRESSION = ("rmse", "mae", "r2")
 LATENCY = ("latency_p50", "latency_p95", "latency_p99")
 ESTIMATED_PREFIX = "estimated_"
 ESTIMATED = tuple(f"{ESTIMATED_PREFIX}{m}" for m in ("accuracy", "f1", "roc_auc"))
 BASELINE_MARGIN = "baseline_margin"
-UNIT_INTERVAL = frozenset(CLASSIFICATION) - {"log_loss"} | frozenset(ESTIMATED)
+UNIT_INTERVAL = (frozenset(CLASSIFICATION) | {"roc_auc_macro"}) - {"log_loss"} | frozenset(
+    ESTIMATED
+)
 
 
-def rule_metrics(task: str | None) -> tuple[str, ...]:
-    """The metrics a deployment with ``task`` (None: no labels) can have rules on."""
+def rule_metrics(task: str | None, probabilities: bool = False) -> tuple[str, ...]:
+    """The metrics a deployment with ``task`` (None: no labels) can have rules on;
+    ``probabilities``: a multiclass model logs each class's probability."""
     if task is None:
         return LATENCY
     if task == "regression":
         return REGRESSION + LATENCY
-    return CLASSIFICATION + LATENCY + (ESTIMATED if task == "binary" else ())
+    if task == "multiclass":
+        return MULTICLASS + (MULTICLASS_PROBABILITY if probabilities else ()) + LATENCY
+    return CLASSIFICATION + LATENCY + ESTIMATED
 
 
 def lower_is_worse(metric: str) -> bool:

@@ -34,6 +34,7 @@ ESTIMATED = "estimated"
 REGRESSION_STATE = "regression_state"
 LABELS_MATCHED = "labels_matched"
 UNKNOWN_LABELS = "labels_unknown_request_id"
+PROBABILITIES_EXCLUDED = "probabilities_excluded"
 BASELINE = "baseline"
 VS_BASELINE = "vs_baseline"
 LATENCY_QUANTILES = {"latency_p50": 0.5, "latency_p95": 0.95, "latency_p99": 0.99}
@@ -68,6 +69,15 @@ def performance_rows(
     rows: list[dict[str, Any]] = [
         {"metric": name, "value": value} for name, value in sorted(performance.metrics.items())
     ]
+    counts = performance.probability_rows
+    if counts:
+        # multiclass ROC AUC and log loss rest on the rows whose probabilities were usable:
+        # the rolled-up log loss weighs each hour's by them, not by its labelled rows
+        for row in rows:
+            if row["metric"] in ("roc_auc_macro", "log_loss"):
+                row["details"] = {"rows": counts["used"]}
+        excluded = sum(v for k, v in counts.items() if k != "used")
+        rows.append({"metric": PROBABILITIES_EXCLUDED, "value": float(excluded), "details": counts})
     rows.append({"metric": "labelled_share", "value": performance.labelled_share})
     if performance.confusion:
         rows.append(

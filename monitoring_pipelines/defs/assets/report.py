@@ -6,6 +6,7 @@ from collections.abc import Iterator
 import dagster as dg
 
 from monitoring_pipelines.config import MonitorsConfig
+from monitoring_pipelines.defs.failures import clear_failures
 from monitoring_pipelines.defs.partitions import (
     backfill_policy,
     hour_key,
@@ -59,6 +60,7 @@ def build_drift_report(
         "at least the trailing 24), under `$DAGSTER_HOME/reports/<deployment>/`; the path "
         "and a PNG of the top drifted column are in the metadata.",
     )
+    @clear_failures
     def drift_report(
         context: dg.AssetExecutionContext, monitors: MonitorsResource, store: StoreResource
     ) -> Iterator[dg.MaterializeResult]:
