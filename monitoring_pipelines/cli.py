@@ -264,6 +264,7 @@ def _progress_bars(hours: int) -> Iterator[Callable[[str, int, int], None]]:
 def _report(args: argparse.Namespace) -> int:
     from monitoring_pipelines.config import load_config
     from monitoring_pipelines.pipeline.report import build_report, report_path, write_report
+    from monitoring_pipelines.report.model import sections
     from monitoring_pipelines.store.engine import get_engine
 
     report = build_report(load_config(), get_engine(), args.deployment, args.start, args.end)
@@ -271,6 +272,13 @@ def _report(args: argparse.Namespace) -> int:
     written = write_report(report, path, png=False)
     drifted = ", ".join(report.drifted) or "none"
     print(f"{written.html}\nstatus: {report.status}; drifted columns: {drifted}")
+    for part in sections(report):
+        if part.version is not None:
+            print(
+                f"  {part.start:%Y-%m-%d %H:%M} → {part.end:%Y-%m-%d %H:%M} UTC, {part.hours} "
+                f"hours against baseline {part.version.label()}: {part.status}; drifted "
+                f"columns: {', '.join(part.drifted) or 'none'}"
+            )
     return 1 if args.fail_on_drift and report.drifted else 0
 
 

@@ -39,6 +39,7 @@ from monitoring_pipelines.stats.freshness import (
 )
 from monitoring_pipelines.stats.metrics.registry import METRICS, check_threshold
 from monitoring_pipelines.stats.model_signals import DEFAULT_LOW_CONFIDENCE
+from monitoring_pipelines.stats.multiclass_scores import DEFAULT_TOLERANCE as PROBABILITY_TOLERANCE
 from monitoring_pipelines.stats.multiple_testing import CORRECTIONS
 from monitoring_pipelines.stats.multivariate import DEFAULT_CHUNKS, DEFAULT_VARIANCE
 from monitoring_pipelines.stats.performance import TASKS
@@ -160,13 +161,32 @@ class KafkaLogs(Strict):
     late_minutes: Annotated[int, Field(strict=True, ge=0, le=7 * 24 * 60)] = 60
 
 
+def _class_names(value: Any) -> Any:
+    """YAML reads ``1`` as a number: class names are the label's values as strings (as
+    ``stats.performance.class_labels`` makes them)."""
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): v for k, v in value.items()}
+    return value
+
+
 class LabelsSettings(Strict):
-    """What the labels are: the task, its positive class, how late labels may still arrive."""
+    """What the labels are: the task, its positive class, how late labels may still arrive;
+    a multiclass model's classes and each class's probability column in the logs."""
 
     arrival_column: str
     task: Literal[TASKS]
     positive_class: str | None = None
     label_horizon_hours: Annotated[int, Field(strict=True, ge=1, le=24 * 366)] = 168
+    classes: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=2)] | None = None
+    probabilities: dict[str, Annotated[str, Field(min_length=1)]] | None = None
+    probability_tolerance: Annotated[float, Field(strict=True, gt=0, lt=1)] = PROBABILITY_TOLERANCE
+
+    @field_validator("classes", "probabilities", mode="before")
+    @classmethod
+    def _names(cls, value: Any) -> Any:
+        return _class_names(value)
 
     @model_validator(mode="after")
     def _positive_class_for_binary(self) -> LabelsSettings:
@@ -174,6 +194,44 @@ class LabelsSettings(Strict):
             raise ValueError("task binary needs positive_class (the label value that is 1)")
         if self.task != "binary" and self.positive_class is not None:
             raise ValueError(f"positive_class is only for task binary, not {self.task}")
+        return self
+
+    @model_validator(mode="after")
+    def _probabilities_for_multiclass(self) -> LabelsSettings:
+        for name in ("classes", "probabilities"):
+            if getattr(self, name) is not None and self.task != "multiclass":
+                hint = " (a binary model logs its positive-class probability as the score column)"
+                raise ValueError(
+                    f"{name} is only for task multiclass, not {self.task}"
+                    + (hint if self.task == "binary" else "")
+                )
+        if self.classes is not None:
+            _reject_duplicates("classes", self.classes)
+        if self.probabilities is None:
+            return self
+        if self.classes is None:
+            raise ValueError(
+                "probabilities needs classes (the model's classes, every one with a column)"
+            )
+        for name in self.probabilities:
+            if name not in self.classes:
+                raise ValueError(
+                    f"probabilities.{name}: unknown class {name!r} "
+                    f"(classes: {', '.join(self.classes)})"
+                )
+        absent = [c for c in self.classes if c not in self.probabilities]
+        if absent:
+            raise ValueError(
+                f"probabilities: class(es) {absent} have no probability column "
+                "(every class in classes needs one)"
+            )
+        columns = list(self.probabilities.values())
+        for name, column in self.probabilities.items():
+            if columns.count(column) > 1:
+                others = [c for c, col in self.probabilities.items() if col == column]
+                raise ValueError(
+                    f"probabilities.{name}: classes {others} name the same column {column!r}"
+                )
         return self
 
 
@@ -247,9 +305,10 @@ class PerformanceAlertsConfig(Strict):
     min_labelled_rows: Count = 100
     cooldown_hours: Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)] = 6
 
-    def check(self, task: str | None) -> None:
-        """Refuse metrics the task has not and bounds that cannot work, naming the field."""
-        valid = rule_metrics(task)
+    def check(self, task: str | None, probabilities: bool = False) -> None:
+        """Refuse metrics the task has not (multiclass ROC AUC and log loss need the class
+        probabilities) and bounds that cannot work, naming the field."""
+        valid = rule_metrics(task, probabilities)
         for metric, levels in self.thresholds.items():
             where = f"performance_alerts.thresholds.{metric}"
             if metric not in valid:
@@ -678,6 +737,14 @@ class DeploymentConfig(Strict):
                 f"label column {label.name!r} has type {label.type.value}, "
                 f"but task {self.labels.task} needs {wanted.value}"
             )
+        roles = {c.name: c.role for c in self.columns}
+        reserved = (Role.REQUEST_ID, Role.TIMESTAMP, Role.PREDICTION, Role.LABEL, Role.LATENCY)
+        for name, column in (self.labels.probabilities or {}).items():
+            if roles.get(column) in reserved:
+                raise ValueError(
+                    f"labels.probabilities.{name}: column {column!r} is the "
+                    f"{roles[column].value} column, not a probability"
+                )
         return self
 
     @model_validator(mode="after")
@@ -698,7 +765,10 @@ class DeploymentConfig(Strict):
                 "(CBPE is calibrated on it)"
             )
         if self.performance_alerts is not None:
-            self.performance_alerts.check(self.labels.task if self.labels else None)
+            self.performance_alerts.check(
+                self.labels.task if self.labels else None,
+                bool(self.labels and self.labels.probabilities),
+            )
             if self.performance_alerts.baseline_margin and self.validation is None:
                 raise ValueError(
                     "performance_alerts.baseline_margin needs a validation block "

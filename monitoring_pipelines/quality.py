@@ -241,9 +241,18 @@ def _typed(chunk: pd.DataFrame, baseline: DatasetProfile) -> pd.DataFrame:
         if isinstance(profile, NumericalProfile):
             columns[name] = to_float(chunk[name])[0]
         else:
-            keys = chunk[name].map(category_key, na_action="ignore")
-            columns[name] = keys.astype(object).astype("category")
+            columns[name] = _category_keys(chunk[name])
     return pd.DataFrame(columns).reset_index(drop=True)
+
+
+def _category_keys(values: pd.Series) -> pd.Categorical:
+    """The values' ``category_key`` strings as a Categorical with sorted categories (missing
+    stays missing), keying each distinct value once instead of every row."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    keys = np.array([category_key(u) for u in uniques], dtype=object)
+    categories, per_unique = np.unique(keys, return_inverse=True)
+    mapped = np.append(per_unique.astype(np.int64), -1)[codes]  # code -1 (missing) stays -1
+    return pd.Categorical.from_codes(mapped, categories=pd.Index(categories, dtype=object))
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:

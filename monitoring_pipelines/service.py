@@ -48,13 +48,24 @@ def instance_yaml(home: str | None) -> Path:
     except yaml.YAMLError as error:
         raise ServiceError(f"{path} is not valid YAML: {error}") from None
     storage = settings.get("storage") if isinstance(settings, dict) else None
-    if not isinstance(storage, dict) or "postgres" not in storage:
+    if not isinstance(storage, dict) or not ("postgres" in storage or _pooled(storage)):
         raise ServiceError(
             f"{path} does not configure PostgreSQL storage (storage: postgres:): the service "
             "runs the webserver and the daemon as separate processes, which SQLite storage "
             "does not support; start from deploy/dagster.postgres.yaml"
         )
     return path
+
+
+POOLED_STORAGE = ("monitoring_pipelines.defs.instance_storage", "PooledPostgresStorage")
+
+
+def _pooled(storage: dict) -> bool:
+    """``storage: custom:`` naming this package's pooled PostgreSQL storage."""
+    custom = storage.get("custom")
+    return (
+        isinstance(custom, dict) and (custom.get("module"), custom.get("class")) == POOLED_STORAGE
+    )
 
 
 def _command(name: str) -> str:

@@ -164,6 +164,30 @@ def demo_run(tmp_path_factory) -> DemoRun:
     return DemoRun(result, out.getvalue(), home)
 
 
+@pytest.fixture(scope="session")
+def retrained_demo_run(tmp_path_factory) -> DemoRun:
+    """The same reduced demo with its retraining pause (paused at hour 6): hours 0-5 are
+    profiled against baseline v1, the retraining fits v2, and hours 6-7 are judged against
+    it. Run once per session and shared, like ``demo_run``: tests read it, never change it."""
+    import io
+
+    from monitoring_pipelines.defs.demo import DemoSettings, run_demo
+
+    home = tmp_path_factory.mktemp("retraining_demo")
+    settings = DemoSettings(
+        hours=DEMO_HOURS,
+        drift_from_hour=DEMO_DRIFT_FROM,
+        rows_per_hour=1500,
+        reference_rows=6000,
+        end=DEMO_END,
+    )
+    out = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch:
+        DemoRun(None, "", home).env(patch)
+        result = run_demo(settings, out)
+    return DemoRun(result, out.getvalue(), home)
+
+
 def broker_or_skip(port: int | None = None):
     """A started local Kafka broker (tansu), or a skip (a failure when CI=true) naming why."""
     from monitoring_pipelines.demo.broker import BrokerUnavailable, LocalBroker

@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from monitoring_pipelines.quality import BatchValidator
+from monitoring_pipelines.quality import BatchValidator, _category_keys
 from monitoring_pipelines.stats.dataset import fit_baseline
+from monitoring_pipelines.stats.profile import category_key
 
 RNG = np.random.default_rng(5)
 
@@ -117,3 +118,24 @@ def test_integers_are_checked_as_their_category_keys(validator):
     frame = pd.DataFrame({"x": [0.0] * 10, "c": ["a"] * 10, "k": [0, 1, 2, 1, 0, 2, 1, 0, 2, 1]})
     validator.add("ints", frame)
     assert {o.check: o.passed for o in validator.outcomes("ints")}["raw_allowed_categories"]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        pd.Series([1, 1.0, "1", None, np.nan, "a", 2.5, "b", "a"], dtype=object),
+        pd.Series(["x", None, "y", "x"], dtype="string"),
+        pd.Series(pd.Categorical(["b", "a", None, "b"])),
+        pd.Series([3.0, 4.0, np.nan, 3.0]),
+        pd.Series([None, np.nan], dtype=object),
+        pd.Series([], dtype=object),
+    ],
+)
+def test_category_keys_equal_keying_every_row(values):
+    """Keying each distinct value once gives what keying every row with pandas gives: the same
+    keys (1 and 1.0 one key), the same missing rows, the same sorted categories."""
+    expected = values.map(category_key, na_action="ignore").astype(object).astype("category")
+    got = pd.Series(_category_keys(values))
+    assert list(got.cat.categories) == list(expected.cat.categories)
+    assert got.isna().tolist() == expected.isna().tolist()
+    assert got.dropna().astype(str).tolist() == expected.dropna().astype(str).tolist()

@@ -1,13 +1,16 @@
 """Plain-text tables of outbox rows, for ``monitoring-pipelines alerts`` / ``redeliver`` and
-the demo."""
+the demo. The ``segment`` column names a segment's alert (``region=eu``) and stays blank for
+the population's (``__all__``) and for kinds that have no segment."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from monitoring_pipelines.stats.segments import ALL
+
 HEADERS = ("id", "deployment", "window (UTC)", "kind", "severity", "column", "metric",
-           "reference", "value", "slack", "cloudwatch", "note")  # fmt: skip
+           "reference", "segment", "value", "slack", "cloudwatch", "note")  # fmt: skip
 NOTE_CHARS = 70
 
 
@@ -30,6 +33,12 @@ def _note(row: Mapping[str, Any]) -> str:
     return text if len(text) <= NOTE_CHARS else text[: NOTE_CHARS - 1] + "…"
 
 
+def _segment(row: Mapping[str, Any]) -> str:
+    """A segment's name; blank for the population (and rows written before segments)."""
+    segment = row.get("segment")
+    return "" if segment in (None, ALL) else segment
+
+
 def alert_cells(row: Mapping[str, Any]) -> tuple[str, ...]:
     """One row of the table: what the alert is and where each channel stands."""
     window = row["window_start"]
@@ -42,6 +51,7 @@ def alert_cells(row: Mapping[str, Any]) -> tuple[str, ...]:
         row["column_name"] or "",
         row["metric"] or "",
         row.get("reference") or "",
+        _segment(row),
         "" if row["value"] is None else f"{row['value']:.4g}",
         _status(row, "slack"),
         _status(row, "cloudwatch"),

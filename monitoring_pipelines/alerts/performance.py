@@ -1,8 +1,9 @@
 """One performance-sensor tick without Dagster: new hours → rules → outbox.
 
 For each newly written ``model_performance`` hour: the CloudWatch datums (accuracy or RMSE,
-estimated accuracy, latency p95, labelled rows; when CloudWatch is on), and the performance
-alerts its ``performance_alerts`` rules decide (``stats.performance_alerts``, cooldown from
+estimated accuracy, latency p95, labelled rows; when CloudWatch is on; the population's), and
+the performance alerts its ``performance_alerts`` rules decide for the population and for
+each segment (``stats.performance_alerts``, cooldown from
 the outbox's history), ``skipped`` at once when Slack cannot deliver them. Re-running a tick
 enqueues nothing new: dedup keys are unique.
 """
@@ -22,8 +23,9 @@ from monitoring_pipelines.stats.performance_alerts import (
     WindowNumbers,
     decide_performance_alerts,
 )
+from monitoring_pipelines.stats.segments import ALL
 from monitoring_pipelines.store import alerts as outbox
-from monitoring_pipelines.store.performance import WindowPerformance, read_window_performance
+from monitoring_pipelines.store.performance import WindowPerformance, read_window_segments
 from monitoring_pipelines.store.windows import WrittenWindow
 
 CLOUDWATCH_METRICS = ("accuracy", "rmse", "latency_p95")
@@ -56,15 +58,18 @@ def enqueue_performance(
     routing: Mapping[str, SlackRouting],
     sinks: Sinks = ALL_SINKS,
 ) -> PerformanceTick:
-    """Judge and enqueue the newly written hours of configured deployments."""
+    """Judge and enqueue the newly written hours of configured deployments (each segment's
+    hour with the population's)."""
     stored: list[WindowPerformance] = []
+    segments: list[tuple[WindowPerformance, WindowPerformance]] = []  # (segment, population)
     for written in windows:
         if written.deployment_id in config.ids:
-            window = read_window_performance(engine, written.deployment_id, written.window_start)
-            if window is not None:
-                stored.append(window)
+            found = read_window_segments(engine, written.deployment_id, written.window_start)
+            if ALL in found:
+                stored.append(found[ALL])
+                segments += [(w, found[ALL]) for s, w in found.items() if s != ALL]
     rules, numbers = {}, []
-    for window in stored:
+    for window, population in [(w, w) for w in stored] + segments:
         deployment = config.deployment(window.deployment_id)
         if deployment.performance_alerts is None:
             continue
@@ -80,6 +85,8 @@ def enqueue_performance(
                 window.n_labelled,
                 primary_metric(task),
                 window.baseline,
+                window.segment,
+                population.realized if window.segment != ALL else {},
             )
         )
     history = outbox.last_performance(engine, rules) if rules else []

@@ -19,6 +19,7 @@ from monitoring_pipelines.alerts.slack_messages import (
     performance_lines,
     window_text,
 )
+from monitoring_pipelines.stats.segments import ALL
 
 MAX_REASONS = 20
 NO_LINKS = Links()
@@ -34,11 +35,15 @@ def performance_message(
     *,
     performance: Sequence[Mapping[str, Any]] = (),
     drifted: Sequence[str] = (),
+    population: Sequence[Mapping[str, Any]] = (),
 ) -> dict:
-    """One performance alert: the crossed rule, the window's numbers beside its drift."""
+    """One performance alert: the crossed rule, the window's numbers beside its drift; a
+    segment's alert names the segment and shows the ``population``'s numbers beside its own."""
     row = rows[0]
     deployment, severity = row["deployment_id"], row["severity"]
-    title = f"{severity.capitalize()} performance · {deployment} · {window_text(row)}"
+    segment = row.get("segment") or ALL
+    where = "" if segment == ALL else f" · {escape(_clip(segment, MAX_NAME))}"
+    title = f"{severity.capitalize()} performance · {deployment}{where} · {window_text(row)}"
     reason = escape(_clip(row["reason"] or "", 500))
     columns = ", ".join(escape(_clip(c, MAX_NAME)) for c in drifted[:10])
     more = f" (+{len(drifted) - 10} more)" if len(drifted) > 10 else ""
@@ -49,11 +54,16 @@ def performance_message(
         f"*Window*\n{window_text(row)} ({escape(row['granularity'] or 'hour')})",
         f"*Metric*\n{escape(_clip(row['metric'] or '', MAX_NAME))}",
     ]
+    if segment != ALL:
+        fields.append(f"*Segment*\n{escape(_clip(segment, MAX_NAME))}")
+    lines = performance_lines(performance)
+    if segment != ALL:
+        lines += [line for line in performance_lines(population, "Population") if "*Pop" in line]
     blocks = [
         _header(title, [r["dedup_key"] for r in rows]),
         {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
         _section(f"{ICONS[severity]} {reason}"),
-        *([_section("\n".join(lines))] if (lines := performance_lines(performance)) else []),
+        *([_section("\n".join(lines))] if lines else []),
         _section(drift),
         *_buttons(("Open in Dagster", links.asset(deployment, row["window_start"]))),
     ]

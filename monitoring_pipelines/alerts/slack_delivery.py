@@ -44,6 +44,7 @@ from monitoring_pipelines.alerts.slack_messages import (
 )
 from monitoring_pipelines.alerts.threads import pair_resolutions, resolutions_of, result_key
 from monitoring_pipelines.stats.alert_policy import DRIFT, RESOLVED
+from monitoring_pipelines.stats.segments import ALL
 from monitoring_pipelines.store import alerts as outbox
 from monitoring_pipelines.store.drift import read_drift_scores
 
@@ -270,11 +271,15 @@ class SlackDelivery:
             start, end = first["window_start"], first["window_end"]
             deployment = first["deployment_id"]
             drift = read_drift_scores(self.engine, deployment, start, end, first["granularity"])
+            segment = first.get("segment") or ALL
             return performance_message(
                 rows,
                 links,
-                performance=outbox.window_performance(self.engine, deployment, start, end),
+                performance=outbox.window_performance(self.engine, deployment, start, end, segment),
                 drifted=sorted({r["column_name"] for r in drift if r["drifted"]}),
+                population=outbox.window_performance(self.engine, deployment, start, end)
+                if segment != ALL
+                else (),
             )
         if first["kind"] == outbox.RETRAINING:
             return retraining_message(first, links)

@@ -269,10 +269,22 @@ def _header(text: str, dedup_keys: Sequence[str]) -> dict:
     }
 
 
-SHOWN_PERFORMANCE = ("accuracy", "f1", "roc_auc", "rmse", "mae", "r2", "latency_p95")
+# binary: F1 and ROC AUC of the positive class; multiclass: one-vs-rest ROC AUC, macro
+SHOWN_PERFORMANCE = (
+    "accuracy",
+    "f1",
+    "roc_auc",
+    "roc_auc_macro",
+    "rmse",
+    "mae",
+    "r2",
+    "latency_p95",
+)
 
 
-def performance_lines(performance: Sequence[Mapping[str, Any]]) -> list[str]:
+def performance_lines(
+    performance: Sequence[Mapping[str, Any]], name: str = "Performance"
+) -> list[str]:
     """The window's realized numbers (with its labelled rows), its difference from the
     baseline, and the CBPE estimate with its band, from ``model_performance`` rows (metric,
     value, n_labelled, and optionally kind and details); nothing when there are none."""
@@ -285,7 +297,7 @@ def performance_lines(performance: Sequence[Mapping[str, Any]]) -> list[str]:
     if shown:
         labelled = int(realized[shown[0]]["n_labelled"])
         numbers = " · ".join(f"{m} {_number(realized[m]['value'])}" for m in shown)
-        lines.append(f"*Performance* ({labelled:,} labelled): {numbers}")
+        lines.append(f"*{name}* ({labelled:,} labelled): {numbers}")
     versus = realized.get("vs_baseline")
     if versus is not None and versus.get("details"):
         details = versus["details"]

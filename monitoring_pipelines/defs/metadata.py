@@ -6,14 +6,16 @@ rounded to ``DIGITS`` decimals for reading.
 
 - ``hourly_aggregates``: ``rows``, ``missing_share`` (missing cells / (rows × columns)),
   ``missing_total``, ``data_freshness`` (``fresh``, ``low_volume`` or ``no_data``),
-  ``replaced_values`` and the row counts the source keeps (``rows_out_of_window``, ...).
+  ``replaced_values``, the row counts the source keeps (``rows_out_of_window``, ...),
+  ``profiled_in`` (``database`` or ``rows``) and ``pushdown_skipped`` (why not in the database).
 - ``drift_scores``: ``rows``, ``max_drift_score``, ``drifted_columns`` (against training),
   ``drifted_columns_<reference>`` for each production reference (``drift.references``), and
   with a prediction or confidence column ``prediction_drift``, ``mean_confidence``,
   ``confidence_drop``, ``low_confidence_share``.
 - ``model_performance``: ``status``, ``rows_scored``, ``labelled_rows``, ``labelled_share``,
   ``labels_through``, every metric of the task (``accuracy``, ``f1``, ``roc_auc``, ... or
-  ``rmse``, ``mae``, ``r2``, ``mean_error``), ``latency_p50``/``p95``/``p99``.
+  ``rmse``, ``mae``, ``r2``, ``mean_error``), ``latency_p50``/``p95``/``p99``; with
+  segments also ``segments`` and a ``segment_performance`` table.
 """
 
 import dagster as dg
@@ -23,7 +25,7 @@ from monitoring_pipelines.pipeline.drift import WindowScores
 from monitoring_pipelines.pipeline.performance import PerformanceSummary
 from monitoring_pipelines.stats.dataset import MULTIVARIATE, DatasetProfile
 from monitoring_pipelines.stats.multivariate import ReconstructionModel
-from monitoring_pipelines.stats.performance import Performance
+from monitoring_pipelines.stats.performance import Performance, primary_metric
 from monitoring_pipelines.stats.scoring import drifted_columns
 from monitoring_pipelines.stats.segment_scoring import worst_segments
 from monitoring_pipelines.store.performance import (
@@ -80,6 +82,9 @@ def window_metadata(summary: WindowSummary) -> dict[str, dg.MetadataValue]:
         metadata["data_freshness"] = dg.MetadataValue.text(summary.freshness.status)
     for reason, rows in summary.accounted.items():
         metadata[reason] = dg.MetadataValue.int(rows)
+    metadata["profiled_in"] = dg.MetadataValue.text(summary.profiled_in)
+    if summary.pushdown_skipped:
+        metadata["pushdown_skipped"] = dg.MetadataValue.text(summary.pushdown_skipped)
     metadata["replaced_values"] = dg.MetadataValue.int(summary.replaced_values)
     if summary.segment_rows:
         metadata["segments"] = dg.MetadataValue.int(len(summary.segment_rows))
@@ -224,6 +229,8 @@ def hour_performance_metadata(summary: PerformanceSummary) -> dict[str, dg.Metad
     }
     if performance.confusion:
         metadata["confusion_matrix"] = dg.MetadataValue.md(_confusion_table(performance))
+    if performance.probability_rows:  # multiclass probabilities: rows used, left out by reason
+        metadata["probability_rows"] = dg.MetadataValue.json(performance.probability_rows)
     if summary.labels is not None:
         metadata["labels_arrived_this_hour"] = dg.MetadataValue.int(summary.labels.arrived)
         metadata["labels_unknown_request_id"] = dg.MetadataValue.int(summary.labels.unknown)
@@ -232,6 +239,38 @@ def hour_performance_metadata(summary: PerformanceSummary) -> dict[str, dg.Metad
         metric = row["details"]["metric"]
         metadata[f"baseline_{metric}"] = _number(row["details"]["baseline"])
         metadata[f"{metric}_vs_baseline"] = _number(row["value"])
+    return metadata | segment_performance_metadata(summary)
+
+
+def segment_performance_metadata(summary: PerformanceSummary) -> dict[str, dg.MetadataValue]:
+    """The hour's segments: how many, a Markdown table of each one's rows, labels, status and
+    judged metric beside the population's, and the cap's notices (nothing without segments)."""
+    if not summary.segments:
+        return {}
+    task = summary.performance.task
+    metric = primary_metric(task) if task else None
+    population = summary.performance.metrics.get(metric) if metric else None
+    lines = [
+        f"| segment | rows | labelled | status | {metric or 'metric'} |",
+        "|---|---:|---:|---|---:|",
+        f"| population | {summary.performance.rows_scored:,} | "
+        f"{summary.performance.labelled_rows:,} | {summary.performance.status} | "
+        f"{'–' if population is None else f'{population:.4g}'} |",
+    ]
+    for segment, part in summary.segments.items():
+        p = part.performance
+        value = p.metrics.get(metric) if metric else None
+        lines.append(
+            f"| {segment} | {p.rows_scored:,} | {p.labelled_rows:,} | {p.status} | "
+            f"{'–' if value is None else f'{value:.4g}'} |"
+        )
+    metadata = {
+        "segments": dg.MetadataValue.int(len(summary.segments)),
+        "segment_performance": dg.MetadataValue.md("\n".join(lines)),
+    }
+    notices = [f.notice for f in summary.folding if f.notice]
+    if notices:
+        metadata["segment_notice"] = dg.MetadataValue.text("; ".join(notices))
     return metadata
 
 

@@ -16,6 +16,7 @@ import dagster as dg
 from monitoring_pipelines.alerts.evaluate import Sinks
 from monitoring_pipelines.defs.alert_resources import AlertSink, MetricSink
 from monitoring_pipelines.defs.alerting import alert_delivery_job
+from monitoring_pipelines.defs.failures import clear_failures
 from monitoring_pipelines.defs.resources import MonitorsResource, StoreResource
 from monitoring_pipelines.defs.sensors.settings import alert_settings
 from monitoring_pipelines.pipeline.retraining import call_retraining, evaluate_retraining
@@ -39,6 +40,7 @@ class RetrainingRequest(dg.Config):
 
 
 @dg.op(name="retrain", description="Call the deployment's configured retraining.")
+@clear_failures
 def retrain(
     context: dg.OpExecutionContext, config: RetrainingRequest, monitors: MonitorsResource
 ) -> Iterator[dg.AssetMaterialization | dg.Output[dict]]:

@@ -90,6 +90,10 @@ class WindowSummary:
     # ``rows_null_timestamp``) or repeated (``duplicate_request_ids``); a count the
     # source cannot tell is left out
     accounted: Mapping[str, int] = field(default_factory=dict)
+    # where the hour was profiled: "database" (``LogSource.profile_window``) or "rows" (read);
+    # why a source that can profile in the database did not (else None)
+    profiled_in: str = "rows"
+    pushdown_skipped: str | None = None
     segment_rows: Mapping[str, int] = field(default_factory=dict)  # segment → rows
     folding: tuple[Folding, ...] = ()  # what each segment key's cap folded
 
@@ -183,10 +187,10 @@ def aggregate_window(
     With a ``validator``, every chunk is also kept for the baseline's expectations (the
     window's outcomes are ``validator.outcomes(start)``, once the validator has seen every
     window of its batch); without one, a source that can profile the window itself (a
-    PostgreSQL table, see ``sources.sql_pushdown``) does, and no row is read (nor a
-    reconstruction error computed: such hours have no ``__multivariate__`` profile).
-    ``model`` (read with the baseline when that is not given) gives each read row's
-    reconstruction error.
+    PostgreSQL table, see ``sources.sql_pushdown``) does, and no row is read, unless the
+    deployment has segments or a multivariate model (both need each row): then the rows
+    are read and the summary says why (``pushdown_skipped``). ``model`` (read with the
+    baseline when that is not given) gives each read row's reconstruction error.
     """
     if baseline is None:
         baseline, model = read_baseline(engine, deployment.id), read_model(engine, deployment.id)[0]
@@ -195,14 +199,22 @@ def aggregate_window(
             f"deployment {deployment.id!r} has no baseline_statistics yet: materialize it first"
         )
     keys = deployment.segment_keys
-    pushdown = validator is None and not keys  # segments are counted in the same read, here
-    profile = source.profile_window(start, end, baseline) if pushdown else None
+    request_id = deployment.column_with_role(Role.REQUEST_ID)
+    multivariate = model is not None and baseline.multivariate is not None
+    skipped = pushdown_skipped(source, validator is not None, bool(keys), multivariate)
+    profile = None
+    if source.pushes_down() and not skipped:
+        profile = source.profile_window(
+            start, end, baseline, request_id.name if request_id else None
+        )
+    pushed = profile is not None
     accounted: dict[str, int] = {}
     segmented = None
-    if profile is None:
+    if pushed:
+        accounted = source.dropped_rows()
+    else:
         columns = [*deployment.monitored, deployment.logs.timestamp_column]
         columns += sorted({c for key in keys for c in key.columns} - set(columns))
-        request_id = deployment.column_with_role(Role.REQUEST_ID)
         counter = None
         if request_id is not None:
             counter = DuplicateCounter(request_id.name)
@@ -230,7 +242,7 @@ def aggregate_window(
         accounted = source.dropped_rows()
         if counter is not None:
             accounted["duplicate_request_ids"] = counter.duplicates()
-    write_profile(
+    stored = write_profile(
         engine,
         deployment.id,
         start,
@@ -241,16 +253,40 @@ def aggregate_window(
         accounted=accounted,
         log_files=source.log_files(start, end),
         segments=segmented and segmented.segments,
+        unstamped_total=source.unstamped_rows(),
     )
+    accounted = {name: n for name, n in stored.items() if n is not None}
     return WindowSummary(
         deployment.id,
         start,
         end,
         profile,
         accounted=accounted,
+        profiled_in="database" if pushed else "rows",
+        pushdown_skipped=skipped,
         segment_rows={n: p.row_count for n, p in segmented.segments.items()} if segmented else {},
         folding=segmented.folding if segmented else (),
     )
+
+
+def pushdown_skipped(
+    source: LogSource, validating: bool, segmented: bool, multivariate: bool
+) -> str | None:
+    """Why a source that can profile a window where its rows live must read them instead
+    (None when it profiles in place, or cannot anyway): the great-expectations checks, the
+    segments and the reconstruction errors of multivariate drift all need each row."""
+    if not source.pushes_down():
+        return None
+    reasons = [
+        reason
+        for needed, reason in (
+            (validating, "the great-expectations checks validate the raw rows"),
+            (segmented, "segments are profiled row by row"),
+            (multivariate, "multivariate drift needs each row's reconstruction error"),
+        )
+        if needed
+    ]
+    return "; ".join(reasons) or None
 
 
 def aggregate_windows(

@@ -43,6 +43,15 @@ def validation_columns(deployment: DeploymentConfig, frame: pd.DataFrame) -> dic
         )
     if Role.SCORE in names and names[Role.SCORE] not in frame:
         del names[Role.SCORE]
+    absent = {
+        c: col for c, col in (deployment.labels.probabilities or {}).items() if col not in frame
+    }
+    if absent:
+        fields = ", ".join(f"labels.probabilities.{c}: {col!r}" for c, col in absent.items())
+        raise ValueError(
+            f"deployment {deployment.id!r}: validation set {str(path)!r} lacks probability "
+            f"column(s) ({fields}): the baseline needs them for ROC AUC and log loss"
+        )
     return names
 
 
@@ -51,13 +60,20 @@ def validation_performance(deployment: DeploymentConfig, frame: pd.DataFrame) ->
     names = validation_columns(deployment, frame)
     labels = deployment.labels
     labelled = frame[frame[names[Role.LABEL]].notna()]
-    acc = accumulator(labels.task, labels.positive_class)
+    probabilities = labels.probabilities or {}
+    classes = labels.classes if probabilities else None
+    acc = accumulator(labels.task, labels.positive_class, classes, labels.probability_tolerance)
     if labels.task == "regression":
         acc.add(labelled[names[Role.LABEL]], labelled[names[Role.PREDICTION]])
     else:
         score = names.get(Role.SCORE)
         scores = labelled[score] if score and labelled[score].notna().all() else None
-        acc.add(labelled[names[Role.LABEL]], labelled[names[Role.PREDICTION]], scores)
+        acc.add(
+            labelled[names[Role.LABEL]],
+            labelled[names[Role.PREDICTION]],
+            scores,
+            {c: labelled[column] for c, column in probabilities.items()} or None,
+        )
     return acc.result(len(frame))
 
 

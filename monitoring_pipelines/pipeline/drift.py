@@ -29,7 +29,7 @@ from monitoring_pipelines.config import DeploymentConfig, MonitorsConfig, Role
 from monitoring_pipelines.pipeline.multivariate import multivariate_scores
 from monitoring_pipelines.stats.batch_scoring import BatchWindow, deferred_gc, score_windows_batch
 from monitoring_pipelines.stats.calibration import Calibration, calibrate
-from monitoring_pipelines.stats.dataset import DatasetProfile
+from monitoring_pipelines.stats.dataset import MULTIVARIATE, DatasetProfile
 from monitoring_pipelines.stats.drift import DriftResult, insufficient
 from monitoring_pipelines.stats.metrics.registry import get_spec
 from monitoring_pipelines.stats.model_signals import ModelSignals, model_signals
@@ -86,13 +86,18 @@ class WindowScores:
 
     @property
     def max_drift(self) -> tuple[str, str, float] | None:
-        """(column, metric, value) of the distance largest relative to its threshold.
+        """(column, metric, value) of the real columns' distance largest relative to its
+        threshold.
 
         Tests decided on a p-value are left out: their value is a statistic on another scale.
+        So is the pseudo-column ``__multivariate__``: its ``reconstruction_error`` is a shift in
+        σ (threshold 3), which would outrank every column's distance on the hours where only
+        the correlations changed; it has its own number (``multivariate_drift``).
         """
         candidates = [
             (r.value / r.threshold, column, r.metric, r.value)
             for column, results in self.scores.items()
+            if column != MULTIVARIATE
             for r in results
             if r.value is not None
             and not math.isnan(r.value)
@@ -374,7 +379,12 @@ def _score_group(
     for d in deployments:
         if d.segment_keys:
             segment_baselines[d.id] = read_segment_baselines(engine, d.id)
-            segment_hours[d.id] = _by_segment(read_segment_windows(engine, d.id, *spans[d.id]))
+            segment_hours[d.id] = {
+                segment: on_baseline(hours, baselines[d.id], set(hours_of[d.id]))
+                for segment, hours in _by_segment(
+                    read_segment_windows(engine, d.id, *spans[d.id])
+                ).items()
+            }
     stored = Stored(
         baselines, calibrations, models, hourly, pools, segment_baselines, segment_hours
     )
@@ -389,7 +399,8 @@ def on_baseline(
 ) -> dict[datetime, DatasetProfile]:
     """The hours counted on ``baseline``'s bin edges, and the ``scored`` ones: an hour profiled
     against an older baseline version (before a retraining) cannot merge with the newer ones,
-    so it stays out of the rolled-up windows judged against the new version."""
+    so it stays out of the rolled-up windows judged against the new version (a segment's hours
+    too: they are counted on the population's edges)."""
 
     def same_bins(profile: DatasetProfile) -> bool:
         return all(

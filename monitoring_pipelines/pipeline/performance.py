@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
@@ -22,6 +22,12 @@ from sqlalchemy import Engine
 from monitoring_pipelines.config import DeploymentConfig, MonitorsConfig, ParquetLabels, Role
 from monitoring_pipelines.pipeline.aggregation import log_source
 from monitoring_pipelines.pipeline.label_accounting import LabelAccount, account_hour, arrival_hours
+from monitoring_pipelines.pipeline.performance_segments import (
+    UNLABELLED,
+    SegmentAccumulators,
+    SegmentPerformance,
+    label_segments,
+)
 from monitoring_pipelines.sources.base import LogSource
 from monitoring_pipelines.sources.labels import (
     ARRIVED_AT,
@@ -34,7 +40,15 @@ from monitoring_pipelines.sources.labels import (
 from monitoring_pipelines.sources.sql import SqlLogSource
 from monitoring_pipelines.stats.cbpe import CbpeAggregate, CbpeReference
 from monitoring_pipelines.stats.latency_sketch import LatencySketch
-from monitoring_pipelines.stats.performance import Performance, accumulator, class_labels
+from monitoring_pipelines.stats.performance import (
+    ClassificationAccumulator,
+    Performance,
+    RegressionAccumulator,
+    accumulator,
+    class_labels,
+)
+from monitoring_pipelines.stats.scoring import DEFAULT_MIN_ROWS
+from monitoring_pipelines.stats.segmented import Folding
 from monitoring_pipelines.store.engine import checked_url
 from monitoring_pipelines.store.performance import (
     CBPE_REFERENCE,
@@ -46,7 +60,6 @@ from monitoring_pipelines.store.performance import (
 )
 
 HOUR = timedelta(hours=1)
-UNLABELLED = "unlabelled"
 
 
 @dataclass(frozen=True)
@@ -62,6 +75,8 @@ class PerformanceSummary:
     labels_read: int
     baseline: BaselinePerformance | None = None
     labels: LabelAccount | None = None
+    segments: Mapping[str, SegmentPerformance] = field(default_factory=dict)
+    folding: tuple[Folding, ...] = ()
 
 
 def label_source(config: MonitorsConfig, deployment: DeploymentConfig) -> LabelSource:
@@ -96,14 +111,32 @@ def _names(deployment: DeploymentConfig) -> dict[Role, str]:
     return {r: c.name for r in roles if (c := deployment.column_with_role(r)) is not None}
 
 
+def probability_columns(deployment: DeploymentConfig) -> dict[str, str]:
+    """A multiclass deployment's class → probability column (empty when it logs none)."""
+    labels = deployment.labels
+    return dict(labels.probabilities or {}) if labels is not None else {}
+
+
 def _read_hour(
-    source: LogSource, names: dict[Role, str], start: datetime, end: datetime
+    source: LogSource,
+    names: dict[Role, str],
+    start: datetime,
+    end: datetime,
+    segment_columns: Sequence[str] = (),
+    probabilities: dict[str, str] | None = None,
 ) -> tuple[pd.DataFrame, LatencySketch]:
-    """The hour's request id, prediction and score columns, and its latency sketch."""
+    """The hour's request id, prediction, score and class probability columns (with segments,
+    also the latency and the segment key columns), and its latency sketch. A probability
+    column the logs lack is all missing: its rows are counted, not a crash."""
     sketch = LatencySketch()
     narrow = [names[r] for r in (Role.REQUEST_ID, Role.PREDICTION, Role.SCORE) if r in names]
+    if segment_columns:
+        narrow += [names[Role.LATENCY]] if Role.LATENCY in names else []
+        narrow = list(dict.fromkeys([*narrow, *segment_columns]))
+    narrow = list(dict.fromkeys([*narrow, *(probabilities or {}).values()]))
     frames = []
-    for chunk in source.read_window(start, end, list(dict.fromkeys(names.values()))):
+    read = list(dict.fromkeys([*names.values(), *segment_columns, *narrow]))
+    for chunk in source.read_window(start, end, read):
         if Role.LATENCY in names and names[Role.LATENCY] in chunk:
             sketch = sketch.merge(LatencySketch.from_values(chunk[names[Role.LATENCY]]))
         frames.append(chunk.reindex(columns=narrow))
@@ -139,17 +172,32 @@ def window_performance(
     now: datetime,
     chunk_rows: int = 100_000,
     baseline: BaselinePerformance | None = None,
+    min_rows: int = DEFAULT_MIN_ROWS,
 ) -> PerformanceSummary:
     """Compute and store one window's performance from the labels arrived before ``now``,
-    compared with ``baseline`` (the validation set's) when given."""
+    compared with ``baseline`` (the validation set's) when given; with segment keys, every
+    segment's too (``performance_segments``; ``min_rows`` unless the key sets its own)."""
     names = _names(deployment)
-    hour, latency = _read_hour(source, names, start, end)
+    probabilities = probability_columns(deployment)
+    keys = deployment.segment_keys
+    columns = list(dict.fromkeys(c for key in keys for c in key.columns))
+    read_all, latency = _read_hour(source, names, start, end, columns, probabilities)
+    foldings = label_segments(read_all, keys)
+    hour = read_all
     settings = deployment.labels
     estimate_window(deployment, engine, hour, names, start, end, baseline)
     if labels is None or settings is None or Role.REQUEST_ID not in names:
         performance = Performance(None, UNLABELLED, len(hour), 0)
-        write_performance(engine, deployment.id, start, end, performance, latency, None)
-        return PerformanceSummary(deployment.id, start, end, performance, latency, None, 0)
+        segments = SegmentAccumulators(keys, None).results(
+            read_all, read_all, names.get(Role.LATENCY), min_rows
+        )
+        write_performance(
+            engine, deployment.id, start, end, performance, latency, None, segments=segments
+        )
+        return PerformanceSummary(
+            deployment.id, start, end, performance, latency, None, 0,
+            segments=segments, folding=foldings,
+        )  # fmt: skip
     cutoff = min(end + timedelta(hours=settings.label_horizon_hours), now.astimezone(UTC))
     hour[names[Role.REQUEST_ID]] = hour[names[Role.REQUEST_ID]].astype(str)
     hour = hour.drop_duplicates(names[Role.REQUEST_ID]).set_index(names[Role.REQUEST_ID])
@@ -157,23 +205,45 @@ def window_performance(
     horizon = timedelta(hours=settings.label_horizon_hours)
     account = account_hour(engine, deployment.id, labels, start, horizon, hours)
     joined = hour.join(matched[[LABEL]], how="inner")
-    acc = accumulator(settings.task, settings.positive_class)
+
+    def make() -> ClassificationAccumulator | RegressionAccumulator:
+        return accumulator(
+            settings.task,
+            settings.positive_class,
+            settings.classes if probabilities else None,
+            settings.probability_tolerance,
+        )
+
+    acc, per_segment = make(), SegmentAccumulators(keys, make)
     score = names.get(Role.SCORE)
     scored = score is not None and bool(joined[score].notna().all())
+
+    def add(into: ClassificationAccumulator | RegressionAccumulator, part: pd.DataFrame) -> None:
+        if settings.task == "regression":
+            into.add(part[LABEL], part[names[Role.PREDICTION]])
+        else:
+            into.add(
+                part[LABEL],
+                part[names[Role.PREDICTION]],
+                part[score] if scored else None,
+                {c: part[column] for c, column in probabilities.items()} or None,
+            )
+
     for offset in range(0, len(joined), chunk_rows):
         part = joined.iloc[offset : offset + chunk_rows]
-        if settings.task == "regression":
-            acc.add(part[LABEL], part[names[Role.PREDICTION]])
-        else:
-            acc.add(part[LABEL], part[names[Role.PREDICTION]], part[score] if scored else None)
+        add(acc, part)
+        per_segment.add(part, add)
     performance = acc.result(len(hour))
+    segments = per_segment.results(read_all, hour, names.get(Role.LATENCY), min_rows)
     accounting = {"matched": dict(hours), "account": account}
     write_performance(
-        engine, deployment.id, start, end, performance, latency, cutoff, baseline, accounting
-    )
+        engine, deployment.id, start, end, performance, latency, cutoff, baseline, accounting,
+        segments=segments,
+    )  # fmt: skip
     return PerformanceSummary(
-        deployment.id, start, end, performance, latency, cutoff, read, baseline, account
-    )
+        deployment.id, start, end, performance, latency, cutoff, read, baseline, account,
+        segments, foldings,
+    )  # fmt: skip
 
 
 def estimate_window(
@@ -225,6 +295,7 @@ def performance_windows(
             now,
             config.defaults.chunk_rows,
             baselines[deployment_id],
+            deployment.drift.min_rows or config.defaults.min_rows,
         )
         summaries.append(summary)
         progress(index, len(windows), summary)

@@ -2,12 +2,15 @@
 
 As drift windows are: nothing is re-read from the logs. Realized classification metrics come
 from the summed confusion matrices (exact: accuracy, precision, recall, F1 per class and
-macro), log loss from the hours' label-weighted means (exact); ROC AUC is a rank statistic
+macro), log loss from the hours' means weighted by the rows each was computed on (exact;
+binary and multiclass); ROC AUC (binary, and multiclass one-vs-rest) is a rank statistic
 and is not merged (it needs the rows). Regression sums merge exactly (RMSE, MAE, R², mean
 error). Latency percentiles come from the merged sketch (relative error α), the CBPE
 estimate from the merged per-bin sums (exact; hours estimated with an older baseline
 version's score bins are left out). Computed when asked, from what is stored, so
-a rolled-up window follows its hours as late labels recompute them.
+a rolled-up window follows its hours as late labels recompute them. Each segment's window
+is merged from that segment's hours alone, in the same way (``rolled_up_segments``); a
+segment's log loss is merged only when each of its hours had enough labels to state one.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from monitoring_pipelines.config import DeploymentConfig
 from monitoring_pipelines.stats.cbpe import CbpeAggregate, Estimate, estimate
 from monitoring_pipelines.stats.latency_sketch import LatencySketch
 from monitoring_pipelines.stats.performance import Performance, accumulator
+from monitoring_pipelines.stats.segments import ALL
 from monitoring_pipelines.stats.windows import window_bounds
 from monitoring_pipelines.store.performance import (
     CBPE_AGGREGATE,
@@ -37,7 +41,8 @@ READ = ("confusion_matrix", "log_loss", REGRESSION_STATE, "latency_sketch", CBPE
 
 @dataclass(frozen=True)
 class RolledUp:
-    """A rolled-up window: realized performance, latency, and the merged CBPE estimate."""
+    """A rolled-up window: realized performance, latency, and the merged CBPE estimate (of
+    the population, or of one ``segment``: its own hours' rows; no estimate)."""
 
     deployment_id: str
     granularity: str
@@ -47,17 +52,39 @@ class RolledUp:
     performance: Performance | None
     latency: LatencySketch
     estimated: dict[str, Estimate]
+    segment: str = ALL
 
 
 def rolled_up(
-    engine: Engine, deployment: DeploymentConfig, granularity: str, hour: datetime
+    engine: Engine,
+    deployment: DeploymentConfig,
+    granularity: str,
+    hour: datetime,
+    segment: str = ALL,
 ) -> RolledUp:
-    """The ``granularity`` window containing (trailing 24 h: ending with) the hour ``hour``."""
+    """The ``granularity`` window containing (trailing 24 h: ending with) the hour ``hour``,
+    of the population or of ``segment``."""
+    windows = rolled_up_segments(engine, deployment, granularity, hour, segment)
+    if segment in windows:
+        return windows[segment]
+    start, end = window_bounds(hour, granularity)
+    return _rolled(deployment, granularity, start, end, segment, [])
+
+
+def rolled_up_segments(
+    engine: Engine,
+    deployment: DeploymentConfig,
+    granularity: str,
+    hour: datetime,
+    segment: str | None = None,
+) -> dict[str, RolledUp]:
+    """The ``granularity`` window of the population and of every segment stored in it
+    (segment → window; only ``segment`` when given), each merged from its own hours."""
     start, end = window_bounds(hour, granularity)
     table = model_performance.c
     query = select(
-        table.window_start, table.kind, table.metric, table.value, table.details, table.n_labelled,
-        table.n_scored,
+        table.segment, table.window_start, table.kind, table.metric, table.value, table.details,
+        table.n_labelled, table.n_scored,
     ).where(
         table.deployment_id == deployment.id,
         table.kind.in_((REALIZED, ESTIMATED)),
@@ -65,13 +92,34 @@ def rolled_up(
         table.window_start >= utc(start),
         table.window_start < utc(end),
     )  # fmt: skip
+    if segment is not None:
+        query = query.where(table.segment == segment)
     with engine.connect() as conn:
         rows = conn.execute(query).all()
+    by_segment: dict[str, list] = {}
+    for row in rows:
+        by_segment.setdefault(row.segment, []).append(row)
+    return {
+        name: _rolled(deployment, granularity, start, end, name, part)
+        for name, part in sorted(by_segment.items())
+    }
+
+
+def _rolled(
+    deployment: DeploymentConfig,
+    granularity: str,
+    start: datetime,
+    end: datetime,
+    segment: str,
+    rows: list,
+) -> RolledUp:
     labels = deployment.labels
     acc = accumulator(labels.task, labels.positive_class) if labels else None
     latency, parts = LatencySketch(), []
     scored: dict[datetime, int] = {}
-    log_loss, log_loss_rows = 0.0, 0
+    # log loss weighted by the rows it was computed on (a multiclass hour stores them: rows
+    # with unusable probabilities are left out); defined when every labelled hour has one
+    log_loss, log_loss_rows, log_loss_labelled = 0.0, 0, 0
     for row in rows:
         if row.kind == REALIZED:
             scored[row.window_start] = int(row.n_scored or 0)
@@ -80,19 +128,25 @@ def rolled_up(
         elif row.metric == REGRESSION_STATE and acc is not None:
             acc.merge_state(row.details)
         elif row.metric == "log_loss":
-            log_loss += float(row.value) * int(row.n_labelled)
-            log_loss_rows += int(row.n_labelled)
+            rows_used = int((row.details or {}).get("rows", row.n_labelled))
+            log_loss += float(row.value) * rows_used
+            log_loss_rows += rows_used
+            log_loss_labelled += int(row.n_labelled)
         elif row.metric == "latency_sketch":
             latency = latency.merge(LatencySketch.from_json(row.details))
         elif row.metric == CBPE_AGGREGATE:
             parts.append((row.window_start, CbpeAggregate.from_json(row.details)))
     performance = acc.result(sum(scored.values())) if acc is not None else None
-    if performance is not None and log_loss_rows == performance.labelled_rows > 0:
+    if (
+        performance is not None
+        and log_loss_labelled == performance.labelled_rows > 0 < log_loss_rows
+    ):
         performance.metrics["log_loss"] = log_loss / log_loss_rows
     estimated = estimate(_merged(parts)) if parts else {}
     return RolledUp(
-        deployment.id, granularity, start, end, len(scored), performance, latency, estimated
-    )
+        deployment.id, granularity, start, end, len(scored), performance, latency, estimated,
+        segment,
+    )  # fmt: skip
 
 
 def _merged(parts: list[tuple[datetime, CbpeAggregate]]) -> CbpeAggregate:

@@ -15,7 +15,17 @@ from datetime import UTC, datetime
 from html import escape
 
 from monitoring_pipelines.report.charts import distribution, score_history
-from monitoring_pipelines.report.model import DriftReport, cell_class, severity, shown_value
+from monitoring_pipelines.report.model import (
+    DriftReport,
+    Report,
+    SplitReport,
+    cell_class,
+    severity,
+    shown_value,
+)
+from monitoring_pipelines.report.segments import SCRIPT as SEGMENT_SCRIPT
+from monitoring_pipelines.report.segments import STYLE as SEGMENT_STYLE
+from monitoring_pipelines.report.segments import segment_section
 from monitoring_pipelines.report.vega import javascript_bundle
 from monitoring_pipelines.stats.metrics.registry import get_spec
 
@@ -42,6 +52,9 @@ tr.drifted td:first-child{font-weight:600}
 .flag{color:#c62828;font-weight:600}
 section.column{border-top:1px solid #ddd;padding:12px 0}
 .charts{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}
+p.note{background:#fff8e1;border-left:4px solid #f0b400;padding:6px 10px;max-width:960px}
+section.part{border-top:3px solid #888;margin-top:28px}h3.sub{font-size:16px;margin:20px 0 8px}
+ul.parts{margin:0;padding-left:18px}
 """
 
 SCRIPT = """
@@ -76,21 +89,40 @@ def _script_json(value: object) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+def _badge(status: str) -> str:
+    return f'<span class="badge {escape(status)}">{escape(status)}</span>'
+
+
+def _drifted_list(drifted: list[str], total: int) -> str:
+    if not drifted:
+        return f"0 of {total}"
+    flagged = ", ".join(f'<span class="flag">{escape(c)}</span>' for c in drifted)
+    return f"{len(drifted)} of {total}: {flagged}"
+
+
+def _version(report: DriftReport) -> str:
+    version = report.version
+    if version is None:
+        return "–"
+    if version.latest:
+        return escape(version.label())
+    return escape(version.label()) + (
+        " — an older version: these hours were profiled against it before a retraining, "
+        "so they are judged against it"
+    )
+
+
 def _summary(report: DriftReport) -> str:
     drifted = report.drifted
+    hours = report.hours if report.hours is not None else len(report.history)
     rows = [
-        ("status", f'<span class="badge {report.status}">{escape(report.status)}</span>'),
+        ("status", _badge(report.status)),
         ("period", f"{_when(report.start)} → {_when(report.end)}"),
-        ("hours scored", str(len(report.history)) if report.history else "–"),
+        ("hours scored", str(hours) if hours else "–"),
         ("rows (production)", f"{report.current.row_count:,}"),
         ("rows (baseline)", f"{report.baseline.row_count:,}"),
-        (
-            "drifted columns",
-            f"{len(drifted)} of {len(report.scores)}"
-            + (": " + ", ".join(f'<span class="flag">{escape(c)}</span>' for c in drifted))
-            if drifted
-            else f"0 of {len(report.scores)}",
-        ),
+        *([("baseline version", _version(report))] if report.version is not None else []),
+        ("drifted columns", _drifted_list(drifted, len(report.scores))),
     ]
     signals = report.signals
     if signals is not None:
@@ -160,10 +192,11 @@ def _table(report: DriftReport) -> str:
     )
 
 
-def _columns(report: DriftReport) -> tuple[str, list[dict]]:
+def _columns(report: DriftReport, first: int = 0) -> tuple[str, list[dict]]:
+    """Each column's section and charts, numbered from ``first`` (ids unique in the page)."""
     sections, charts = [], []
     ordered = sorted(report.scores, key=lambda c: -severity(report.scores[c]))
-    for index, column in enumerate(ordered):
+    for index, column in enumerate(ordered, start=first):
         baseline = report.baseline.columns.get(column)
         current = report.current.columns.get(column)
         slots = []
@@ -183,22 +216,74 @@ def _columns(report: DriftReport) -> tuple[str, list[dict]]:
     return "".join(sections), charts
 
 
-def render_html(report: DriftReport) -> str:
-    """The report as one self-contained HTML document."""
-    sections, charts = _columns(report)
+def _notes(notes) -> str:
+    return "".join(f'<p class="note">{escape(note)}</p>' for note in notes)
+
+
+def _split_summary(report: SplitReport) -> str:
+    parts = "".join(
+        f"<li>{_when(part.start)} → {_when(part.end)}: {part.hours} hours against "
+        f"{escape(part.version.label() if part.version else '–')}, {_badge(part.status)}</li>"
+        for part in report.parts
+    )
+    total = len({c for part in report.parts for c in part.scores})
+    rows = [
+        ("status", _badge(report.status)),
+        ("period", f"{_when(report.start)} → {_when(report.end)}"),
+        ("baseline versions", f'<ul class="parts">{parts}</ul>'),
+        ("drifted columns (any part)", _drifted_list(report.drifted, total)),
+    ]
+    items = "".join(f"<dt>{escape(k)}</dt><dd>{v}</dd>" for k, v in rows)
+    return (
+        f'<dl class="summary">{items}</dl><p class="note">The range spans a retraining: its '
+        "hours were profiled against different baseline versions (other bins, so they cannot "
+        "be merged), and each part below is judged against the version its hours were "
+        "profiled against.</p>"
+    )
+
+
+def _body(report: Report) -> tuple[str, list[dict]]:
+    if isinstance(report, DriftReport):
+        sections, charts = _columns(report)
+        return (
+            f"<h2>Summary</h2>{_summary(report)}{_notes(report.notes)}"
+            f"<h2>Columns × metrics (whole period)</h2>{_table(report)}"
+            f"{segment_section(report.segments)}"
+            f"<h2>Per column</h2>{sections}"
+        ), charts
+    html, charts = [f"<h2>Summary</h2>{_split_summary(report)}{_notes(report.notes)}"], []
+    first = 0
+    for index, part in enumerate(report.parts):
+        sections, more = _columns(part, first)
+        charts += more
+        first += len(part.scores)
+        against = escape(part.version.label() if part.version else "its baseline")
+        html.append(
+            f'<section class="part" id="part-{index}">'
+            f"<h2>Part {index + 1}: {_when(part.start)} → {_when(part.end)}, against {against}"
+            f"</h2>{_summary(part)}{_notes(part.notes)}"
+            f'<h3 class="sub">Columns × metrics (this part)</h3>{_table(part)}'
+            f"{segment_section(part.segments, prefix=f'part-{index}-segment')}"
+            f'<h3 class="sub">Per column</h3>{sections}</section>'
+        )
+    return "".join(html), charts
+
+
+def render_html(report: Report) -> str:
+    """The report as one self-contained HTML document (a split report: one part per
+    baseline version, each with its summary, table and charts)."""
+    body, charts = _body(report)
     title = escape(f"Drift report: {report.title}")
     generated = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
     bundle = javascript_bundle().replace("</script", "<\\/script")  # inert inside JS strings
     return (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
-        f"<title>{title}</title><style>{STYLE}</style></head>"
+        f"<title>{title}</title><style>{STYLE}{SEGMENT_STYLE}</style></head>"
         f'<body data-rendered="pending"><h1>{title}</h1>'
         f'<p class="muted">Generated {generated} from stored aggregates.</p>'
-        f"<h2>Summary</h2>{_summary(report)}"
-        f"<h2>Columns × metrics (whole period)</h2>{_table(report)}"
-        f"<h2>Per column</h2>{sections}"
+        f"{body}"
         f'<script type="application/json" id="report-data">{_script_json({"charts": charts})}'
-        f"</script><script>{bundle}</script><script>{SCRIPT}</script>"
+        f"</script><script>{bundle}</script><script>{SCRIPT}{SEGMENT_SCRIPT}</script>"
         "</body></html>\n"
     )

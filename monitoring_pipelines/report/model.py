@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
+from monitoring_pipelines.report.segments import SegmentView
 from monitoring_pipelines.stats.dataset import DatasetProfile
 from monitoring_pipelines.stats.drift import INSUFFICIENT_DATA, UNDEFINED, DriftResult
 from monitoring_pipelines.stats.metrics.registry import get_spec
@@ -25,8 +26,23 @@ class HourScores:
 
 
 @dataclass(frozen=True)
+class BaselineVersion:
+    """The stored baseline version a report (or part of one) is judged against: its number
+    (1 = the deployment's first), the time it was computed, and whether it is the latest."""
+
+    number: int
+    computed_at: datetime
+    latest: bool
+
+    def label(self) -> str:
+        when = f"{self.computed_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+        return f"v{self.number} (computed {when}{', the latest' if self.latest else ''})"
+
+
+@dataclass(frozen=True)
 class DriftReport:
-    """Everything one report shows; ``scores`` judge ``current`` (the whole period)."""
+    """Everything one report shows; ``scores`` judge ``current`` (the whole period) against
+    ``baseline``, which is ``version`` when it came from the store."""
 
     title: str
     baseline: DatasetProfile
@@ -37,6 +53,10 @@ class DriftReport:
     history: Sequence[HourScores] = ()
     signals: ModelSignals | None = None
     performance: Mapping[str, float] = field(default_factory=dict)
+    version: BaselineVersion | None = None
+    hours: int | None = None
+    notes: Sequence[str] = ()
+    segments: Sequence[SegmentView] = ()  # each segment beside the population (the store's)
 
     @property
     def drifted(self) -> list[str]:
@@ -53,6 +73,53 @@ class DriftReport:
     def top_drifted(self) -> str | None:
         """The drifted column with the largest value relative to its threshold."""
         return max(self.drifted, key=lambda c: severity(self.scores[c]), default=None)
+
+
+@dataclass(frozen=True)
+class SplitReport:
+    """The report of a range whose hours were profiled against more than one baseline
+    version (it spans a retraining): one part per version, oldest first, each scored against
+    its own version. Hours of different versions cannot be merged (other bins)."""
+
+    title: str
+    start: datetime
+    end: datetime
+    parts: tuple[DriftReport, ...]
+    notes: Sequence[str] = ()
+
+    @property
+    def drifted(self) -> list[str]:
+        """The columns drifted in any part, in the order they first drifted."""
+        return list(dict.fromkeys(c for part in self.parts for c in part.drifted))
+
+    @property
+    def status(self) -> str:
+        """``drift`` when any part drifted, else ``stable`` when any part was judged."""
+        statuses = {part.status for part in self.parts}
+        if "drift" in statuses:
+            return "drift"
+        return "stable" if "stable" in statuses else INSUFFICIENT_DATA
+
+
+Report = DriftReport | SplitReport
+
+
+def sections(report: Report) -> tuple[DriftReport, ...]:
+    """The parts of a report, each judged against one baseline (a plain report is one part)."""
+    return report.parts if isinstance(report, SplitReport) else (report,)
+
+
+def top_drifted(report: Report) -> tuple[DriftReport, str] | None:
+    """The part and drifted column with the largest value relative to its threshold."""
+    ranked = [
+        (severity(part.scores[column]), -index, part, column)
+        for index, part in enumerate(sections(report))
+        if (column := part.top_drifted()) is not None
+    ]
+    if not ranked:
+        return None
+    *_, part, column = max(ranked, key=lambda item: item[:2])
+    return part, column
 
 
 NOT_JUDGED = {INSUFFICIENT_DATA, UNDEFINED}

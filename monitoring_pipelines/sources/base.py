@@ -59,9 +59,21 @@ class LogSource(ABC):
         return (Columns.of(frame) for frame in self.read_window(start, end, columns))
 
     def dropped_rows(self) -> dict[str, int]:
-        """Rows the last ``read_window`` found but left out, by reason (``rows_out_of_window``,
-        ``rows_null_timestamp``), so they are counted, not lost; empty when it cannot tell."""
+        """Rows the last ``read_window`` (or ``profile_window``) found but left out, by reason
+        (``rows_out_of_window``, ``rows_null_timestamp``), so they are counted, not lost; empty
+        when it cannot tell."""
         return {}
+
+    def unstamped_rows(self) -> int | None:
+        """Rows of the deployment that no window's range holds because their timestamp is
+        NULL (a SQL table), counted over the whole source for the store to attribute to one
+        hour (``store.aggregates.write_profile``); None when the source counts them per window
+        in :meth:`dropped_rows` or cannot tell."""
+        return None
+
+    def pushes_down(self) -> bool:
+        """Whether :meth:`profile_window` profiles where the rows live (else it returns None)."""
+        return False
 
     def log_files(self, start: datetime, end: datetime) -> int | None:
         """How many log files hold the window's rows (None: the source has no files), so an
@@ -69,9 +81,15 @@ class LogSource(ABC):
         return None
 
     def profile_window(
-        self, start: datetime, end: datetime, baseline: DatasetProfile
+        self,
+        start: datetime,
+        end: datetime,
+        baseline: DatasetProfile,
+        request_id: str | None = None,
     ) -> DatasetProfile | None:
-        """The window's profile computed where the rows live, or None (read them instead)."""
+        """The window's profile computed where the rows live, or None (read them instead);
+        :meth:`dropped_rows` then also holds ``duplicate_request_ids`` of the ``request_id``
+        column when one is named."""
         return None
 
     @abstractmethod

@@ -9,6 +9,12 @@ the same SELECT is streamed with ``COPY`` and parsed by pyarrow instead (about 2
 faster on 1M rows × 25 columns), giving the same frames. The URL's password never
 appears in an error: database failures surface as :class:`LogSourceError` with a
 redacted URL.
+
+Rows accounted for (``dropped_rows``): a window is a range query on the timestamp, so it
+reads exactly its rows and none is out of the window or misfiled (0, not unknown); rows
+whose timestamp is NULL are in no window's range: :meth:`SqlLogSource.unstamped_rows` counts
+them in the whole table and the store attributes them to one hour (``rows_null_timestamp``,
+``store.aggregates.write_profile``).
 """
 
 from __future__ import annotations
@@ -35,6 +41,9 @@ from monitoring_pipelines.sources.base import (
 from monitoring_pipelines.sources.pg_copy import arrow_type, stream_copy
 from monitoring_pipelines.stats.dataset import DatasetProfile
 from monitoring_pipelines.store.connection import redacted
+
+# what a range query cannot lose: rows of other hours are read by theirs
+IN_RANGE_COUNTS = ("rows_out_of_window", "rows_misfiled", "rows_from_neighbours")
 
 
 class SqlLogSource(LogSource):
@@ -78,6 +87,7 @@ class SqlLogSource(LogSource):
                 f"{self._timestamp.type}, expected a timestamp"
             )
         self._deployment = None if deployment_column is None else self.column(deployment_column)
+        self._dropped: dict[str, int] = {}
 
     def __repr__(self) -> str:
         return f"SqlLogSource(url={redacted(self._url)!r}, table={self.table.fullname!r})"
@@ -102,6 +112,7 @@ class SqlLogSource(LogSource):
             else [self.table.c[name] for name in dict.fromkeys(columns) if name in self.table.c]
         ) or [self._timestamp]  # none of them: the rows still count
         query = self.where(select(*selected), start, end)
+        self._dropped = dict.fromkeys(IN_RANGE_COUNTS, 0)
         types = self._copy_types(selected)
         frames = self._copy_frames(query, types) if types else self._fetch_frames(query, selected)
         for frame in frames:
@@ -148,14 +159,43 @@ class SqlLogSource(LogSource):
         with _redacting(self._url), self.engine.connect() as conn:
             yield conn
 
+    def pushes_down(self) -> bool:
+        return self.pushdown and sql_pushdown.supports(self)
+
     def profile_window(
-        self, start: datetime, end: datetime, baseline: DatasetProfile
+        self,
+        start: datetime,
+        end: datetime,
+        baseline: DatasetProfile,
+        request_id: str | None = None,
     ) -> DatasetProfile | None:
         """The window profiled inside the database (``sql_pushdown``), or None where push-down
-        is off or the dialect is not one it supports (then read the rows)."""
-        if not self.pushdown or not sql_pushdown.supports(self):
+        is off or the dialect is not one it supports (then read the rows). With a
+        ``request_id`` column, its repeated ids are counted in SQL too (``dropped_rows``)."""
+        if not self.pushes_down():
             return None
-        return sql_pushdown.profile_window(self, start, end, baseline, self.pushdown_workers)
+        self._dropped = {}
+        profile = sql_pushdown.profile_window(self, start, end, baseline, self.pushdown_workers)
+        counts = dict.fromkeys(IN_RANGE_COUNTS, 0)
+        if request_id is not None:
+            counts["duplicate_request_ids"] = sql_pushdown.duplicate_ids(
+                self, start, end, request_id
+            )
+        self._dropped = counts
+        return profile
+
+    def dropped_rows(self) -> dict[str, int]:
+        """What the last window's read (or push-down) left out: nothing, as a range query
+        (:data:`IN_RANGE_COUNTS` are 0), plus the repeated request ids a push-down counted."""
+        return dict(self._dropped)
+
+    def unstamped_rows(self) -> int:
+        """The deployment's rows with a NULL timestamp in the whole table (one ``COUNT``)."""
+        query = select(func.count()).where(self._timestamp.is_(None))
+        if self._deployment is not None:
+            query = query.where(self._deployment == self.deployment_id)
+        with _redacting(self._url), self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
 
     def available_hours(self, start: datetime, end: datetime) -> list[datetime]:
         """Hours of the window with rows, from one ``MIN``/``MAX`` query (gaps inside count)."""

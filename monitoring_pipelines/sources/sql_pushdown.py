@@ -22,6 +22,9 @@ it is; others through ``NULLIF``.
 
 PostgreSQL does not run grouping sets in parallel, so the window is cut into
 ``workers`` equal time slices grouped on concurrent connections, their counts added.
+Repeated request ids (:func:`duplicate_ids`) are ``COUNT(id) − COUNT(DISTINCT id)`` over the
+whole window, one more query, run only for a deployment with a ``request_id`` column.
+
 ``enable_sort`` is off for these queries: the planner estimates a bucket
 column to have as many groups as the column has values and would sort instead of hashing
 a few dozen groups.
@@ -348,13 +351,36 @@ def _categorical(ref: CategoricalProfile, values: dict) -> CategoricalProfile:
 
 
 def _expanded(name: str, ref: NumericalProfile, values: dict) -> NumericalProfile:
-    """A numerical column stored as text: the Python path over its distinct values, repeated."""
+    """A numerical column counted by value (stored as text, or discrete): the Python path
+    over its distinct values, repeated. Numbers (and NULL, as NaN) are repeated as float64,
+    as the rows are read; anything else (text) as objects, for ``to_float`` to parse: an
+    object column of a million numbers would cost the parsing of a million values."""
     keys = list(values)
-    frame = pd.DataFrame(
-        {name: pd.Series(np.repeat(np.array(keys, dtype=object), [values[k] for k in keys]))}
-    )
+    counts = [values[k] for k in keys]
+    if all(k is None or (isinstance(k, int | float) and not isinstance(k, bool)) for k in keys):
+        distinct = np.array([np.nan if k is None else float(k) for k in keys], dtype=np.float64)
+    else:
+        distinct = np.array(keys, dtype=object)
+    frame = pd.DataFrame({name: pd.Series(np.repeat(distinct, counts))})
     return profile_frame(frame, _one(ref, name)).columns[name]
 
 
 def _one(ref, name: str = "c") -> DatasetProfile:
     return DatasetProfile(row_count=0, columns={name: ref})
+
+
+def duplicate_ids(source: SqlLogSource, start: datetime, end: datetime, name: str) -> int:
+    """Rows of the window repeating an earlier row's ``name`` (the request id):
+    ``COUNT(id) − COUNT(DISTINCT id)`` over the whole window (a repeat may cross time
+    slices), as ``stats.duplicates`` counts read rows: missing ids (NULL, and NaN in a float
+    column, which pandas drops) are not counted; a table without the column has none (the
+    row path reads no id then either)."""
+    if name not in source.table.c:
+        return 0
+    column = source.table.c[name]
+    ids = column
+    if isinstance(column.type, (Float, Numeric)):
+        ids = func.nullif(_as_float8(column), _NAN)  # float8, as the rows are read
+    query = source.where(select(func.count(ids) - func.count(ids.distinct())), start, end)
+    with _session(source) as conn:
+        return int(conn.execute(query).scalar_one())

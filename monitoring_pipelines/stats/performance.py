@@ -6,7 +6,9 @@ statistic and has no exact smaller summary). Regression keeps count, mean and M2
 label (Chan's merge) and the sums of the error, its square and its absolute value. Every
 number equals scikit-learn's on the same rows: classes are the sorted union of labels and
 predictions, an empty precision or recall is 0 (``zero_division=0``), log loss clips the
-score to [ε, 1 − ε], R² of a constant label is 1 for a perfect fit and 0 otherwise.
+score to [ε, 1 − ε], R² of a constant label is 1 for a perfect fit and 0 otherwise. A
+multiclass model that logs each class's probability also gets one-vs-rest ROC AUC (macro
+and per class) and log loss (``stats/multiclass_scores.py``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,12 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+
+from monitoring_pipelines.stats.multiclass_scores import (
+    DEFAULT_TOLERANCE,
+    ProbabilityAccumulator,
+    binary_roc_auc,
+)
 
 Task = Literal["binary", "multiclass", "regression"]
 TASKS: tuple[Task, ...] = ("binary", "multiclass", "regression")
@@ -51,6 +59,8 @@ class Performance:
     classes: tuple[str, ...] = ()
     confusion: tuple[tuple[int, ...], ...] = ()
     state: dict[str, float] = field(default_factory=dict)
+    # multiclass with probabilities: rows used for AUC and log loss, and left out by reason
+    probability_rows: dict[str, int] = field(default_factory=dict)
 
     @property
     def labelled_share(self) -> float | None:
@@ -69,25 +79,23 @@ def _ratio(numerator: float, denominator: float) -> float:
     return float(numerator / denominator) if denominator else 0.0
 
 
-def _roc_auc(scores: np.ndarray, positive: np.ndarray) -> float | None:
-    """Mann–Whitney AUC with tied scores at their mean rank; None with one class only."""
-    from scipy.stats import rankdata
-
-    n_pos = int(positive.sum())
-    n_neg = positive.size - n_pos
-    if not n_pos or not n_neg:
-        return None
-    ranks = rankdata(scores)
-    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
 class ClassificationAccumulator:
-    """Confusion counts, log-loss sum and AUC scores over the chunks of one window."""
+    """Confusion counts, log-loss sum and AUC scores over the chunks of one window
+    (``classes``: a multiclass model's classes, when it logs each one's probability)."""
 
-    def __init__(self, task: Task, positive_class: str | None = None) -> None:
+    def __init__(
+        self,
+        task: Task,
+        positive_class: str | None = None,
+        classes: Any | None = None,
+        tolerance: float = DEFAULT_TOLERANCE,
+    ) -> None:
         if task == "binary" and positive_class is None:
             raise ValueError("a binary task needs its positive_class")
+        if classes is not None and task != "multiclass":
+            raise ValueError(f"class probabilities are for task multiclass, not {task}")
         self.task, self.positive_class = task, positive_class
+        self.probabilities = ProbabilityAccumulator(classes, tolerance) if classes else None
         self.pairs: Counter[tuple[str, str]] = Counter()
         self.log_loss_sum = 0.0
         self.scores: list[np.ndarray] = []
@@ -100,10 +108,21 @@ class ClassificationAccumulator:
                 if count:
                     self.pairs[(label, prediction)] += int(count)
 
-    def add(self, labels: Any, predictions: Any, scores: Any | None = None) -> None:
-        """Count labelled rows; ``scores`` is the positive class's probability (binary)."""
+    def add(
+        self,
+        labels: Any,
+        predictions: Any,
+        scores: Any | None = None,
+        probabilities: Any | None = None,
+    ) -> None:
+        """Count labelled rows; ``scores`` is the positive class's probability (binary),
+        ``probabilities`` maps each class to its probabilities (multiclass)."""
         labels, predictions = class_labels(labels), class_labels(predictions)
         self.pairs.update(zip(labels.tolist(), predictions.tolist(), strict=True))
+        if probabilities is not None:
+            if self.probabilities is None:
+                raise ValueError("probabilities need the classes (accumulator(..., classes=))")
+            self.probabilities.add(labels, probabilities)
         if scores is not None and self.task == "binary":
             score = np.asarray(scores, dtype=float)
             positive = labels == self.positive_class
@@ -143,12 +162,27 @@ class ClassificationAccumulator:
         if self.scores:
             scores, positives = np.concatenate(self.scores), np.concatenate(self.positives)
             metrics["log_loss"] = self.log_loss_sum / scores.size
-            auc = _roc_auc(scores, positives)
+            auc = binary_roc_auc(scores, positives)
             if auc is not None:
                 metrics["roc_auc"] = auc
+        rows: dict[str, int] = {}
+        if self.probabilities is not None:
+            scored, aucs = self.probabilities.result()
+            metrics |= scored
+            for name, auc in aucs.items():
+                per_class[name]["roc_auc"] = auc
+            rows = self.probabilities.counts()
         confusion = tuple(tuple(int(v) for v in row) for row in matrix)
         return Performance(
-            self.task, OK, rows_scored, n, metrics, per_class, tuple(classes), confusion
+            self.task,
+            OK,
+            rows_scored,
+            n,
+            metrics,
+            per_class,
+            tuple(classes),
+            confusion,
+            probability_rows=rows,
         )
 
 
@@ -211,11 +245,14 @@ class RegressionAccumulator:
 
 
 def accumulator(
-    task: Task, positive_class: str | None = None
+    task: Task,
+    positive_class: str | None = None,
+    classes: Any | None = None,
+    tolerance: float = DEFAULT_TOLERANCE,
 ) -> ClassificationAccumulator | RegressionAccumulator:
-    """The accumulator for ``task``."""
+    """The accumulator for ``task`` (``classes``: multiclass with class probabilities)."""
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r} (valid: {', '.join(TASKS)})")
     if task == "regression":
         return RegressionAccumulator()
-    return ClassificationAccumulator(task, positive_class)
+    return ClassificationAccumulator(task, positive_class, classes, tolerance)

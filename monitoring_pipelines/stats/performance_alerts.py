@@ -6,7 +6,9 @@ the CBPE estimate of ``<metric>`` (no labels needed). ``baseline_margin`` alerts
 judged metric (accuracy, or RMSE) is worse than the baseline's by more than the bound.
 Realized metrics are judged only with at least ``min_labelled_rows`` labels. The worst
 severity crossed is the alert's; within ``cooldown`` (window time) of the last alert of the
-same metric, only a higher severity alerts again.
+same metric, only a higher severity alerts again. A segment's window (``region=eu``) is judged
+by the same rules with its own history and cooldown, and its reason names the segment and
+the population's value of the same metric beside its own.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from itertools import pairwise
 
 from monitoring_pipelines.stats.alert_policy import SEVERITIES, severity_rank
 from monitoring_pipelines.stats.performance import LOWER_IS_BETTER, shortfall
+from monitoring_pipelines.stats.segments import ALL
 
 CLASSIFICATION = (
     "accuracy",
@@ -30,21 +33,30 @@ CLASSIFICATION = (
     "roc_auc",
     "log_loss",
 )
+# multiclass: no positive class, so macro averages; ROC AUC one-vs-rest and log loss need
+# each class's probability (labels.probabilities)
+MULTICLASS = ("accuracy", "precision_macro", "recall_macro", "f1_macro")
+MULTICLASS_PROBABILITY = ("roc_auc_macro", "log_loss")
 REGRESSION = ("rmse", "mae", "r2")
 LATENCY = ("latency_p50", "latency_p95", "latency_p99")
 ESTIMATED_PREFIX = "estimated_"
 ESTIMATED = tuple(f"{ESTIMATED_PREFIX}{m}" for m in ("accuracy", "f1", "roc_auc"))
 BASELINE_MARGIN = "baseline_margin"
-UNIT_INTERVAL = frozenset(CLASSIFICATION) - {"log_loss"} | frozenset(ESTIMATED)
+UNIT_INTERVAL = (frozenset(CLASSIFICATION) | {"roc_auc_macro"}) - {"log_loss"} | frozenset(
+    ESTIMATED
+)
 
 
-def rule_metrics(task: str | None) -> tuple[str, ...]:
-    """The metrics a deployment with ``task`` (None: no labels) can have rules on."""
+def rule_metrics(task: str | None, probabilities: bool = False) -> tuple[str, ...]:
+    """The metrics a deployment with ``task`` (None: no labels) can have rules on;
+    ``probabilities``: a multiclass model logs each class's probability."""
     if task is None:
         return LATENCY
     if task == "regression":
         return REGRESSION + LATENCY
-    return CLASSIFICATION + LATENCY + (ESTIMATED if task == "binary" else ())
+    if task == "multiclass":
+        return MULTICLASS + (MULTICLASS_PROBABILITY if probabilities else ()) + LATENCY
+    return CLASSIFICATION + LATENCY + ESTIMATED
 
 
 def lower_is_worse(metric: str) -> bool:
@@ -96,6 +108,8 @@ class WindowNumbers:
     n_labelled: int
     judged_metric: str = "accuracy"
     baseline: float | None = None
+    segment: str = ALL
+    population: Mapping[str, float] = field(default_factory=dict)  # a segment's: the population's
 
 
 @dataclass(frozen=True)
@@ -110,6 +124,7 @@ class PerformanceAlert:
     threshold: float
     severity: str
     reason: str
+    segment: str = ALL
 
 
 @dataclass(frozen=True)
@@ -118,6 +133,7 @@ class LastPerformanceAlert:
     metric: str
     severity: str
     window_start: datetime
+    segment: str = ALL
 
 
 def _crossed(
@@ -154,10 +170,16 @@ def window_alerts(numbers: WindowNumbers, rules: PerformanceRules) -> list[Perfo
             continue
         severity, bound = crossed
         side = "below" if lower_is_worse(metric) else "above"
-        reason = f"{metric} {value:.4g} {side} {severity} bound {bound:.4g}"
+        reason = f"{metric}{_in(numbers)} {value:.4g} {side} {severity} bound {bound:.4g}"
+        notes = []
         if not metric.startswith(ESTIMATED_PREFIX) and metric not in LATENCY:
-            reason += f" ({numbers.n_labelled:,} labelled rows)"
-        found.append(PerformanceAlert(*where, metric, value, bound, severity, reason))
+            notes.append(f"{numbers.n_labelled:,} labelled rows")
+        if numbers.segment != ALL and metric in numbers.population:
+            notes.append(f"population {numbers.population[metric]:.4g}")
+        reason += f" ({'; '.join(notes)})" if notes else ""
+        found.append(
+            PerformanceAlert(*where, metric, value, bound, severity, reason, numbers.segment)
+        )
     value = _value(numbers, numbers.judged_metric, rules)
     if rules.baseline_margin and value is not None and numbers.baseline is not None:
         worse = shortfall(numbers.judged_metric, value, numbers.baseline)
@@ -165,11 +187,18 @@ def window_alerts(numbers: WindowNumbers, rules: PerformanceRules) -> list[Perfo
         if crossed is not None:
             severity, bound = crossed
             reason = (
-                f"{numbers.judged_metric} {value:.4g} is {worse:.4g} worse than the baseline "
-                f"{numbers.baseline:.4g} (margin {bound:.4g})"
+                f"{numbers.judged_metric}{_in(numbers)} {value:.4g} is {worse:.4g} worse than "
+                f"the baseline {numbers.baseline:.4g} (margin {bound:.4g})"
             )
-            found.append(PerformanceAlert(*where, BASELINE_MARGIN, worse, bound, severity, reason))
+            alert = PerformanceAlert(
+                *where, BASELINE_MARGIN, worse, bound, severity, reason, numbers.segment
+            )
+            found.append(alert)
     return found
+
+
+def _in(numbers: WindowNumbers) -> str:
+    return "" if numbers.segment == ALL else f" in {numbers.segment}"
 
 
 def decide_performance_alerts(
@@ -178,22 +207,23 @@ def decide_performance_alerts(
     history: Iterable[LastPerformanceAlert],
 ) -> list[PerformanceAlert]:
     """The alerts to send for ``windows`` (oldest first), each deployment with its rules;
-    one within the cooldown of the last alert of its metric only when more severe."""
-    last = {(h.deployment_id, h.metric): h for h in history}
+    one within the cooldown of the last alert of its metric (and segment) only when more
+    severe."""
+    last = {(h.deployment_id, h.segment, h.metric): h for h in history}
     alerts = []
     for numbers in sorted(windows, key=lambda w: w.window_start):
         if numbers.deployment_id not in rules:
             continue
         deployment_rules = rules[numbers.deployment_id]
         for alert in window_alerts(numbers, deployment_rules):
-            previous = last.get((alert.deployment_id, alert.metric))
+            previous = last.get((alert.deployment_id, alert.segment, alert.metric))
             if previous is not None and (
                 abs(alert.window_start - previous.window_start) < deployment_rules.cooldown
                 and severity_rank(alert.severity) <= severity_rank(previous.severity)
             ):
                 continue
             alerts.append(alert)
-            last[(alert.deployment_id, alert.metric)] = LastPerformanceAlert(
-                alert.deployment_id, alert.metric, alert.severity, alert.window_start
+            last[(alert.deployment_id, alert.segment, alert.metric)] = LastPerformanceAlert(
+                alert.deployment_id, alert.metric, alert.severity, alert.window_start, alert.segment
             )
     return alerts

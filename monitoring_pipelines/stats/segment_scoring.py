@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from monitoring_pipelines.stats.dataset import DatasetProfile
+from monitoring_pipelines.stats.dataset import MULTIVARIATE, DatasetProfile
 from monitoring_pipelines.stats.drift import DriftResult, finish_column, plan_column
 from monitoring_pipelines.stats.metrics.registry import get_spec
 from monitoring_pipelines.stats.multiple_testing import correct
@@ -139,15 +139,16 @@ def rows_by_key(rows: Mapping[str, int], keys: Sequence[SegmentKey]) -> dict[str
 
 
 def worst_segments(segments: Mapping[str, Scores], top: int = 5) -> list[dict[str, Any]]:
-    """The ``top`` segments of a window by their largest distance relative to its threshold
-    (as ``WindowScores.max_drift`` ranks the population's), each with that result and the
-    columns that drifted; segments without a scored distance are left out."""
+    """The ``top`` segments of a window by their real columns' largest distance relative to
+    its threshold (as ``WindowScores.max_drift`` ranks the population's), each with that result
+    and the columns that drifted; segments without a scored distance are left out."""
     ranked = []
     for segment, scores in segments.items():
         best = max(
             (
                 (r.value / r.threshold, column, r)
                 for column, results in scores.items()
+                if column != MULTIVARIATE
                 for r in results
                 if r.value is not None
                 and r.threshold

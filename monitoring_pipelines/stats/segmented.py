@@ -548,3 +548,28 @@ def profile_segmented_chunks(
     for key_slots in slots:
         segments |= key_slots.profiles(template)
     return SegmentedProfile(population, segments, tuple(s.folding() for s in slots))
+
+
+def row_segments(frame: pd.DataFrame, key: SegmentKey) -> tuple[np.ndarray, Folding]:
+    """Each row's segment name under ``key`` for a whole window held at once (the hour's
+    predictions), capped as the aggregation caps it: the ``max_values`` segment values of
+    smallest rank are kept, the rest fold into ``<key>=__other__``; and what the cap did."""
+    labels, row_codes = _labels(frame, key)
+    names = np.array([name for _, name in labels], dtype=object)
+    present = np.bincount(row_codes, minlength=len(labels)) > 0
+    capped = present & ~np.array([all(v in RESERVED for v in vs) for vs, _ in labels], bool)
+    ranks = _ranks(names) if names.size else np.zeros(0, np.uint64)
+    pool = {names[i]: int(ranks[i]) for i in np.flatnonzero(capped)}
+    ordered = sorted(pool.items(), key=lambda item: (item[1], item[0]))
+    kept = {name for name, _ in ordered[: key.max_values]}
+    folded = capped & ~np.array([n in kept for n in names], bool)
+    names[folded] = key.folded_label()
+    rows = names[row_codes]
+    folding = Folding(
+        key.name,
+        len(kept),
+        int(np.isin(row_codes, np.flatnonzero(folded)).sum()),
+        len(pool) - len(kept),
+        key.max_values,
+    )
+    return rows, folding

@@ -13,7 +13,7 @@ from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 
 import numpy as np
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, select
 
 from monitoring_pipelines.stats.dataset import MULTIVARIATE, DatasetProfile
 from monitoring_pipelines.stats.profile import (
@@ -154,7 +154,8 @@ def write_profile(
     accounted: Mapping[str, int | None] | None = None,
     log_files: int | None = None,
     segments: Mapping[str, DatasetProfile] | None = None,
-) -> int:
+    unstamped_total: int | None = None,
+) -> dict[str, int | None]:
     """Replace one partition's rows: one baseline version (a new one keeps the older), or one
     window; the
     population's rows (segment ``__all__``) and those of each of ``segments`` (segment name
@@ -162,7 +163,13 @@ def write_profile(
 
     ``accounted`` are the window's rows read but not profiled as such (``ROW_COUNTS``) and
     ``log_files`` the files its source found, stored on each of the population's rows like
-    ``row_count``; a count left out is unknown (NULL)."""
+    ``row_count``; a count left out is unknown (NULL). ``unstamped_total`` is the number of
+    the deployment's rows with no timestamp in a source that holds them outside every
+    window (a SQL table, ``LogSource.unstamped_rows``): this window's ``rows_null_timestamp``
+    is then the part of it no other stored window of the deployment counts
+    (:func:`unclaimed_unstamped`), decided under a deployment-wide lock, so each such row is
+    counted by exactly one hour however the hours are run or re-run. Returns the window's
+    counts as stored."""
     unknown = set(accounted or {}) - set(ROW_COUNTS)
     if unknown:
         raise ValueError(f"unknown row counts {sorted(unknown)} (valid: {', '.join(ROW_COUNTS)})")
@@ -172,16 +179,50 @@ def write_profile(
         "is_baseline": is_baseline,
         "timestamp": utc(window_start),
     }
+    counts = {name: (accounted or {}).get(name) for name in ROW_COUNTS}
     now = datetime.now(UTC)
     common = {"timestamp": utc(window_start), "window_end": window_end and utc(window_end)}
-    rows = [
-        {**row, **common, "computed_at": now, "segment": segment}
-        | {name: (accounted or {}).get(name) if segment == ALL else None for name in ROW_COUNTS}
-        | {"log_files": log_files if segment == ALL else None}
-        for segment, part in {ALL: profile, **(segments or {})}.items()
-        for row in profile_rows(part, response_columns)
-    ]
-    return replace_partition(engine, aggregates, key, rows)
+
+    def rows(conn: Connection) -> list[dict]:
+        if unstamped_total is not None:
+            counts["rows_null_timestamp"] = unclaimed_unstamped(
+                conn, deployment_id, utc(window_start), unstamped_total
+            )
+        return [
+            {**row, **common, "computed_at": now, "segment": segment}
+            | {name: counts[name] if segment == ALL else None for name in ROW_COUNTS}
+            | {"log_files": log_files if segment == ALL else None}
+            for segment, part in {ALL: profile, **(segments or {})}.items()
+            for row in profile_rows(part, response_columns)
+        ]
+
+    lock = [(aggregates.name, UNSTAMPED_LOCK, deployment_id)] if unstamped_total is not None else []
+    replace_partition(engine, aggregates, key, rows, also_lock=lock)
+    return counts
+
+
+UNSTAMPED_LOCK = "rows_null_timestamp"
+
+
+def unclaimed_unstamped(
+    conn: Connection, deployment_id: str, window_start: datetime, total: int
+) -> int:
+    """``total`` unstamped rows less those the deployment's other stored windows count (never
+    below 0: rows deleted from the source stay counted where they were until those hours
+    are re-run)."""
+    per_window = (
+        select(func.max(aggregates.c.rows_null_timestamp).label("n"))
+        .where(
+            aggregates.c.deployment_id == deployment_id,
+            aggregates.c.is_baseline.is_(False),
+            aggregates.c.segment == ALL,
+            aggregates.c.timestamp != window_start,
+        )
+        .group_by(aggregates.c.timestamp)
+        .subquery()
+    )
+    claimed = conn.execute(select(func.coalesce(func.sum(per_window.c.n), 0))).scalar_one()
+    return max(int(total) - int(claimed), 0)
 
 
 def reference_values(baseline: DatasetProfile) -> dict[str, tuple]:

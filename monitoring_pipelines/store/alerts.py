@@ -175,11 +175,13 @@ def performance_entry(
     slack_skip: str | None = None,
 ) -> dict[str, Any]:
     """An outbox row for a window whose performance crossed a rule (Slack only), once per
-    window, metric and severity."""
+    window, metric, severity and segment (a segment's key ends with ``|region=eu``)."""
     start = utc(alert.window_start)
+    segment = "" if alert.segment == ALL else f"|{alert.segment}"
     return {
         "dedup_key": f"{PERFORMANCE}|{alert.deployment_id}|hour|{start.isoformat()}|"
-        f"{alert.metric}|{alert.severity}",
+        f"{alert.metric}|{alert.severity}{segment}",
+        "segment": alert.segment,
         "deployment_id": alert.deployment_id,
         "kind": PERFORMANCE,
         "severity": alert.severity,
@@ -199,17 +201,20 @@ def performance_entry(
 
 
 def last_performance(engine: Engine, deployment_ids: Iterable[str]) -> list[LastPerformanceAlert]:
-    """Each deployment's and metric's latest performance alert (the cooldown history)."""
+    """Each deployment's, segment's and metric's latest performance alert (the cooldown
+    history)."""
+    columns = (alerts.c.deployment_id, alerts.c.metric, alerts.c.severity, alerts.c.window_start)
     query = (
-        select(alerts.c.deployment_id, alerts.c.metric, alerts.c.severity, alerts.c.window_start)
+        select(*columns, alerts.c.segment)
         .where(alerts.c.kind == PERFORMANCE, alerts.c.deployment_id.in_(list(deployment_ids)))
         .order_by(alerts.c.window_start, alerts.c.id)
     )
-    last: dict[tuple[str, str], LastPerformanceAlert] = {}
+    last: dict[tuple[str, str, str], LastPerformanceAlert] = {}
     with engine.connect() as conn:
         for row in conn.execute(query):
-            last[(row.deployment_id, row.metric)] = LastPerformanceAlert(
-                row.deployment_id, row.metric, row.severity, utc(row.window_start)
+            segment = row.segment or ALL
+            last[(row.deployment_id, segment, row.metric)] = LastPerformanceAlert(
+                row.deployment_id, row.metric, row.severity, utc(row.window_start), segment
             )
     return list(last.values())
 
@@ -664,16 +669,20 @@ def recent_history(engine: Engine, deployment_id: str | None, since: datetime) -
 
 
 def window_performance(
-    engine: Engine, deployment_id: str, window_start: datetime, window_end: datetime
+    engine: Engine,
+    deployment_id: str,
+    window_start: datetime,
+    window_end: datetime,
+    segment: str = ALL,
 ) -> list[dict[str, Any]]:
     """``model_performance`` rows of one window (metric, value, n_labelled, kind, details):
-    realized and estimated, for messages."""
+    realized and estimated, for messages; of the population or of ``segment``."""
     table = model_performance.c
     query = (
         select(table.metric, table.value, table.n_labelled, table.kind, table.details)
         .where(
             table.deployment_id == deployment_id,
-            table.segment == ALL,
+            table.segment == segment,
             table.window_start == utc(window_start),
             table.window_end == utc(window_end),
             table.kind.in_(("realized", "estimated")),

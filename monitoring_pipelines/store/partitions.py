@@ -10,15 +10,15 @@ committing leaves the previous rows.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, Table, and_, bindparam, delete, insert
+from sqlalchemy import Connection, Engine, Table, and_, bindparam, delete, insert
 
 from monitoring_pipelines.store.bulk import insert_tuples
-from monitoring_pipelines.store.locks import locked_transaction, write_transaction
+from monitoring_pipelines.store.locks import locked_transaction
 from monitoring_pipelines.store.windows import Window, record_window, record_windows
 
 
@@ -26,15 +26,21 @@ def replace_partition(
     engine: Engine,
     table: Table,
     key: dict[str, Any],
-    rows: Sequence[dict[str, Any]],
+    rows: Sequence[dict[str, Any]] | Callable[[Connection], Sequence[dict[str, Any]]],
     *,
     window: Window | None = None,
+    also_lock: Sequence[Sequence[object]] = (),
 ) -> int:
     """Replace the rows of ``table`` matching ``key`` (column → value) with ``rows``; with
     ``window``, also record it in ``written_windows`` so judges (sensors) see it, in commit
-    order. Returns the number of rows written."""
+    order. ``rows`` may be a function of the transaction's connection, called under the
+    locks (the partition's and ``also_lock``'s), to compute rows from what other partitions
+    hold. Returns the number of rows written."""
     condition = and_(*(table.c[name] == value for name, value in key.items()))
-    with write_transaction(engine, table.name, *partition_lock(key)) as conn:
+    locks = [(table.name, *partition_lock(key)), *also_lock]
+    with locked_transaction(engine, locks) as conn:
+        if callable(rows):
+            rows = rows(conn)
         conn.execute(delete(table).where(condition))
         if rows:
             conn.execute(insert(table), [{**row, **key} for row in rows])

@@ -13,7 +13,7 @@ version's time, and older versions are kept (never replaced), so every one stays
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +34,7 @@ ESTIMATED = "estimated"
 REGRESSION_STATE = "regression_state"
 LABELS_MATCHED = "labels_matched"
 UNKNOWN_LABELS = "labels_unknown_request_id"
+PROBABILITIES_EXCLUDED = "probabilities_excluded"
 BASELINE = "baseline"
 VS_BASELINE = "vs_baseline"
 LATENCY_QUANTILES = {"latency_p50": 0.5, "latency_p95": 0.95, "latency_p99": 0.99}
@@ -60,11 +61,23 @@ class BaselinePerformance:
     details: dict[str, Any]
 
 
-def performance_rows(performance: Performance, latency: LatencySketch) -> list[dict[str, Any]]:
-    """The metric rows of one window (without the partition key)."""
+def performance_rows(
+    performance: Performance, latency: LatencySketch, quantiles: bool = True
+) -> list[dict[str, Any]]:
+    """The metric rows of one window (without the partition key); without ``quantiles``,
+    the latency sketch but not its percentiles (a segment with too few rows)."""
     rows: list[dict[str, Any]] = [
         {"metric": name, "value": value} for name, value in sorted(performance.metrics.items())
     ]
+    counts = performance.probability_rows
+    if counts:
+        # multiclass ROC AUC and log loss rest on the rows whose probabilities were usable:
+        # the rolled-up log loss weighs each hour's by them, not by its labelled rows
+        for row in rows:
+            if row["metric"] in ("roc_auc_macro", "log_loss"):
+                row["details"] = {"rows": counts["used"]}
+        excluded = sum(v for k, v in counts.items() if k != "used")
+        rows.append({"metric": PROBABILITIES_EXCLUDED, "value": float(excluded), "details": counts})
     rows.append({"metric": "labelled_share", "value": performance.labelled_share})
     if performance.confusion:
         rows.append(
@@ -76,10 +89,11 @@ def performance_rows(performance: Performance, latency: LatencySketch) -> list[d
         rows.append({"metric": "per_class", "details": performance.per_class})
     if performance.state:
         rows.append({"metric": REGRESSION_STATE, "details": performance.state})
-    if latency.count:
+    if latency.count and quantiles:
         rows += [
             {"metric": name, "value": latency.quantile(q)} for name, q in LATENCY_QUANTILES.items()
         ]
+    if latency.count:
         rows.append({"metric": "latency_sketch", "details": latency.to_json()})
     return rows
 
@@ -94,24 +108,40 @@ def write_performance(
     labels_through: datetime | None,
     baseline: BaselinePerformance | None = None,
     labels: dict[str, Any] | None = None,
+    *,
+    segments: Mapping[str, Any] | None = None,
 ) -> int:
     """Replace the window's realized rows and record the window for the sensors; with a
     ``baseline``, add the window's ``vs_baseline`` row; with ``labels`` (the label rows it
-    matched per arrival hour, and the account of its own arrival hour), their rows."""
-    common = {
-        "window_end": utc(end),
-        "status": performance.status,
-        "n_scored": performance.rows_scored,
-        "n_labelled": performance.labelled_rows,
-        "labels_through": utc(labels_through) if labels_through else None,
-        "computed_at": datetime.now(UTC),
-    }
+    matched per arrival hour, and the account of its own arrival hour), their rows; with
+    ``segments`` (segment → ``SegmentPerformance``), every segment's rows, in the same
+    transaction (its ``vs_baseline`` against the population's baseline)."""
+    computed = datetime.now(UTC)
+
+    def common(of: Performance, segment: str) -> dict[str, Any]:
+        return {
+            "window_end": utc(end),
+            "status": of.status,
+            "n_scored": of.rows_scored,
+            "n_labelled": of.labelled_rows,
+            "labels_through": utc(labels_through) if labels_through else None,
+            "computed_at": computed,
+            "segment": segment,
+        }
+
     rows = [
-        {"value": None, "details": None, **common, **row}
+        {"value": None, "details": None, **common(performance, ALL), **row}
         for row in performance_rows(performance, latency)
         + versus_rows(performance, baseline)
         + label_rows(labels)
     ]
+    for segment, part in (segments or {}).items():
+        of = part.performance
+        rows += [
+            {"value": None, "details": None, **common(of, segment), **row}
+            for row in performance_rows(of, part.latency, quantiles=part.judged)
+            + versus_rows(of, baseline)
+        ]
     key = {"deployment_id": deployment_id, "window_start": utc(start), "kind": REALIZED}
     window = Window(deployment_id, "hour", utc(start), utc(end))
     return replace_partition(engine, model_performance, key, rows, window=window)
@@ -339,7 +369,8 @@ def merged_latency(
 
 @dataclass(frozen=True)
 class WindowPerformance:
-    """One stored hour as judges read it: realized and estimated values, labels, baseline."""
+    """One stored hour as judges read it: realized and estimated values, labels, baseline
+    (of the population, or of one ``segment``: realized values only)."""
 
     deployment_id: str
     window_start: datetime
@@ -349,37 +380,58 @@ class WindowPerformance:
     n_labelled: int
     labels_through: datetime | None
     baseline: float | None
+    segment: str = ALL
+    status: str | None = None
 
 
 def read_window_performance(
     engine: Engine, deployment_id: str, start: datetime
 ) -> WindowPerformance | None:
     """The hour starting at ``start`` (realized and estimated rows), or None if not stored."""
+    return read_window_segments(engine, deployment_id, start).get(ALL)
+
+
+def read_window_segments(
+    engine: Engine, deployment_id: str, start: datetime
+) -> dict[str, WindowPerformance]:
+    """The hour starting at ``start`` of the population and of every segment (segment →
+    window; empty if not stored)."""
     table = model_performance.c
     query = select(
+        table.segment,
         table.kind,
         table.metric,
         table.value,
         table.details,
+        table.status,
         table.n_labelled,
         table.labels_through,
         table.window_end,
     ).where(
         table.deployment_id == deployment_id,
-        table.segment == ALL,
         table.window_start == utc(start),
         table.kind.in_((REALIZED, ESTIMATED)),
     )
     with engine.connect() as conn:
         rows = conn.execute(query).all()
-    if not rows:
-        return None
+    by_segment: dict[str, list[Any]] = {}
+    for row in rows:
+        by_segment.setdefault(row.segment, []).append(row)
+    return {
+        segment: _window_of(deployment_id, start, segment, part)
+        for segment, part in sorted(by_segment.items())
+    }
+
+
+def _window_of(deployment_id: str, start: datetime, segment: str, rows) -> WindowPerformance:
     values: dict[str, dict[str, float]] = {REALIZED: {}, ESTIMATED: {}}
     n_labelled, through, end, baseline = 0, None, utc(rows[0].window_end), None
+    status = None
     for row in rows:
         if row.kind == REALIZED:
             n_labelled = int(row.n_labelled)
             through = utc(row.labels_through) if row.labels_through else None
+            status = row.status
         if row.value is not None:
             values[row.kind][row.metric] = float(row.value)
         if row.metric == VS_BASELINE and row.details:
@@ -393,4 +445,6 @@ def read_window_performance(
         n_labelled,
         through,
         baseline,
+        segment,
+        status,
     )

@@ -51,8 +51,10 @@ def endpoint(demo_run, monkeypatch):
 
 
 def _largest_distance(rows: list[dict]) -> float:
-    """The value of the distance metric largest relative to its threshold, from stored rows."""
+    """The value of the real columns' distance metric largest relative to its threshold (the
+    ``__multivariate__`` pseudo-column left out), from stored rows."""
     distances = [r for r in rows if r["value"] is not None and r["threshold"]
+                 and r["column_name"] != "__multivariate__"
                  and get_spec(r["metric"]).decision == "distance"]  # fmt: skip
     return max(distances, key=lambda r: r["value"] / r["threshold"])["value"]
 

@@ -148,3 +148,101 @@ def test_a_retraining_block_loads():
         12,
         False,
     )
+
+
+def _multiclass(**labels) -> dict:
+    data = _valid()
+    deployment = data["deployments"][0]
+    deployment["labels"].pop("positive_class")
+    deployment["labels"].update(
+        {
+            "task": "multiclass",
+            "classes": ["bronze", "silver", "gold"],
+            "probabilities": {"bronze": "p_bronze", "silver": "p_silver", "gold": "p_gold"},
+        }
+        | labels
+    )
+    return data
+
+
+def test_multiclass_probabilities_load_with_numeric_class_names():
+    labels = parse_config(_multiclass()).deployments[0].labels
+    assert labels.probabilities["gold"] == "p_gold" and labels.probability_tolerance == 0.01
+    data = _multiclass(classes=[0, 1, 2], probabilities={0: "p0", 1: "p1", 2: "p2"})
+    labels = parse_config(data).deployments[0].labels
+    assert labels.classes == ["0", "1", "2"] and labels.probabilities["1"] == "p1"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"probabilities": {"bronze": "p_b", "silver": "p_s", "glod": "p_g"}},
+            r"deployments\[0\]\.labels: probabilities\.glod: unknown class 'glod' "
+            r"\(classes: bronze, silver, gold\)",
+        ),
+        (
+            {"probabilities": {"bronze": "p_b", "silver": "p_s"}},
+            r"labels: probabilities: class\(es\) \['gold'\] have no probability column",
+        ),
+        (
+            {"probabilities": {"bronze": "p", "silver": "p", "gold": "p_g"}},
+            r"probabilities\.bronze: classes \['bronze', 'silver'\] name the same column 'p'",
+        ),
+        ({"classes": None}, r"labels: probabilities needs classes"),
+        ({"classes": ["gold"]}, r"labels\.classes: List should have at least 2 items"),
+        ({"classes": ["gold", "gold", "x"]}, r"duplicate classes \['gold'\]"),
+        ({"probability_tolerance": 1.5}, r"labels\.probability_tolerance"),
+        (
+            {"probabilities": {"bronze": "p_b", "silver": "is_fraud", "gold": "p_g"}},
+            r"labels\.probabilities\.silver: column 'is_fraud' is the label column",
+        ),
+    ],
+)
+def test_bad_multiclass_probabilities_name_the_field(change, message):
+    data = _multiclass()
+    data["deployments"][0]["labels"].update(change)
+    if change.get("classes", "") is None:
+        data["deployments"][0]["labels"].pop("classes")
+    with pytest.raises(ConfigError, match=message):
+        parse_config(data)
+
+
+def test_probabilities_are_only_for_multiclass():
+    data = _valid()
+    data["deployments"][0]["labels"]["probabilities"] = {"0": "p0", "1": "p1"}
+    with pytest.raises(
+        ConfigError,
+        match=r"probabilities is only for task multiclass, not "
+        r"binary \(a binary model logs its positive-class probability as the score",
+    ):
+        parse_config(data)
+
+
+def test_multiclass_alert_rules_name_the_metrics_it_has():
+    data = _multiclass()
+    data["deployments"][0]["performance_alerts"] = {
+        "thresholds": {"roc_auc_macro": {"warning": 0.8}, "log_loss": {"warning": 0.7}}
+    }
+    rules = parse_config(data).deployments[0].performance_alerts.rules()
+    assert set(rules.thresholds) == {"roc_auc_macro", "log_loss"}
+    data["deployments"][0]["performance_alerts"]["thresholds"] = {"roc_auc": {"warning": 0.8}}
+    with pytest.raises(
+        ConfigError,
+        match=r"thresholds\.roc_auc: unknown performance metric for "
+        r"task multiclass \(valid: accuracy, .*roc_auc_macro, log_loss",
+    ):
+        parse_config(data)
+    data = _multiclass()
+    data["deployments"][0]["labels"].pop("probabilities")
+    data["deployments"][0]["performance_alerts"] = {"thresholds": {"log_loss": {"warning": 0.7}}}
+    with pytest.raises(ConfigError, match=r"thresholds\.log_loss: unknown performance metric"):
+        parse_config(data)
+    data["deployments"][0]["performance_alerts"] = {
+        "thresholds": {"roc_auc_macro": {"warning": 1.5}}
+    }
+    data["deployments"][0]["labels"]["probabilities"] = _multiclass()["deployments"][0]["labels"][
+        "probabilities"
+    ]
+    with pytest.raises(ConfigError, match=r"roc_auc_macro lives in \[0, 1\], got 1.5"):
+        parse_config(data)

@@ -264,7 +264,7 @@ def test_cli_alerts_lists_the_outbox(harness, monkeypatch, capsys):
     assert printed == format_alerts(outbox.list_recent(harness.engine, limit=2)) + "\n"
     lines = printed.splitlines()
     assert lines[0].split() == ["id", "deployment", "window", "(UTC)", "kind", "severity",
-                                "column", "metric", "reference", "value", "slack",
+                                "column", "metric", "reference", "segment", "value", "slack",
                                 "cloudwatch", "note"]  # fmt: skip
     assert len(lines) == 3 and all(" drift " in line for line in lines[1:])  # alerts first
     with pytest.raises(SystemExit):

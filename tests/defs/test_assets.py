@@ -105,7 +105,9 @@ def test_hour_before_the_baseline_fails_with_a_clear_message(tiny_deployment, da
     )
     assert not result.success
     failure = result.failure_data_for_node("hourly_aggregates")
-    assert "no baseline_statistics yet" in failure.error.cause.message
+    assert "MissingBaselineError: " in failure.error.message
+    assert "no baseline_statistics yet" in failure.error.message
+    assert failure.user_failure_data.metadata["error_type"].value == "MissingBaselineError"
 
 
 def test_quantile_edges_used_by_the_baseline_come_from_the_config(

@@ -5,31 +5,20 @@ next hours are judged against it."""
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pandas as pd
 import pytest
 from sqlalchemy import select
 
-from monitoring_pipelines.defs.demo import DemoSettings, run_demo
 from monitoring_pipelines.store.times import utc
 from tests.conftest import DEMO_DRIFT_FROM as DRIFT_FROM
 from tests.conftest import DEMO_END as END
-from tests.conftest import DEMO_HOURS as HOURS
-from tests.conftest import DemoRun
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    home = tmp_path_factory.mktemp("retraining_demo")
-    settings = DemoSettings(hours=HOURS, drift_from_hour=DRIFT_FROM, rows_per_hour=1500,
-                            reference_rows=6000, end=END)  # fmt: skip
-    out = io.StringIO()
-    with pytest.MonkeyPatch.context() as patch:
-        DemoRun(None, "", home).env(patch)
-        result = run_demo(settings, out)
-    return result, out.getvalue(), home
+@pytest.fixture
+def demo(retrained_demo_run):
+    run = retrained_demo_run  # the session's retraining demo (tests/conftest.py), shared
+    return run.result, run.output, run.home
 
 
 def test_concept_drift_degrades_accuracy_and_triggers_exactly_one_retraining(demo):

@@ -209,3 +209,205 @@ def test_the_sensor_requests_one_range_run_of_the_stale_hours(tmp_path, world, s
     (request,) = result.run_requests
     assert request.tags["dagster/asset_partition_range_start"] == "fraud|2026-11-02-10:00"
     assert request.tags["dagster/asset_partition_range_end"] == "fraud|2026-11-02-11:00"
+
+
+# A multiclass model that logs each class's probability: one-vs-rest ROC AUC and log loss.
+CLASSES = ["bronze", "gold", "silver"]  # sorted: scikit-learn's column order
+PROBABILITY = {c: f"p_{c}" for c in CLASSES}
+
+
+def multiclass_config(tmp_path, validation: bool = False):
+    deployment = {
+        "id": "tiers",
+        "reference": {"path": "ref.parquet"},
+        "logs": {"type": "parquet", "path": "logs", "timestamp_column": "ts"},
+        "start": "2026-11-01T00:00:00Z",
+        "columns": [
+            {"name": "rid", "role": "request_id"},
+            {"name": "ts", "role": "timestamp"},
+            {"name": "x", "type": "numerical"},
+            {"name": "pred", "type": "categorical", "role": "prediction"},
+            {"name": "ms", "type": "numerical", "role": "latency"},
+            {"name": "y", "type": "categorical", "role": "label"},
+        ],
+        "labels": {
+            "type": "parquet",
+            "path": "labels",
+            "arrival_column": "at",
+            "task": "multiclass",
+            "classes": ["silver", "gold", "bronze"],
+            "probabilities": {"silver": "p_silver", "bronze": "p_bronze", "gold": "p_gold"},
+            "label_horizon_hours": 48,
+        },
+        "performance_alerts": {
+            "min_labelled_rows": 100,
+            "thresholds": {"roc_auc_macro": {"warning": 0.99}, "log_loss": {"warning": 0.05}},
+        },
+    }
+    if validation:
+        deployment["validation"] = {"path": "validation.parquet"}
+    return parse_config({"deployments": [deployment]}, base=tmp_path)
+
+
+def multiclass_frame(rng, n: int, without: str | None = None) -> pd.DataFrame:
+    """Tied, exactly normalized probabilities and labels drawn from them; with ``without``,
+    that class is never the label but keeps a probability of 0.1."""
+    weights = rng.integers(0, 6, size=(n, 3)).astype(float)
+    if without is not None:
+        weights[:, CLASSES.index(without)] = 0
+    weights[weights.sum(axis=1) == 0, 0] = 1.0
+    truth = weights / weights.sum(axis=1, keepdims=True)
+    labels = [rng.choice(CLASSES, p=row) for row in truth]
+    matrix = truth if without is None else 0.9 * truth + 0.1 * np.eye(3)[CLASSES.index(without)]
+    frame = pd.DataFrame(matrix, columns=[PROBABILITY[c] for c in CLASSES])
+    frame["pred"] = np.array(CLASSES)[matrix.argmax(axis=1)]
+    frame["y"] = labels
+    return frame
+
+
+@pytest.fixture
+def multiclass_world(tmp_path):
+    """Two hours of a 3-class model: hour 0 with NaN, certain (0/1) and off-sum probability
+    rows; hour 1 without any silver label. 70 % labelled two hours after the hour."""
+    rng = np.random.default_rng(88)
+    logs = []
+    for hour, without in ((0, None), (1, "silver")):
+        frame = multiclass_frame(rng, 1_500, without)
+        if hour == 0:
+            frame.loc[:19, "p_gold"] = np.nan  # missing: counted, left out
+            certain = np.eye(3)[rng.integers(0, 3, size=30)]  # 0/1, sometimes wrong
+            frame.loc[20:49, [PROBABILITY[c] for c in CLASSES]] = certain
+            frame.loc[50:59, "p_bronze"] += 0.3  # sums to 1.3: counted, left out
+        frame["rid"] = [f"t{hour}-{i}" for i in range(len(frame))]
+        frame["ts"] = pd.to_datetime(T0 + hour * H) + pd.to_timedelta(
+            rng.uniform(0, 3599, len(frame)), "s"
+        )
+        frame["x"] = rng.normal(size=len(frame))
+        frame["ms"] = rng.lognormal(3, 0.5, len(frame))
+        folder = hour_folder(tmp_path / "logs", T0 + hour * H)
+        folder.mkdir(parents=True)
+        logged = frame.drop(columns="y")
+        pq.write_table(pa.Table.from_pandas(logged, preserve_index=False), folder / "a.parquet")
+        logs.append(frame)
+    logs = pd.concat(logs, ignore_index=True)
+    labelled = logs[rng.uniform(size=len(logs)) < 0.7]
+    labels = pd.DataFrame(
+        {
+            "rid": labelled.rid,
+            "y": labelled.y,
+            "at": labelled.ts.dt.floor("h") + pd.Timedelta(hours=2),
+        }
+    )
+    (tmp_path / "labels").mkdir()
+    pq.write_table(
+        pa.Table.from_pandas(labels, preserve_index=False), tmp_path / "labels/l.parquet"
+    )
+    validation = multiclass_frame(rng, 2_000)
+    validation.loc[:9, "p_silver"] = np.nan
+    validation.to_parquet(tmp_path / "validation.parquet")
+    return labelled.drop(columns="y").merge(labels[["rid", "y"]], on="rid"), validation
+
+
+def _usable(rows: pd.DataFrame) -> pd.DataFrame:
+    matrix = rows[[PROBABILITY[c] for c in CLASSES]]
+    return rows[matrix.notna().all(axis=1) & ((matrix.sum(axis=1) - 1).abs() <= 0.01)]
+
+
+def _stored_details(engine, metric: str, start) -> tuple[float | None, dict]:
+    query = select(model_performance.c.value, model_performance.c.details).where(
+        model_performance.c.deployment_id == "tiers",
+        model_performance.c.kind == "realized",
+        model_performance.c.window_start == start,
+        model_performance.c.metric == metric,
+    )
+    with engine.connect() as conn:
+        value, details = conn.execute(query).one()
+    return value, details
+
+
+def test_multiclass_auc_and_log_loss_equal_sklearn_and_merge(
+    tmp_path, multiclass_world, sqlite_engine
+):
+    from monitoring_pipelines.pipeline.baseline_performance import fit_baseline_performance
+    from monitoring_pipelines.pipeline.performance_rollups import rolled_up
+    from monitoring_pipelines.stats.performance_alerts import WindowNumbers, window_alerts
+    from monitoring_pipelines.store.performance import (
+        read_baseline_performance,
+        read_window_performance,
+    )
+
+    labelled, validation = multiclass_world
+    cfg = multiclass_config(tmp_path, validation=True)
+    deployment = cfg.deployments[0]
+    baseline = fit_baseline_performance(deployment, sqlite_engine, T0)
+    good = _usable(validation)
+    columns = [PROBABILITY[c] for c in CLASSES]
+    assert baseline.metrics["roc_auc_macro"] == pytest.approx(
+        sk.roc_auc_score(good.y, good[columns], multi_class="ovr", labels=CLASSES)
+    )
+    assert baseline.metrics["log_loss"] == pytest.approx(
+        sk.log_loss(good.y, good[columns], labels=CLASSES)
+    )
+    assert read_baseline_performance(sqlite_engine, "tiers").metrics == baseline.metrics
+
+    windows = [("tiers", T0), ("tiers", T0 + H)]
+    hours = performance_windows(cfg, sqlite_engine, windows, now=T0 + 100 * H)
+    first = labelled[labelled.rid.str.startswith("t0-")]
+    used = _usable(first)
+    assert 0 < len(first) - len(used) < 60  # the NaN and off-sum rows that were labelled
+    m = hours[0].performance.metrics
+    assert m["roc_auc_macro"] == pytest.approx(
+        sk.roc_auc_score(used.y, used[columns], multi_class="ovr", labels=CLASSES), abs=1e-12
+    )
+    assert m["log_loss"] == pytest.approx(sk.log_loss(used.y, used[columns], labels=CLASSES))
+    assert m["accuracy"] == pytest.approx(sk.accuracy_score(first.y, first.pred))  # all rows
+    per_class = sk.roc_auc_score(
+        used.y, used[columns], multi_class="ovr", average=None, labels=CLASSES
+    )
+    _, stored = _stored_details(sqlite_engine, "per_class", T0)
+    assert [stored[c]["roc_auc"] for c in CLASSES] == pytest.approx(list(per_class))
+    excluded, counts = _stored_details(sqlite_engine, "probabilities_excluded", T0)
+    assert excluded == len(first) - len(used) == counts["missing"] + counts["off_sum"]
+    assert counts["used"] == len(used) and counts["unknown_class"] == 0
+    _, details = _stored_details(sqlite_engine, "log_loss", T0)
+    assert details == {"rows": len(used)}
+
+    second = labelled[labelled.rid.str.startswith("t1-")]
+    assert "silver" not in set(second.y)
+    m = hours[1].performance.metrics
+    assert "roc_auc_macro" not in m  # scikit-learn's is NaN: a class has no row
+    assert m["log_loss"] == pytest.approx(sk.log_loss(second.y, second[columns], labels=CLASSES))
+    _, stored = _stored_details(sqlite_engine, "per_class", T0 + H)
+    assert stored["gold"]["roc_auc"] == pytest.approx(
+        sk.roc_auc_score(second.y == "gold", second.p_gold)
+    )
+
+    day = rolled_up(sqlite_engine, deployment, "day", T0).performance
+    both = pd.concat([used, second])
+    assert day.metrics["log_loss"] == pytest.approx(
+        sk.log_loss(both.y, both[columns], labels=CLASSES), rel=1e-12
+    )
+    assert "roc_auc_macro" not in day.metrics  # a rank statistic: not merged
+
+    window = read_window_performance(sqlite_engine, "tiers", T0)
+    numbers = WindowNumbers(
+        "tiers", T0, T0 + H, window.realized, window.estimated, window.n_labelled
+    )
+    alerts = window_alerts(numbers, deployment.performance_alerts.rules())
+    assert {a.metric for a in alerts} == {"roc_auc_macro", "log_loss"}
+
+
+def test_a_validation_set_without_a_probability_column_is_named(
+    tmp_path, multiclass_world, sqlite_engine
+):
+    from monitoring_pipelines.pipeline.baseline_performance import fit_baseline_performance
+
+    _, validation = multiclass_world
+    validation.drop(columns="p_gold").to_parquet(tmp_path / "validation.parquet")
+    deployment = multiclass_config(tmp_path, validation=True).deployments[0]
+    with pytest.raises(
+        ValueError,
+        match=r"lacks probability column\(s\) \(labels\.probabilities"
+        r"\.gold: 'p_gold'\)",
+    ):
+        fit_baseline_performance(deployment, sqlite_engine, T0)

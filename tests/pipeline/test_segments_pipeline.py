@@ -148,3 +148,36 @@ def test_each_segment_is_scored_against_its_own_reference_rows(tmp_path, empty_s
         engine, "seg_model", midnight, midnight + H, "day", segment="region=eu"
     )
     assert days and all(r["segment"] == "region=eu" for r in days)
+
+
+def test_a_retraining_keeps_the_segments_older_hours_out_of_the_new_windows(
+    tmp_path, empty_store_url
+):
+    """After a new baseline version (other bin edges), a segment's day window merges only the
+    hours counted on the new edges, as the population's does, instead of failing to merge."""
+    rng = np.random.default_rng(11)
+    path = _config(tmp_path, _rows(rng, 6_000), ["region"])
+    config = load_config(path)
+    deployment = config.deployment("seg_model")
+    engine = get_engine(empty_store_url)
+    compute_baseline(config, deployment, engine)
+    _write_hour(tmp_path, HOUR, _rows(rng, 3_000), rng)
+    aggregate_windows(config, engine, [("seg_model", HOUR)])
+    score_windows(config, engine, [("seg_model", HOUR)])
+
+    retrained = _rows(rng, 6_000)
+    retrained["income"] *= 1.3  # the new reference: other quantile edges
+    retrained.to_parquet(tmp_path / "reference.parquet")
+    compute_baseline(config, deployment, engine)
+    later = _rows(rng, 3_000)
+    later["income"] *= 1.3
+    _write_hour(tmp_path, HOUR + H, later, rng)
+    aggregate_windows(config, engine, [("seg_model", HOUR + H)])
+    scored = score_windows(config, engine, [("seg_model", HOUR + H)])
+    [day] = [s for s in scored if s.granularity == "day"]
+    eu = int((later.region == "eu").sum())
+    [psi] = [r for r in day.segments["region=eu"]["income"] if r.metric == "psi"]
+    assert psi.current_size == eu  # the new version's hour only
+    [population] = [r for r in day.scores["income"] if r.metric == "psi"]
+    assert population.current_size == len(later)
+    assert not psi.drifted and not population.drifted

@@ -18,6 +18,7 @@ from monitoring_pipelines.defs.checks import (
     rows_check_outcome,
     rows_check_spec,
 )
+from monitoring_pipelines.defs.failures import clear_failures
 from monitoring_pipelines.defs.metadata import window_metadata
 from monitoring_pipelines.defs.partitions import (
     backfill_policy,
@@ -66,6 +67,7 @@ def build_hourly_aggregates(
         backfill_policy=backfill_policy(config),
         can_subset=True,
     )
+    @clear_failures
     def hourly_aggregates(
         context: dg.AssetExecutionContext, monitors: MonitorsResource, store: StoreResource
     ) -> Iterator[dg.MaterializeResult | dg.AssetCheckEvaluation]:

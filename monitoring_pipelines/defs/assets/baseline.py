@@ -3,6 +3,7 @@
 import dagster as dg
 
 from monitoring_pipelines.config import MonitorsConfig
+from monitoring_pipelines.defs.failures import clear_failures
 from monitoring_pipelines.defs.metadata import (
     baseline_performance_metadata,
     multivariate_model_metadata,
@@ -25,6 +26,7 @@ def build_baseline_statistics(config: MonitorsConfig) -> dg.AssetsDefinition:
         "with a validation block, the model's performance on that labelled validation set "
         "(a new version in `model_performance`, kind baseline).",
     )
+    @clear_failures
     def baseline_statistics(
         context: dg.AssetExecutionContext, monitors: MonitorsResource, store: StoreResource
     ) -> dg.MaterializeResult:

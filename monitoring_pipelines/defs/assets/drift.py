@@ -9,6 +9,7 @@ import dagster as dg
 
 from monitoring_pipelines.config import MonitorsConfig
 from monitoring_pipelines.defs.checks import drift_check_outcome, drift_check_spec
+from monitoring_pipelines.defs.failures import clear_failures
 from monitoring_pipelines.defs.metadata import hour_drift_metadata
 from monitoring_pipelines.defs.partitions import (
     backfill_policy,
@@ -49,6 +50,7 @@ def build_drift_scores(
         backfill_policy=backfill_policy(config),
         can_subset=True,
     )
+    @clear_failures
     def drift_scores(
         context: dg.AssetExecutionContext, monitors: MonitorsResource, store: StoreResource
     ) -> Iterator[dg.MaterializeResult | dg.AssetCheckEvaluation]:

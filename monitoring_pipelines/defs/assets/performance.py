@@ -5,6 +5,7 @@ from collections.abc import Iterator
 import dagster as dg
 
 from monitoring_pipelines.config import MonitorsConfig
+from monitoring_pipelines.defs.failures import clear_failures
 from monitoring_pipelines.defs.metadata import hour_performance_metadata
 from monitoring_pipelines.defs.partitions import hour_key, hourly_partitions, windows_of
 from monitoring_pipelines.defs.per_partition import PartitionReport, report_partitions
@@ -34,6 +35,7 @@ def build_model_performance(config: MonitorsConfig) -> dg.AssetsDefinition:
         partitions_def=hourly_partitions(config),
         backfill_policy=dg.BackfillPolicy.single_run(),
     )
+    @clear_failures
     def model_performance(
         context: dg.AssetExecutionContext, monitors: MonitorsResource, store: StoreResource
     ) -> Iterator[dg.MaterializeResult]:

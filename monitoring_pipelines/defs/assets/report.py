@@ -6,6 +6,7 @@ from collections.abc import Iterator
 import dagster as dg
 
 from monitoring_pipelines.config import MonitorsConfig
+from monitoring_pipelines.defs.failures import clear_failures
 from monitoring_pipelines.defs.partitions import (
     backfill_policy,
     hour_key,
@@ -15,6 +16,7 @@ from monitoring_pipelines.defs.partitions import (
 from monitoring_pipelines.defs.per_partition import PartitionReport, report_partitions
 from monitoring_pipelines.defs.resources import MonitorsResource, StoreResource
 from monitoring_pipelines.pipeline.report import WrittenReport, write_run_reports
+from monitoring_pipelines.report.model import sections
 
 
 def report_metadata(written: WrittenReport) -> dict[str, dg.MetadataValue]:
@@ -32,6 +34,11 @@ def report_metadata(written: WrittenReport) -> dict[str, dg.MetadataValue]:
             "the same file for each of them, not this hour alone"
         ),
     }
+    versions = [part for part in sections(report) if part.version is not None]
+    if versions:  # more than one when the report spans a retraining
+        metadata["report_baseline_versions"] = dg.MetadataValue.text(
+            "; ".join(f"{p.hours} hours against v{p.version.number}" for p in versions)
+        )
     if written.png is not None:
         image = base64.b64encode(written.png.read_bytes()).decode("ascii")
         metadata["top_drifted_column"] = dg.MetadataValue.md(
@@ -53,6 +60,7 @@ def build_drift_report(
         "at least the trailing 24), under `$DAGSTER_HOME/reports/<deployment>/`; the path "
         "and a PNG of the top drifted column are in the metadata.",
     )
+    @clear_failures
     def drift_report(
         context: dg.AssetExecutionContext, monitors: MonitorsResource, store: StoreResource
     ) -> Iterator[dg.MaterializeResult]:

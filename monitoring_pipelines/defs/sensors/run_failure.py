@@ -55,10 +55,14 @@ def partition_of(tags: Mapping[str, str]) -> str | None:
 
 
 def _exception_text(error) -> str:
-    """``Type: message`` of one serialized exception, without the module path."""
+    """``Type: message`` of one serialized exception, without the module path; a
+    ``dagster.Failure`` by its description alone (ours read ``Type: message`` already,
+    ``defs/failures.py``)."""
     message = " ".join((error.message or "").split())
     _, prefix, rest = message.partition(f"{error.cls_name}:")
     text = (rest if prefix else message).strip()[:MAX_CAUSE_CHARS]
+    if error.cls_name == "Failure" and text:
+        return text
     return f"{error.cls_name}: {text}" if text else error.cls_name
 
 
