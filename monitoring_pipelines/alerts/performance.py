@@ -97,9 +97,18 @@ def enqueue_performance(
         skip = sinks.slack_skip(alert.deployment_id, channel)
         entries.append(outbox.performance_entry(alert, channel, slack_skip=skip))
     alert_ids = outbox.enqueue(engine, entries)
+    of_window: dict[tuple[str, object], dict[str, dict[str, float]]] = {}
+    for window, population in segments:
+        key = (population.deployment_id, population.window_start)
+        of_window.setdefault(key, {})[window.segment] = cloudwatch_values(window)
     metrics = [
         outbox.performance_metrics_entry(
-            w.deployment_id, w.window_start, w.window_end, cloudwatch_values(w), w.labels_through
+            w.deployment_id,
+            w.window_start,
+            w.window_end,
+            cloudwatch_values(w),
+            w.labels_through,
+            of_window.get((w.deployment_id, w.window_start)),
         )
         for w in stored
     ]

@@ -225,9 +225,11 @@ def performance_metrics_entry(
     window_end: datetime,
     performance: Mapping[str, float],
     labels_through: datetime | None,
+    segments: Mapping[str, Mapping[str, float]] | None = None,
 ) -> dict[str, Any]:
     """An outbox row with one hour's performance datums for CloudWatch (accuracy or RMSE,
-    estimated accuracy, latency p95, labelled rows), once per computation of the hour: a
+    estimated accuracy, latency p95, labelled rows; ``segments``: each segment's, sent with
+    the Segment dimension), once per computation of the hour: a
     recomputation with later labels (a newer ``labels_through``) sends the hour again."""
     through = utc(labels_through).isoformat() if labels_through else "none"
     start = utc(window_start)
@@ -239,7 +241,19 @@ def performance_metrics_entry(
         "window_start": start,
         "window_end": utc(window_end),
         "granularity": "hour",
-        "cloudwatch": {"performance": {k: float(v) for k, v in performance.items()}},
+        "cloudwatch": {
+            "performance": {k: float(v) for k, v in performance.items()},
+            **(
+                {
+                    "segments": {
+                        segment: {k: float(v) for k, v in values.items()}
+                        for segment, values in sorted(segments.items())
+                    }
+                }
+                if segments
+                else {}
+            ),
+        },
         "slack_status": SKIPPED,
         "cloudwatch_status": PENDING,
     }
