@@ -100,7 +100,8 @@ def test_cloudwatch_gets_each_segments_performance_with_a_segment_dimension(
     sqlite_engine,
 ):
     cfg = config(tmp_path, performance_alerts=RULES)
-    (summary,) = performance_windows(cfg, sqlite_engine, [("fraud", T0)], now=T0 + 10 * H)
+    now = T0 + 100 * H  # past the labels' horizon: the hour's realized datums are final
+    (summary,) = performance_windows(cfg, sqlite_engine, [("fraud", T0)], now=now)
     new = windows_since(sqlite_engine, "model_performance", "hour", 0, 100)
     tick = enqueue_performance(sqlite_engine, cfg, new, {}, Sinks())
     (row,) = outbox.select_rows(sqlite_engine, ids=tick.metrics_ids)
