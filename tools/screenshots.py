@@ -3,7 +3,8 @@ from a real demo.
 
 It runs the demo into a temporary ``DAGSTER_HOME`` (its 72 hours ending at the last complete
 hour, so the UI's partition plots, which show the partition space's last 120 hours, hold
-them), writes the report of the drifted day, starts ``dagster-webserver`` over that instance
+them), writes the report of its last day (which spans the retraining: the drifted hours
+against baseline v1, the retrained ones against v2), starts ``dagster-webserver`` over that instance
 on a free port, drives headless Chromium through the pages, and writes small PNGs (256-colour
 palettes) to ``docs/images``, each checked to show something. About two minutes, most of it
 the demo. ``--home DIR`` reuses (or keeps) a demo home between runs.
@@ -58,7 +59,7 @@ def _command(argv: list[str], env: dict[str, str], log: Path) -> None:
 
 
 def prepare(home: Path, env: dict[str, str]) -> tuple[datetime, Path]:
-    """The demo in ``home`` (generated unless already there) and the drifted day's report."""
+    """The demo in ``home`` (generated unless already there) and its last day's report."""
     marker = home / "demo_end.txt"
     if not marker.exists():
         home.mkdir(parents=True, exist_ok=True)

@@ -33,7 +33,8 @@ def rows_check_spec(asset: str, partitions_def: dg.PartitionsDefinition) -> dg.A
         partitions_def,
         "fails on an hour whose logs held rows it did not profile as read: stamped more "
         "than an hour from their folder's hour (rows_out_of_window), not stamped "
-        "(rows_null_timestamp), not an event (rows_undecodable, Kafka), or repeating a "
+        "(rows_null_timestamp; in a SQL table counted once, by the first hour written after "
+        "they appear), not an event (rows_undecodable, Kafka), or repeating a "
         "request id (duplicate_request_ids); rows filed one folder off are read by their "
         "own hour (rows_misfiled, rows_from_neighbours) and pass",
     )

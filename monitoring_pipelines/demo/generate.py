@@ -201,6 +201,19 @@ def decorrelated_hours(hours: int, drift_from_hour: int) -> tuple[int, ...]:
     return tuple(range(first, min(first + 3, drift_from_hour, hours)))
 
 
+def regional_hours(start: datetime, hours: int, drift_from_hour: int) -> tuple[int, ...]:
+    """The clean hour whose northeast income alone drifts in ``monitoring-pipelines demo``:
+    the busiest hour before the decorrelated ones (15:00 UTC when they start a day or more in,
+    as in the default 72 hours), so the region has the most rows of any candidate; none when
+    no hour precedes them."""
+    shuffled = decorrelated_hours(hours, drift_from_hour)
+    before = shuffled[0] if shuffled else min(drift_from_hour, hours)
+    if before < 1:
+        return ()
+    weight = traffic_weight((start.astimezone(UTC).hour + np.arange(before)) % 24)
+    return (int(np.argmax(weight)),)
+
+
 def validation_set(
     model: HistGradientBoostingClassifier, rng: np.random.Generator, rows: int = VALIDATION_ROWS
 ) -> pd.DataFrame:
@@ -371,6 +384,7 @@ def _manifest(demo: DemoData) -> dict:
         "decorrelated_hours": [
             (demo.start + hour * HOUR).isoformat() for hour in demo.decorrelated_hours
         ],
+        "regional_hours": [(demo.start + hour * HOUR).isoformat() for hour in demo.regional_hours],
         "rows": sum(demo.rows_per_hour),
         "reference_rows": demo.reference_rows,
         "labelled_rows": demo.labelled_rows,

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, func, select
 
 from monitoring_pipelines.config import MonitorsConfig
 from monitoring_pipelines.pipeline.drift import on_baseline, score_profile, signals_of
+from monitoring_pipelines.pipeline.report_segments import segment_views
 from monitoring_pipelines.report.charts import distribution
 from monitoring_pipelines.report.html import render_html
 from monitoring_pipelines.report.model import (
@@ -101,6 +102,7 @@ def build_report(
                 history=[h for h in history if h.start in hourly],
                 signals=signals_of(deployment, baseline, current),
                 performance=period_performance(engine, deployment_id, first, last, hourly),
+                segments=segment_views(engine, deployment_id, first, last, hourly),
                 version=version,
                 hours=len(hourly),
                 notes=tuple(part_notes if len(parts) > 1 else notes + part_notes),

@@ -23,6 +23,9 @@ from monitoring_pipelines.report.model import (
     severity,
     shown_value,
 )
+from monitoring_pipelines.report.segments import SCRIPT as SEGMENT_SCRIPT
+from monitoring_pipelines.report.segments import STYLE as SEGMENT_STYLE
+from monitoring_pipelines.report.segments import segment_section
 from monitoring_pipelines.report.vega import javascript_bundle
 from monitoring_pipelines.stats.metrics.registry import get_spec
 
@@ -245,6 +248,7 @@ def _body(report: Report) -> tuple[str, list[dict]]:
         return (
             f"<h2>Summary</h2>{_summary(report)}{_notes(report.notes)}"
             f"<h2>Columns × metrics (whole period)</h2>{_table(report)}"
+            f"{segment_section(report.segments)}"
             f"<h2>Per column</h2>{sections}"
         ), charts
     html, charts = [f"<h2>Summary</h2>{_split_summary(report)}{_notes(report.notes)}"], []
@@ -259,6 +263,7 @@ def _body(report: Report) -> tuple[str, list[dict]]:
             f"<h2>Part {index + 1}: {_when(part.start)} → {_when(part.end)}, against {against}"
             f"</h2>{_summary(part)}{_notes(part.notes)}"
             f'<h3 class="sub">Columns × metrics (this part)</h3>{_table(part)}'
+            f"{segment_section(part.segments, prefix=f'part-{index}-segment')}"
             f'<h3 class="sub">Per column</h3>{sections}</section>'
         )
     return "".join(html), charts
@@ -274,11 +279,11 @@ def render_html(report: Report) -> str:
     return (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
-        f"<title>{title}</title><style>{STYLE}</style></head>"
+        f"<title>{title}</title><style>{STYLE}{SEGMENT_STYLE}</style></head>"
         f'<body data-rendered="pending"><h1>{title}</h1>'
         f'<p class="muted">Generated {generated} from stored aggregates.</p>'
         f"{body}"
         f'<script type="application/json" id="report-data">{_script_json({"charts": charts})}'
-        f"</script><script>{bundle}</script><script>{SCRIPT}</script>"
+        f"</script><script>{bundle}</script><script>{SCRIPT}{SEGMENT_SCRIPT}</script>"
         "</body></html>\n"
     )

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from monitoring_pipelines.report.segments import SegmentView
 from monitoring_pipelines.stats.dataset import DatasetProfile
 from monitoring_pipelines.stats.drift import INSUFFICIENT_DATA, UNDEFINED, DriftResult
 from monitoring_pipelines.stats.metrics.registry import get_spec
@@ -55,6 +56,7 @@ class DriftReport:
     version: BaselineVersion | None = None
     hours: int | None = None
     notes: Sequence[str] = ()
+    segments: Sequence[SegmentView] = ()  # each segment beside the population (the store's)
 
     @property
     def drifted(self) -> list[str]:

@@ -172,14 +172,20 @@ class AlertSettings:
         return self.rules.get(record.metric)
 
     def severity(self, record: DriftRecord) -> str | None:
-        """The severity this record breaches, or None when it does not breach anything."""
+        """The severity this record breaches, or None when it does not breach anything.
+
+        Without explicit ``rules`` only a drifted record breaches, graded by its status band:
+        the band comes from the metric's fixed interpretation table, while ``drifted`` is the
+        threshold actually applied (the noise-calibrated one, larger on a small segment's
+        window; for a test, the p-value after the window's multiple-testing correction), so
+        a band above "stable" on a result that did not drift is noise, not an alert."""
         rules = self.rules_for(record)
         if rules is not None:
             hits = [rule.severity for rule in rules if rule.breached(record)]
             return max(hits, key=severity_rank) if hits else None
-        if record.status in self.severity_by_status:
-            return self.severity_by_status[record.status]
-        return self.default_severity if record.drifted else None
+        if not record.drifted:
+            return None
+        return self.severity_by_status.get(record.status, self.default_severity)
 
     def watches(self, record: DriftRecord) -> bool:
         return (

@@ -4,13 +4,14 @@ Dagster into a persistent DAGSTER_HOME, and find the injected drift where it was
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 
 import dagster as dg
 import pytest
 
 from monitoring_pipelines.alerts.slack_messages import MULTIVARIATE_LABEL, drift_message
 from monitoring_pipelines.defs.demo import DemoSettings, run_demo
-from monitoring_pipelines.demo.generate import decorrelated_hours
+from monitoring_pipelines.demo.generate import decorrelated_hours, regional_hours
 from monitoring_pipelines.stats.dataset import MULTIVARIATE
 from tests.conftest import DEMO_DRIFT_FROM as DRIFT_FROM
 from tests.conftest import DEMO_DRIFTED as DRIFTED
@@ -35,6 +36,7 @@ def test_every_hour_is_materialized_in_the_persistent_instance(demo):
 
 
 SHUFFLED = decorrelated_hours(HOURS, DRIFT_FROM)  # loan_amount shuffled: hours 2 and 3
+REGIONAL = regional_hours(END - HOURS * timedelta(hours=1), HOURS, DRIFT_FROM)  # hour 0
 
 
 def test_injected_drift_is_found_from_its_first_hour_and_nowhere_else(demo):
@@ -86,7 +88,8 @@ def test_the_demo_ends_listing_the_alerts_for_the_drifted_columns(demo):
 
     result, output, home = demo
     engine = get_engine(f"sqlite:///{home / 'monitoring.db'}")
-    drift_alerts = [row for row in list_recent(engine, limit=1000) if row["kind"] == "drift"]
+    alerts = [row for row in list_recent(engine, limit=1000) if row["kind"] == "drift"]
+    drift_alerts = [row for row in alerts if row["segment"] == "__all__"]  # the population's
     multivariate = [row for row in drift_alerts if row["column_name"] == MULTIVARIATE]
     columns = [row for row in drift_alerts if row["column_name"] != MULTIVARIATE]
     assert {row["column_name"] for row in columns} == DRIFTED
@@ -100,6 +103,24 @@ def test_the_demo_ends_listing_the_alerts_for_the_drifted_columns(demo):
     assert band["mean_error"] > band["upper"] > band["reference_mean"] > band["lower"]
     text = str(drift_message([alert]))
     assert MULTIVARIATE_LABEL in text and "mean reconstruction error" in text
+    # the segments (monitors.yaml's region key): in the regional hour the northeast's income
+    # alone, which the population hides; in the drifted hours only the drifted columns
+    hours = sorted(result.drifted)
+    [regional] = REGIONAL
+    segments = [row for row in alerts if row["segment"] != "__all__"]
+    assert {
+        (row["segment"], row["column_name"])
+        for row in segments
+        if row["window_start"] == hours[regional]
+    } == {("region=northeast", "annual_income")}
+    windows = {row["window_start"] for row in segments}
+    assert {hours[regional], first_drifted} <= windows <= {hours[regional], *hours[DRIFT_FROM:]}
+    assert {row["column_name"] for row in segments} == DRIFTED
+    hidden = output.split("segment drift the population hides (alerted for the segment only):")
+    assert len(hidden) == 2
+    [line] = hidden[1].split("\n\n")[0].strip().splitlines()
+    assert line.startswith(f"{hours[regional]:%Y-%m-%d %H:%M}  region=northeast  annual_income: ")
+    assert "(population " in line
     assert "alerts (monitoring-pipelines alerts):" in output
     for column in DRIFTED:
         assert column in output.split("alerts (monitoring-pipelines alerts):")[1]

@@ -11,7 +11,16 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from monitoring_pipelines.demo.applicants import CATEGORICAL, FEATURES, NUMERICAL
-from monitoring_pipelines.demo.generate import MEAN_BATCH_ROWS, Role, _labels, generate_demo
+from monitoring_pipelines.demo.generate import (
+    MEAN_BATCH_ROWS,
+    PEAK_HOUR,
+    Role,
+    _labels,
+    decorrelated_hours,
+    generate_demo,
+    regional_hours,
+    traffic_weight,
+)
 from monitoring_pipelines.sources.base import read_reference
 from monitoring_pipelines.sources.parquet import ParquetLogSource
 from monitoring_pipelines.stats.dataset import fit_baseline, profile_chunks
@@ -265,3 +274,17 @@ def test_default_size_averages_rows_per_hour(tmp_path):
     """How long it takes is the demo's business in benchmarks, not a test's (load varies)."""
     demo = generate_demo(tmp_path, END)
     assert abs(sum(demo.rows_per_hour) / (72 * 2000) - 1) < 0.03
+
+
+def test_the_regional_hour_is_the_busiest_clean_hour_before_the_shuffled_ones():
+    start = datetime(2026, 11, 7, tzinfo=UTC)  # the default 72 hours from midnight
+    [hour] = regional_hours(start, 72, 48)
+    assert hour == PEAK_HOUR == 15 and hour < min(decorrelated_hours(72, 48))
+    evening = datetime(2026, 11, 9, 16, tzinfo=UTC)  # the session demo: 8 hours, drift at 4
+    assert regional_hours(evening, 8, 4) == (0,)  # 16:00 beats 17:00; 18:00 is shuffled
+    weights = traffic_weight(np.arange(24))
+    for hour_of_day in range(24):
+        begin = start.replace(hour=hour_of_day)
+        [chosen] = regional_hours(begin, 72, 48)
+        assert (hour_of_day + chosen) % 24 == int(np.argmax(weights)) == PEAK_HOUR
+    assert regional_hours(start, 4, 0) == ()  # drifted from the first hour: no clean hour

@@ -42,6 +42,9 @@ def test_compare_equals_the_pipelines_stored_scores(demo_run, demo_monitor, monk
     stored = pd.DataFrame(
         read_drift_scores(get_engine(), "credit_risk", hour, hour + timedelta(hours=1), "hour")
     )
+    # segment_share (monitors.yaml's region key) is scored from the stored segments' rows,
+    # which a notebook snapshot does not profile
+    stored = stored[stored["metric"] != "segment_share"]
     stored = stored.rename(columns={"column_name": "column"}).set_index(["column", "metric"])
     mine = result.summary().set_index(["column", "metric"])
     assert sorted(mine.index) == sorted(stored.index)

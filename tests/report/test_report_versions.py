@@ -68,6 +68,8 @@ def test_a_report_over_drifted_hours_before_the_retraining_is_judged_against_v1(
         if row["column_name"] == MULTIVARIATE:  # v1's reconstruction model was replaced
             assert MULTIVARIATE not in report.scores
             continue
+        if row["metric"] == "segment_share":  # the region key's, from the stored segments
+            continue  # (the report has no segments)
         ours = next(r for r in report.scores[row["column_name"]] if r.metric == row["metric"])
         assert ours.reference_size == row["reference_size"]
         if row["value"] is not None:

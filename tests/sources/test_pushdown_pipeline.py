@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, text
 
 from monitoring_pipelines.config import parse_config
 from monitoring_pipelines.defs.checks import rows_check_outcome
+from monitoring_pipelines.defs.metadata import window_metadata
 from monitoring_pipelines.pipeline.aggregation import (
     PROFILE_THREADS_ENV,
     aggregate_windows,
@@ -132,6 +133,9 @@ def test_stored_hours_are_the_same_with_and_without_pushdown(sql_deployment):
     assert [s.rows for s in pushed] == [s.rows for s in read] == [400] * HOURS
     assert [s.profiled_in for s in pushed] == ["database"] * HOURS
     assert [s.profiled_in for s in read] == ["rows"] * HOURS
+    metadata = window_metadata(pushed[0])
+    assert metadata["profiled_in"].value == "database" and "pushdown_skipped" not in metadata
+    assert metadata["rows_null_timestamp"].value == UNSTAMPED
     assert stored_pushed.keys() == stored_read.keys()
     for hour, profile in stored_read.items():
         assert_same_profile(stored_pushed[hour], profile)
@@ -182,6 +186,9 @@ def test_a_multivariate_model_reads_the_rows_and_says_why(sql_deployment):
         assert profile.multivariate is not None
         assert_same_profile(stored[hour], profile)
     assert all(s.pushdown_skipped is None for s in read)  # push-down off: nothing skipped
+    metadata = window_metadata(summaries[0])
+    assert metadata["profiled_in"].value == "rows"
+    assert metadata["pushdown_skipped"].value == summaries[0].pushdown_skipped
 
 
 def test_the_source_of_a_sql_deployment_pushes_down_unless_told_not_to(sql_deployment):

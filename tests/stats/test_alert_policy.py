@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -70,6 +71,24 @@ def test_exact_alerts_for_one_window():
         "region": "stable",
         "loan_amount": "status insufficient_data: nothing to judge",
     }
+
+
+def test_a_band_above_stable_without_drift_does_not_alert():
+    """A small segment's psi of 0.15 is 'moderate' by the fixed table but under the noise
+    threshold applied at its size (0.21): not drifted, so no alert, and after an alert it
+    reads as resolved; a corrected test whose raw p-value was in the 'drifting' band likewise."""
+    noisy = replace(rec(1, "moderate", value=0.148), threshold=0.2128, drifted=False)
+    real = replace(rec(2, "moderate", value=0.25), threshold=0.2128)
+    corrected = DriftRecord("credit_risk", T0 + HOUR, T0 + 2 * HOUR, "hour", "region",
+                            "chi_squared", 12.0, 0.2, 0.05, "drifting", False)  # fmt: skip
+    decision = decide([noisy, corrected])
+    assert decision.alerts == ()
+    assert {s.reason for s in decision.suppressed} == {"stable"}
+    previous = LastAlert("credit_risk", "age", "psi", DRIFT, "warning", T0)
+    assert [(a.kind, a.severity) for a in decide([noisy], history=[previous]).alerts] == [
+        (RESOLVED, "info")
+    ]
+    assert [(a.kind, a.severity) for a in decide([noisy, real]).alerts] == [(DRIFT, "warning")]
 
 
 def test_cooldown_renotifies_every_cooldown_in_window_time():
