@@ -9,7 +9,8 @@ baseline keeps the dimensions above, so existing alarms and dashboards read it u
 segment's drift (``region=eu``) adds the dimension Segment the same way (the population's has
 none). An
 hour's performance row adds ``accuracy`` (or ``rmse``), ``estimated_accuracy``,
-``latency_p95`` and ``labelled_rows``; a decision to retrain adds ``retraining_requested`` (1).
+``latency_p95`` and ``labelled_rows`` (and each segment's, with the dimension Segment); a
+decision to retrain adds ``retraining_requested`` (1).
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def window_datums(
     scores), performance, or retraining_requested."""
     model = {"Name": settings.model_dimension, "Value": deployment_id}
     if "scores" not in metrics:
-        return _model_datums(model, window_start, metrics)
+        return _model_datums(model, window_start, metrics, settings.segment_dimension)
     by_reference: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
     for score in metrics["scores"]:
         group = (score.get("reference") or TRAINING, score.get("segment") or ALL)
@@ -127,17 +128,28 @@ def window_datums(
 
 
 def _model_datums(
-    model: dict[str, str], window_start: datetime, metrics: Mapping[str, Any]
+    model: dict[str, str],
+    window_start: datetime,
+    metrics: Mapping[str, Any],
+    segment_dimension: str = "Segment",
 ) -> list[dict[str, Any]]:
-    """Performance (metric → value) and retraining datums, dimension ModelName only."""
+    """Performance (metric → value) and retraining datums, dimension ModelName only; each
+    segment's performance with the segment's dimension too."""
     values = dict(metrics.get("performance") or {})
     if "retraining_requested" in metrics:
         values["retraining_requested"] = metrics["retraining_requested"]
     units = {"labelled_rows": "Count", "retraining_requested": "Count"}
-    return [
+    datums = [
         _datum(name, [model], window_start, float(value), units.get(name, "None"))
         for name, value in sorted(values.items())
     ]
+    for segment, numbers in sorted((metrics.get("segments") or {}).items()):
+        tag = [model, {"Name": segment_dimension, "Value": segment}]
+        datums += [
+            _datum(name, tag, window_start, float(value), units.get(name, "None"))
+            for name, value in sorted(numbers.items())
+        ]
+    return datums
 
 
 SUMMARY_ORDER = ("drifted_columns", "rows_scored", "max_drift_score", "no_data")

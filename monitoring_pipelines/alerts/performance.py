@@ -1,7 +1,8 @@
 """One performance-sensor tick without Dagster: new hours → rules → outbox.
 
-For each newly written ``model_performance`` hour: the CloudWatch datums (accuracy or RMSE,
-estimated accuracy, latency p95, labelled rows; when CloudWatch is on; the population's), and
+For each newly written ``model_performance`` hour: the CloudWatch datums (when CloudWatch is
+on; the population's: estimated accuracy at the hour's first computation, accuracy or RMSE,
+latency p95 and labelled rows once, when its labels are final; see ``labels_final``), and
 the performance alerts its ``performance_alerts`` rules decide for the population and for
 each segment (``stats.performance_alerts``, cooldown from
 the outbox's history), ``skipped`` at once when Slack cannot deliver them. Re-running a tick
@@ -12,11 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import Engine
 
 from monitoring_pipelines.alerts.evaluate import Sinks, SlackRouting
-from monitoring_pipelines.config import MonitorsConfig
+from monitoring_pipelines.config import DeploymentConfig, MonitorsConfig
 from monitoring_pipelines.stats.performance import primary_metric
 from monitoring_pipelines.stats.performance_alerts import (
     PerformanceAlert,
@@ -49,6 +51,15 @@ def cloudwatch_values(window: WindowPerformance) -> dict[str, float]:
     if "accuracy" in window.estimated:
         values["estimated_accuracy"] = window.estimated["accuracy"]
     return values | {"labelled_rows": float(window.n_labelled)}
+
+
+def labels_final(window: WindowPerformance, deployment: DeploymentConfig) -> bool:
+    """Whether the hour's labels can no longer change: computed without labels, or with every
+    label up to its end + ``label_horizon_hours`` (later labels are never joined)."""
+    if window.labels_through is None or deployment.labels is None:
+        return True
+    horizon = timedelta(hours=deployment.labels.label_horizon_hours)
+    return window.labels_through >= window.window_end + horizon
 
 
 def enqueue_performance(
@@ -97,12 +108,19 @@ def enqueue_performance(
         skip = sinks.slack_skip(alert.deployment_id, channel)
         entries.append(outbox.performance_entry(alert, channel, slack_skip=skip))
     alert_ids = outbox.enqueue(engine, entries)
+    of_window: dict[tuple[str, object], dict[str, dict[str, float]]] = {}
+    for window, population in segments:
+        key = (population.deployment_id, population.window_start)
+        of_window.setdefault(key, {})[window.segment] = cloudwatch_values(window)
     metrics = [
-        outbox.performance_metrics_entry(
-            w.deployment_id, w.window_start, w.window_end, cloudwatch_values(w), w.labels_through
-        )
+        entry
         for w in stored
-    ]
+        for entry in outbox.performance_metrics_entries(
+            w.deployment_id, w.window_start, w.window_end, cloudwatch_values(w),
+            labels_final(w, config.deployment(w.deployment_id)),
+            of_window.get((w.deployment_id, w.window_start)),
+        )
+    ]  # fmt: skip
     metrics_ids = outbox.enqueue(engine, metrics) if sinks.cloudwatch else []
     new_rows = outbox.select_rows(engine, ids=alert_ids) if alert_ids else []
     deliverable = len(metrics_ids) + sum(r["slack_status"] == outbox.PENDING for r in new_rows)

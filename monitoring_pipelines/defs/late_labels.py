@@ -2,7 +2,9 @@
 
 Each tick, for every deployment with a ``labels`` block, the hours of the last
 ``label_horizon_hours`` that got a label for one of their requests since they were computed
-(``pipeline.performance.stale_hours``) are re-materialized as one single-run backfill of
+(``pipeline.performance.stale_hours``), and the hours whose horizon passed since they were
+last computed (so each gets a computation with its final labels, the one CloudWatch gets), are
+re-materialized as one single-run backfill of
 ``late_labels_job`` over their range (so numbers converge as labels arrive); an hour whose
 labels did not change is not read again. The run key names the hours and the stored cutoffs,
 so a tick before that run finishes does not request it twice.

@@ -60,6 +60,8 @@ from monitoring_pipelines.store.performance import (
 )
 
 HOUR = timedelta(hours=1)
+# How long after its horizon an hour not yet computed with final labels is still recomputed.
+FINALIZE_LOOKBACK = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -307,19 +309,24 @@ def stale_hours(
 ) -> list[datetime]:
     """Hours within ``label_horizon_hours`` of ``now`` that got a label for one of their
     requests since they were computed (read: the hour's request ids and the labels arrived
-    after its ``labels_through``), oldest first."""
+    after its ``labels_through``), and hours whose horizon passed (up to ``FINALIZE_LOOKBACK``
+    ago) but were last computed before it, so each hour gets one computation with its final
+    labels (the one whose performance CloudWatch receives), oldest first."""
     settings = deployment.labels
     if settings is None:
         return []
     now = now.astimezone(UTC)
     horizon = timedelta(hours=settings.label_horizon_hours)
-    stored = stored_windows(engine, deployment.id, now - horizon - HOUR, now)
+    stored = stored_windows(engine, deployment.id, now - horizon - HOUR - FINALIZE_LOOKBACK, now)
     request_id = deployment.column_with_role(Role.REQUEST_ID).name
     logs, labels = log_source(config, deployment), label_source(config, deployment)
     stale = []
     for start, window in stored.items():
         cutoff = min(start + HOUR + horizon, now)
         if window.labels_through is None or cutoff <= window.labels_through:
+            continue
+        if start + HOUR + horizon <= now:
+            stale.append(start)  # the horizon passed: computed once more, with final labels
             continue
         ids = pd.Index(
             pd.concat(

@@ -15,16 +15,19 @@ segment's log loss is merged only when each of its hours had enough labels to st
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import reduce
 
 from sqlalchemy import Engine, select
 
 from monitoring_pipelines.config import DeploymentConfig
+from monitoring_pipelines.pipeline.performance_segments import INSUFFICIENT_DATA
 from monitoring_pipelines.stats.cbpe import CbpeAggregate, Estimate, estimate
 from monitoring_pipelines.stats.latency_sketch import LatencySketch
 from monitoring_pipelines.stats.performance import Performance, accumulator
+from monitoring_pipelines.stats.scoring import DEFAULT_MIN_ROWS
+from monitoring_pipelines.stats.segment_scoring import key_of
 from monitoring_pipelines.stats.segments import ALL
 from monitoring_pipelines.stats.windows import window_bounds
 from monitoring_pipelines.store.performance import (
@@ -61,10 +64,11 @@ def rolled_up(
     granularity: str,
     hour: datetime,
     segment: str = ALL,
+    min_rows: int = DEFAULT_MIN_ROWS,
 ) -> RolledUp:
     """The ``granularity`` window containing (trailing 24 h: ending with) the hour ``hour``,
-    of the population or of ``segment``."""
-    windows = rolled_up_segments(engine, deployment, granularity, hour, segment)
+    of the population or of ``segment`` (``min_rows`` as in :func:`rolled_up_segments`)."""
+    windows = rolled_up_segments(engine, deployment, granularity, hour, segment, min_rows)
     if segment in windows:
         return windows[segment]
     start, end = window_bounds(hour, granularity)
@@ -77,9 +81,12 @@ def rolled_up_segments(
     granularity: str,
     hour: datetime,
     segment: str | None = None,
+    min_rows: int = DEFAULT_MIN_ROWS,
 ) -> dict[str, RolledUp]:
     """The ``granularity`` window of the population and of every segment stored in it
-    (segment → window; only ``segment`` when given), each merged from its own hours."""
+    (segment → window; only ``segment`` when given), each merged from its own hours; a
+    segment with fewer labelled rows than its key's ``min_rows`` (else ``min_rows``, the
+    deployment's) is ``insufficient_data``, as its hours are."""
     start, end = window_bounds(hour, granularity)
     table = model_performance.c
     query = select(
@@ -99,10 +106,18 @@ def rolled_up_segments(
     by_segment: dict[str, list] = {}
     for row in rows:
         by_segment.setdefault(row.segment, []).append(row)
-    return {
+    windows = {
         name: _rolled(deployment, granularity, start, end, name, part)
         for name, part in sorted(by_segment.items())
     }
+    for name, window in windows.items():
+        key = key_of(name, deployment.segment_keys) if name != ALL else None
+        performance = window.performance
+        need = (key.min_rows or min_rows) if key else 0
+        if performance is not None and performance.labelled_rows < need:
+            thin = replace(performance, status=INSUFFICIENT_DATA, metrics={}, per_class={})
+            windows[name] = replace(window, performance=thin)
+    return windows
 
 
 def _rolled(

@@ -70,11 +70,15 @@ def _score(windows: Sequence[BatchWindow]) -> list[dict[str, tuple[DriftResult, 
     ]
     results: list[list[DriftResult | None]] = []
     groups: dict[tuple[str, tuple], list[tuple[int, int]]] = defaultdict(list)
+    keys: dict[int, tuple] = {}  # id of a params mapping (each held by its tasks) → its key
     for w, tasks in enumerate(planned):
         results.append([])
         for j, (_, task) in enumerate(tasks):
             if isinstance(task, ColumnTask):
-                groups[(task.metric, _params_key(task.params))].append((w, j))
+                key = keys.get(id(task.params))
+                if key is None:
+                    key = keys[id(task.params)] = _params_key(task.params)
+                groups[(task.metric, key)].append((w, j))
                 results[w].append(None)
             else:
                 results[w].append(task)

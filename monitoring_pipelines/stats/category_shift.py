@@ -7,6 +7,7 @@ they match the proportions the distribution metrics compare.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Collection, Mapping
 
 from monitoring_pipelines.stats.profile import CategoricalProfile, NumericalProfile, category_key
@@ -50,14 +51,16 @@ def _shifts(
 ) -> list[dict[str, object]]:
     if not ref_total or not cur_total:
         return []
-    shifts = [
-        {
-            "value": value,
-            "reference_share": ref.get(value, 0) / ref_total,
-            "current_share": cur.get(value, 0) / cur_total,
-            "new": value not in known,
-        }
+    shares = [
+        (-abs(now - before), value, before, now)
         for value in set(ref) | set(cur)
+        for before, now in [(ref.get(value, 0) / ref_total, cur.get(value, 0) / cur_total)]
     ]
-    shifts.sort(key=lambda s: (-abs(s["current_share"] - s["reference_share"]), s["value"]))
-    return shifts[:top]
+    return [  # the top of the order (largest change, then name), without sorting them all
+        {"value": value, "reference_share": before, "current_share": now, "new": value not in known}
+        for _, value, before, now in heapq.nsmallest(top, shares, key=_order)
+    ]
+
+
+def _order(share: tuple) -> tuple:
+    return share[0], share[1]

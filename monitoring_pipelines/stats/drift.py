@@ -11,7 +11,7 @@ import inspect
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import numpy as np
@@ -137,10 +137,7 @@ def plan_column(
     params: Mapping[str, Any],
 ) -> ColumnTask | DriftResult:
     """The checked task of one metric on one column, or its ``insufficient_data`` result."""
-    spec = get_spec(metric)
-    _check_kinds(metric, spec, baseline.kind, current.kind)
-    threshold = _check_threshold(metric, spec, threshold)
-    _check_params(metric, spec, params)
+    spec, threshold = _checked(metric, baseline.kind, current.kind, threshold, tuple(params))
     sizes = (
         (baseline.rows, current.rows) if spec.sizes == "rows" else (baseline.count, current.count)
     )
@@ -163,6 +160,19 @@ def plan_column(
         sizes,
         params,
     )
+
+
+@lru_cache(maxsize=4096)
+def _checked(
+    metric: str, baseline: Kind, current: Kind, threshold: float | None, params: tuple[str, ...]
+) -> tuple[MetricSpec, float]:
+    """The spec and the checked threshold of a metric on columns of these kinds with these
+    parameter names: the same for every window of a deployment, so checked once."""
+    spec = get_spec(metric)
+    _check_kinds(metric, spec, baseline, current)
+    threshold = _check_threshold(metric, spec, threshold)
+    _check_params(metric, spec, dict.fromkeys(params))
+    return spec, threshold
 
 
 def finish_column(

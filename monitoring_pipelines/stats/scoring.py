@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Any
 
 from monitoring_pipelines.stats.calibration import DEFAULT_SIGMAS, NoiseCurve
@@ -28,6 +29,7 @@ DEFAULT_METRICS: dict[str, tuple[str, ...]] = {
 }
 DEFAULT_MIN_ROWS = 500
 DEFAULT_CORRECTION = "benjamini_hochberg"
+NO_PARAMS: Mapping[str, Any] = MappingProxyType({})  # a metric's parameters when none are set
 
 
 def default_metrics(kind: Kind | str, is_prediction: bool = False) -> tuple[str, ...]:
@@ -147,7 +149,7 @@ def window_tasks(
                 noise=calibration.get(name, {}).get(metric),
                 sigmas=settings.sigmas,
                 calibrated_on=None if calibrated_on is None else calibrated_on.columns[name],
-                params=settings.params.get(metric, {}),
+                params=settings.params.get(metric, NO_PARAMS),
             )
             tasks.append((name, task))
     return tasks

@@ -219,30 +219,46 @@ def last_performance(engine: Engine, deployment_ids: Iterable[str]) -> list[Last
     return list(last.values())
 
 
-def performance_metrics_entry(
+def performance_metrics_entries(
     deployment_id: str,
     window_start: datetime,
     window_end: datetime,
     performance: Mapping[str, float],
-    labels_through: datetime | None,
-) -> dict[str, Any]:
-    """An outbox row with one hour's performance datums for CloudWatch (accuracy or RMSE,
-    estimated accuracy, latency p95, labelled rows), once per computation of the hour: a
-    recomputation with later labels (a newer ``labels_through``) sends the hour again."""
-    through = utc(labels_through).isoformat() if labels_through else "none"
+    final: bool,
+    segments: Mapping[str, Mapping[str, float]] | None = None,
+) -> list[dict[str, Any]]:
+    """The outbox rows with one hour's performance datums for CloudWatch, each sent once per
+    hour, since ``PutMetricData`` never replaces a datum (CloudWatch would aggregate every
+    send of a timestamp): the ``estimated_*`` datums at the hour's first computation (key
+    ``...|performance|estimated``), the realized ones (accuracy or RMSE, latency p95,
+    labelled rows) only when the hour's labels are ``final`` (key ``...|performance|final``);
+    recomputations enqueue the same keys, which the outbox skips. ``segments`` (segment →
+    its realized values) go with the final row, sent with the Segment dimension."""
     start = utc(window_start)
-    return {
-        "dedup_key": f"{deployment_id}|hour|{start.isoformat()}|{METRICS}|performance|{through}",
-        "deployment_id": deployment_id,
-        "kind": METRICS,
-        "severity": "info",
-        "window_start": start,
-        "window_end": utc(window_end),
-        "granularity": "hour",
-        "cloudwatch": {"performance": {k: float(v) for k, v in performance.items()}},
-        "slack_status": SKIPPED,
-        "cloudwatch_status": PENDING,
-    }
+    estimated = {k: float(v) for k, v in performance.items() if k.startswith("estimated_")}
+    realized = {k: float(v) for k, v in performance.items() if k not in estimated}
+    parts = [("estimated", estimated)] + ([("final", realized)] if final else [])
+    return [
+        {
+            "dedup_key": f"{deployment_id}|hour|{start.isoformat()}|{METRICS}|performance|{part}",
+            "deployment_id": deployment_id,
+            "kind": METRICS,
+            "severity": "info",
+            "window_start": start,
+            "window_end": utc(window_end),
+            "granularity": "hour",
+            "cloudwatch": {"performance": values}
+            | ({"segments": _segment_values(segments)} if part == "final" and segments else {}),
+            "slack_status": SKIPPED,
+            "cloudwatch_status": PENDING,
+        }
+        for part, values in parts
+        if values
+    ]
+
+
+def _segment_values(segments: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, float]]:
+    return {s: {k: float(v) for k, v in values.items()} for s, values in sorted(segments.items())}
 
 
 def retraining_entries(

@@ -1,50 +1,99 @@
 """Insert many rows at once. On SQLite the rows go to the driver's ``executemany`` with each
-column's SQLAlchemy bind processor applied here, once per distinct timestamp: SQLAlchemy's own
-per-row parameter processing costs more than the insert itself (76,000 drift rows: 0.96 s of
-CPU through ``conn.execute(insert(table), rows)``, 0.43 s this way). Other databases, and rows
-that need SQLAlchemy (Python-side column defaults, rows of different keys), take
-``conn.execute`` (on PostgreSQL it batches the rows into multi-row VALUES itself)."""
+column's SQLAlchemy bind processor applied here, only for the columns that have one, and once
+per distinct timestamp: SQLAlchemy's own per-row parameter processing costs more than the
+insert itself (76,000 drift rows: 0.96 s of CPU through ``conn.execute(insert(table), rows)``,
+0.43 s this way). Rows may come as tuples in a given column order (``insert_tuples``), so a
+writer with many rows builds no dict per row. Other databases, and rows that need SQLAlchemy
+(Python-side column defaults, rows of different keys), take ``conn.execute`` (on PostgreSQL it
+batches the rows into multi-row VALUES itself)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Column, Connection, Dialect, Table, insert
+from sqlalchemy import JSON, Column, Connection, Dialect, Table, insert
+
+
+class JsonText(str):
+    """A JSON column's value already serialized, exactly as the column's own serializer
+    (``json.dumps``) would: :func:`insert_tuples` hands it to the driver as it is."""
 
 
 def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     """Insert ``rows`` (column → value) into ``table`` in one executemany."""
     if not rows:
         return
-    names = list(rows[0])
-    plain = conn.dialect.name == "sqlite" and all(
-        column.default is None for column in table.c if column.name not in names
-    )
-    if not plain or any(row.keys() != rows[0].keys() for row in rows):
+    names = tuple(rows[0])
+    if not _plain(conn, table, names) or any(row.keys() != rows[0].keys() for row in rows):
         conn.execute(insert(table), rows)
         return
+    values = itemgetter(*names)
+    insert_tuples(
+        conn,
+        table,
+        names,
+        [values(row) for row in rows] if len(names) > 1 else [(values(row),) for row in rows],
+    )
+
+
+def insert_tuples(
+    conn: Connection, table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """Insert ``rows`` (values in the order of the columns ``names``) into ``table`` in one
+    executemany."""
+    if not rows:
+        return
+    names = list(names)
+    if not _plain(conn, table, names):
+        rows = [dict(zip(names, row, strict=True)) for row in rows]
+        conn.execute(insert(table), [{k: _parsed(v) for k, v in row.items()} for row in rows])
+        return
     compiled = insert(table).compile(dialect=conn.dialect, column_keys=names)
-    order = compiled.positiontup
-    processors = [_processor(table.c[name], conn.dialect) for name in order]
-    params = [
-        tuple(
-            value if p is None else p(value)
-            for value, p in zip(_values(row, order), processors, strict=True)
-        )
-        for row in rows
+    order = list(compiled.positiontup)
+    if order != names:
+        at = itemgetter(*(names.index(name) for name in order))
+        rows = [at(row) for row in rows] if len(order) > 1 else [(at(row),) for row in rows]
+    processors = [
+        (i, process)
+        for i, name in enumerate(order)
+        if (process := _processor(table.c[name], conn.dialect)) is not None
     ]
-    conn.exec_driver_sql(compiled.string, params)
+    if processors:  # column by column: one map per processed column, not a loop per row
+        columns = list(zip(*rows, strict=True))
+        for i, process in processors:
+            columns[i] = map(process, columns[i])
+        rows = list(zip(*columns, strict=True))
+    conn.exec_driver_sql(compiled.string, rows)
 
 
-def _values(row: dict[str, Any], order: Sequence[str]):
-    return (row[name] for name in order)
+def _plain(conn: Connection, table: Table, names: Sequence[str]) -> bool:
+    """Whether the rows can go to the driver as they are (SQLite, no Python-side defaults)."""
+    return conn.dialect.name == "sqlite" and all(
+        column.default is None for column in table.c if column.name not in names
+    )
+
+
+def _parsed(value: Any) -> Any:
+    """A value as SQLAlchemy takes it: :class:`JsonText` parsed back (it serializes itself)."""
+    return json.loads(value) if type(value) is JsonText else value
 
 
 def _processor(column: Column, dialect: Dialect) -> Callable[[Any], Any] | None:
-    """The column's bind processor; for timestamps, applied once per distinct value."""
-    process = column.type.dialect_impl(dialect).bind_processor(dialect)
+    """The column's bind processor; for timestamps, applied once per distinct value; for JSON,
+    not applied to :class:`JsonText`."""
+    impl = column.type.dialect_impl(dialect)
+    process = impl.bind_processor(dialect)
+    if process is not None and isinstance(impl, JSON):
+        serialize = process
+
+        def process(value: Any) -> Any:
+            return value if type(value) is JsonText else serialize(value)
+
+        return process
     if process is None or column.type.python_type is not datetime:
         return process
     done: dict[datetime, Any] = {}

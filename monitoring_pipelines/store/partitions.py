@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, and_, bindparam, delete, insert
 
-from monitoring_pipelines.store.bulk import insert_rows
+from monitoring_pipelines.store.bulk import insert_tuples
 from monitoring_pipelines.store.locks import locked_transaction
 from monitoring_pipelines.store.windows import Window, record_window, record_windows
 
@@ -51,10 +51,12 @@ def replace_partition(
 
 @dataclass(frozen=True)
 class Partition:
-    """One partition's key (column → value), its new rows, and its window for the judges."""
+    """One partition's key (column → value), its new rows (each a tuple of the values of
+    ``columns``, the key's columns left out), and its window for the judges."""
 
     key: dict[str, Any]
-    rows: Sequence[dict[str, Any]]
+    columns: tuple[str, ...]
+    rows: Sequence[tuple]
     window: Window | None = None
 
 
@@ -70,14 +72,21 @@ def replace_partitions(engine: Engine, table: Table, partitions: Sequence[Partit
     locks = [(table.name, *partition_lock(p.key)) for p in partitions]
     condition = and_(*(table.c[name] == bindparam(f"key_{name}") for name in names))
     keys = [{f"key_{name}": p.key[name] for name in names} for p in partitions]
-    rows = [{**row, **p.key} for p in partitions for row in p.rows]
+    columns = partitions[0].columns
+    if any(p.columns != columns for p in partitions):
+        raise ValueError(f"{table.name}: the partitions of one write give different columns")
+    rows = [(*row, *key) for p in partitions for key in [_values(p.key, names)] for row in p.rows]
     with locked_transaction(engine, locks) as conn:
         conn.execute(delete(table).where(condition), keys)
-        insert_rows(conn, table, rows)
+        insert_tuples(conn, table, (*columns, *names), rows)
         windows = [(p.window, len(p.rows)) for p in partitions if p.window is not None]
         if windows:
             record_windows(conn, table.name, windows)
     return len(rows)
+
+
+def _values(key: Mapping[str, Any], names: Sequence[str]) -> tuple:
+    return tuple(key[name] for name in names)
 
 
 def partition_lock(key: Mapping[str, Any]) -> list[str]:

@@ -28,6 +28,7 @@ from monitoring_pipelines.store import alerts as outbox
 from monitoring_pipelines.store.drift import write_drift_scores
 from monitoring_pipelines.store.performance import (
     BaselinePerformance,
+    read_window_performance,
     write_baseline_performance,
     write_performance,
 )
@@ -84,7 +85,7 @@ def test_the_cooldown_holds_the_same_severity_and_lets_a_worse_one_through():
     assert decide(windows[:1], [earlier]) == []
 
 
-def deployment(tmp_path, **blocks):
+def deployment(tmp_path, horizon: int = 168, **blocks):
     data = {
         "id": "m",
         "reference": {"path": "ref.parquet"},
@@ -104,6 +105,7 @@ def deployment(tmp_path, **blocks):
             "arrival_column": "at",
             "task": "binary",
             "positive_class": "1",
+            "label_horizon_hours": horizon,
         },
         **blocks,
     }
@@ -139,12 +141,15 @@ def test_a_baseline_margin_needs_a_validation_set(tmp_path):
         parse_config(data, base=tmp_path)
 
 
-def store_hour(engine, hour: int, accuracy: float, n_labelled: int = 300) -> None:
+def store_hour(engine, hour: int, accuracy: float, n_labelled: int = 300,
+               through: timedelta = H) -> None:  # fmt: skip
+    """Hour ``hour`` computed with the labels up to ``through`` after its start."""
     start = T0 + hour * H
     latency = LatencySketch.from_values([50.0] * 90 + [400.0] * 10)
     performance = Performance("binary", "ok", 1000, n_labelled, {"accuracy": accuracy, "f1": 0.5})
     baseline = BaselinePerformance(T0 - 48 * H, 2000, {"accuracy": 0.86}, {})
-    write_performance(engine, "m", start, start + H, performance, latency, start + H, baseline)
+    write_performance(engine, "m", start, start + H, performance, latency, start + through,
+                      baseline)  # fmt: skip
 
 
 def test_a_drop_alone_reaches_slack_beside_the_drift_and_cloudwatch_gets_the_numbers(
@@ -152,9 +157,9 @@ def test_a_drop_alone_reaches_slack_beside_the_drift_and_cloudwatch_gets_the_num
 ):
     rules = {"thresholds": {"accuracy": {"warning": 0.8, "critical": 0.7}},
              "baseline_margin": {"warning": 0.05}}  # fmt: skip
-    config = parse_config(deployment(tmp_path, performance_alerts=rules), base=tmp_path)
-    store_hour(sqlite_engine, 0, 0.85)
-    store_hour(sqlite_engine, 1, 0.66)
+    config = parse_config(deployment(tmp_path, performance_alerts=rules, horizon=2), base=tmp_path)
+    store_hour(sqlite_engine, 0, 0.85, through=3 * H)  # final: end + 2 h horizon
+    store_hour(sqlite_engine, 1, 0.66, through=3 * H)
     rng = np.random.default_rng(1)
     shifted = score("psi", rng.normal(size=500), rng.normal(2, 1, 500))
     write_drift_scores(sqlite_engine, "m", T0 + H, T0 + 2 * H, "hour", {"x": (shifted,)})
@@ -198,6 +203,68 @@ def test_a_drop_alone_reaches_slack_beside_the_drift_and_cloudwatch_gets_the_num
     assert values("accuracy") == [0.85, 0.66]
     assert values("latency_p95") == pytest.approx([p95, p95])
     assert values("labelled_rows") == [300.0, 300.0]
+
+
+def test_cloudwatch_gets_an_hours_realized_performance_once_when_its_labels_are_final(
+    tmp_path, sqlite_engine, cloudwatch, cloudwatch_reader
+):
+    """Labels arrive (50, 500, 1,500 at accuracy 0.80, 0.78, 0.781): the store keeps each
+    recomputation, CloudWatch gets nothing realized until the recomputation at the horizon
+    (2 h after the hour's end), then exactly one datum per metric; a re-run adds none."""
+    config = parse_config(deployment(tmp_path, horizon=2), base=tmp_path)
+    sends = [(0.80, 50, H + H / 4), (0.78, 500, 2 * H), (0.781, 1500, 2 * H + H / 2)]
+
+    def statistics(name: str) -> list[dict]:
+        result = cloudwatch_reader.get_metric_statistics(
+            Namespace=cloudwatch.settings.namespace, MetricName=name,
+            Dimensions=[{"Name": "ModelName", "Value": "m"}], StartTime=T0 - H,
+            EndTime=T0 + 3 * H, Period=3600, Statistics=["SampleCount", "Average", "Sum"],
+        )  # fmt: skip
+        return result["Datapoints"]
+
+    ticks = []
+    for accuracy, n, through in [*sends, (0.781, 1500, 3 * H), (0.781, 1500, 3 * H)]:
+        store_hour(sqlite_engine, 0, accuracy, n, through)
+        new = windows_since(sqlite_engine, "model_performance", "hour", 0, 100)
+        ticks.append(enqueue_performance(sqlite_engine, config, new, {}, Sinks(slack=False)))
+        deliver_pending(sqlite_engine, None, cloudwatch, channels=("cloudwatch",))
+        if through < 3 * H:  # provisional: nothing realized in CloudWatch yet
+            for name in ("accuracy", "labelled_rows", "latency_p95"):
+                assert statistics(name) == [], name
+    assert [len(t.metrics_ids) for t in ticks] == [0, 0, 0, 1, 0]  # the final one, once
+    rows = outbox.select_rows(sqlite_engine, ids=list(ticks[3].metrics_ids))
+    assert [r["dedup_key"].rsplit("|", 1)[1] for r in rows] == ["final"]
+    assert [r["cloudwatch_status"] for r in rows] == ["sent"]
+    (accuracy,) = statistics("accuracy")
+    assert (accuracy["SampleCount"], accuracy["Average"]) == (1.0, 0.781)
+    (labelled,) = statistics("labelled_rows")
+    assert (labelled["SampleCount"], labelled["Sum"]) == (1.0, 1500.0)
+    (latency,) = statistics("latency_p95")
+    assert latency["SampleCount"] == 1.0
+    p95 = LatencySketch.from_values([50.0] * 90 + [400.0] * 10).quantile(0.95)
+    assert latency["Average"] == pytest.approx(p95)
+    # the stored hour keeps the latest numbers
+    stored = read_window_performance(sqlite_engine, "m", T0)
+    assert (stored.realized["accuracy"], stored.n_labelled) == (0.781, 1500)
+
+
+def test_the_estimated_accuracy_is_enqueued_at_the_hours_first_computation_only(sqlite_engine):
+    values = {"accuracy": 0.8, "estimated_accuracy": 0.83, "labelled_rows": 300.0}
+    entries = [
+        outbox.performance_metrics_entries("m", T0, T0 + H, values, final)
+        for final in (False, False, True, True)
+    ]
+    ids = [outbox.enqueue(sqlite_engine, e) for e in entries]
+    assert [len(i) for i in ids] == [1, 0, 1, 0]
+    rows = outbox.select_rows(sqlite_engine, ids=[*ids[0], *ids[2]])
+    assert {r["id"]: r["dedup_key"].rsplit("|", 1)[1] for r in rows} == {
+        ids[0][0]: "estimated",
+        ids[2][0]: "final",
+    }
+    assert {r["id"]: r["cloudwatch"]["performance"] for r in rows} == {
+        ids[0][0]: {"estimated_accuracy": 0.83},
+        ids[2][0]: {"accuracy": 0.8, "labelled_rows": 300.0},
+    }
 
 
 def test_a_retraining_decision_is_delivered_to_slack_and_cloudwatch(

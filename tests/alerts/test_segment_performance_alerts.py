@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from monitoring_pipelines.alerts.cloudwatch import CloudWatchSettings, window_datums
 from monitoring_pipelines.alerts.delivery import deliver_pending
 from monitoring_pipelines.alerts.evaluate import Sinks, SlackRouting
 from monitoring_pipelines.alerts.performance import enqueue_performance
@@ -91,3 +92,30 @@ def test_each_segment_has_its_own_cooldown():
         (1, "region=eu"),  # the population's alert of hour 0 does not cool the segments down
         (2, "region=us"),  # eu's own of hour 1 does
     ]
+
+
+def test_cloudwatch_gets_each_segments_performance_with_a_segment_dimension(
+    tmp_path,
+    world,  # noqa: F811
+    sqlite_engine,
+):
+    cfg = config(tmp_path, performance_alerts=RULES)
+    now = T0 + 100 * H  # past the labels' horizon: the hour's realized datums are final
+    (summary,) = performance_windows(cfg, sqlite_engine, [("fraud", T0)], now=now)
+    new = windows_since(sqlite_engine, "model_performance", "hour", 0, 100)
+    tick = enqueue_performance(sqlite_engine, cfg, new, {}, Sinks())
+    (row,) = outbox.select_rows(sqlite_engine, ids=tick.metrics_ids)
+    datums = window_datums("fraud", T0, row["cloudwatch"], CloudWatchSettings())
+    by = {
+        (d["MetricName"], tuple((x["Name"], x["Value"]) for x in d["Dimensions"][1:])): d
+        for d in datums
+    }
+    apac = summary.segments["region=apac"].performance
+    assert by[("accuracy", ())]["Value"] == summary.performance.metrics["accuracy"]
+    assert by[("accuracy", (("Segment", "region=apac"),))]["Value"] == apac.metrics["accuracy"]
+    assert by[("labelled_rows", (("Segment", "region=apac"),))]["Value"] == apac.labelled_rows
+    latam = summary.segments["region=latam"].performance
+    assert ("accuracy", (("Segment", "region=latam"),)) not in by  # insufficient_data
+    assert by[("labelled_rows", (("Segment", "region=latam"),))]["Value"] == latam.labelled_rows
+    tagged = {dict((x["Name"], x["Value"]) for x in d["Dimensions"]).get("Segment") for d in datums}
+    assert tagged == {None, *summary.segments}  # the population untagged, every segment tagged

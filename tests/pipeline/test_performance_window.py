@@ -188,6 +188,27 @@ def test_only_hours_whose_labels_changed_are_stale(tmp_path, world, sqlite_engin
     assert stale_hours(cfg, sqlite_engine, deployment, T0 + 41 * H) == [T0, T0 + H]
 
 
+def test_an_hour_past_its_horizon_is_computed_once_more_with_its_final_labels(
+    tmp_path, world, sqlite_engine
+):
+    """CloudWatch gets an hour's realized performance only from a computation with final
+    labels, so an hour last computed before its horizon is stale once the horizon passed,
+    even when no label arrived since, until it is computed with them (within a week)."""
+    cfg = config(tmp_path)  # horizon 48 h: hour 0's labels are final at 49 h, hour 1's at 50 h
+    deployment = cfg.deployments[0]
+    windows = [("fraud", T0), ("fraud", T0 + H)]
+    performance_windows(cfg, sqlite_engine, windows, now=T0 + 45 * H)
+    assert stale_hours(cfg, sqlite_engine, deployment, T0 + 45 * H) == []
+    assert stale_hours(cfg, sqlite_engine, deployment, T0 + 49 * H) == [T0]
+    assert stale_hours(cfg, sqlite_engine, deployment, T0 + 50 * H) == [T0, T0 + H]
+    late = T0 + 49 * H + timedelta(days=7)
+    assert stale_hours(cfg, sqlite_engine, deployment, late) == [T0, T0 + H]
+    assert stale_hours(cfg, sqlite_engine, deployment, late + 2 * H) == []  # past the lookback
+    (summary,) = performance_windows(cfg, sqlite_engine, windows[:1], now=T0 + 60 * H)
+    assert summary.labels_through == T0 + 49 * H
+    assert stale_hours(cfg, sqlite_engine, deployment, T0 + 60 * H) == [T0 + H]
+
+
 def test_the_sensor_requests_one_range_run_of_the_stale_hours(tmp_path, world, sqlite_url):
     from monitoring_pipelines.defs.late_labels import late_labels_sensor
     from monitoring_pipelines.defs.resources import MonitorsResource, StoreResource

@@ -22,7 +22,7 @@ from monitoring_pipelines.stats.metrics.registry import METRICS
 from monitoring_pipelines.stats.metrics.stacked import STACKED
 from monitoring_pipelines.stats.metrics.stacked_cells import Cells
 from monitoring_pipelines.stats.profile import NumericalProfile, profile_numerical
-from monitoring_pipelines.stats.scoring import score_window
+from monitoring_pipelines.stats.scoring import ScoringSettings, score_window
 
 KINDS = {
     "normal": "numerical",
@@ -219,3 +219,45 @@ def test_deferred_gc_restores_the_collector() -> None:
         assert not gc.isenabled()  # it was off: it stays off
     finally:
         gc.enable()
+
+
+def _random_window(baseline, rng: np.random.Generator):
+    """A window of random size (some below any min_rows), shift and missing share, with
+    categories the baseline never saw in some."""
+    n = int(rng.choice([5, 40, 120, 600, 2500]))
+    frame = _frame(n, rng, float(rng.choice([0.0, 0.0, 0.3, 1.0])))
+    if rng.random() < 0.4:
+        frame["colour"] = rng.choice(["red", "purple", f"unseen{rng.integers(5)}"], n)
+        frame["many"] = [f"w{k}" for k in rng.integers(0, 600, n)]
+    if rng.random() < 0.2:
+        frame["sparse"] = np.nan
+    return profile_frame(frame, baseline)
+
+
+def _random_settings(rng: np.random.Generator) -> ScoringSettings:
+    tests = {"numerical": ["ks", "anderson_darling", "psi"], "categorical": ["chi_squared", "tvd"]}
+    metrics = {c: tests[k] for c, k in KINDS.items() if rng.random() < 0.6}
+    return ScoringSettings(
+        metrics=metrics,
+        thresholds={"ks": float(rng.choice([0.01, 0.05])), "psi": float(rng.uniform(0.05, 0.3))},
+        min_rows=int(rng.choice([1, 50, 500])),
+        correction=str(rng.choice(["none", "bonferroni", "benjamini_hochberg"])),
+        params={"psi": {"max_bins": int(rng.choice([5, 10]))}} if rng.random() < 0.3 else {},
+    )
+
+
+def test_one_batch_of_many_random_windows_equals_score_window_window_by_window(baseline) -> None:
+    """Many random windows and settings in one batch, result for result equal to scoring each
+    window alone: small windows (insufficient_data), unseen categories, p-value tests under
+    every correction, mixed thresholds and parameters."""
+    rng = np.random.default_rng(2026)
+    items = [(baseline, _random_window(baseline, rng), _random_settings(rng)) for _ in range(60)]
+    got = score_windows_batch(items)
+    for (b, w, s), g in zip(items, got, strict=True):
+        assert_same(score_window(b, w, s), g)
+    results = [r for scores in got for rs in scores.values() for r in rs]
+    assert {"insufficient_data", "stable"} <= {r.status for r in results}
+    corrected = {r.detail.get("correction") for r in results if "raw_p_value" in r.detail}
+    assert corrected == {"bonferroni", "benjamini_hochberg"}  # both corrections adjusted tests
+    assert any(s["new"] for r in results for s in r.detail.get("categories", ()))  # unseen
+    assert any(r.drifted and r.p_value is not None for r in results)

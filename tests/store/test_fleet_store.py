@@ -3,11 +3,14 @@ drift windows in one transaction, on SQLite and PostgreSQL, with the per-window 
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import event, insert, select
 
 from monitoring_pipelines.stats.calibration import NoiseCurve
@@ -20,7 +23,7 @@ from monitoring_pipelines.store.aggregates import (
     read_windows,
     write_profile,
 )
-from monitoring_pipelines.store.bulk import insert_rows
+from monitoring_pipelines.store.bulk import insert_rows, insert_tuples
 from monitoring_pipelines.store.calibration import (
     read_calibration,
     read_calibrations,
@@ -28,6 +31,8 @@ from monitoring_pipelines.store.calibration import (
 )
 from monitoring_pipelines.store.drift import (
     DriftWindow,
+    _json_safe,
+    _json_text,
     read_drift_scores,
     write_drift_scores,
     write_drift_windows,
@@ -228,3 +233,59 @@ def test_bulk_insert_stores_what_sqlalchemy_stores(sqlite_engine) -> None:
     theirs = [tuple(r)[1:] for r in stored if r[1] == "bulk_sqlalchemy"]
     assert len(ours) == len(theirs) == 30
     assert [r[1:] for r in ours] == [r[1:] for r in theirs]  # raw stored text, id and name aside
+
+
+_plain_values = (
+    st.floats(allow_nan=True, allow_infinity=True)
+    | st.integers(-(10**20), 10**20)
+    | st.booleans()
+    | st.none()
+    | st.text(max_size=8)
+)
+_details = st.dictionaries(
+    st.text(max_size=8), _plain_values | st.lists(_plain_values, max_size=3), max_size=6
+) | st.dictionaries(st.text(max_size=4), _plain_values, max_size=6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_details)
+def test_detail_text_is_what_json_dumps_writes(detail) -> None:
+    """The drift writer's own JSON text of a detail equals json.dumps of its JSON-safe form
+    (non-finite floats as null), whatever it holds: unicode keys, NaN, ±inf, lists, bools."""
+    expected = json.dumps(_json_safe(detail)) if detail else None
+    assert _json_text(detail) == expected
+    numpy_valued = {key: np.float64(v) for key, v in detail.items() if type(v) is float}
+    assert _json_text(numpy_valued) == (
+        json.dumps(_json_safe(numpy_valued)) if numpy_valued else None
+    )
+
+
+def test_tuples_with_json_text_store_what_sqlalchemy_stores(engine) -> None:
+    """Rows inserted as tuples, details as pre-serialized JSON text, read back exactly as rows
+    inserted through SQLAlchemy with the details as dicts (on PostgreSQL the text is parsed
+    back for SQLAlchemy's own serializer)."""
+    ours, theirs = _names(2)
+    now = datetime.now(UTC)
+    names = ("deployment_id", "window_start", "window_end", "granularity", "column_name")
+    names += ("metric", "value", "status", "drifted", "reference_size", "current_size")
+    names += ("detail", "computed_at")
+    details = [{"mean_shift": -0.25}, {"x": [1.5, None], "é": "ü"}, None, {"e": float("inf")}]
+
+    def row(deployment: str, i: int, as_text: bool) -> tuple:
+        detail = details[i % len(details)]
+        stored = _json_text(detail) if as_text else (_json_safe(detail) if detail else None)
+        start = (deployment, HOUR, HOUR + H, "hour", f"c{i}", "psi", i / 3, "stable")
+        return (*start, bool(i % 2), 100, i, stored, now)
+
+    with engine.begin() as conn:
+        conn.execute(
+            insert(drift_scores),
+            [dict(zip(names, row(theirs, i, False), strict=True)) for i in range(8)],
+        )
+        insert_tuples(conn, drift_scores, names, [row(ours, i, True) for i in range(8)])
+    c = drift_scores.c
+    query = select(*(c[n] for n in names[1:])).order_by(c.column_name)
+    with engine.connect() as conn:
+        got = [conn.execute(query.where(c.deployment_id == d)).all() for d in (ours, theirs)]
+    assert got[0] == got[1] and len(got[0]) == 8
+    assert {r.detail.get("mean_shift") for r in got[0] if r.detail} == {-0.25, None}
