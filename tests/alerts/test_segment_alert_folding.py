@@ -8,6 +8,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from monitoring_pipelines.alerts.delivery import deliver_pending
+from monitoring_pipelines.alerts.evaluate import Sinks
+from monitoring_pipelines.alerts.performance import enqueue_performance
+from monitoring_pipelines.pipeline.performance import performance_windows
 from monitoring_pipelines.stats.performance_alerts import (
     LastPerformanceAlert,
     PerformanceRules,
@@ -17,7 +20,11 @@ from monitoring_pipelines.stats.performance_alerts import (
 )
 from monitoring_pipelines.stats.segments import ALL
 from monitoring_pipelines.store import alerts as outbox
+from monitoring_pipelines.store.performance import read_window_segments
+from monitoring_pipelines.store.windows import windows_since
 from tests.alerts.conftest import CHANNEL
+from tests.pipeline.test_performance_segments import T0 as WORLD_T0
+from tests.pipeline.test_performance_segments import config, world  # noqa: F401
 
 T0 = datetime(2026, 11, 9, 15, tzinfo=UTC)
 H = timedelta(hours=1)
@@ -152,3 +159,27 @@ def test_a_segment_breaching_while_the_population_is_fine_alerts_on_its_own():
     assert alert.reason == (
         "rmse in region=south 2.5 above warning bound 2 (500 labelled rows; population 1)"
     )
+
+
+def test_the_sensor_tick_folds_the_stored_segments_not_worse_than_the_population(
+    tmp_path,
+    world,  # noqa: F811
+    sqlite_engine,
+):
+    # every row's latency is its own here, so some segments' p95 are above the population's
+    cfg = config(tmp_path, performance_alerts={"thresholds": {"latency_p95": {"warning": 1.0}}})
+    performance_windows(cfg, sqlite_engine, [("fraud", WORLD_T0)], now=WORLD_T0 + 10 * H)
+    stored = read_window_segments(sqlite_engine, "fraud", WORLD_T0)
+    p95 = {s: w.realized["latency_p95"] for s, w in stored.items() if "latency_p95" in w.realized}
+    better = sorted(s for s in p95 if s != ALL and p95[s] <= p95[ALL])
+    worse = sorted(s for s in p95 if p95[s] > p95[ALL])
+    assert better and worse and len(better) + len(worse) + 1 == len(p95)
+
+    new = windows_since(sqlite_engine, "model_performance", "hour", 0, 100)
+    tick = enqueue_performance(sqlite_engine, cfg, new, {}, Sinks())
+    assert sorted(a.segment for a in tick.alerts) == sorted([ALL, *worse])
+    rows = {r["segment"]: r for r in outbox.select_rows(sqlite_engine, ids=tick.alert_ids)}
+    also = rows[ALL]["payload"]["also_breaching"]
+    assert sorted(b["segment"] for b in also) == better
+    assert all(b["value"] == p95[b["segment"]] for b in also)
+    assert all(rows[s]["payload"] is None for s in worse)
