@@ -9,7 +9,8 @@ hour in Dagster's storage; ``data_freshness``, failing on an hour with no rows o
 fewer than usual (``stats.freshness``); and ``rows_accounted``, failing on an hour whose
 logs held rows no hour profiles (stamped far from their folder's hour, not stamped, not an
 event) or rows repeating a request id. On ``drift_scores``: ``drift``,
-failing on an hour where any column drifted, so the partitions view marks those hours.
+failing on an hour where any column drifted, so the partitions view marks those hours: with
+severity ERROR when the population drifted, WARN when only segments did.
 """
 
 import dagster as dg
@@ -18,6 +19,7 @@ from monitoring_pipelines.defs.per_partition import PartitionCheck, partitioned_
 from monitoring_pipelines.pipeline.aggregation import WindowSummary
 from monitoring_pipelines.pipeline.drift import WindowScores
 from monitoring_pipelines.quality import CHECKS
+from monitoring_pipelines.stats.scoring import drifted_columns
 from monitoring_pipelines.store.aggregates import LOST_ROWS
 
 DRIFT_CHECK = "drift"
@@ -137,19 +139,58 @@ def drift_check_spec(asset: str, partitions_def: dg.PartitionsDefinition) -> dg.
         DRIFT_CHECK,
         asset,
         partitions_def,
-        "fails on an hour where any monitored column drifted (any metric past its threshold)",
+        "fails on an hour where any monitored column drifted (any metric past its threshold): "
+        "severity ERROR when the population's column drifted, WARN when only segments did "
+        "(the drifted segment × column pairs in the metadata)",
+    )
+
+
+SEGMENT_PAIRS_SHOWN = 10  # segment × column pairs listed in the check's Markdown
+
+
+def drifted_segment_pairs(hour: WindowScores) -> list[tuple[str, str]]:
+    """(segment, column) of every segment's drifted column in the hour, sorted."""
+    return sorted(
+        (segment, column)
+        for segment, scores in hour.segments.items()
+        for column in drifted_columns(scores)
     )
 
 
 def drift_check_outcome(hour: WindowScores) -> PartitionCheck:
-    """The ``drift`` check of one hour: passed when no column drifted."""
+    """The ``drift`` check of one hour: passed when no column drifted, neither in the
+    population nor in any segment. A population drift fails it with severity ERROR; drift in
+    segments only (the population stable) with WARN, so the hour a segment alert names is not
+    green in the UI. ``drifted_columns`` stays the population's."""
     drifted = hour.drifted_columns
+    pairs = drifted_segment_pairs(hour)
+    shown = [f"- {segment}: {column}" for segment, column in pairs[:SEGMENT_PAIRS_SHOWN]]
+    if len(pairs) > SEGMENT_PAIRS_SHOWN:
+        shown.append(f"- … and {len(pairs) - SEGMENT_PAIRS_SHOWN} more")
+    metadata = {
+        "drifted_columns": dg.MetadataValue.int(len(drifted)),
+        "drifted_column_names": dg.MetadataValue.json(drifted),
+    }
+    if hour.segments:
+        metadata |= {
+            "drifted_segments": dg.MetadataValue.int(len({s for s, _ in pairs})),
+            "drifted_segment_columns": dg.MetadataValue.int(len(pairs)),
+            "segment_drift": dg.MetadataValue.md("\n".join(shown) or "no segment drifted"),
+        }
+    listed = ", ".join(f"{segment} {column}" for segment, column in pairs[:SEGMENT_PAIRS_SHOWN])
+    if len(pairs) > SEGMENT_PAIRS_SHOWN:
+        listed += f" and {len(pairs) - SEGMENT_PAIRS_SHOWN} more"
+    in_segments = f"; in segments: {listed}" if pairs else ""
+    if drifted:
+        description = f"drifted: {', '.join(drifted)}{in_segments}"
+    elif pairs:
+        description = f"population stable{in_segments}"
+    else:
+        description = "no column drifted"
     return PartitionCheck(
         DRIFT_CHECK,
-        not drifted,
-        {
-            "drifted_columns": dg.MetadataValue.int(len(drifted)),
-            "drifted_column_names": dg.MetadataValue.json(drifted),
-        },
-        description=f"drifted: {', '.join(drifted)}" if drifted else "no column drifted",
+        not drifted and not pairs,
+        metadata,
+        severity=dg.AssetCheckSeverity.ERROR if drifted else dg.AssetCheckSeverity.WARN,
+        description=description,
     )

@@ -8,9 +8,10 @@ rounded to ``DIGITS`` decimals for reading.
   ``missing_total``, ``data_freshness`` (``fresh``, ``low_volume`` or ``no_data``),
   ``replaced_values``, the row counts the source keeps (``rows_out_of_window``, ...),
   ``profiled_in`` (``database`` or ``rows``) and ``pushdown_skipped`` (why not in the database).
-- ``drift_scores``: ``rows``, ``max_drift_score``, ``drifted_columns`` (against training),
-  ``drifted_columns_<reference>`` for each production reference (``drift.references``), and
-  with a prediction or confidence column ``prediction_drift``, ``mean_confidence``,
+- ``drift_scores``: ``rows``, ``max_drift_score``, ``drifted_columns`` (the population's,
+  against training), ``drifted_columns_<reference>`` for each production reference
+  (``drift.references``), with segments ``drifted_segments`` (segments with a drifted column),
+  and with a prediction or confidence column ``prediction_drift``, ``mean_confidence``,
   ``confidence_drop``, ``low_confidence_share``.
 - ``model_performance``: ``status``, ``rows_scored``, ``labelled_rows``, ``labelled_share``,
   ``labels_through``, every metric of the task (``accuracy``, ``f1``, ``roc_auc``, ... or

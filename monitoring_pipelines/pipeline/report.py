@@ -31,7 +31,7 @@ from monitoring_pipelines.stats.drift import DriftResult
 from monitoring_pipelines.stats.segments import ALL
 from monitoring_pipelines.stats.windows import merge_window
 from monitoring_pipelines.store.aggregates import baseline_timestamps, read_baseline, read_windows
-from monitoring_pipelines.store.drift import read_drift_scores
+from monitoring_pipelines.store.drift import read_drift_scores, stored_result
 from monitoring_pipelines.store.engine import check_deployment_id, dagster_home
 from monitoring_pipelines.store.multivariate import read_model
 from monitoring_pipelines.store.performance import REALIZED
@@ -145,18 +145,7 @@ def hourly_history(
     """The stored hourly drift results of the range, oldest first."""
     by_hour: dict[datetime, dict[str, list[DriftResult]]] = defaultdict(lambda: defaultdict(list))
     for row in read_drift_scores(engine, deployment_id, start, end, "hour"):
-        by_hour[row["window_start"]][row["column_name"]].append(
-            DriftResult(
-                metric=row["metric"],
-                value=row["value"],
-                p_value=row["p_value"],
-                threshold=row["threshold"],
-                status=row["status"],
-                drifted=row["drifted"],
-                reference_size=row["reference_size"],
-                current_size=row["current_size"],
-            )
-        )
+        by_hour[row["window_start"]][row["column_name"]].append(stored_result(row))
     return [HourScores(hour, dict(columns)) for hour, columns in sorted(by_hour.items())]
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, func, select
 from monitoring_pipelines.report.segments import SegmentRow, SegmentView, ratio, worst_of
 from monitoring_pipelines.stats.drift import DriftResult
 from monitoring_pipelines.stats.segments import ALL
-from monitoring_pipelines.store.drift import read_drift_scores
+from monitoring_pipelines.store.drift import read_drift_scores, stored_result
 from monitoring_pipelines.store.performance import REALIZED
 from monitoring_pipelines.store.schema import model_performance
 from monitoring_pipelines.store.times import utc
@@ -37,16 +37,7 @@ def segment_views(
     for row in read_drift_scores(engine, deployment_id, start, end, "hour", segment=None):
         if keep is not None and row["window_start"] not in keep:
             continue
-        result = DriftResult(
-            metric=row["metric"],
-            value=row["value"],
-            p_value=row["p_value"],
-            threshold=row["threshold"],
-            status=row["status"],
-            drifted=row["drifted"],
-            reference_size=row["reference_size"],
-            current_size=row["current_size"],
-        )
+        result = stored_result(row)
         segment = row["segment"]
         by[segment][(row["column_name"], row["metric"])].append((row["window_start"], result))
         if segment != ALL and row["detail"]:

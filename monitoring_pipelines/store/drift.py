@@ -160,6 +160,20 @@ def read_drift_scores(
     return _fetch(engine, query.order_by(drift_scores.c.window_start, drift_scores.c.id))
 
 
+def stored_result(row: Mapping[str, Any]) -> DriftResult:
+    """The DriftResult a stored ``drift_scores`` row records (its detail left out)."""
+    return DriftResult(
+        metric=row["metric"],
+        value=row["value"],
+        p_value=row["p_value"],
+        threshold=row["threshold"],
+        status=row["status"],
+        drifted=row["drifted"],
+        reference_size=row["reference_size"],
+        current_size=row["current_size"],
+    )
+
+
 def read_new_drift_scores(
     engine: Engine,
     granularity: str,

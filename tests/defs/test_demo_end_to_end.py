@@ -203,3 +203,63 @@ def test_max_drift_score_is_the_real_columns_distance_and_the_multivariate_score
             assert metadata["multivariate_drift"].value >= 3, f"hour {index}"
     clean = [shown[i] for i in range(DRIFT_FROM)]  # the shuffled hours among them
     assert max(clean) < 0.1 < 0.5 < min(shown[i] for i in range(DRIFT_FROM, HOURS))
+
+
+def test_the_drift_check_is_error_for_the_population_and_warn_for_segments_only(demo):
+    """Per hour of one run, the ``drift`` check as the instance holds it: the regional hour
+    (only region=northeast's income drifted, the population stable) fails with severity WARN
+    naming that pair; the population's drift (the shuffled and the drifted hours) fails with
+    ERROR; the clean hour passes. The pairs are recomputed from the stored segment rows."""
+    from monitoring_pipelines.defs.partitions import hour_key
+    from monitoring_pipelines.store.drift import read_drift_scores
+    from monitoring_pipelines.store.engine import get_engine
+
+    result, _, home = demo
+    hours = sorted(result.drifted)
+    rows = read_drift_scores(
+        get_engine(f"sqlite:///{home / 'monitoring.db'}"),
+        "credit_risk",
+        hours[0],
+        END,
+        "hour",
+        segment=None,
+    )
+    stored = {
+        hour: sorted(
+            {
+                (r["segment"], r["column_name"])
+                for r in rows
+                if r["window_start"] == hour and r["segment"] != "__all__" and r["drifted"]
+            }
+        )
+        for hour in hours
+    }
+    key = dg.AssetCheckKey(dg.AssetKey("drift_scores"), "drift")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        records = instance.event_log_storage.get_asset_check_execution_history(key, limit=1000)
+    latest = {}
+    for record in records:  # newest first: the rerun test may have judged the hours again
+        if record.event is not None and record.event.dagster_event is not None:
+            latest.setdefault(record.partition, record.event.dagster_event.event_specific_data)
+    [regional] = REGIONAL
+    assert stored[hours[regional]] == [("region=northeast", "annual_income")]
+    for index, hour in enumerate(hours):
+        check = latest[str(hour_key("credit_risk", hour))]
+        metadata = {k: v.value for k, v in check.metadata.items()}
+        pairs = stored[hour]
+        assert metadata["drifted_segment_columns"] == len(pairs), f"hour {index}"
+        assert metadata["drifted_segments"] == len({s for s, _ in pairs}), f"hour {index}"
+        if index == regional:
+            assert (check.passed, check.severity) == (False, dg.AssetCheckSeverity.WARN)
+            assert metadata["drifted_columns"] == 0  # the population's
+            assert metadata["segment_drift"] == "- region=northeast: annual_income"
+            assert (
+                check.description
+                == "population stable; in segments: region=northeast annual_income"
+            )
+        elif index in SHUFFLED or index >= DRIFT_FROM:
+            assert (check.passed, check.severity) == (False, dg.AssetCheckSeverity.ERROR)
+            assert metadata["drifted_columns"] >= 1, f"hour {index}"
+        else:  # a clean hour: nothing drifted, in the population or any region
+            assert check.passed and pairs == [], f"hour {index}: {pairs}"
+            assert metadata["segment_drift"] == "no segment drifted"
