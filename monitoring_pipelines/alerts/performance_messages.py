@@ -38,7 +38,8 @@ def performance_message(
     population: Sequence[Mapping[str, Any]] = (),
 ) -> dict:
     """One performance alert: the crossed rule, the window's numbers beside its drift; a
-    segment's alert names the segment and shows the ``population``'s numbers beside its own."""
+    segment's alert names the segment and shows the ``population``'s numbers beside its own;
+    the population's lists the segments folded into it (payload ``also_breaching``)."""
     row = rows[0]
     deployment, severity = row["deployment_id"], row["severity"]
     segment = row.get("segment") or ALL
@@ -59,15 +60,30 @@ def performance_message(
     lines = performance_lines(performance)
     if segment != ALL:
         lines += [line for line in performance_lines(population, "Population") if "*Pop" in line]
+    also = (row.get("payload") or {}).get("also_breaching") or []
     blocks = [
         _header(title, [r["dedup_key"] for r in rows]),
         {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
         _section(f"{ICONS[severity]} {reason}"),
         *([_section("\n".join(lines))] if lines else []),
+        *([_section(_also_breaching(row["metric"] or "", also))] if also else []),
         _section(drift),
         *_buttons(("Open in Dagster", links.asset(deployment, row["window_start"]))),
     ]
     return {"text": _clip(f"{escape(title)}: {reason}", MAX_FALLBACK), "blocks": blocks}
+
+
+def _also_breaching(metric: str, also: Sequence[Mapping[str, Any]]) -> str:
+    """The segments folded into the population's alert, each with its value."""
+    items = [
+        f"{escape(_clip(b['segment'], MAX_NAME))} {b['value']:.4g} ({escape(b['severity'])})"
+        for b in also[:MAX_REASONS]
+    ]
+    more = f" (+{len(also) - MAX_REASONS} more)" if len(also) > MAX_REASONS else ""
+    return (
+        f"*Also breaching* ({len(also)} segment(s), {escape(_clip(metric, MAX_NAME))} not worse "
+        f"than the population): {', '.join(items)}{more}"
+    )
 
 
 def retraining_message(row: Mapping[str, Any], links: Links = NO_LINKS) -> dict:

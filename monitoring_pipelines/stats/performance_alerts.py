@@ -8,13 +8,16 @@ Realized metrics are judged only with at least ``min_labelled_rows`` labels. The
 severity crossed is the alert's; within ``cooldown`` (window time) of the last alert of the
 same metric, only a higher severity alerts again. A segment's window (``region=eu``) is judged
 by the same rules with its own history and cooldown, and its reason names the segment and
-the population's value of the same metric beside its own.
+the population's value of the same metric beside its own. A segment's alert that copies the
+population's (same window and metric, the population crossing the rule too, the segment not
+worse than it) is not raised on its own: the population's alert lists it (``also_breaching``,
+see ``fold_segments``), and a cooldown on the population's alert silences it with it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from itertools import pairwise
 
@@ -113,6 +116,15 @@ class WindowNumbers:
 
 
 @dataclass(frozen=True)
+class SegmentBreach:
+    """A segment that crosses the population's rule too, not worse than the population."""
+
+    segment: str
+    value: float
+    severity: str
+
+
+@dataclass(frozen=True)
 class PerformanceAlert:
     """A crossed rule: which metric, its value and bound, how bad, and why in words."""
 
@@ -125,6 +137,7 @@ class PerformanceAlert:
     severity: str
     reason: str
     segment: str = ALL
+    also_breaching: tuple[SegmentBreach, ...] = ()  # the population's: folded segment alerts
 
 
 @dataclass(frozen=True)
@@ -201,29 +214,77 @@ def _in(numbers: WindowNumbers) -> str:
     return "" if numbers.segment == ALL else f" in {numbers.segment}"
 
 
+def not_worse(metric: str, value: float, population: float) -> bool:
+    """Whether a segment's ``value`` of ``metric`` is at least as good as the population's:
+    ``>=`` for accuracy, F1, AUC, ...; ``<=`` for RMSE, log loss, latency and the baseline
+    margin (a shortfall)."""
+    worse_is_higher = metric == BASELINE_MARGIN or not lower_is_worse(metric)
+    return value <= population if worse_is_higher else value >= population
+
+
+MAX_NAMED = 5
+
+
+def fold_segments(found: Iterable[PerformanceAlert]) -> list[PerformanceAlert]:
+    """Fold each segment's alert into the population's of the same deployment, window and
+    metric when the segment is not worse (``not_worse``): the population's alert lists it in
+    ``also_breaching`` and its reason names it. A worse segment, or one whose population does
+    not alert on the metric, keeps its own alert. Order is kept."""
+    found = list(found)
+
+    def key(alert: PerformanceAlert) -> tuple:
+        return (alert.deployment_id, alert.window_start, alert.metric)
+
+    population = {key(a): a for a in found if a.segment == ALL}
+    folded: dict[tuple, list[SegmentBreach]] = {}
+    kept = []
+    for alert in found:
+        ours = population.get(key(alert)) if alert.segment != ALL else None
+        if ours is not None and not_worse(alert.metric, alert.value, ours.value):
+            folded.setdefault(key(alert), []).append(
+                SegmentBreach(alert.segment, alert.value, alert.severity)
+            )
+        else:
+            kept.append(alert)
+    out = []
+    for alert in kept:
+        also = tuple(folded.get(key(alert), ())) if alert.segment == ALL else ()
+        if also:
+            names = ", ".join(b.segment for b in also[:MAX_NAMED])
+            more = f" and {len(also) - MAX_NAMED} more" if len(also) > MAX_NAMED else ""
+            reason = f"{alert.reason}; also in {len(also)} segment(s), not worse: {names}{more}"
+            alert = replace(alert, reason=reason, also_breaching=also)
+        out.append(alert)
+    return out
+
+
 def decide_performance_alerts(
     windows: Iterable[WindowNumbers],
     rules: Mapping[str, PerformanceRules],
     history: Iterable[LastPerformanceAlert],
 ) -> list[PerformanceAlert]:
-    """The alerts to send for ``windows`` (oldest first), each deployment with its rules;
+    """The alerts to send for ``windows`` (oldest first), each deployment with its rules,
+    segments not worse than an alerting population folded into its alert (``fold_segments``);
     one within the cooldown of the last alert of its metric (and segment) only when more
     severe."""
     last = {(h.deployment_id, h.segment, h.metric): h for h in history}
+    found = [
+        alert
+        for numbers in sorted(windows, key=lambda w: w.window_start)
+        if numbers.deployment_id in rules
+        for alert in window_alerts(numbers, rules[numbers.deployment_id])
+    ]
     alerts = []
-    for numbers in sorted(windows, key=lambda w: w.window_start):
-        if numbers.deployment_id not in rules:
+    for alert in fold_segments(found):
+        deployment_rules = rules[alert.deployment_id]
+        previous = last.get((alert.deployment_id, alert.segment, alert.metric))
+        if previous is not None and (
+            abs(alert.window_start - previous.window_start) < deployment_rules.cooldown
+            and severity_rank(alert.severity) <= severity_rank(previous.severity)
+        ):
             continue
-        deployment_rules = rules[numbers.deployment_id]
-        for alert in window_alerts(numbers, deployment_rules):
-            previous = last.get((alert.deployment_id, alert.segment, alert.metric))
-            if previous is not None and (
-                abs(alert.window_start - previous.window_start) < deployment_rules.cooldown
-                and severity_rank(alert.severity) <= severity_rank(previous.severity)
-            ):
-                continue
-            alerts.append(alert)
-            last[(alert.deployment_id, alert.segment, alert.metric)] = LastPerformanceAlert(
-                alert.deployment_id, alert.metric, alert.severity, alert.window_start, alert.segment
-            )
+        alerts.append(alert)
+        last[(alert.deployment_id, alert.segment, alert.metric)] = LastPerformanceAlert(
+            alert.deployment_id, alert.metric, alert.severity, alert.window_start, alert.segment
+        )
     return alerts

@@ -175,9 +175,15 @@ def performance_entry(
     slack_skip: str | None = None,
 ) -> dict[str, Any]:
     """An outbox row for a window whose performance crossed a rule (Slack only), once per
-    window, metric, severity and segment (a segment's key ends with ``|region=eu``)."""
+    window, metric, severity and segment (a segment's key ends with ``|region=eu``); the
+    population's payload lists the segments folded into it (``also_breaching``)."""
     start = utc(alert.window_start)
     segment = "" if alert.segment == ALL else f"|{alert.segment}"
+    also = [
+        {"segment": b.segment, "value": b.value, "severity": b.severity}
+        for b in alert.also_breaching
+    ]
+    payload = {**(payload or {}), **({"also_breaching": also} if also else {})}
     return {
         "dedup_key": f"{PERFORMANCE}|{alert.deployment_id}|hour|{start.isoformat()}|"
         f"{alert.metric}|{alert.severity}{segment}",

@@ -81,12 +81,14 @@ def test_each_segment_has_its_own_cooldown():
     rules = {"m": PerformanceRules({"accuracy": {"warning": 0.8}}, min_labelled_rows=10,
                                    cooldown=timedelta(hours=6))}  # fmt: skip
 
-    def hour(at: int, segment: str) -> WindowNumbers:
+    def hour(at: int, segment: str, accuracy: float = 0.5) -> WindowNumbers:
         start = T0 + at * H
-        return WindowNumbers("m", start, start + H, {"accuracy": 0.5}, {}, 100, segment=segment)
+        return WindowNumbers("m", start, start + H, {"accuracy": accuracy}, {}, 100,
+                             segment=segment, population={"accuracy": 0.5})  # fmt: skip
 
     history = [LastPerformanceAlert("m", "accuracy", "warning", T0, ALL)]
-    windows = [hour(1, ALL), hour(1, "region=eu"), hour(2, "region=eu"), hour(2, "region=us")]
+    # eu worse than the population (not folded into its alert, see test_segment_alert_folding)
+    windows = [hour(1, ALL), hour(1, "region=eu", 0.4), hour(2, "region=eu"), hour(2, "region=us")]
     decided = decide_performance_alerts(windows, rules, history)
     assert [(int((a.window_start - T0) / H), a.segment) for a in decided] == [
         (1, "region=eu"),  # the population's alert of hour 0 does not cool the segments down
