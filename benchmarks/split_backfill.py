@@ -35,6 +35,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from unittest import mock
 
 import dagster as dg
 import yaml
@@ -81,20 +82,6 @@ def config_with_processes(folder: Path, processes: int) -> Path:
     return path
 
 
-@contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 def production_storage(postgres_url: str) -> dict:
     """``deploy/dagster.postgres.yaml``'s storage block with its connection set to
     ``postgres_url`` (the shipped class and its pooled event log, not a copy of it)."""
@@ -132,7 +119,7 @@ def dagster_home(storage: str) -> Iterator[tuple[dg.DagsterInstance, str]]:
             }
             (Path(folder) / "dagster.yaml").write_text(yaml.safe_dump(settings))
             with (
-                _environment({"DAGSTER_HOME": folder, DATABASE_URL_ENV: store_url}),
+                mock.patch.dict(os.environ, {"DAGSTER_HOME": folder, DATABASE_URL_ENV: store_url}),
                 dg.DagsterInstance.from_config(folder) as instance,
             ):
                 yield instance, store_url
@@ -154,7 +141,7 @@ def month_run(folder: Path, days: int, processes: int, storage: str = "sqlite") 
     path = config_with_processes(folder, processes)
     span = hours(days)
     service = {k: v for k, v in child_environment().items() if k.startswith("DAGSTER_EVENT")}
-    with dagster_home(storage) as (instance, store_url), _environment(service):
+    with dagster_home(storage) as (instance, store_url), mock.patch.dict(os.environ, service):
         defs = build_definitions(load_config(path), str(path))
         baseline = defs.resolve_job_def(BASELINE_JOB).execute_in_process(
             instance=instance, run_config=QUIET, partition_key=DEPLOYMENT

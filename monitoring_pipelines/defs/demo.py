@@ -407,6 +407,7 @@ def estimated_by_hour(
     table = model_performance.c
     query = select(table.window_start, table.value, table.details).where(
         table.deployment_id == deployment_id,
+        table.segment == ALL,
         table.kind == ESTIMATED,
         table.metric == "accuracy",
         table.window_start >= utc(start),

@@ -48,6 +48,17 @@ POOL_SIZE = 1
 MAX_OVERFLOW = 4
 POOL_RECYCLE_SECONDS = 600
 
+
+def _storage_arguments(config_value: Any) -> dict[str, Any]:
+    """The constructor arguments dagster-postgres reads from a ``postgres_db``/``postgres_url``
+    config block (its ``from_config_value`` names the base class, so each subclass needs it)."""
+    return {
+        "postgres_url": pg_url_from_config(config_value),
+        "should_autocreate_tables": config_value.get("should_autocreate_tables", True),
+        "token_provider": get_token_provider_from_config(config_value),
+    }
+
+
 _POOLED: weakref.WeakSet[PooledPostgresEventLogStorage] = weakref.WeakSet()
 
 
@@ -80,12 +91,7 @@ class PooledPostgresEventLogStorage(PostgresEventLogStorage):
     def from_config_value(
         cls, inst_data: ConfigurableClassData | None, config_value: Any
     ) -> PooledPostgresEventLogStorage:
-        return cls(
-            inst_data=inst_data,
-            postgres_url=pg_url_from_config(config_value),
-            should_autocreate_tables=config_value.get("should_autocreate_tables", True),
-            token_provider=get_token_provider_from_config(config_value),
-        )
+        return cls(inst_data=inst_data, **_storage_arguments(config_value))
 
     def has_table(self, table_name: str) -> bool:
         """Asked before every check event and inside every asset event's transaction (where
@@ -122,12 +128,7 @@ class PooledPostgresStorage(DagsterPostgresStorage):
     def from_config_value(
         cls, inst_data: ConfigurableClassData | None, config_value: Any
     ) -> PooledPostgresStorage:
-        return cls(
-            inst_data=inst_data,
-            postgres_url=pg_url_from_config(config_value),
-            should_autocreate_tables=config_value.get("should_autocreate_tables", True),
-            token_provider=get_token_provider_from_config(config_value),
-        )
+        return cls(inst_data=inst_data, **_storage_arguments(config_value))
 
     @property
     def event_storage_data(self) -> ConfigurableClassData | None:
