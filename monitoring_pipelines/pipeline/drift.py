@@ -345,6 +345,19 @@ def _score_group(
     config: MonitorsConfig, engine: Engine, hours_of: dict[str, list[datetime]]
 ) -> Iterator[WindowScores]:
     """Read, score and write the windows of one group of deployments (deployment → hours)."""
+    with deferred_gc():  # the profiles read survive the group: nothing to collect
+        jobs, stored = _read_group(config, engine, hours_of)
+    for first in range(0, len(jobs), BATCH_WINDOWS):
+        with deferred_gc():
+            batch = _score_batch(config, engine, jobs[first : first + BATCH_WINDOWS], stored)
+        yield from batch
+
+
+def _read_group(
+    config: MonitorsConfig, engine: Engine, hours_of: dict[str, list[datetime]]
+) -> tuple[list[tuple[DeploymentConfig, str, datetime, datetime]], Stored]:
+    """The windows of a group of deployments to score (deployment, granularity, start, end)
+    and what scoring them needs, read in one query each."""
     deployments = [config.deployment(d) for d in hours_of]
     baselines = read_baselines(engine, hours_of)
     for deployment in deployments:
@@ -388,10 +401,7 @@ def _score_group(
     stored = Stored(
         baselines, calibrations, models, hourly, pools, segment_baselines, segment_hours
     )
-    for first in range(0, len(jobs), BATCH_WINDOWS):
-        with deferred_gc():
-            batch = _score_batch(config, engine, jobs[first : first + BATCH_WINDOWS], stored)
-        yield from batch
+    return jobs, stored
 
 
 def on_baseline(

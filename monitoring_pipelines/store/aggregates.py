@@ -23,6 +23,7 @@ from monitoring_pipelines.stats.profile import (
     NumericalProfile,
 )
 from monitoring_pipelines.stats.segments import ALL
+from monitoring_pipelines.store.bulk import select_rows
 from monitoring_pipelines.store.partitions import replace_partition
 from monitoring_pipelines.store.schema import aggregates
 from monitoring_pipelines.store.times import utc
@@ -95,6 +96,34 @@ def profile_rows(profile: DatasetProfile, response_columns: Collection[str] = ()
         column_row(name, p, profile.row_count, name in response_columns)
         for name, p in columns.items()
     ]
+
+
+PROFILE_COLUMNS = [
+    aggregates.c[name]
+    for name in (
+        "deployment_id",
+        "timestamp",
+        "segment",
+        "column_name",
+        "logical_type",
+        "bin_edges",
+        "bin_counts",
+        "value_counts",
+        "missing_counts",
+        "invalid_counts",
+        "pos_inf_counts",
+        "neg_inf_counts",
+        "finite_count",
+        "mean",
+        "m2",
+        "min",
+        "max",
+        "other_counts",
+        "max_categories",
+        "replaced_values",
+        "row_count",
+    )
+]  # what the readers of profiles select: the key and what column_profile reads
 
 
 def _dataset(row_count: int, columns: dict[str, ColumnProfile]) -> DatasetProfile:
@@ -294,7 +323,7 @@ def read_baselines(
         .subquery()
     )
     query = (
-        select(aggregates)
+        select(*PROFILE_COLUMNS)
         .join(
             chosen,
             (aggregates.c.deployment_id == chosen.c.deployment_id)
@@ -304,7 +333,7 @@ def read_baselines(
         .order_by(aggregates.c.id)
     )
     with engine.connect() as conn:
-        rows = conn.execute(query).mappings().all()
+        rows = select_rows(conn, query)
     columns: dict[str, dict[str, ColumnProfile]] = {}
     counts: dict[str, int] = {}
     for row in rows:
@@ -375,12 +404,11 @@ def _read_profiles(
     if segment is not None:
         where = [*where, aggregates.c.segment == segment]
     with engine.connect() as conn:
-        rows = (
-            conn.execute(
-                select(aggregates).where(*where).order_by(aggregates.c.timestamp, aggregates.c.id)
-            )
-            .mappings()
-            .all()
+        rows = select_rows(
+            conn,
+            select(*PROFILE_COLUMNS)
+            .where(*where)
+            .order_by(aggregates.c.timestamp, aggregates.c.id),
         )
     categories = categories or {}
     columns: dict[tuple[datetime, str], dict] = {}
@@ -402,22 +430,19 @@ def read_fleet_windows(
         return {}
     categories = {d: reference_values(baseline) for d, (_, _, baseline) in ranges.items()}
     bounds = {d: (utc(start), utc(end)) for d, (start, end, _) in ranges.items()}
-    with engine.connect() as conn:
-        rows = (
-            conn.execute(
-                select(aggregates)
-                .where(
-                    aggregates.c.deployment_id.in_(sorted(ranges)),
-                    aggregates.c.is_baseline.is_(False),
-                    aggregates.c.segment == ALL,
-                    aggregates.c.timestamp >= min(b[0] for b in bounds.values()),
-                    aggregates.c.timestamp < max(b[1] for b in bounds.values()),
-                )
-                .order_by(aggregates.c.timestamp, aggregates.c.id)
-            )
-            .mappings()
-            .all()
+    query = (
+        select(*PROFILE_COLUMNS)
+        .where(
+            aggregates.c.deployment_id.in_(sorted(ranges)),
+            aggregates.c.is_baseline.is_(False),
+            aggregates.c.segment == ALL,
+            aggregates.c.timestamp >= min(b[0] for b in bounds.values()),
+            aggregates.c.timestamp < max(b[1] for b in bounds.values()),
         )
+        .order_by(aggregates.c.timestamp, aggregates.c.id)
+    )
+    with engine.connect() as conn:
+        rows = select_rows(conn, query)
     windows: dict[str, dict[datetime, dict]] = {d: {} for d in ranges}
     counts: dict[tuple[str, datetime], int] = {}
     for row in rows:

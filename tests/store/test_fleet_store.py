@@ -17,13 +17,14 @@ from monitoring_pipelines.stats.calibration import NoiseCurve
 from monitoring_pipelines.stats.dataset import fit_baseline, profile_frame
 from monitoring_pipelines.stats.drift import DriftResult, score
 from monitoring_pipelines.store.aggregates import (
+    PROFILE_COLUMNS,
     read_baseline,
     read_baselines,
     read_fleet_windows,
     read_windows,
     write_profile,
 )
-from monitoring_pipelines.store.bulk import insert_rows, insert_tuples
+from monitoring_pipelines.store.bulk import insert_rows, insert_tuples, select_rows
 from monitoring_pipelines.store.calibration import (
     read_calibration,
     read_calibrations,
@@ -38,7 +39,8 @@ from monitoring_pipelines.store.drift import (
     write_drift_windows,
 )
 from monitoring_pipelines.store.engine import get_engine
-from monitoring_pipelines.store.schema import drift_scores, written_windows
+from monitoring_pipelines.store.schema import aggregates, drift_scores, written_windows
+from monitoring_pipelines.store.times import utc
 
 HOUR = datetime(2026, 11, 3, 5, tzinfo=UTC)
 H = timedelta(hours=1)
@@ -289,3 +291,50 @@ def test_tuples_with_json_text_store_what_sqlalchemy_stores(engine) -> None:
         got = [conn.execute(query.where(c.deployment_id == d)).all() for d in (ours, theirs)]
     assert got[0] == got[1] and len(got[0]) == 8
     assert {r.detail.get("mean_shift") for r in got[0] if r.detail} == {-0.25, None}
+
+
+def test_select_rows_reads_what_sqlalchemy_reads(engine) -> None:
+    """Rows read with each column's result processor applied once per distinct stored value
+    equal SQLAlchemy's own rows: JSON arrays and dicts (repeated and not), NULLs, timestamps,
+    booleans, in the query's order; on SQLite equal stored texts decode to one object."""
+    ours = _names(1)[0]
+    edges = [-np.inf, -1.5, 0.0, 2.25, np.inf]
+    rows = [
+        {
+            "deployment_id": ours,
+            "timestamp": HOUR + (i % 2) * H,
+            "window_end": None if i % 3 else HOUR + 2 * H,
+            "column_name": f"c{i}",
+            "is_baseline": False,
+            "is_response": bool(i % 2),
+            "logical_type": 1 if i % 4 else 2,
+            "bin_edges": edges if i % 4 else None,
+            "bin_counts": [i, 2 * i, 0, 5] if i % 4 else None,
+            "value_counts": None if i % 4 else {"a": i, "é": 3},
+            "missing_counts": i,
+            "count": 10 * i,
+            "mean": None if i == 3 else i / 7,
+            "row_count": 100,
+            "computed_at": HOUR,
+        }
+        for i in range(12)
+    ]
+    query = (
+        select(*PROFILE_COLUMNS, aggregates.c.is_response, aggregates.c.window_end)
+        .where(aggregates.c.deployment_id == ours)
+        .order_by(aggregates.c.column_name.desc())
+    )
+    with engine.begin() as conn:  # rolled back: the PostgreSQL schema is shared by the session
+        conn.execute(insert(aggregates), rows)
+        theirs = [dict(row) for row in conn.execute(query).mappings()]
+        got = select_rows(conn, query)
+        assert select_rows(conn, query.where(aggregates.c.count < 0)) == []
+        conn.rollback()
+    assert got == theirs and len(got) == 12
+    assert [r["column_name"] for r in got] == sorted((f"c{i}" for i in range(12)), reverse=True)
+    assert {type(r["is_response"]) for r in got} == {bool}
+    assert utc(got[-1]["timestamp"]) == HOUR and got[-1]["bin_edges"] is None
+    numerical = [r["bin_edges"] for r in got if r["bin_edges"] is not None]
+    assert numerical[0] == edges
+    if engine.dialect.name == "sqlite":
+        assert all(e is numerical[0] for e in numerical)
