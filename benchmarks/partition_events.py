@@ -8,8 +8,9 @@ is run as one ``execute_in_process`` run over the same range on a fresh instance
 (Dagster's default) and PostgreSQL (dagster-postgres, as in production); the difference
 divided by the hours is what the events cost per partition. The cost is Dagster's storage:
 each check evaluation is its own event-log write and asset-check index update (Dagster 1.13
-batches only materialization-like events, and its SQL storages write a batch one by one),
-while ``add_asset_metadata(partition_key=...)`` lists the run's partitions on every call.
+batches only materialization-like events, and its SQL storages write a batch one by one);
+the metadata is added for all hours at once (``add_partitions_metadata``: Dagster's own
+``add_asset_metadata(partition_key=...)`` lists the run's partitions on every call).
 
 Usage: ``.venv/bin/python -m benchmarks.partition_events [--hours 168 720] [--storage
 sqlite postgres]``; PostgreSQL at ``$TEST_POSTGRES_URL`` (default the local test server).

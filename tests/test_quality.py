@@ -139,3 +139,92 @@ def test_category_keys_equal_keying_every_row(values):
     assert list(got.cat.categories) == list(expected.cat.categories)
     assert got.isna().tolist() == expected.isna().tolist()
     assert got.dropna().astype(str).tolist() == expected.dropna().astype(str).tolist()
+
+
+def _validated_alone(baseline, name: str, frame: pd.DataFrame) -> dict:
+    """The hour validated on its own with great-expectations, the whole suite on one frame
+    of every column (as before the validations were batched and narrowed): per expectation,
+    (check, column) → (non-null values, unexpected values) from great-expectations' result."""
+    import great_expectations as gx
+
+    from monitoring_pipelines.quality import _class_name, _expectations
+
+    checks = {}
+    expectations = []
+    for expectation, check in _expectations(gx, baseline):
+        expectations.append(expectation)
+        checks[type(expectation).__name__, expectation.column] = check
+    context = gx.get_context(mode="ephemeral")
+    batch = (
+        context.data_sources.add_pandas(name)
+        .add_dataframe_asset("hour")
+        .add_batch_definition_whole_dataframe("all")
+        .get_batch(batch_parameters={"dataframe": frame})
+    )
+    suite = gx.ExpectationSuite(name=name, expectations=expectations)
+    result = batch.validate(suite, result_format="SUMMARY")
+    counts = {}
+    for item in result.results:
+        key = (_class_name(item.expectation_config.type), item.expectation_config.kwargs["column"])
+        if not item.result:  # the column is absent from the frame
+            continue
+        got = item.result
+        present = got["element_count"] - (
+            0 if key[0] == "ExpectColumnValuesToNotBeNull" else got["missing_count"]
+        )
+        counts[checks[key], key[1]] = (present, got["unexpected_count"], item.success)
+    return counts
+
+
+EXPECTED_FAILURES = {
+    2: {"raw_missing_values"},
+    3: {"raw_value_ranges"},
+    4: {"raw_allowed_categories"},
+    5: {"raw_schema"},
+}
+
+
+@pytest.mark.parametrize("columns_per_validation", [1, 2, 4])
+def test_batched_narrow_validations_equal_each_hour_validated_alone(
+    baseline, columns_per_validation
+):
+    """Hours validated together, a few columns per validation, in batches that split hours,
+    give each hour the counts and verdicts great-expectations gives that hour validated alone
+    on all its columns at once: clean hours, missing values, values out of range (±inf too),
+    unseen categories, a column absent from a chunk."""
+    hours = {h: _hour(600 + 53 * h, 40 + h, 0.03, 0.003, 0.01) for h in range(7)}
+    hours[2] = _hour(800, 77, 0.40, 0.0, 0.0)  # missing values
+    hours[3] = _hour(700, 78, 0.0, 0.08, 0.0)  # out of range
+    hours[3].loc[::40, "x"] = np.inf
+    hours[3].loc[1::40, "x"] = -np.inf
+    hours[4] = _hour(900, 79, 0.0, 0.0, 0.30)  # unseen categories
+    hours[4].loc[::7, "k"] = 9  # an unseen integer category
+    batched = BatchValidator(
+        "narrow", baseline, batch_rows=1500, columns_per_validation=columns_per_validation
+    )
+    for h, frame in hours.items():
+        chunks = [frame.iloc[:250], frame.iloc[250:]]
+        if h == 5:
+            chunks[0] = chunks[0].drop(columns=["k"])  # "k" absent from one chunk of one hour
+        list(batched.observe(h, chunks))
+    for h, frame in hours.items():
+        typed = pd.DataFrame(
+            {
+                "x": frame["x"],
+                "c": frame["c"].map(category_key).astype("category"),
+                "k": frame["k"].map(category_key).astype("category"),
+            }
+        )
+        alone = _validated_alone(baseline, f"alone_{h}", typed)
+        if h == 5:  # "k" is judged on the rows of the chunk that had it
+            alone |= _validated_alone(baseline, f"alone_{h}_k", typed.iloc[250:][["k"]])
+        outcomes = batched.outcomes(h)
+        got = {
+            (t.check, t.column): (t.elements, t.unexpected, t.passed)
+            for o in outcomes
+            for t in o.tallies
+            if not t.missing_column
+        }
+        assert got == alone, h
+        failed = {o.check for o in outcomes if not o.passed}
+        assert failed == EXPECTED_FAILURES.get(h, set()), h

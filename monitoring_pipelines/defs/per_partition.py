@@ -1,8 +1,12 @@
 """Report each partition of a run on its own: its metadata and its asset-check results.
 
 A single-run backfill is one step over many partitions. Dagster writes one
-materialization per partition of the run; ``context.add_asset_metadata(...,
-partition_key=...)`` gives each of them that partition's numbers. Dagster's
+materialization per partition of the run, with the metadata its accumulator holds for that
+partition (what ``context.add_asset_metadata(..., partition_key=...)`` adds).
+:func:`add_partitions_metadata` fills it for all partitions at once: Dagster's call lists
+every partition of the run's range to validate its one key and copies the whole
+accumulator, so a month of hours through it is quadratic (about 0.1 s per hour of a
+720-hour run, more than the hour's profiling). Dagster's
 ``AssetCheckResult`` cannot name a partition (in a range run it is one result for all of
 them), so each check is logged as an ``AssetCheckEvaluation`` with ``partition=`` and
 the partition's new materialization as its target, after the materializations, as
@@ -20,6 +24,10 @@ from dataclasses import dataclass, field
 import dagster as dg
 from dagster._core.definitions.asset_checks.asset_check_evaluation import (
     AssetCheckEvaluationTargetMaterializationData,
+)
+from dagster._core.execution.context.metadata_logging import (
+    AssetMetadataHandle,
+    OutputMetadataAccumulator,
 )
 
 
@@ -79,6 +87,30 @@ def _materializations_of_run(
     }
 
 
+def add_partitions_metadata(
+    context: dg.AssetExecutionContext,
+    key: dg.AssetKey,
+    metadata: Mapping[str, Mapping[str, dg.MetadataValue]],
+) -> None:
+    """``context.add_asset_metadata(m, asset_key=key, partition_key=p)`` for every ``p: m`` of
+    ``metadata``, in one pass: the same checks (each partition is one of the run's) and the
+    same accumulator entries, built once instead of once per partition (Dagster 1.13's
+    step context keeps them in ``_metadata_accumulator``)."""
+    targeted = {str(p) for p in context.partition_keys}
+    stray = [p for p in metadata if p not in targeted]
+    if stray:
+        raise dg.DagsterInvariantViolationError(
+            f"metadata for partition {stray[0]!r} of {key.to_user_string()}, which this run "
+            f"does not target ({len(targeted)} partitions from {min(targeted)!r})"
+        )
+    step = context.get_step_execution_context()
+    entries = dict(step._metadata_accumulator.per_output_metadata)
+    for partition, values in metadata.items():
+        handle = AssetMetadataHandle(asset_key=key, partition_key=partition)
+        entries[handle] = {**entries.get(handle, {}), **values}
+    step._metadata_accumulator = OutputMetadataAccumulator(per_output_metadata=entries)
+
+
 def report_partitions(
     context: dg.AssetExecutionContext,
     asset: str,
@@ -94,10 +126,7 @@ def report_partitions(
     key = dg.AssetKey(asset)
     reports = list(reports)
     if complete:
-        for report in reports:
-            context.add_asset_metadata(
-                report.metadata, asset_key=key, partition_key=report.partition_key
-            )
+        add_partitions_metadata(context, key, {r.partition_key: r.metadata for r in reports})
         yield dg.MaterializeResult(asset_key=key)
     else:
         for report in reports:

@@ -1,14 +1,17 @@
 """A two-level lookup table that finds the bin of a float in O(1) on any shape of edges.
 
-A float's bits, read as an integer with negative values mirrored (``ordered``), sort like
-the floats themselves (-0.0 and 0.0 are one key). The table's first level is indexed by
-the top 16 bits of that key (sign, exponent, 4 bits of mantissa: cells 1/16 of an octave
-wide, so heavy tails and values near zero get cells on their own scale, like a table on
-the quantile scale); it holds the number of edges whose key is below the cell, which is
-the bin of any value in the cell unless edges fall inside it. A cell holding more than
-:data:`CROWDED` edges gets a second level on the next 8 bits. The few edges left inside
-the final cell are passed by a short scan, so values on an edge land in the bin that
-starts there, as :func:`monitoring_pipelines.stats.binning.bin_index` puts them.
+The table's first level is indexed by a float's top 16 bits as they are (sign, exponent,
+4 bits of mantissa: cells 1/16 of an octave wide, so heavy tails and values near zero get
+cells on their own scale, like a table on the quantile scale); each entry is the number of
+edges below the cell's lowest value, which is the bin of any value in the cell unless edges
+fall inside it. A cell holding more than :data:`CROWDED` edges gets a second level on the
+next 8 bits. The at most :data:`CROWDED` edges left inside a cell are passed by two
+comparisons with no branch (``lead`` is padded with +inf so both always exist), so values
+on an edge land in the bin that starts there, as
+:func:`monitoring_pipelines.stats.binning.bin_index` puts them. A second-level cell still
+holding more (edges a few ulps apart) is marked, and only values in it scan their edges.
+A cell of negative floats runs from its largest bit pattern (its lowest value) down; the
+table is built on values, not bit order, so -0.0 and 0.0 both pass an edge at 0.0.
 """
 
 from __future__ import annotations
@@ -20,28 +23,25 @@ import numpy as np
 
 TOP_BITS = 16
 SUB_BITS = 8
-TOP_SHIFT = 64 - TOP_BITS
-SUB_SHIFT = TOP_SHIFT - SUB_BITS
-TOP_OFFSET = 1 << (TOP_BITS - 1)
 SUB_SIZE = 1 << SUB_BITS
 CROWDED = 2
+# how the kernels index the table: unsigned, so numba adds no negative-index wraparound
+TOP_SHIFT = np.uint64(64 - TOP_BITS)
+SUB_SHIFT = np.uint64(64 - TOP_BITS - SUB_BITS)
+SUB_STRIDE = np.uint64(SUB_SIZE)
+SUB_MASK = np.uint64(SUB_SIZE - 1)
 
 
 @dataclass(frozen=True, eq=False)
 class BinTable:
-    """``inner``: the finite edges then +inf (the scan's sentinel); ``top``: the first level,
-    a bin start, or ``-1 - k`` for the ``k``-th block of :data:`SUB_SIZE` entries in ``sub``."""
+    """``lead``: NaN, the finite edges, +inf, +inf (edge ``j`` is ``lead[j + 1]``; the NaN is
+    the left edge of bin 0, which nothing equals); ``top``: the first level, a bin start or
+    ``-1 - k`` for the ``k``-th block of :data:`SUB_SIZE` entries in ``sub``; ``sub``: a bin
+    start, or ``-1 - start`` for a cell whose edges must be scanned."""
 
-    inner: np.ndarray
+    lead: np.ndarray
     top: np.ndarray
     sub: np.ndarray
-
-
-def ordered_keys(values: np.ndarray) -> np.ndarray:
-    """Integer keys of non-NaN float64 values that sort as the values do (-0.0 is 0.0)."""
-    bits = np.ascontiguousarray(values, dtype=np.float64).view(np.int64)
-    sign = bits >> 63
-    return (bits ^ (sign & np.int64(0x7FFF_FFFF_FFFF_FFFF))) - sign
 
 
 def table_for(edges: np.ndarray) -> BinTable:
@@ -49,24 +49,45 @@ def table_for(edges: np.ndarray) -> BinTable:
     return _build(edges.tobytes())
 
 
+def _cells(prefixes: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """Lowest and highest float of the cells whose top ``bits`` bits are ``prefixes``
+    (NaN for the cells of NaN and ±inf, which the kernels never look up)."""
+    rest = np.uint64(64 - bits)
+    first = prefixes << rest
+    last = first | ((np.uint64(1) << rest) - np.uint64(1))
+    negative = (prefixes >> np.uint64(bits - 1)).astype(bool)
+    a, b = first.view(np.float64), last.view(np.float64)
+    with np.errstate(invalid="ignore"):
+        finite = np.isfinite(a) & np.isfinite(b)
+    low = np.where(finite, np.where(negative, b, a), np.nan)
+    high = np.where(finite, np.where(negative, a, b), np.nan)
+    return low, high
+
+
+def _starts(finite_edges: np.ndarray, prefixes: np.ndarray, bits: int) -> tuple:
+    """Per cell: the edges below its lowest value and the edges inside it (0 for NaN cells)."""
+    low, high = _cells(prefixes, bits)
+    usable = ~np.isnan(low)
+    below = np.zeros(prefixes.size, dtype=np.int64)
+    inside = np.zeros(prefixes.size, dtype=np.int64)
+    below[usable] = np.searchsorted(finite_edges, low[usable], side="left")
+    inside[usable] = np.searchsorted(finite_edges, high[usable], side="right") - below[usable]
+    return below, inside
+
+
 @lru_cache(maxsize=1024)
 def _build(edges_bytes: bytes) -> BinTable:
-    edges = np.frombuffer(edges_bytes, dtype=np.float64)
-    finite = edges[1:-1]
-    keys = ordered_keys(finite)
-    top_keys = keys >> TOP_SHIFT
-    cells = np.arange(-TOP_OFFSET, TOP_OFFSET, dtype=np.int64)
-    top = np.searchsorted(top_keys, cells, side="left").astype(np.int32)
-    crowded_cells, inside = np.unique(top_keys, return_counts=True)
-    crowded_cells = crowded_cells[inside > CROWDED]
-    sub_keys = keys >> SUB_SHIFT
+    finite = np.frombuffer(edges_bytes, dtype=np.float64)[1:-1]
+    below, inside = _starts(finite, np.arange(1 << TOP_BITS, dtype=np.uint64), TOP_BITS)
+    top = below.astype(np.int32)
     blocks = []
-    for k, cell in enumerate(crowded_cells.tolist()):
-        first = (cell << SUB_BITS) + np.arange(SUB_SIZE, dtype=np.int64)
-        blocks.append(np.searchsorted(sub_keys, first, side="left").astype(np.int32))
-        top[cell + TOP_OFFSET] = -1 - k
+    for k, cell in enumerate(np.flatnonzero(inside > CROWDED).tolist()):
+        prefixes = (np.uint64(cell) << np.uint64(SUB_BITS)) + np.arange(SUB_SIZE, dtype=np.uint64)
+        start, crowd = _starts(finite, prefixes, TOP_BITS + SUB_BITS)
+        blocks.append(np.where(crowd > CROWDED, -1 - start, start).astype(np.int32))
+        top[cell] = -1 - k
     sub = np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.int32)
-    inner = np.append(finite, np.inf)
-    for array in (inner, top, sub):
+    lead = np.concatenate(([np.nan], finite, [np.inf, np.inf]))
+    for array in (lead, top, sub):
         array.setflags(write=False)
-    return BinTable(inner=inner, top=top, sub=sub)
+    return BinTable(lead=lead, top=top, sub=sub)

@@ -8,10 +8,10 @@ to the profile of the whole.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from functools import cache
+from functools import cache, lru_cache
 
 import numpy as np
 import pandas as pd
@@ -25,6 +25,7 @@ from monitoring_pipelines.stats.profile import (
     NumericalProfile,
     fit_categorical,
     fit_numerical,
+    merge_all,
     profile_categorical,
 )
 
@@ -53,6 +54,31 @@ class DatasetProfile:
             absent_columns=tuple(sorted(set(self.absent_columns) | set(other.absent_columns))),
             extra_columns=tuple(sorted(set(self.extra_columns) | set(other.extra_columns))),
             multivariate=_merged(self.multivariate, other.multivariate),
+        )
+
+    @staticmethod
+    def merge_many(profiles: Sequence[DatasetProfile]) -> DatasetProfile:
+        """``reduce(DatasetProfile.merge, profiles)``, the same profile bit for bit, each column
+        merged in one pass (:func:`~monitoring_pipelines.stats.profile.merge_all`): a rolled-up
+        window of 24 or 168 hours is one sum per column, not 23 or 167 merges."""
+        first = profiles[0]
+        if len(profiles) == 1:
+            return first
+        for other in profiles[1:]:
+            if first.columns.keys() != other.columns.keys():
+                raise ValueError(
+                    "cannot merge profiles of different columns: "
+                    f"{sorted(first.columns)} vs {sorted(other.columns)}"
+                )
+        errors = [p.multivariate for p in profiles if p.multivariate is not None]
+        return DatasetProfile(
+            row_count=sum(p.row_count for p in profiles),
+            columns={
+                name: merge_all([p.columns[name] for p in profiles]) for name in first.columns
+            },
+            absent_columns=tuple(sorted(set().union(*(p.absent_columns for p in profiles)))),
+            extra_columns=tuple(sorted(set().union(*(p.extra_columns for p in profiles)))),
+            multivariate=merge_all(errors) if errors else None,
         )
 
     @property
@@ -178,7 +204,7 @@ def profile_chunks(
     """Profile a stream of chunks (DataFrames or :class:`Columns`), holding one chunk in memory
     at a time; with ``errors`` (a reconstruction model's, for a reference with
     ``multivariate``; DataFrame chunks only) also each row's error."""
-    total = empty_like(reference)
+    total = _empty_of(reference)
     errors = errors if reference.multivariate is not None else None
     if errors is not None:
         total = replace(total, multivariate=reference.multivariate.like(np.empty(0)))
@@ -189,6 +215,14 @@ def profile_chunks(
             part = replace(part, multivariate=reference.multivariate.like(errors(chunk)))
         total = total.merge(part)
     return total
+
+
+@lru_cache(maxsize=16)
+def _empty_of(reference: DatasetProfile) -> DatasetProfile:
+    """:func:`empty_like`, made once per reference object (profiles compare and hash by
+    identity): a backfill starts each of its hours from it, and it is never modified (merges
+    return new profiles)."""
+    return empty_like(reference)
 
 
 def reference_categories(baseline: CategoricalProfile) -> tuple[str, ...]:

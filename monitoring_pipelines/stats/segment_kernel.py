@@ -18,22 +18,23 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from monitoring_pipelines.stats.bin_table import SUB_SHIFT, SUB_SIZE, TOP_OFFSET, TOP_SHIFT
+from monitoring_pipelines.stats.bin_table import SUB_MASK, SUB_SHIFT, SUB_STRIDE, TOP_SHIFT
 from monitoring_pipelines.stats.binning import bin_index
 from monitoring_pipelines.stats.kernel import numba_jit
 
-_LOW63 = 0x7FFF_FFFF_FFFF_FFFF
+_ONE = np.uint64(1)  # unsigned, as the table's constants: no negative-index wraparound
+_TWO = np.uint64(2)
 
 
 def _segmented_counter(discrete: bool):
     """The loop, specialized at compile time for a continuous or a discrete baseline."""
 
-    def count(x, bits, codes, inner, top, sub, acc):
+    def count(x, bits, codes, lead, top, sub, acc):
         """Add column ``x`` (segment of row i: ``codes[i]``) into ``acc``'s arrays."""
         counts, hits = acc[0], acc[1]
         missing, pos_inf, neg_inf, n = acc[2], acc[3], acc[4], acc[5]
         shift, s1, s2, low, high = acc[6], acc[7], acc[8], acc[9], acc[10]
-        last = inner.size - 1
+        last = lead.size - 3
         for i in range(x.size):
             s = codes[i]
             v = x[i]
@@ -47,17 +48,19 @@ def _segmented_counter(discrete: bool):
                     neg_inf[s] += 1
                     counts[s, 0] += 1
                 continue
-            b = bits[i]
-            sign = b >> 63
-            key = (b ^ (sign & _LOW63)) - sign
-            at = top[(key >> TOP_SHIFT) + TOP_OFFSET]
-            if at < 0:
-                at = sub[(-1 - at) * SUB_SIZE + ((key >> SUB_SHIFT) & (SUB_SIZE - 1))]
-            while inner[at] <= v:
-                at += 1
+            b = bits[i]  # the bin, as in the unsegmented kernel
+            t = top[b >> TOP_SHIFT]
+            if t < 0:
+                t = sub[np.uint64(-1 - t) * SUB_STRIDE + ((b >> SUB_SHIFT) & SUB_MASK)]
+                if t < 0:
+                    t = -1 - t
+                    while lead[t + 1] <= v:
+                        t += 1
+            at = np.uint64(t)
+            at += np.uint64(lead[at + _ONE] <= v) + np.uint64(lead[at + _TWO] <= v)
             counts[s, at] += 1
-            if discrete:  # inner[-1] is +inf: bin 0 has no left edge to equal
-                hits[s, at] += v == inner[at - 1]
+            if discrete:  # lead[0] is NaN: bin 0 has no left edge to equal
+                hits[s, at] += v == lead[at]
             if n[s] == 0:
                 shift[s] = v
             d = v - shift[s]

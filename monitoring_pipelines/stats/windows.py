@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from functools import reduce
 
 from monitoring_pipelines.stats.dataset import DatasetProfile
 
@@ -40,8 +39,8 @@ def merge_window(
 ) -> DatasetProfile | None:
     """The merge of the hourly profiles with ``start <= hour < end``; None when there are none."""
     start, end = _utc(start), _utc(end)
-    profiles = [p for hour, p in sorted(hourly.items()) if start <= _utc(hour) < end]
-    return reduce(DatasetProfile.merge, profiles) if profiles else None
+    inside = sorted((hour, p) for hour, p in hourly.items() if start <= _aware(hour) < end)
+    return DatasetProfile.merge_many([p for _, p in inside]) if inside else None
 
 
 def roll_up(
@@ -57,6 +56,13 @@ def _utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         raise ValueError(f"window times must be timezone-aware (UTC), got naive {moment}")
     return moment.astimezone(UTC)
+
+
+def _aware(moment: datetime) -> datetime:
+    """``moment`` itself, checked to be timezone-aware (it compares with UTC times as is)."""
+    if moment.tzinfo is None:
+        raise ValueError(f"window times must be timezone-aware (UTC), got naive {moment}")
+    return moment
 
 
 def _hour(moment: datetime) -> datetime:

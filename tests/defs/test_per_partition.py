@@ -16,6 +16,7 @@ from monitoring_pipelines.config import load_config
 from monitoring_pipelines.defs.build import build_definitions
 from monitoring_pipelines.defs.jobs import BASELINE_JOB, HOURLY_JOB
 from monitoring_pipelines.defs.partitions import hour_key, hourly_partitions
+from monitoring_pipelines.defs.per_partition import add_partitions_metadata
 
 START = datetime(2026, 11, 2, 0, tzinfo=UTC)
 HOURS = 6
@@ -176,3 +177,68 @@ def test_a_six_hour_run_leaves_each_hour_its_own_metadata_and_checks(six_hours, 
     assert again.success
     assert _check_status(instance, partitions_def, "drift_scores", "drift") == expected
     assert _latest_metadata(instance, "drift_scores")[keys[last]]["drifted_columns"] >= 3
+
+
+HOURLY = dg.HourlyPartitionsDefinition(start_date="2026-11-02-00:00", timezone="UTC")
+
+
+def _hours_asset(batched: bool) -> dg.AssetsDefinition:
+    """An asset giving each hour of its run its index, then (for even hours) a second key, through
+    :func:`add_partitions_metadata` or Dagster's own per-partition call."""
+
+    @dg.asset(name="hours_batched" if batched else "hours_dagster", partitions_def=HOURLY)
+    def hours(context) -> dg.MaterializeResult:  # unannotated: Dagster cannot resolve a string
+        key = context.assets_def.key
+        keys = sorted(context.partition_keys)
+        first = {p: {"index": dg.MetadataValue.int(i)} for i, p in enumerate(keys)}
+        second = {p: {"even": dg.MetadataValue.text(p)} for i, p in enumerate(keys) if i % 2 == 0}
+        for metadata in (first, second):
+            if batched:
+                add_partitions_metadata(context, key, metadata)
+            else:
+                for partition, values in metadata.items():
+                    context.add_asset_metadata(values, partition_key=partition)
+        return dg.MaterializeResult()
+
+    return hours
+
+
+def _metadata_by_partition(instance: dg.DagsterInstance, asset: str) -> dict[str, dict]:
+    records = instance.fetch_materializations(dg.AssetKey(asset), limit=100).records
+    return {
+        r.partition_key: {k: v.value for k, v in r.asset_materialization.metadata.items()}
+        for r in records
+    }
+
+
+def test_batched_partition_metadata_is_what_dagsters_own_call_records():
+    keys = HOURLY.get_partition_keys()[:7]
+    with dg.instance_for_test() as instance:
+        for batched in (True, False):
+            result = dg.materialize(
+                [_hours_asset(batched)],
+                instance=instance,
+                tags={
+                    "dagster/asset_partition_range_start": keys[0],
+                    "dagster/asset_partition_range_end": keys[-1],
+                },
+            )
+            assert result.success
+        batched = _metadata_by_partition(instance, "hours_batched")
+        assert batched == _metadata_by_partition(instance, "hours_dagster")
+    assert set(batched) == set(keys)
+    for i, key in enumerate(keys):  # each hour its own values, both calls merged
+        expected = {"index": i} | ({"even": key} if i % 2 == 0 else {})
+        assert batched[key] == expected
+
+
+def test_batched_partition_metadata_refuses_a_partition_outside_the_run():
+    keys = HOURLY.get_partition_keys()[:3]
+
+    @dg.asset(partitions_def=HOURLY)
+    def stray(context) -> dg.MaterializeResult:
+        add_partitions_metadata(context, context.assets_def.key, {keys[2]: {"n": 1}})
+        return dg.MaterializeResult()
+
+    with pytest.raises(dg.DagsterInvariantViolationError, match=keys[2]):
+        dg.materialize([stray], instance=dg.DagsterInstance.ephemeral(), partition_key=keys[0])

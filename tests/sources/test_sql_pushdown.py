@@ -32,6 +32,7 @@ KINDS = {
     "clean": "numerical",  # float8, only finite values (the raw-aggregate path)
     "offset": "numerical",  # 1e9 + noise: M2 must not cancel
     "drifted": "numerical",  # far from the baseline's mean and range
+    "far": "numerical",  # 1e8 + noise against a N(0, 1) baseline: needs the second pass
     "count": "numerical",  # integer
     "ratio": "numerical",  # real (float4)
     "amount": "numerical",  # numeric(14, 4)
@@ -66,6 +67,7 @@ def _reference(rng: np.random.Generator, n: int = 4000) -> pd.DataFrame:
             "code": rng.choice(["1", "2", "3"], n),
             "score_band": rng.choice(["1", "2", "2.5"], n),
             "grade": rng.choice(["1", "2"], n),
+            "far": rng.normal(0, 1, n),  # drawn last: the other columns' draws stay
         }
     )
 
@@ -115,14 +117,15 @@ def _logs(rng: np.random.Generator, baseline: DatasetProfile, n: int = ROWS) -> 
             "code": code,
             "score_band": band,
             "grade": np.round(rng.choice([1.0, 2.0, 2.25], n), 2),
+            "far": 1e8 + rng.normal(0, 1, n),
         }
     )
 
 
 TABLE_DDL = (
     "CREATE TABLE {name} (scored_at timestamptz, deployment text, x float8, clean float8, "
-    "offset_ float8, drifted float8, count int, ratio real, amount numeric(14, 4), "
-    "flag boolean, typed_as_text text, segment text, city text, code int, "
+    "offset_ float8, drifted float8, far float8, count int, ratio real, "
+    "amount numeric(14, 4), flag boolean, typed_as_text text, segment text, city text, code int, "
     "score_band float8, grade numeric(6, 2))"
 )
 
@@ -221,6 +224,8 @@ def test_the_hour_exercises_what_it_claims(logs):
     assert "public" in got.columns["segment"].counts and "" in got.columns["segment"].counts
     assert got.columns["score_band"].counts.get("1") and got.columns["score_band"].missing
     assert got.columns["drifted"].min > got.columns["drifted"].edges[-2]
+    far = got.columns["far"]  # its mean lies ~1e8 standard deviations from the shift
+    assert (far.mean - baseline.columns["far"].mean) ** 2 > 1e14 * far.m2 / far.n_finite
     assert got.absent_columns == ("absent",)
     assert got.columns["absent"].missing == ROWS
 

@@ -96,6 +96,55 @@ def test_crowded_cells_get_a_second_level_and_still_bin_exactly():
     assert CROWDED < 40
 
 
+def test_edges_a_few_ulps_apart_are_scanned_and_still_bin_exactly():
+    finite = np.unique(
+        np.concatenate(
+            (
+                1.0 + np.arange(6) * 2.0**-52,  # more than CROWDED edges in one second-level cell
+                -2.0 - np.arange(6) * 2.0**-51,  # the same on the negative side
+                np.arange(1, 6) * 5e-324,  # and among the subnormals next to zero
+            )
+        )
+    )
+    edges = np.concatenate(([-np.inf], finite, [np.inf]))
+    table = table_for(edges)
+    assert (table.sub < 0).sum() >= 3  # the marked cells whose edges are scanned
+    rng = np.random.default_rng(12)
+    x = np.concatenate(
+        (
+            finite,
+            np.nextafter(finite, np.inf),
+            np.nextafter(finite, -np.inf),
+            rng.choice(finite, 5000),
+            rng.normal(size=5000),
+            [-0.0, 0.0, np.nan, np.inf, -np.inf],
+        )
+    )
+    assert_same(x, edges)
+    assert_same(x, edges, tuple(finite.tolist()))
+
+
+def test_discrete_moments_from_the_counts_do_not_cancel_and_new_values_join_them():
+    rng = np.random.default_rng(10)
+    baseline = fit_numerical(1e9 + rng.integers(0, 5, 10_000), 40)
+    assert baseline.discrete
+    on_edges = 1e9 + rng.integers(0, 5, 300_000).astype(np.float64)
+    mixed = on_edges.copy()
+    # off the edges, far out, and on the last edge, which is no baseline value
+    mixed[:5] = [1e9 + 0.5, 2e9, np.nextafter(1e9 + 4, np.inf), -7.0, np.nan]
+    for x, extremes in ((on_edges, (1e9, 1e9 + 4)), (mixed, (-7.0, 2e9))):
+        ours = kernel.count(x, baseline.edges, baseline.reference_values)
+        finite = x[np.isfinite(x)]
+        mean = math.fsum(finite) / finite.size
+        m2 = math.fsum((finite - mean) ** 2)  # x - mean is exact to well below 1e-12 of m2
+        assert ours.mean == pytest.approx(mean, rel=1e-15)
+        assert ours.m2 == pytest.approx(m2, rel=1e-12)
+        assert (ours.min, ours.max, ours.n_finite) == (*extremes, finite.size)
+    x = mixed
+    assert ours.values == count_sorted(x, baseline.edges, baseline.reference_values).values
+    assert_same(x, baseline.edges, baseline.reference_values)
+
+
 def test_signed_zero_and_the_extremes_of_the_float_range():
     edges = np.array([-np.inf, -1e100, -5e-324, 0.0, 5e-324, 1e100, np.inf])
     x = np.array([-0.0, 0.0, -5e-324, 5e-324, -1e150, 1e150, -1e100, 1e100, 2.2e-308])

@@ -148,7 +148,7 @@ def test_numpy_path_counts_like_the_compiled_kernel():
     compiled, numpy = accumulators(), accumulators()
     table = table_for(edges)
     segment_kernel.compiled().discrete(
-        x, x.view(np.int64), codes, table.inner, table.top, table.sub, compiled
+        x, x.view(np.uint64), codes, table.lead, table.top, table.sub, compiled
     )
     segment_kernel.count_numpy(x, codes, edges, True, numpy)
     for a, b in zip(compiled, numpy, strict=True):
