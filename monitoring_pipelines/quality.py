@@ -4,10 +4,11 @@ Expectations are learned from the baseline profile (schema, missing rate, value
 range, allowed categories). A :class:`BatchValidator` keeps the rows of the windows it is
 shown (their monitored columns, typed) and validates up to ``batch_rows`` of them at a
 time, many hours in one validation: great-expectations' cost is mostly per expectation per
-validation, not per row. Each column's expectations are one suite run on a frame of that
-column alone (the pandas engine copies the whole frame for each expectation to drop the
-missing rows), through a plain great-expectations ``Validator`` (a ``ValidationDefinition``
-would also serialise every result, unexpected-row indices included, into its store). Each
+validation, not per row. A validation covers a few columns (``COLUMNS_PER_VALIDATION``),
+on a frame of those columns alone: the pandas engine copies the whole frame for each
+expectation to drop the missing rows, so a 22-column frame was copied 22 times whole. It
+runs through a plain great-expectations ``Validator`` (a ``ValidationDefinition`` would
+also serialise every result, unexpected-row indices included, into its store). Each
 window's counts come from the validation's own unexpected-row indices, so every hour is
 still judged on all of its rows and on nothing else, with bounded memory. No Dagster here:
 ``defs`` turns outcomes into asset checks.
@@ -40,6 +41,9 @@ CHECKS = {
 }
 RANGE_MOSTLY = 0.99
 CATEGORY_MOSTLY = 0.95
+# Columns per validation: the pandas engine copies the validated frame once per expectation
+# (to drop missing rows), and fingerprints it (with its index) once per validation.
+COLUMNS_PER_VALIDATION = 4
 BATCH_ROWS = 500_000  # rows per validation: ~50 hours of 10,000 rows, ~70 MB of typed columns
 NOT_NULL = "ExpectColumnValuesToNotBeNull"
 # The unexpected rows' positions (to count them per window) and nothing row-sized besides.
@@ -93,14 +97,21 @@ def _gx():
 
 class BatchValidator:
     """Runs the baseline's expectations on the rows of many windows at once and tallies the
-    results per window: one suite per monitored column, validated on a one-column frame of
-    the kept rows (great-expectations' pandas engine copies the whole frame for each
-    expectation to drop the missing rows, so a narrow frame copies only its own column)."""
+    results per window, a few columns per validation (see the module's docstring)."""
 
-    def __init__(self, name: str, baseline: DatasetProfile, batch_rows: int = BATCH_ROWS) -> None:
+    def __init__(
+        self,
+        name: str,
+        baseline: DatasetProfile,
+        batch_rows: int = BATCH_ROWS,
+        columns_per_validation: int = COLUMNS_PER_VALIDATION,
+    ) -> None:
         gx, progress_bars, self._validator = _gx()
+        self._gx = gx
+        self.name = name
         self.baseline = baseline
         self.batch_rows = batch_rows
+        self.columns_per_validation = columns_per_validation
         context = gx.get_context(mode="ephemeral")
         context.variables.progress_bars = progress_bars(globally=False, metric_calculations=False)
         self._batch = (
@@ -109,15 +120,12 @@ class BatchValidator:
             .add_batch_definition_whole_dataframe("chunk")
         )
         self._specs: dict[tuple[str, str], tuple[str, float]] = {}
-        per_column: dict[str, list] = {}
+        self._expectations: dict[str, list] = {}  # per column
         for expectation, check in _expectations(gx, baseline):
-            per_column.setdefault(expectation.column, []).append(expectation)
+            self._expectations.setdefault(expectation.column, []).append(expectation)
             key = (type(expectation).__name__, expectation.column)
             self._specs[key] = (check, expectation.mostly)
-        self._suites = {
-            column: gx.ExpectationSuite(name=f"{name}_{column}", expectations=expectations)
-            for column, expectations in per_column.items()
-        }
+        self._suites: dict[tuple[str, ...], object] = {}
         self._tallies: dict[Hashable, dict[tuple[str, str], Tally]] = {}
         self._absent: dict[Hashable, set[str]] = {}
         # per column: the kept chunks' typed values, each with its window
@@ -156,23 +164,32 @@ class BatchValidator:
         }
 
     def flush(self) -> None:
-        """Validate the kept rows, one run per column, and add each window's counts to its
-        tallies."""
+        """Validate the kept rows, a few columns per run (columns kept from the same chunks
+        together), and add each window's counts to its tallies."""
         pending, self._pending, self._pending_rows = self._pending, {}, 0
+        alike: dict[tuple, list[str]] = {}  # columns by the chunks they were kept from
         for column, parts in pending.items():
-            self._validate(column, parts)
+            alike.setdefault(tuple((w, len(values)) for w, values in parts), []).append(column)
+        for columns in alike.values():
+            for i in range(0, len(columns), self.columns_per_validation):
+                group = tuple(columns[i : i + self.columns_per_validation])
+                self._validate(group, {c: pending.pop(c) for c in group})
 
     def _validate(
-        self, column: str, parts: list[tuple[Hashable, np.ndarray | pd.Categorical]]
+        self,
+        columns: tuple[str, ...],
+        parts: dict[str, list[tuple[Hashable, np.ndarray | pd.Categorical]]],
     ) -> None:
-        """One column's kept values in one validation of its suite."""
-        windows = list(dict.fromkeys(w for w, _ in parts))
+        """Some columns' kept values (from the same chunks) in one validation of their
+        expectations."""
+        kept = parts[columns[0]]
+        windows = list(dict.fromkeys(w for w, _ in kept))
         owner = np.repeat(
-            np.array([windows.index(w) for w, _ in parts]), [len(values) for _, values in parts]
+            np.array([windows.index(w) for w, _ in kept]), [len(values) for _, values in kept]
         )
-        frame = pd.DataFrame({column: _concat([values for _, values in parts])})
+        frame = pd.DataFrame({c: _concat([values for _, values in parts[c]]) for c in columns})
         validator = self._validator(self._batch, RESULT_FORMAT, {"dataframe": frame})
-        result = validator.validate_expectation_suite(self._suites[column])
+        result = validator.validate_expectation_suite(self._suite(columns))
         rows = np.bincount(owner, minlength=len(windows))
         unexpected: dict[tuple[str, str], np.ndarray] = {}
         for item in result.results:
@@ -183,12 +200,21 @@ class BatchValidator:
                 unexpected[key] = np.bincount(owner[positions], minlength=len(windows))
         for key, counts in unexpected.items():
             check, mostly = self._specs[key]
-            missing = 0 if check == "raw_missing_values" else unexpected[NOT_NULL, column]
+            missing = 0 if check == "raw_missing_values" else unexpected[NOT_NULL, key[1]]
             elements = rows - missing  # great-expectations counts only non-null values
             for index, window in enumerate(windows):
-                tally = self._tallies[window].setdefault(key, Tally(check, column, mostly))
+                tally = self._tallies[window].setdefault(key, Tally(check, key[1], mostly))
                 tally.elements += int(elements[index])
                 tally.unexpected += int(counts[index])
+
+    def _suite(self, columns: tuple[str, ...]):
+        """The expectations of ``columns`` as one suite (built once per set of columns)."""
+        if columns not in self._suites:
+            self._suites[columns] = self._gx.ExpectationSuite(
+                name=f"{self.name}_{'_'.join(columns)}",
+                expectations=[e for c in columns for e in self._expectations[c]],
+            )
+        return self._suites[columns]
 
     def outcomes(self, window: Hashable) -> list[CheckOutcome]:
         """One outcome per check for ``window`` (validating any rows still kept first)."""

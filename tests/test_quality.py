@@ -184,8 +184,11 @@ EXPECTED_FAILURES = {
 }
 
 
-def test_batched_narrow_validations_equal_each_hour_validated_alone(baseline):
-    """Hours validated together, one column per validation, in batches that split hours,
+@pytest.mark.parametrize("columns_per_validation", [1, 2, 4])
+def test_batched_narrow_validations_equal_each_hour_validated_alone(
+    baseline, columns_per_validation
+):
+    """Hours validated together, a few columns per validation, in batches that split hours,
     give each hour the counts and verdicts great-expectations gives that hour validated alone
     on all its columns at once: clean hours, missing values, values out of range (±inf too),
     unseen categories, a column absent from a chunk."""
@@ -196,7 +199,9 @@ def test_batched_narrow_validations_equal_each_hour_validated_alone(baseline):
     hours[3].loc[1::40, "x"] = -np.inf
     hours[4] = _hour(900, 79, 0.0, 0.0, 0.30)  # unseen categories
     hours[4].loc[::7, "k"] = 9  # an unseen integer category
-    batched = BatchValidator("narrow", baseline, batch_rows=1500)
+    batched = BatchValidator(
+        "narrow", baseline, batch_rows=1500, columns_per_validation=columns_per_validation
+    )
     for h, frame in hours.items():
         chunks = [frame.iloc[:250], frame.iloc[250:]]
         if h == 5:
