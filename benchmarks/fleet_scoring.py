@@ -11,7 +11,9 @@ same process and interleaved, best of ``repeats``:
   baselines, calibrations and hours, every window scored in one batch
   (``score_windows_batch``: one array operation per metric over stacked counts), one
   transaction for every window's rows;
-- scoring alone, in memory: ``score_window`` window by window vs ``score_windows_batch``.
+- scoring alone, in memory: ``score_window`` window by window vs ``score_windows_batch``;
+- where the batched path's CPU goes: its read, merge, score and write calls timed (CPU
+  seconds, best of ``repeats`` runs of each stage).
 
 Both paths write the same rows: the benchmark compares them (values to 1e-12) and says so.
 
@@ -24,9 +26,12 @@ import argparse
 import math
 import tempfile
 import time
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import timedelta
 from pathlib import Path
+from unittest import mock
 
 from sqlalchemy import Engine, select
 
@@ -36,6 +41,7 @@ from benchmarks.data import HOUR
 from benchmarks.drift_cost import frame, write_aggregates, write_config
 from benchmarks.table import Row, best_of, markdown
 from monitoring_pipelines.config import DeploymentConfig, MonitorsConfig, load_config
+from monitoring_pipelines.pipeline import drift as pipeline_drift
 from monitoring_pipelines.pipeline.drift import affected_windows, score_profile, score_windows
 from monitoring_pipelines.stats.batch_scoring import score_windows_batch
 from monitoring_pipelines.stats.dataset import DatasetProfile, profile_frame
@@ -105,6 +111,42 @@ def _cpu(work: Callable[[], object]) -> tuple[float, float]:
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
+STAGES = {
+    "read_baselines": "read",
+    "read_calibrations": "read",
+    "read_models": "read",
+    "read_fleet_windows": "read",
+    "on_baseline": "read",
+    "merge_window": "merge",
+    "score_windows_batch": "score",
+    "multivariate_scores": "score",
+    "write_drift_windows": "write",
+}  # the names score_windows calls, by stage
+
+
+@contextmanager
+def stage_timers() -> Iterator[dict[str, float]]:
+    """CPU seconds spent in each stage of ``score_windows`` while the context is open: its
+    calls of :data:`STAGES` wrapped with timers (the functions themselves unchanged)."""
+    spent: dict[str, float] = defaultdict(float)
+
+    def timed(function: Callable, stage: str) -> Callable:
+        def call(*args, **kwargs):
+            start = time.process_time()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent[stage] += time.process_time() - start
+
+        return call
+
+    with ExitStack() as stack:
+        for name, stage in STAGES.items():
+            wrapped = timed(getattr(pipeline_drift, name), stage)
+            stack.enter_context(mock.patch.object(pipeline_drift, name, wrapped))
+        yield spent
+
+
 def _rows(engine: Engine) -> list[tuple]:
     """Every stored drift result, in a stable order, without ids and times."""
     c = drift_scores.c
@@ -156,6 +198,12 @@ def fleet_scoring(folder: Path, deployments: int = 100, repeats: int = 3) -> lis
             old_rows = _rows(engine)
             new.append(_cpu(lambda: score_windows(config, engine, run)))
             new_rows = _rows(engine)
+        stages: dict[str, list[float]] = defaultdict(list)
+        for _ in range(repeats):
+            with stage_timers() as spent:
+                score_windows(config, engine, run)
+            for stage in dict.fromkeys(STAGES.values()):
+                stages[stage].append(spent[stage])
     jobs = [(profiles[d][0], window, {}) for d, windows in merged.items() for window in windows]
     alone_old = best_of(
         [_timed(lambda: [score_window(b, c) for b, c, _ in jobs]) for _ in range(repeats)]
@@ -190,6 +238,12 @@ def fleet_scoring(folder: Path, deployments: int = 100, repeats: int = 3) -> lis
             "score_windows_batch",
             f"{alone_old:.3f} s vs {alone_new:.3f} s",
             f"{alone_old / alone_new:.1f}×",
+        ),
+        Row(
+            PART,
+            "score_windows batched, CPU by stage (best of each): read baselines and hours, "
+            "merge windows, score, write",
+            ", ".join(f"{stage} {min(seconds):.2f} s" for stage, seconds in stages.items()),
         ),
     ]
 

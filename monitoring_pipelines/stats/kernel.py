@@ -158,18 +158,20 @@ def _column_counter(discrete: bool):
         if discrete:  # the values on an edge: each is its edge's value, counted exactly
             k = 0
             deviations = 0.0
-            for j in range(1, counts.size // (2 * LANES)):  # bin 0 has no left edge
-                hit = counts[(2 * j + 1) * LANES : (2 * j + 2) * LANES].sum()
-                if hit:
-                    k += hit
-                    deviations += hit * (lead[j] - shift)
-                    low = min(low, lead[j])
-                    high = max(high, lead[j])
+            # cell j // LANES; an odd cell counts bin j // LANES // 2's left edge, lead[bin]
+            first = 3 * LANES  # cell 1 is bin 0's, which has no left edge
+            for j in range(first, counts.size):
+                if (j // LANES) & 1 and counts[j]:
+                    k += counts[j]
+                    deviations += counts[j] * (lead[j // (2 * LANES)] - shift)
+                    low = min(low, lead[j // (2 * LANES)])
+                    high = max(high, lead[j // (2 * LANES)])
             hit_mean = deviations / k if k else 0.0
             hit_m2 = 0.0
-            for j in range(1, counts.size // (2 * LANES)):
-                d = (lead[j] - shift) - hit_mean
-                hit_m2 += counts[(2 * j + 1) * LANES : (2 * j + 2) * LANES].sum() * d * d
+            for j in range(first, counts.size):
+                if (j // LANES) & 1 and counts[j]:
+                    d = (lead[j // (2 * LANES)] - shift) - hit_mean
+                    hit_m2 += counts[j] * d * d
             total, mean, m2 = merged(total, mean, m2, k, hit_mean, 0.0, hit_m2)
         mean += shift
         if total == 0:

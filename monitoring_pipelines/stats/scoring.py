@@ -131,25 +131,32 @@ def window_tasks(
         raise ValueError(f"metrics configured for unknown column(s) {unknown}")
     calibration, column_thresholds = settings.calibration, settings.column_thresholds
     calibrated_on = settings.calibrated_on
+    thresholds, params = settings.thresholds, settings.params
     tasks: list[tuple[str, ColumnTask | DriftResult]] = []
     for name, reference in baseline.columns.items():
         keys = metrics.get(name) or default_metrics(
             reference.kind, name in settings.prediction_columns
         )
+        window, own, noise = (
+            current.columns[name],
+            column_thresholds.get(name),
+            calibration.get(name),
+        )
+        training = None if calibrated_on is None else calibrated_on.columns[name]
         for metric in keys:
-            threshold = column_thresholds.get(name, {}).get(metric)
+            threshold = None if own is None else own.get(metric)
             if threshold is None:
-                threshold = settings.thresholds.get(metric)
+                threshold = thresholds.get(metric)
             task = plan_column(
                 metric,
                 reference,
-                current.columns[name],
+                window,
                 threshold=threshold,
                 min_rows=settings.min_rows,
-                noise=calibration.get(name, {}).get(metric),
+                noise=None if noise is None else noise.get(metric),
                 sigmas=settings.sigmas,
-                calibrated_on=None if calibrated_on is None else calibrated_on.columns[name],
-                params=settings.params.get(metric, NO_PARAMS),
+                calibrated_on=training,
+                params=params.get(metric, NO_PARAMS),
             )
             tasks.append((name, task))
     return tasks

@@ -16,6 +16,8 @@ cell is its own cell: a user category named ``__other__`` is an ordinary categor
 
 from __future__ import annotations
 
+from itertools import repeat
+
 import numpy as np
 
 from monitoring_pipelines.stats.profile import (
@@ -57,8 +59,8 @@ def _aligned_categories(
         else:
             cur_other += n
     cells = list(ref.keys() | cur.keys())
-    ref_counts = [ref.get(c, 0) for c in cells]
-    cur_counts = [cur.get(c, 0) for c in cells]
+    ref_counts = list(map(ref.get, cells, repeat(0)))
+    cur_counts = list(map(cur.get, cells, repeat(0)))
     if ref_other or cur_other:
         ref_counts.append(ref_other)
         cur_counts.append(cur_other)
@@ -83,7 +85,7 @@ def value_cells(
     positions = np.array(sorted(reference.values.keys() | current.values.keys()), dtype=float)
     counts = []
     for profile in (reference, current):
-        at = [profile.values.get(v, 0) for v in positions.tolist()]
+        at = map(profile.values.get, positions.tolist(), repeat(0))
         counts.append(np.array([profile.neg_inf, *at, profile.pos_inf], dtype=np.float64))
     return np.concatenate(([-np.inf], positions, [np.inf])), counts[0], counts[1]
 
