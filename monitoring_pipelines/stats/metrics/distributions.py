@@ -58,7 +58,9 @@ def _aligned_categories(
             cur[category] = n
         else:
             cur_other += n
-    cells = list(ref.keys() | cur.keys())
+    # the baseline's order, then new categories as counted: not a set's, which hangs on the
+    # process's string hashes and so changes the sums' last bits from one process to the next
+    cells = [*ref, *(category for category in cur if category not in ref)]
     ref_counts = list(map(ref.get, cells, repeat(0)))
     cur_counts = list(map(cur.get, cells, repeat(0)))
     if ref_other or cur_other:
