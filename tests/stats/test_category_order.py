@@ -15,7 +15,9 @@ from monitoring_pipelines.stats.profile import CategoricalProfile
 
 rng = np.random.default_rng(7)
 names = [f"category-{i}" for i in range(300)]
-reference = CategoricalProfile(counts={n: int(c) for n, c in zip(names, rng.integers(1, 10**6, 300))})
+reference = CategoricalProfile(
+    counts={n: int(c) for n, c in zip(names, rng.integers(1, 10**6, 300))}
+)
 current = CategoricalProfile(
     counts={n: int(c) for n, c in zip(names[::-1], rng.integers(1, 10**6, 300))}
     | {f"new-{i}": i + 1 for i in range(40)}
