@@ -13,6 +13,8 @@ directly with timers.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,7 +23,7 @@ import dagster as dg
 
 from benchmarks.backfill_data import DEPLOYMENT, hours, write_config, write_deployment
 from benchmarks.backfill_jobs import UNCHECKED_JOB, with_unchecked_job
-from benchmarks.dagster_home import temporary_dagster_home
+from benchmarks.dagster_home import DagsterHome, temporary_dagster_home
 from benchmarks.data import DATA_DIR
 from benchmarks.launched_runs import LaunchedRun, launched_runs
 from benchmarks.table import Row
@@ -158,16 +160,14 @@ def phase_split(config: MonitorsConfig, url: str, span: list[datetime]) -> dict[
     return seconds
 
 
-def backfill(sizes: BackfillSizes, data_dir: Path = DATA_DIR) -> list[Row]:
-    """Rows for the single run, run-per-hour in process and as CLI processes, and the split."""
-    folder = write_deployment(sizes.days, sizes.rows_per_hour, sizes.reference_rows, data_dir)
+@contextmanager
+def month_home(
+    days: int, rows_per_hour: int, reference_rows: int, data_dir: Path = DATA_DIR
+) -> Iterator[tuple[Path, dg.Definitions, DagsterHome]]:
+    """The month's deployment written once and a temporary Dagster home with its baseline run
+    done: the config's path, the definitions (the unchecked job included) and the home."""
+    folder = write_deployment(days, rows_per_hour, reference_rows, data_dir)
     config_path = write_config(folder, quality_checks=True)
-    span = hours(sizes.days)
-    middle = len(span) // 2
-    sample = span[middle : middle + sizes.sample_hours]
-    partitions = [
-        str(hour_key(DEPLOYMENT, h)) for h in span[middle : middle + sizes.launched_hours]
-    ]
     with temporary_dagster_home() as home:
         defs = with_unchecked_job(build_definitions(load_config(config_path), str(config_path)))
         baseline = defs.resolve_job_def(BASELINE_JOB).execute_in_process(
@@ -175,6 +175,19 @@ def backfill(sizes: BackfillSizes, data_dir: Path = DATA_DIR) -> list[Row]:
         )
         if not baseline.success:
             raise RuntimeError("the baseline run failed")
+        yield config_path, defs, home
+
+
+def backfill(sizes: BackfillSizes, data_dir: Path = DATA_DIR) -> list[Row]:
+    """Rows for the single run, run-per-hour in process and as CLI processes, and the split."""
+    span = hours(sizes.days)
+    middle = len(span) // 2
+    sample = span[middle : middle + sizes.sample_hours]
+    partitions = [
+        str(hour_key(DEPLOYMENT, h)) for h in span[middle : middle + sizes.launched_hours]
+    ]
+    month = month_home(sizes.days, sizes.rows_per_hour, sizes.reference_rows, data_dir)
+    with month as (config_path, defs, home):
         ways = (True, False)
         single = {checks: single_run(defs, home.instance, span, checks) for checks in ways}
         in_process = {checks: run_per_hour(defs, home.instance, sample, checks) for checks in ways}

@@ -16,30 +16,17 @@ import os
 import time
 from pathlib import Path
 
-from benchmarks.backfill import QUIET, single_run
-from benchmarks.backfill_data import DEPLOYMENT, hours, write_config, write_deployment
-from benchmarks.backfill_jobs import with_unchecked_job
-from benchmarks.dagster_home import temporary_dagster_home
+from benchmarks.backfill import month_home, single_run
+from benchmarks.backfill_data import hours
 from benchmarks.data import DATA_DIR
-from monitoring_pipelines.config import load_config
-from monitoring_pipelines.defs.build import build_definitions
-from monitoring_pipelines.defs.jobs import BASELINE_JOB
 
 DAYS, ROWS_PER_HOUR, REFERENCE_ROWS = 30, 10_000, 100_000  # part 5's month (benchmarks.run)
 
 
 def month_without_checks(n_hours: int, data_dir: Path = DATA_DIR) -> tuple[float, float]:
     """(wall, CPU) seconds of one no-checks run over the first ``n_hours`` of the month."""
-    folder = write_deployment(DAYS, ROWS_PER_HOUR, REFERENCE_ROWS, data_dir)
-    config_path = write_config(folder, quality_checks=True)
     span = hours(DAYS)[:n_hours]
-    with temporary_dagster_home() as home:
-        defs = with_unchecked_job(build_definitions(load_config(config_path), str(config_path)))
-        baseline = defs.resolve_job_def(BASELINE_JOB).execute_in_process(
-            instance=home.instance, run_config=QUIET, partition_key=DEPLOYMENT
-        )
-        if not baseline.success:
-            raise RuntimeError("the baseline run failed")
+    with month_home(DAYS, ROWS_PER_HOUR, REFERENCE_ROWS, data_dir) as (_, defs, home):
         cpu = time.process_time()
         wall = single_run(defs, home.instance, span, checks=False)
         return wall, time.process_time() - cpu
