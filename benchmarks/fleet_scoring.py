@@ -118,6 +118,7 @@ STAGES = {
     "read_fleet_windows": "read",
     "on_baseline": "read",
     "merge_window": "merge",
+    "merge_windows": "merge",
     "score_windows_batch": "score",
     "multivariate_scores": "score",
     "write_drift_windows": "write",

@@ -230,7 +230,7 @@ def hour_performance_metadata(summary: PerformanceSummary) -> dict[str, dg.Metad
     }
     if performance.confusion:
         metadata["confusion_matrix"] = dg.MetadataValue.md(_confusion_table(performance))
-    if performance.probability_rows:  # multiclass probabilities: rows used, left out by reason
+    if performance.probability_rows:  # scores or probabilities: rows used, left out by reason
         metadata["probability_rows"] = dg.MetadataValue.json(performance.probability_rows)
     if summary.labels is not None:
         metadata["labels_arrived_this_hour"] = dg.MetadataValue.int(summary.labels.arrived)

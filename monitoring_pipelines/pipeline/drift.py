@@ -46,7 +46,7 @@ from monitoring_pipelines.stats.segment_scoring import (
     segment_baseline,
     segment_shares,
 )
-from monitoring_pipelines.stats.windows import merge_window, window_bounds
+from monitoring_pipelines.stats.windows import merge_window, merge_windows, window_bounds
 from monitoring_pipelines.store.aggregates import (
     read_baselines,
     read_fleet_windows,
@@ -445,7 +445,7 @@ class Stored:
 def _score_batch(config, engine, jobs, stored: Stored) -> list[WindowScores]:
     """Merge, score (one batch, against training and every production reference) and write
     (one transaction) the windows of ``jobs``."""
-    profiles = [merge_window(stored.hourly[d.id], start, end) for d, _, start, end in jobs]
+    profiles = _merged(stored.hourly, [(d.id, start, end) for d, _, start, end in jobs])
     settings = {d.id: score_settings(config, d) for d, _, _, _ in jobs}
     items: list[BatchWindow] = []
     places: list[tuple[int, dict[str, Any]]] = []  # per job: its item, its references'
@@ -515,6 +515,23 @@ def _score_batch(config, engine, jobs, stored: Stored) -> list[WindowScores]:
             jobs, profiles, results, segmented, strict=True
         )
     ]
+
+
+def _merged(
+    pools: Mapping[str, Mapping[datetime, DatasetProfile]],
+    windows: Sequence[tuple[str, datetime, datetime]],
+) -> list[DatasetProfile | None]:
+    """The merged profile of each (deployment, start, end) from the deployment's ``pools``
+    hours, each deployment's windows of the same hours merged once (``merge_windows``)."""
+    at: dict[str, list[int]] = {}
+    for i, (deployment_id, _, _) in enumerate(windows):
+        at.setdefault(deployment_id, []).append(i)
+    out: list[DatasetProfile | None] = [None] * len(windows)
+    for deployment_id, indices in at.items():
+        bounds = [windows[i][1:] for i in indices]
+        for i, profile in zip(indices, merge_windows(pools[deployment_id], bounds), strict=True):
+            out[i] = profile
+    return out
 
 
 def _by_segment(

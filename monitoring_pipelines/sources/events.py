@@ -127,11 +127,21 @@ def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
         return frame
 
 
+def probability_key(name: str) -> str:
+    """The key of class ``name``'s probability column in ``decode``'s ``names``."""
+    return f"probabilities.{name}"
+
+
 def _row(event: dict, data: dict, names: Mapping[str, str]) -> dict[str, Any]:
     row = {names["request_id"]: event["id"], names["timestamp"]: event["time"]}
     row.update(data["inputs"])
     for role, value in data["outputs"].items():
-        row[names.get(role, role)] = value
+        if role == "probabilities" and isinstance(value, dict):
+            for name, probability in value.items():  # each class's, to its own column
+                key = probability_key(name)
+                row[names.get(key, key)] = probability
+        else:
+            row[names.get(role, role)] = value
     if data.get("latency_ms") is not None:
         row[names["latency"]] = data["latency_ms"]
     if data.get("model_version") is not None:

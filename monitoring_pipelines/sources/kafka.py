@@ -77,8 +77,9 @@ class KafkaLogSource(LogSource):
     """One deployment's inference events in ``topic`` (other events and deployments skipped).
 
     ``names`` maps the envelope's fields (request_id, timestamp, prediction, confidence, score,
-    latency) to the deployment's column names; ``timeout_seconds`` bounds every broker call and
-    the wait for the next message of a partition that has not reached its end offset.
+    latency, and ``probabilities.<class>``) to the deployment's column names;
+    ``timeout_seconds`` bounds every broker call and the wait for the next message of a
+    partition that has not reached its end offset.
     """
 
     def __init__(
@@ -280,6 +281,7 @@ def kafka_log_source(config: MonitorsConfig, deployment: DeploymentConfig) -> Ka
         )
     schema = Schema.from_deployment(deployment)
     names = {field: getattr(schema, field) for field in events.DEFAULT_NAMES}
+    names |= {events.probability_key(c): column for c, column in schema.probabilities.items()}
     late = max(logs.late_minutes, config.defaults.lag_minutes)
     return KafkaLogSource(
         bootstrap_servers,

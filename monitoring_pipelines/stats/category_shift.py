@@ -7,8 +7,10 @@ they match the proportions the distribution metrics compare.
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Collection, Mapping
+from itertools import repeat
+
+import numpy as np
 
 from monitoring_pipelines.stats.profile import CategoricalProfile, NumericalProfile, category_key
 
@@ -51,16 +53,23 @@ def _shifts(
 ) -> list[dict[str, object]]:
     if not ref_total or not cur_total:
         return []
-    shares = [
-        (-abs(now - before), value, before, now)
-        for value in set(ref) | set(cur)
-        for before, now in [(ref.get(value, 0) / ref_total, cur.get(value, 0) / cur_total)]
+    values = list(ref.keys() | cur.keys())
+    size = len(values)
+    # counts below 2**53 are exact floats, so each share is the correctly rounded quotient
+    # Python's int / int gives, bit for bit
+    before = np.fromiter(map(ref.get, values, repeat(0)), np.float64, size) / ref_total
+    now = np.fromiter(map(cur.get, values, repeat(0)), np.float64, size) / cur_total
+    change = np.abs(now - before)
+    chosen = range(size)
+    if size > top:  # only the changes as large as the top-th can be in the top (ties by name)
+        chosen = np.flatnonzero(change >= np.partition(change, size - top)[size - top]).tolist()
+    ranked = sorted(chosen, key=lambda i: (-change[i], values[i]))[:top]
+    return [
+        {
+            "value": values[i],
+            "reference_share": float(before[i]),
+            "current_share": float(now[i]),
+            "new": values[i] not in known,
+        }
+        for i in ranked
     ]
-    return [  # the top of the order (largest change, then name), without sorting them all
-        {"value": value, "reference_share": before, "current_share": now, "new": value not in known}
-        for _, value, before, now in heapq.nsmallest(top, shares, key=_order)
-    ]
-
-
-def _order(share: tuple) -> tuple:
-    return share[0], share[1]

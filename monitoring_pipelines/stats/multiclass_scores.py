@@ -42,7 +42,8 @@ def binary_roc_auc(scores: np.ndarray, positive: np.ndarray) -> float | None:
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def _numbers(values: Any) -> np.ndarray:
+def probability_numbers(values: Any) -> np.ndarray:
+    """Logged probabilities as float64, NaN where one is missing or not a number."""
     return pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 
@@ -73,7 +74,7 @@ class ProbabilityAccumulator:
                 f"(unknown: {unknown}, absent: {absent})"
             )
         labels = np.asarray(labels, dtype=object)
-        matrix = np.column_stack([_numbers(probabilities[c]) for c in self.classes])
+        matrix = np.column_stack([probability_numbers(probabilities[c]) for c in self.classes])
         if matrix.shape[0] != labels.size:
             raise ValueError(f"{labels.size} labels but {matrix.shape[0]} probability rows")
         index = {c: i for i, c in enumerate(self.classes)}

@@ -6,9 +6,10 @@ statistic and has no exact smaller summary). Regression keeps count, mean and M2
 label (Chan's merge) and the sums of the error, its square and its absolute value. Every
 number equals scikit-learn's on the same rows: classes are the sorted union of labels and
 predictions, an empty precision or recall is 0 (``zero_division=0``), log loss clips the
-score to [ε, 1 − ε], R² of a constant label is 1 for a perfect fit and 0 otherwise. A
-multiclass model that logs each class's probability also gets one-vs-rest ROC AUC (macro
-and per class) and log loss (``stats/multiclass_scores.py``).
+score to [ε, 1 − ε] (a missing or out-of-[0, 1] score leaves its row out of AUC and log
+loss, counted in ``probability_rows``), R² of a constant label is 1 for a perfect fit and 0
+otherwise. A multiclass model that logs each class's probability also gets one-vs-rest ROC
+AUC (macro and per class) and log loss (``stats/multiclass_scores.py``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from monitoring_pipelines.stats.multiclass_scores import (
     DEFAULT_TOLERANCE,
     ProbabilityAccumulator,
     binary_roc_auc,
+    probability_numbers,
 )
 
 Task = Literal["binary", "multiclass", "regression"]
@@ -59,7 +61,8 @@ class Performance:
     classes: tuple[str, ...] = ()
     confusion: tuple[tuple[int, ...], ...] = ()
     state: dict[str, float] = field(default_factory=dict)
-    # multiclass with probabilities: rows used for AUC and log loss, and left out by reason
+    # rows used for AUC and log loss, and left out by reason (binary scores, multiclass
+    # probabilities)
     probability_rows: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -100,6 +103,7 @@ class ClassificationAccumulator:
         self.log_loss_sum = 0.0
         self.scores: list[np.ndarray] = []
         self.positives: list[np.ndarray] = []
+        self.score_rows = {"used": 0, "missing": 0, "out_of_range": 0}
 
     def add_confusion(self, classes: Any, matrix: Any) -> None:
         """Add a stored window's confusion matrix (rows: label, columns: prediction)."""
@@ -124,8 +128,18 @@ class ClassificationAccumulator:
                 raise ValueError("probabilities need the classes (accumulator(..., classes=))")
             self.probabilities.add(labels, probabilities)
         if scores is not None and self.task == "binary":
-            score = np.asarray(scores, dtype=float)
-            positive = labels == self.positive_class
+            score = probability_numbers(scores)
+            if score.size != labels.size:
+                raise ValueError(f"{labels.size} labels but {score.size} scores")
+            # a missing or out-of-range score would make the hour's AUC and log loss NaN:
+            # its row is left out of both and counted, as a multiclass probability row is
+            missing = np.isnan(score)
+            out_of_range = ~missing & ((score < 0) | (score > 1))
+            self.score_rows["missing"] += int(missing.sum())
+            self.score_rows["out_of_range"] += int(out_of_range.sum())
+            kept = ~(missing | out_of_range)
+            score, positive = score[kept], (labels == self.positive_class)[kept]
+            self.score_rows["used"] += int(score.size)
             eps = np.finfo(float).eps
             clipped = np.clip(score, eps, 1 - eps)
             self.log_loss_sum -= float(np.log(np.where(positive, clipped, 1 - clipped)).sum())
@@ -159,13 +173,15 @@ class ClassificationAccumulator:
         if self.task == "binary":
             chosen = per_class.get(self.positive_class, {"precision": 0.0, "recall": 0.0})
             metrics |= {k: chosen.get(k, 0.0) for k in ("precision", "recall", "f1")}
+        rows: dict[str, int] = {}
         if self.scores:
             scores, positives = np.concatenate(self.scores), np.concatenate(self.positives)
-            metrics["log_loss"] = self.log_loss_sum / scores.size
-            auc = binary_roc_auc(scores, positives)
-            if auc is not None:
-                metrics["roc_auc"] = auc
-        rows: dict[str, int] = {}
+            if scores.size:
+                metrics["log_loss"] = self.log_loss_sum / scores.size
+                auc = binary_roc_auc(scores, positives)
+                if auc is not None:
+                    metrics["roc_auc"] = auc
+            rows = dict(self.score_rows)
         if self.probabilities is not None:
             scored, aucs = self.probabilities.result()
             metrics |= scored

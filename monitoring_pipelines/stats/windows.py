@@ -8,7 +8,7 @@ Granularities: ``hour``; ``trailing_24h`` (the 24 hours ending with a given hour
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 from monitoring_pipelines.stats.dataset import DatasetProfile
@@ -41,6 +41,23 @@ def merge_window(
     start, end = _utc(start), _utc(end)
     inside = sorted((hour, p) for hour, p in hourly.items() if start <= _aware(hour) < end)
     return DatasetProfile.merge_many([p for _, p in inside]) if inside else None
+
+
+def merge_windows(
+    hourly: Mapping[datetime, DatasetProfile], bounds: Sequence[tuple[datetime, datetime]]
+) -> list[DatasetProfile | None]:
+    """:func:`merge_window` of each (start, end) of ``bounds``; windows holding the same stored
+    hours (a day, its week and its trailing 24 h early in a week) are merged once and share
+    that profile, which is the same bit for bit."""
+    done: dict[tuple[datetime, ...], DatasetProfile | None] = {}
+    out = []
+    for start, end in bounds:
+        start, end = _utc(start), _utc(end)
+        inside = tuple(sorted(hour for hour in hourly if start <= _aware(hour) < end))
+        if inside and inside not in done:
+            done[inside] = DatasetProfile.merge_many([hourly[h] for h in inside])
+        out.append(done[inside] if inside else None)
+    return out
 
 
 def roll_up(

@@ -71,10 +71,10 @@ def performance_rows(
     ]
     counts = performance.probability_rows
     if counts:
-        # multiclass ROC AUC and log loss rest on the rows whose probabilities were usable:
+        # ROC AUC and log loss rest on the rows whose score or probabilities were usable:
         # the rolled-up log loss weighs each hour's by them, not by its labelled rows
         for row in rows:
-            if row["metric"] in ("roc_auc_macro", "log_loss"):
+            if row["metric"] in ("roc_auc", "roc_auc_macro", "log_loss"):
                 row["details"] = {"rows": counts["used"]}
         excluded = sum(v for k, v in counts.items() if k != "used")
         rows.append({"metric": PROBABILITIES_EXCLUDED, "value": float(excluded), "details": counts})

@@ -19,7 +19,15 @@ from typing import TYPE_CHECKING, Any
 
 from monitoring_pipelines.store.engine import DEPLOYMENT_ID
 from monitoring_pipelines.traffic.buffer import BackgroundBuffer
-from monitoring_pipelines.traffic.records import Checker, Inference, Label, Schema, plain, utc
+from monitoring_pipelines.traffic.records import (
+    PROBABILITIES,
+    Checker,
+    Inference,
+    Label,
+    Schema,
+    plain,
+    utc,
+)
 from monitoring_pipelines.traffic.sinks.base import Sink
 
 if TYPE_CHECKING:
@@ -102,14 +110,21 @@ class MonitoringLogger:
         request_id: str | None = None,
         confidence: float | None = None,
         score: float | None = None,
+        probabilities: Mapping[Any, float] | None = None,
         latency_ms: float | None = None,
         timestamp: datetime | None = None,
         **tags: Any,
     ) -> str:
-        """Log one scored request; return its request id (generated when not given)."""
+        """Log one scored request; return its request id (generated when not given).
+        ``probabilities``: a multiclass model's probability of each class."""
         if not isinstance(features, Mapping):
             raise TypeError(f"features must be a mapping of column to value, got {type(features)}")
-        outputs = {"prediction": prediction, "confidence": confidence, "score": score}
+        outputs = {
+            "prediction": prediction,
+            "confidence": confidence,
+            "score": score,
+            PROBABILITIES: probabilities,
+        }
         record = self._inference(features, outputs, request_id, latency_ms, timestamp, tags)
         self._put([record])
         return record.request_id
@@ -122,12 +137,24 @@ class MonitoringLogger:
         request_ids: Sequence[str] | None = None,
         confidences: Sequence[float] | None = None,
         scores: Sequence[float] | None = None,
+        probabilities: pd.DataFrame | Mapping[Any, Sequence[float]] | None = None,
         latency_ms: float | Sequence[float] | None = None,
         timestamps: datetime | Sequence[datetime] | None = None,
         **tags: Any,
     ) -> list[str]:
-        """Log one row per row of ``features`` (a DataFrame); return the request ids."""
+        """Log one row per row of ``features`` (a DataFrame); return the request ids.
+        ``probabilities``: one column per class, one row per row of ``features`` (a DataFrame
+        or a mapping of class to values)."""
         n = len(features)
+        if probabilities is not None:
+            import pandas as pd
+
+            probabilities = pd.DataFrame(probabilities)
+        if probabilities is not None and len(probabilities) != n:
+            raise ValueError(
+                f"probabilities has {len(probabilities)} rows for {n} rows of features"
+            )
+        per_class = [None] * n if probabilities is None else probabilities.to_dict("records")
         columns = {
             "predictions": predictions,
             "request_ids": request_ids,
@@ -151,6 +178,7 @@ class MonitoringLogger:
                     "prediction": per_row["predictions"][i],
                     "confidence": per_row["confidences"][i],
                     "score": per_row["scores"][i],
+                    PROBABILITIES: per_class[i],
                 },
                 per_row["request_ids"][i],
                 per_row["latency_ms"][i],
@@ -211,6 +239,8 @@ class MonitoringLogger:
         timestamp: datetime | None,
         tags: Mapping[str, Any],
     ) -> Inference:
+        if outputs.get(PROBABILITIES) is not None:
+            outputs[PROBABILITIES] = self._checker.probabilities(outputs[PROBABILITIES])
         return Inference(
             deployment_id=self.deployment_id,
             request_id=str(request_id) if request_id is not None else str(uuid.uuid4()),

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from monitoring_pipelines.config import DeploymentConfig
 
 OUTPUTS = ("prediction", "confidence", "score")
+PROBABILITIES = "probabilities"  # the output holding each class's probability
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,8 @@ class Schema:
 
     ``kinds`` maps a declared column to ``"numerical"`` / ``"categorical"`` (None: not checked);
     an empty ``kinds`` means no configuration is known and nothing is checked.
+    ``probabilities`` maps a multiclass model's class to the column of its probability
+    (``labels.probabilities`` in monitors.yaml).
     """
 
     timestamp: str = "timestamp"
@@ -91,6 +94,7 @@ class Schema:
     latency: str = "latency_ms"
     label: str = "label"
     kinds: Mapping[str, str | None] = field(default_factory=dict)
+    probabilities: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_deployment(cls, deployment: DeploymentConfig) -> Schema:
@@ -114,7 +118,9 @@ class Schema:
         if timestamp_column:
             names["timestamp"] = timestamp_column
         kinds = {c.name: c.type.value if c.type else None for c in deployment.columns}
-        return cls(**names, kinds=kinds)
+        labels = deployment.labels
+        probabilities = dict(labels.probabilities or {}) if labels is not None else {}
+        return cls(**names, kinds=kinds, probabilities=probabilities)
 
     @property
     def reserved(self) -> set[str]:
@@ -126,6 +132,7 @@ class Schema:
             self.confidence,
             self.score,
             self.latency,
+            *self.probabilities.values(),
         }
 
     def features(self) -> list[str]:
@@ -140,6 +147,8 @@ class Schema:
         for output in OUTPUTS:
             if output in record.outputs:
                 row[getattr(self, output)] = record.outputs[output]
+        for name, value in record.outputs.get(PROBABILITIES, {}).items():
+            row[self.probabilities[name]] = value
         if record.latency_ms is not None:
             row[self.latency] = record.latency_ms
         if record.model_version is not None:
@@ -179,6 +188,27 @@ class Checker:
             if kinds.get(name) == "numerical" and not _number(value):
                 if value is not None:
                     self.invalid[name] += 1
+                checked[name] = None
+        return checked
+
+    def probabilities(self, values: Mapping[Any, Any]) -> dict[str, Any]:
+        """Each class's probability (plain Python numbers; one not a number becomes missing
+        and is counted); a class without a probability column is refused, naming it."""
+        if not isinstance(values, Mapping):
+            raise TypeError(f"probabilities must map class to probability, got {type(values)}")
+        columns = self.schema.probabilities
+        checked = {str(name): plain(value) for name, value in values.items()}
+        unknown = sorted(set(checked) - set(columns))
+        if unknown:
+            declared = sorted(columns) or "none: declare labels.probabilities in monitors.yaml"
+            raise ValueError(
+                f"probabilities for class(es) {unknown} that have no probability column "
+                f"(declared classes: {declared})"
+            )
+        for name, value in checked.items():
+            if not _number(value):
+                if value is not None:
+                    self.invalid[columns[name]] += 1
                 checked[name] = None
         return checked
 

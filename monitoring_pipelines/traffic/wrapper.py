@@ -4,7 +4,8 @@ The wrapper answers exactly what the model answers; each input row is logged as 
 with its own generated request id (``last_request_ids`` holds the ids of the calling thread's
 last call, to send labels later), the call's latency, and the outputs: the prediction, and
 for ``predict_proba`` the predicted class, its probability as confidence and, for two classes,
-the positive class's probability as score. A server that already knows its requests' ids or
+the positive class's probability as score (and every class's probability, when the deployment's
+``labels.probabilities`` names their columns). A server that already knows its requests' ids or
 times passes ``request_ids=`` / ``timestamps=`` with the call; ``timer`` (seconds, default
 ``time.perf_counter``) is what latency is measured with, so a simulation or a replay can bring
 its own clock. Logging never breaks the answer: a logging error is counted in
@@ -85,7 +86,15 @@ class MonitoredModel:
         predictions = classes[proba.argmax(axis=1)]
         scores = proba[:, 1] if proba.shape[1] == 2 else None
         confidences = proba.max(axis=1)
-        self._log(X, predictions, confidences, scores, latency_ms, request_ids, timestamps)
+        # each class's probability, where the deployment names their columns (multiclass)
+        per_class = (
+            {str(c): proba[:, i] for i, c in enumerate(classes)}
+            if self.logger.schema.probabilities
+            else None
+        )
+        self._log(
+            X, predictions, confidences, scores, latency_ms, request_ids, timestamps, per_class
+        )
         return probabilities
 
     def _log(
@@ -97,6 +106,7 @@ class MonitoredModel:
         latency_ms: float,
         request_ids: Sequence[str] | None,
         timestamps: Sequence[datetime] | None,
+        per_class: dict[str, np.ndarray] | None = None,
     ) -> None:
         if request_ids is None or len(request_ids) != len(predictions):
             ids = [str(uuid.uuid4()) for _ in range(len(predictions))]
@@ -113,6 +123,7 @@ class MonitoredModel:
                 request_ids=ids,
                 confidences=confidences,
                 scores=scores,
+                probabilities=per_class,
                 latency_ms=latency_ms,
                 timestamps=timestamps,
             )

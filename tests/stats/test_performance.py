@@ -59,6 +59,39 @@ def test_binary_matches_sklearn_in_chunks():
     assert [result.per_class[c]["f1"] for c in ("no", "yes")] == pytest.approx(per_class_f1)
 
 
+def test_binary_unusable_scores_are_left_out_of_auc_and_log_loss_and_counted():
+    label, prediction, score = binary_rows(2_000)
+    logged = score.astype(object)
+    logged[[3, 500, 1_999]] = [np.nan, None, "n/a"]  # missing or not a number
+    logged[[10, 11]] = [1.5, -0.25]  # outside [0, 1]
+    chunks = [
+        (label[i : i + 600], prediction[i : i + 600], logged[i : i + 600])
+        for i in range(0, 2_000, 600)
+    ]
+    result = fed("binary", chunks, "yes")
+    kept = np.ones(2_000, dtype=bool)
+    kept[[3, 500, 1_999, 10, 11]] = False
+    m = result.metrics
+    assert m["roc_auc"] == pytest.approx(
+        sk.roc_auc_score(label[kept] == "yes", score[kept]), abs=1e-12
+    )
+    assert m["log_loss"] == pytest.approx(sk.log_loss(label[kept] == "yes", score[kept]))
+    assert result.probability_rows == {"used": 1_995, "missing": 3, "out_of_range": 2}
+    # accuracy and the confusion matrix still count every labelled row
+    assert result.labelled_rows == 2_000
+    assert m["accuracy"] == pytest.approx(sk.accuracy_score(label, prediction), abs=1e-12)
+
+
+def test_binary_hour_whose_scores_are_all_missing_has_no_auc_and_says_why():
+    label, prediction, _ = binary_rows(50)
+    result = fed("binary", [(label, prediction, [None] * 50)], "yes")
+    assert "roc_auc" not in result.metrics and "log_loss" not in result.metrics
+    assert result.probability_rows == {"used": 0, "missing": 50, "out_of_range": 0}
+    assert result.status == OK and result.metrics["accuracy"] == pytest.approx(
+        sk.accuracy_score(label, prediction)
+    )
+
+
 def test_multiclass_matches_sklearn_including_a_never_predicted_class():
     label = RNG.choice(["a", "b", "c", "d"], size=3_000, p=[0.5, 0.3, 0.15, 0.05])
     prediction = np.where(

@@ -144,7 +144,8 @@ class SqlSink(Sink):
         columns = [Column(name, kind, nullable=False) for name, kind in keys.items()]
         columns.append(Column(s.timestamp, DateTime(timezone=True), nullable=False, index=True))
         names = [*s.kinds] if s.kinds else [n for row in rows for n in row]
-        names += [s.prediction, s.confidence, s.score, s.latency, "model_version"]
+        names += [s.prediction, s.confidence, s.score, *s.probabilities.values(), s.latency]
+        names.append("model_version")
         taken = {c.name for c in columns} | {EXTRAS, s.label}
         for name in dict.fromkeys(names):
             if name not in taken:
@@ -164,7 +165,7 @@ class SqlSink(Sink):
     def _type(self, name: str, rows: list[dict[str, Any]]) -> TypeEngine:
         """A column's type: its declared kind, else that of its first value in ``rows``."""
         s = self.schema
-        if name in (s.confidence, s.score, s.latency):
+        if name in (s.confidence, s.score, s.latency, *s.probabilities.values()):
             return Double()
         kind = s.kinds.get(name)
         if kind in KIND_TYPES:
