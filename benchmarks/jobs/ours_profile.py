@@ -1,7 +1,10 @@
-"""Ours, as a peer would be run: fit the baseline on the reference, profile the production rows."""
+"""Ours, as a peer would be run: fit the baseline on the reference, profile the production rows,
+columns on one thread per core (``threads``, as the pipeline's ``MONITORING_PROFILE_THREADS``
+defaults to)."""
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -26,10 +29,11 @@ def load_kernels() -> float:
 def main() -> None:
     kernel_seconds = load_kernels()
     reference, production, loaded = load(arguments(__doc__))
+    threads = os.cpu_count() or 1
     start = time.perf_counter()
-    baseline = fit_baseline(reference, KINDS)
+    baseline = fit_baseline(reference, KINDS, threads=threads)
     fitted = time.perf_counter()
-    profile = profile_frame(production, baseline)
+    profile = profile_frame(production, baseline, threads=threads)
     done = time.perf_counter()
     report(
         **loaded,
@@ -37,6 +41,7 @@ def main() -> None:
         fit_seconds=fitted - start,
         rows=profile.row_count,
         kernel_load_seconds=kernel_seconds,
+        threads=threads,
     )
 
 

@@ -17,13 +17,25 @@ DEFAULT_BINS = 40
 
 def quantile_edges(values: np.ndarray, n_bins: int = DEFAULT_BINS) -> np.ndarray:
     """Return bin edges (float64, ends ±inf) from the finite values of ``values``."""
+    values = np.asarray(values, dtype=np.float64)
+    return sorted_edges(np.sort(values[np.isfinite(values)]), n_bins)
+
+
+def sorted_distinct(ordered: np.ndarray) -> np.ndarray:
+    """``np.unique`` of values already sorted, without its second sort: the first of each run."""
+    if ordered.size == 0:
+        return ordered
+    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
+
+
+def sorted_edges(finite: np.ndarray, n_bins: int = DEFAULT_BINS) -> np.ndarray:
+    """:func:`quantile_edges` of finite values already sorted (a baseline column is sorted once
+    for its edges and its distinct values)."""
     if not isinstance(n_bins, int | np.integer) or n_bins < 1:
         raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}")
-    values = np.asarray(values, dtype=np.float64)
-    finite = np.sort(values[np.isfinite(values)])
     if finite.size == 0:
         return np.array([-np.inf, np.inf])
-    distinct = np.unique(finite)
+    distinct = sorted_distinct(finite)
     if distinct.size <= n_bins:
         # discrete data: one bin per distinct value
         interior = np.append(distinct, np.nextafter(distinct[-1], np.inf))

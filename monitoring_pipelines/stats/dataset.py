@@ -110,20 +110,37 @@ def fit_baseline(
     kinds: Mapping[str, Kind | str],
     n_bins: int = DEFAULT_BINS,
     max_categories: int = DEFAULT_MAX_CATEGORIES,
+    threads: int = 1,
 ) -> DatasetProfile:
-    """Profile the reference data, learning bin edges, discrete values and categories from it."""
+    """Profile the reference data, learning bin edges, discrete values and categories from it;
+    with ``threads`` > 1 columns are fitted in that many threads (numpy's sorts and the compiled
+    kernel release the GIL), the same baseline for any number."""
+    _check_threads(threads)
     kinds = _check_kinds(kinds)
     absent = [name for name in kinds if name not in frame.columns]
     if absent:
         raise ValueError(f"reference data lacks the monitored column(s) {absent}")
-    columns: dict[str, ColumnProfile] = {}
-    for name, kind in kinds.items():
-        if kind is Kind.NUMERICAL:
-            columns[name] = fit_numerical(frame[name], n_bins, max_categories)
-        else:
-            columns[name] = fit_categorical(frame[name], max_categories)
+
+    def column(name: str) -> ColumnProfile:
+        if kinds[name] is Kind.NUMERICAL:
+            return fit_numerical(frame[name], n_bins, max_categories)
+        return fit_categorical(frame[name], max_categories)
+
+    columns = dict(zip(kinds, _map(column, list(kinds), threads), strict=True))
     extra = tuple(sorted(set(frame.columns) - set(kinds)))
     return DatasetProfile(row_count=len(frame), columns=columns, extra_columns=extra)
+
+
+def _check_threads(threads: int) -> None:
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be a positive integer, got {threads!r}")
+
+
+def _map(work: Callable[[str], ColumnProfile], names: list[str], threads: int) -> list:
+    """``work`` of each column, in order: in this thread, or on the pool of ``threads``."""
+    if threads == 1 or len(names) < 2:
+        return [work(name) for name in names]
+    return list(_pool(min(threads, len(names))).map(work, names))
 
 
 def empty_like(reference: DatasetProfile) -> DatasetProfile:
@@ -163,8 +180,7 @@ def profile_columns(
     chunk: Columns, reference: DatasetProfile, report_absent: bool = True, threads: int = 1
 ) -> DatasetProfile:
     """:func:`profile_frame` of a chunk given as :class:`Columns`."""
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ValueError(f"threads must be a positive integer, got {threads!r}")
+    _check_threads(threads)
     n, present = chunk.rows, chunk.values
     names = list(reference.columns)
 
@@ -175,10 +191,7 @@ def profile_columns(
             return ref.like(values)
         return profile_categorical(values, reference_categories(ref), ref.max_categories)
 
-    if threads == 1 or len(names) < 2:
-        profiles = [column(name) for name in names]
-    else:
-        profiles = list(_pool(min(threads, len(names))).map(column, names))
+    profiles = _map(column, names, threads)
     absent = [name for name in names if name not in present] if report_absent else []
     extra = tuple(sorted(set(present) - set(reference.columns)))
     return DatasetProfile(

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from monitoring_pipelines.stats import kernel
-from monitoring_pipelines.stats.binning import quantile_edges, validate_edges
+from monitoring_pipelines.stats.binning import sorted_distinct, sorted_edges, validate_edges
 
 OTHER = "__other__"  # the label shown for the folded cell; folded counts live in ``other``
 REPLACEMENT = "\ufffd"
@@ -388,8 +388,9 @@ def fit_numerical(
     """The baseline profile of a numerical column: quantile edges, and exact value counts
     when it has at most ``n_bins`` distinct finite values (then it is ``discrete``)."""
     x, _ = to_float(values)
-    distinct = np.unique(x[np.isfinite(x)]) + 0.0  # + 0.0: -0.0 and 0.0 are one value
-    edges = quantile_edges(x, n_bins)
+    finite = np.sort(x[np.isfinite(x)])  # one sort for the edges and the distinct values
+    edges = sorted_edges(finite, n_bins)
+    distinct = sorted_distinct(finite) + 0.0  # + 0.0: -0.0 and 0.0 are one value
     if distinct.size == 0 or distinct.size > n_bins:
         return profile_numerical(values, edges)
     return profile_numerical(values, edges, tuple(distinct.tolist()), max_values)
