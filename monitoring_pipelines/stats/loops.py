@@ -124,7 +124,7 @@ def count_column(x, lead, top, sub, counts):
 def _segmented_counter(discrete: bool):
     """The loop of :mod:`~monitoring_pipelines.stats.segment_kernel` for one baseline kind."""
 
-    def count(x, bits, codes, lead, top, sub, acc):
+    def count(x, codes, lead, top, sub, acc):
         """Add column ``x`` (segment of row i: ``codes[i]``) into ``acc``'s arrays."""
         counts, hits = acc[0], acc[1]
         missing, pos_inf, neg_inf, n = acc[2], acc[3], acc[4], acc[5]
@@ -143,9 +143,10 @@ def _segmented_counter(discrete: bool):
                     neg_inf[s] += 1
                     counts[s, 0] += 1
                 continue
-            t = top[bits[i] >> TOP_SHIFT]
+            b = float_bits(v)  # one load of the value, not a second one of its bits
+            t = top[b >> TOP_SHIFT]
             if t < 0:
-                t = deeper(t, v, bits[i], lead, sub)
+                t = deeper(t, v, b, lead, sub)
             at = np.uint64(t)
             # at most CROWDED edges left in the cell: pass them with no branch to mispredict
             at += np.uint64(lead[at + _ONE] <= v) + np.uint64(lead[at + _TWO] <= v)

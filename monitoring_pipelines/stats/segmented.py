@@ -144,7 +144,7 @@ class _Numerical:
         else:
             loop = kernel.discrete if discrete else kernel.continuous
             t = self.table
-            loop(x, x.view(np.uint64), codes, t.lead, t.top, t.sub, acc)
+            loop(x, codes, t.lead, t.top, t.sub, acc)
         if discrete:
             self._new_values(x, codes, self._known() - hits_before, n_before)
 

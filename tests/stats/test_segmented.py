@@ -147,9 +147,7 @@ def test_numpy_path_counts_like_the_compiled_kernel():
 
     compiled, numpy = accumulators(), accumulators()
     table = table_for(edges)
-    segment_kernel.compiled().discrete(
-        x, x.view(np.uint64), codes, table.lead, table.top, table.sub, compiled
-    )
+    segment_kernel.compiled().discrete(x, codes, table.lead, table.top, table.sub, compiled)
     segment_kernel.count_numpy(x, codes, edges, True, numpy)
     for a, b in zip(compiled, numpy, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12)
