@@ -6,6 +6,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+# Dagster's opt-in event batching: a range run's per-hour materializations reach the event log
+# as batches, which dagster.yaml's storage writes in one transaction (`serve` sets it too).
+export DAGSTER_EVENT_BATCH_SIZE ?= 1000
 
 .PHONY: install browser demo test lint bench dev serve screenshots clean
 

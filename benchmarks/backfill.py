@@ -162,13 +162,18 @@ def phase_split(config: MonitorsConfig, url: str, span: list[datetime]) -> dict[
 
 @contextmanager
 def month_home(
-    days: int, rows_per_hour: int, reference_rows: int, data_dir: Path = DATA_DIR
+    days: int,
+    rows_per_hour: int,
+    reference_rows: int,
+    data_dir: Path = DATA_DIR,
+    stock_storage: bool = False,
 ) -> Iterator[tuple[Path, dg.Definitions, DagsterHome]]:
-    """The month's deployment written once and a temporary Dagster home with its baseline run
-    done: the config's path, the definitions (the unchecked job included) and the home."""
+    """The month's deployment written once and a temporary Dagster home (``stock_storage``:
+    Dagster's own SQLite storage, not dagster.yaml's) with its baseline run done: the
+    config's path, the definitions (the unchecked job included) and the home."""
     folder = write_deployment(days, rows_per_hour, reference_rows, data_dir)
     config_path = write_config(folder, quality_checks=True)
-    with temporary_dagster_home() as home:
+    with temporary_dagster_home(stock_storage) as home:
         defs = with_unchecked_job(build_definitions(load_config(config_path), str(config_path)))
         baseline = defs.resolve_job_def(BASELINE_JOB).execute_in_process(
             instance=home.instance, run_config=QUIET, partition_key=DEPLOYMENT

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
 import re
 import sys
 from collections.abc import Callable, Iterator
@@ -362,7 +363,10 @@ def _redeliver(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     from monitoring_pipelines.defs.demo import DemoSettings, run_demo
+    from monitoring_pipelines.service import EVENT_BATCH_SIZE
 
+    # the demo's range runs write each asset's hours as one batch (dagster.yaml's storage)
+    os.environ.setdefault(*EVENT_BATCH_SIZE)
     run_demo(
         DemoSettings(
             hours=args.hours,

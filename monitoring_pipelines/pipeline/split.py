@@ -2,14 +2,18 @@
 
 Each worker profiles (and validates) contiguous slices of the hours with
 ``profile_windows``, writing its own partitions through the store's per-partition locks;
-the parent judges every hour's freshness once all are stored. Workers are spawned (not
-forked): the parent may be a Dagster step process with threads of its own.
+the parent judges every hour's freshness once all are stored. Workers are not forked from
+the parent (it may be a Dagster step process with threads of its own) but from a fork
+server that imported their modules once (great-expectations and the parent's main module,
+which a spawned worker imports again: about 5-9 s of CPU each); each worker still starts
+clean, with no state of the parent's.
 """
 
 from __future__ import annotations
 
 import math
 import multiprocessing
+import sys
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import datetime
@@ -23,6 +27,20 @@ from monitoring_pipelines.store.engine import get_engine
 SLICES_PER_PROCESS = 4  # a few slices each, so progress moves and no worker idles long
 
 Windows = list[tuple[str, datetime]]
+# What every worker imports, loaded once in the fork server: the validation's library and
+# this module (the parent's main module is added by ``worker_context``).
+WORKER_MODULES = ("great_expectations", __name__)
+
+
+def worker_context() -> multiprocessing.context.BaseContext:
+    """The fork server's context, preloading ``WORKER_MODULES`` and the main module that a
+    worker would import again (by name when run with ``-m``, by path otherwise); the fork
+    server starts once per parent process and keeps the first preload list it was given."""
+    main = getattr(sys.modules["__main__"], "__spec__", None)
+    preload = [main.name if main is not None else "__main__", *WORKER_MODULES]
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(preload)
+    return context
 
 
 def slices(windows: Windows, processes: int) -> list[Windows]:
@@ -52,8 +70,7 @@ def aggregate_windows_split(
     parts = slices(windows, processes)
     done: dict[int, list[WindowSummary]] = {}
     failures: dict[tuple[str, datetime], str] = {}
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(min(processes, len(parts)), mp_context=context) as pool:
+    with ProcessPoolExecutor(min(processes, len(parts)), mp_context=worker_context()) as pool:
         futures = {
             pool.submit(_profile_slice, config, url, part, validate): i
             for i, part in enumerate(parts)

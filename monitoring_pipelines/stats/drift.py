@@ -135,12 +135,18 @@ def plan_column(
     sigmas: float,
     calibrated_on: ColumnProfile | None,
     params: Mapping[str, Any],
+    sizes_of: Mapping[str, tuple[int, int]] | None = None,
 ) -> ColumnTask | DriftResult:
-    """The checked task of one metric on one column, or its ``insufficient_data`` result."""
+    """The checked task of one metric on one column, or its ``insufficient_data`` result.
+    ``sizes_of`` ("rows" and "values" → (baseline, current)) are the two profiles' sizes when
+    the caller has them already (a window's metrics share them)."""
     spec, threshold = _checked(metric, baseline.kind, current.kind, threshold, tuple(params))
-    sizes = (
-        (baseline.rows, current.rows) if spec.sizes == "rows" else (baseline.count, current.count)
-    )
+    if sizes_of is not None:
+        sizes = sizes_of[spec.sizes]
+    elif spec.sizes == "rows":
+        sizes = (baseline.rows, current.rows)
+    else:
+        sizes = (baseline.count, current.count)
     if sizes[0] == 0 or sizes[1] < max(min_rows, 1):
         return insufficient(metric, threshold, *sizes, min_rows)
     noise_threshold = at = None

@@ -143,6 +143,11 @@ def window_tasks(
             calibration.get(name),
         )
         training = None if calibrated_on is None else calibrated_on.columns[name]
+        # once per column, not per metric: a categorical count sums every category
+        sizes = {
+            "values": (reference.count, window.count),
+            "rows": (reference.rows, window.rows),
+        }
         for metric in keys:
             threshold = None if own is None else own.get(metric)
             if threshold is None:
@@ -157,6 +162,7 @@ def window_tasks(
                 sigmas=settings.sigmas,
                 calibrated_on=training,
                 params=params.get(metric, NO_PARAMS),
+                sizes_of=sizes,
             )
             tasks.append((name, task))
     return tasks

@@ -8,7 +8,8 @@ are kept as sums of deviations from a per-segment shift (the segment's first fin
 ``s1 = Σ(v - shift)`` and ``s2 = Σ(v - shift)²``, from which the mean and M2 follow exactly
 enough (no cancellation: the deviations are small) and merge with Chan's formula.
 
-Compiled with numba (``nogil``, ``cache``); a numpy path gives the same numbers without it.
+The loop is compiled with numba (:mod:`~monitoring_pipelines.stats.loops`, sharing the bin
+lookup with the unsegmented kernel); a numpy path gives the same numbers without it.
 """
 
 from __future__ import annotations
@@ -18,73 +19,17 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from monitoring_pipelines.stats.bin_table import SUB_MASK, SUB_SHIFT, SUB_STRIDE, TOP_SHIFT
+from monitoring_pipelines.stats import kernel
 from monitoring_pipelines.stats.binning import bin_index
-from monitoring_pipelines.stats.kernel import numba_jit
-
-_ONE = np.uint64(1)  # unsigned, as the table's constants: no negative-index wraparound
-_TWO = np.uint64(2)
-
-
-def _segmented_counter(discrete: bool):
-    """The loop, specialized at compile time for a continuous or a discrete baseline."""
-
-    def count(x, bits, codes, lead, top, sub, acc):
-        """Add column ``x`` (segment of row i: ``codes[i]``) into ``acc``'s arrays."""
-        counts, hits = acc[0], acc[1]
-        missing, pos_inf, neg_inf, n = acc[2], acc[3], acc[4], acc[5]
-        shift, s1, s2, low, high = acc[6], acc[7], acc[8], acc[9], acc[10]
-        last = lead.size - 3
-        for i in range(x.size):
-            s = codes[i]
-            v = x[i]
-            if v - v != 0.0:  # NaN or ±inf
-                if v != v:
-                    missing[s] += 1
-                elif v > 0.0:
-                    pos_inf[s] += 1
-                    counts[s, last] += 1
-                else:
-                    neg_inf[s] += 1
-                    counts[s, 0] += 1
-                continue
-            b = bits[i]  # the bin, as in the unsegmented kernel
-            t = top[b >> TOP_SHIFT]
-            if t < 0:
-                t = sub[np.uint64(-1 - t) * SUB_STRIDE + ((b >> SUB_SHIFT) & SUB_MASK)]
-                if t < 0:
-                    t = -1 - t
-                    while lead[t + 1] <= v:
-                        t += 1
-            at = np.uint64(t)
-            at += np.uint64(lead[at + _ONE] <= v) + np.uint64(lead[at + _TWO] <= v)
-            counts[s, at] += 1
-            if discrete:  # lead[0] is NaN: bin 0 has no left edge to equal
-                hits[s, at] += v == lead[at]
-            if n[s] == 0:
-                shift[s] = v
-            d = v - shift[s]
-            s1[s] += d
-            s2[s] += d * d
-            n[s] += 1
-            if v < low[s]:
-                low[s] = v
-            if v > high[s]:
-                high[s] = v
-
-    return count
 
 
 @cache
 def compiled() -> SimpleNamespace | None:
     """The numba-compiled loops, or None when numba cannot compile them."""
-    jit = numba_jit()
-    if jit is None:
+    loops = kernel.compiled()
+    if loops is None:
         return None
-    return SimpleNamespace(
-        continuous=jit(_segmented_counter(discrete=False)),
-        discrete=jit(_segmented_counter(discrete=True)),
-    )
+    return SimpleNamespace(continuous=loops.segment_continuous, discrete=loops.segment_discrete)
 
 
 def count_numpy(x, codes, edges, discrete, acc) -> None:

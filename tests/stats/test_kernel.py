@@ -171,6 +171,35 @@ def test_random_edges_and_data_match_the_sort_path(reference, current, n_bins):
         assert_same(x, edges, baseline.reference_values)
 
 
+def test_discrete_cells_count_each_baseline_value_exactly_and_nothing_next_to_it():
+    values = np.array([-3.0, -0.0, 1.0, np.nextafter(1.0, 2.0), 7.5])  # two values an ulp apart
+    baseline = fit_numerical(np.repeat(values, 3), 40)
+    assert baseline.discrete and baseline.reference_values == (-3.0, 0.0, 1.0, 1.0 + 2**-52, 7.5)
+    neighbours = np.concatenate((np.nextafter(values, -np.inf), np.nextafter(values, np.inf)))
+    x = np.concatenate(
+        (np.repeat(values, 1000), neighbours, [0.0, -0.0, np.nan, np.inf, -np.inf, 1e6, -1e6])
+    )
+    np.random.default_rng(13).shuffle(x)
+    ours = kernel.count(x, baseline.edges, baseline.reference_values)
+    finite = x[np.isfinite(x)] + 0.0  # -0.0 is the value 0.0
+    expected = pd.Series(finite).value_counts()
+    assert ours.values == {value: int(expected.get(value, 0)) for value in ours.values}
+    assert sum(ours.values.values()) == finite.size
+    assert ours.values[0.0] == 1002  # both zeros of x, and the baseline's -0.0 stored as 0.0
+    assert_same(x, baseline.edges, baseline.reference_values)
+
+
+def test_a_baseline_value_at_the_largest_float_is_counted_by_numpy():
+    top = np.finfo(np.float64).max
+    edges = np.array([-np.inf, 0.0, top, np.inf])
+    x = np.array([0.0, top, np.inf, 5.0])
+    assert kernel.count(x, edges, (0.0, top)) is None  # no float above it to split its bin
+    with np.errstate(over="ignore"):  # the M2 of values up to the largest float is inf
+        profile = profile_numerical(x, edges, (0.0, top))
+    assert profile.values == {0.0: 1, top: 1, 5.0: 1}
+    assert profile.counts.tolist() == [0, 2, 2] and profile.pos_inf == 1
+
+
 def test_a_baseline_value_that_is_no_edge_is_counted_by_numpy():
     edges = np.array([-np.inf, 0.0, 1.0, np.inf])
     assert kernel.count(np.array([0.5]), edges, (0.5,)) is None

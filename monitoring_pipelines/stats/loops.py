@@ -1,0 +1,174 @@
+"""The compiled loops of the profiling kernels; importing this module imports numba.
+
+:mod:`~monitoring_pipelines.stats.kernel` and :mod:`~monitoring_pipelines.stats.segment_kernel`
+call these loops through their ``compiled()``, which falls back to numpy when numba cannot
+load. A cold start is mostly numba's own typing and lowering, not LLVM, so the loops are few
+and plain: one profiling loop serves continuous and discrete baselines alike (a discrete
+one is counted on split cells, see :func:`~monitoring_pipelines.stats.kernel.count`), the
+float's bits come from a register move, not an array view, and the rare second-level lookup
+is one small function the loops share (LLVM inlines it back).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
+
+from monitoring_pipelines.stats.bin_table import SUB_MASK, SUB_SHIFT, SUB_STRIDE, TOP_SHIFT
+
+SUB_BLOCK = 2048
+LANES = 4  # interleaved histograms: a repeated bin does not wait on its last increment
+# unsigned, as the table's constants: numba keeps index arithmetic free of wraparound
+_ONE = np.uint64(1)
+_TWO = np.uint64(2)
+_LANE_BITS = np.uint64(LANES.bit_length() - 1)
+
+# no GIL (columns run in threads), cached on disk, numpy's float errors (no exceptions)
+_OPTIONS = {"nogil": True, "cache": True, "error_model": "numpy"}
+jit = numba.njit(**_OPTIONS)
+_READ_FLOATS = numba.types.Array(numba.float64, 1, "C", readonly=True)
+_READ_INTS = numba.types.Array(numba.int32, 1, "C", readonly=True)
+
+
+@intrinsic
+def float_bits(typingctx, v):
+    """The bits of float64 ``v`` as a uint64: a register move (no array view to type and
+    lower, no second load of the value)."""
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+
+    return types.uint64(types.float64), codegen
+
+
+@numba.njit(
+    numba.int64(numba.int32, numba.float64, numba.uint64, _READ_FLOATS, _READ_INTS), **_OPTIONS
+)
+def deeper(t, v, b, lead, sub):
+    """The bin start of finite ``v`` (bits ``b``) in a crowded cell (``top`` gave ``t < 0``):
+    the second level, and the scan of edges a few ulps apart (rare: arrays passed to a call
+    cost two reference-count updates each, so the common path stays in the loop)."""
+    t = sub[np.uint64(-1 - t) * SUB_STRIDE + ((b >> SUB_SHIFT) & SUB_MASK)]
+    if t < 0:
+        t = -1 - t
+        while lead[t + 1] <= v:
+            t += 1
+    return t
+
+
+def count_column(x, lead, top, sub, counts):
+    """Count column ``x`` into ``counts`` (bins × LANES, flat). Returns (missing, +inf, -inf,
+    n, mean, M2, min, max, shift), the mean that of ``x - shift``."""
+    last = counts.size - LANES
+    missing = pos_inf = neg_inf = 0
+    total = 0
+    mean = 0.0
+    m2 = 0.0
+    low = np.inf
+    high = -np.inf
+    shift = 0.0  # moments of x - shift: sums of small deviations, not of 1e9 + noise
+    for v in x:
+        if v - v == 0.0:
+            shift = v
+            break
+    for start in range(0, x.size, SUB_BLOCK):
+        block = x[start : start + SUB_BLOCK]  # a view: its indices need no wraparound
+        skipped = 0
+        for i in range(block.size):
+            v = block[i]
+            if v - v != 0.0:  # NaN or ±inf
+                skipped += 1
+                if v != v:
+                    missing += 1
+                elif v > 0.0:
+                    pos_inf += 1
+                    counts[last] += 1
+                else:
+                    neg_inf += 1
+                    counts[0] += 1
+                continue
+            b = float_bits(v)
+            t = top[b >> TOP_SHIFT]
+            if t < 0:
+                t = deeper(t, v, b, lead, sub)
+            at = np.uint64(t)
+            # at most CROWDED edges left in the cell: pass them with no branch to mispredict
+            at += np.uint64(lead[at + _ONE] <= v) + np.uint64(lead[at + _TWO] <= v)
+            counts[(at << _LANE_BITS) | np.uint64(i & (LANES - 1))] += 1
+            low = min(low, v)
+            high = max(high, v)
+        # no histogram in this loop: it runs in SIMD lanes
+        pivot = mean  # deviations from the mean so far stay small
+        block_sum = 0.0
+        block_squares = 0.0
+        for i in range(block.size):
+            v = block[i]
+            d = (v - shift) - pivot
+            d = d if v - v == 0.0 else 0.0
+            block_sum += d
+            block_squares += d * d
+        k = block.size - skipped
+        if k:  # Chan's combination with the block's k values
+            block_mean = pivot + block_sum / k
+            block_m2 = max(block_squares - block_sum * block_sum / k, 0.0)
+            delta = block_mean - mean
+            mean += delta * k / (total + k)
+            m2 += block_m2 + delta * delta * total * k / (total + k)
+            total += k
+    return missing, pos_inf, neg_inf, total, mean, m2, low, high, shift
+
+
+def _segmented_counter(discrete: bool):
+    """The loop of :mod:`~monitoring_pipelines.stats.segment_kernel` for one baseline kind."""
+
+    def count(x, bits, codes, lead, top, sub, acc):
+        """Add column ``x`` (segment of row i: ``codes[i]``) into ``acc``'s arrays."""
+        counts, hits = acc[0], acc[1]
+        missing, pos_inf, neg_inf, n = acc[2], acc[3], acc[4], acc[5]
+        shift, s1, s2, low, high = acc[6], acc[7], acc[8], acc[9], acc[10]
+        last = lead.size - 3
+        for i in range(x.size):
+            s = codes[i]
+            v = x[i]
+            if v - v != 0.0:  # NaN or ±inf
+                if v != v:
+                    missing[s] += 1
+                elif v > 0.0:
+                    pos_inf[s] += 1
+                    counts[s, last] += 1
+                else:
+                    neg_inf[s] += 1
+                    counts[s, 0] += 1
+                continue
+            t = top[bits[i] >> TOP_SHIFT]
+            if t < 0:
+                t = deeper(t, v, bits[i], lead, sub)
+            at = np.uint64(t)
+            # at most CROWDED edges left in the cell: pass them with no branch to mispredict
+            at += np.uint64(lead[at + _ONE] <= v) + np.uint64(lead[at + _TWO] <= v)
+            counts[s, at] += 1
+            if discrete:  # lead[0] is NaN: bin 0 has no left edge to equal
+                hits[s, at] += v == lead[at]
+            if n[s] == 0:
+                shift[s] = v
+            d = v - shift[s]
+            s1[s] += d
+            s2[s] += d * d
+            n[s] += 1
+            if v < low[s]:
+                low[s] = v
+            if v > high[s]:
+                high[s] = v
+
+    return count
+
+
+# Reassociation (and fused multiply-adds, no other fast-math: NaN tests keep their meaning)
+# lets the sums of a block run in SIMD lanes; it moves roundings only by a constant offset of
+# the deviations, which the M2 of a block does not see.
+continuous = numba.njit(fastmath={"reassoc", "contract"}, **_OPTIONS)(count_column)
+segment_continuous = jit(_segmented_counter(discrete=False))
+segment_discrete = jit(_segmented_counter(discrete=True))

@@ -1,0 +1,68 @@
+"""The values a drift result stores (``write_drift_windows``): finite numbers as float8, NaN and
+±inf as NULL, numpy scalars as plain numbers, an empty detail as no detail, on SQLite and
+PostgreSQL, whatever type the result's fields hold."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
+
+import numpy as np
+import pytest
+
+from monitoring_pipelines.stats.drift import DriftResult
+from monitoring_pipelines.store.drift import read_drift_scores, write_drift_scores
+from monitoring_pipelines.store.engine import get_engine
+
+HOUR = datetime(2026, 11, 4, 5, tzinfo=UTC)
+H = timedelta(hours=1)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request):
+    if request.param == "sqlite":
+        return request.getfixturevalue("sqlite_engine")
+    return get_engine(request.getfixturevalue("postgres_url"))
+
+
+RESULTS = [  # (result, what is stored: value, p_value, threshold, drifted, sizes, detail)
+    (
+        DriftResult("psi", 0.25, None, 0.1, "moderate", True, 100, 80),
+        (0.25, None, 0.1, True, 100, 80, None),
+    ),
+    (
+        DriftResult("ks", np.float64(0.5), np.float64(1e-9), 0.05, "drifted", np.bool_(True), 7, 9),
+        (0.5, 1e-9, 0.05, True, 7, 9, None),
+    ),
+    (
+        DriftResult("z_score", math.nan, None, 0.5, "undefined", False, np.int64(3), 4, {}),
+        (None, None, 0.5, False, 3, 4, None),
+    ),
+    (
+        DriftResult("wasserstein", math.inf, math.nan, 1, "x", np.bool_(False), 5, 6),
+        (None, None, 1.0, False, 5, 6, None),
+    ),
+    (
+        DriftResult(
+            "tvd", -math.inf, None, 0.2, "stable", False, 1, 2, MappingProxyType({"k": 1.5})
+        ),
+        (None, None, 0.2, False, 1, 2, {"k": 1.5}),
+    ),
+    (
+        DriftResult("psi", 1e-300, None, 0.1, "stable", False, 1, 2, {"a": math.inf, "b": [1]}),
+        (1e-300, None, 0.1, False, 1, 2, {"a": None, "b": [1]}),
+    ),
+]
+
+
+def test_each_field_is_stored_as_a_plain_value(engine) -> None:
+    scores = {f"c{i}": (result,) for i, (result, _) in enumerate(RESULTS)}
+    write_drift_scores(engine, "rows_model", HOUR, HOUR + H, "hour", scores)
+    rows = read_drift_scores(engine, "rows_model", HOUR, HOUR + H)
+    fields = ("value", "p_value", "threshold", "drifted", "reference_size", "current_size")
+    got = {row["column_name"]: (*(row[f] for f in fields), row["detail"]) for row in rows}
+    assert got == {f"c{i}": expected for i, (_, expected) in enumerate(RESULTS)}
+    for row in rows:
+        assert all(type(row[f]) in (float, type(None)) for f in fields[:3])
+        assert type(row["drifted"]) is bool and type(row["reference_size"]) is int
