@@ -133,8 +133,9 @@ print(time.perf_counter() - start)
 
 
 def first_call_seconds() -> tuple[float, float]:
-    """Seconds of the first profile calls in a fresh process (numba imported and both kernels
-    compiled), with an empty on-disk cache and then with the cache the first run left."""
+    """Seconds of the first profile calls in a fresh process (numba imported, the kernel
+    compiled; a continuous and a discrete column), with an empty on-disk cache and then with
+    the cache the first run left."""
     with tempfile.TemporaryDirectory() as cache_dir:
         env = os.environ | {"NUMBA_CACHE_DIR": cache_dir}
         runs = [
@@ -254,7 +255,7 @@ def battery(sizes: BatterySizes = BatterySizes()) -> list[Row]:
         Row("8 battery", "machine facts", facts),
         Row(
             "8 battery",
-            "first profile call in a fresh process (numba import + both kernels)",
+            "first profile calls in a fresh process (numba import + compile; continuous, discrete)",
             f"{cold:.2f} s compiling, {warm:.2f} s from the on-disk cache",
             "",
             f"≤ {COMPILE_TARGET:.0f} s compiling",
