@@ -141,6 +141,7 @@ class ParquetLogSource(LogSource):
             yield Columns(
                 table.num_rows, {n: arrow_values(table.column(n)) for n in table.column_names}
             )
+            del table  # a row group's arrays: released before the next one is read
 
     def _tables(
         self, start: datetime, end: datetime, columns: Sequence[str] | None, whole: bool = False
@@ -208,19 +209,24 @@ class ParquetLogSource(LogSource):
             if not own:
                 groups = _overlapping(parquet.metadata, self.timestamp_column, start, end)
             for group in groups:
-                if whole and _decoded_bytes(parquet.metadata.row_group(group), read) <= (
-                    self.group_bytes
-                ):
-                    tables = iter([parquet.read_row_group(group, columns=read, use_threads=True)])
-                else:
-                    batches = parquet.iter_batches(
-                        batch_size=self.chunk_rows, row_groups=[group], columns=read
-                    )
-                    tables = (pa.Table.from_batches([batch]) for batch in batches)
-                for table in tables:
+                for table in self._group(parquet, group, read, whole):
                     table = self._in_window(table, path, folder, start, end, own)
                     if table.num_rows:
                         yield table.select(wanted)
+                    del table  # released before the next row group is decoded
+
+    def _group(
+        self, parquet: pq.ParquetFile, group: int, read: list[str], whole: bool
+    ) -> Iterator[pa.Table]:
+        """One row group: whole (``whole`` and at most ``group_bytes`` decoded, pyarrow's
+        threads decoding its columns) or in record batches of ``chunk_rows``."""
+        if whole and _decoded_bytes(parquet.metadata.row_group(group), read) <= self.group_bytes:
+            yield parquet.read_row_group(group, columns=read, use_threads=True)
+            return
+        for batch in parquet.iter_batches(
+            batch_size=self.chunk_rows, row_groups=[group], columns=read
+        ):
+            yield pa.Table.from_batches([batch])
 
     def _in_window(
         self,

@@ -227,6 +227,7 @@ def profile_chunks(
         if errors is not None:
             part = replace(part, multivariate=reference.multivariate.like(errors(chunk)))
         total = total.merge(part)
+        del chunk, columns  # a chunk may be a whole row group: freed before the next is read
     return total
 
 
