@@ -212,11 +212,11 @@ def profile_chunks(
     chunks: Iterable[pd.DataFrame | Columns],
     reference: DatasetProfile,
     threads: int = 1,
-    errors: Callable[[pd.DataFrame], np.ndarray] | None = None,
+    errors: Callable[[pd.DataFrame | Columns], np.ndarray] | None = None,
 ) -> DatasetProfile:
     """Profile a stream of chunks (DataFrames or :class:`Columns`), holding one chunk in memory
     at a time; with ``errors`` (a reconstruction model's, for a reference with
-    ``multivariate``; DataFrame chunks only) also each row's error."""
+    ``multivariate``) also each row's error."""
     total = _empty_of(reference)
     errors = errors if reference.multivariate is not None else None
     if errors is not None:

@@ -1,5 +1,6 @@
 """Issue 15, item 3: Parquet row groups go from Arrow straight into the numpy arrays the kernel
-counts (``ParquetLogSource.read_columns``), with exactly the profile of the DataFrame path."""
+counts (``ParquetLogSource.read_columns``), with exactly the profile and the reconstruction
+errors of the DataFrame path."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 
 from monitoring_pipelines.sources.parquet import GROUP_BYTES, ParquetLogSource, hour_folder
 from monitoring_pipelines.stats.dataset import Columns, fit_baseline, profile_chunks
+from monitoring_pipelines.stats.multivariate import fit_reconstruction
 
 HOUR = datetime(2026, 11, 4, 7, tzinfo=UTC)
 KINDS = {
@@ -43,15 +45,19 @@ def _table(n: int, rng: np.random.Generator) -> pa.Table:
     )
 
 
+def _write_hour(root, rng: np.random.Generator) -> None:
+    folder = hour_folder(root, HOUR)
+    folder.mkdir(parents=True)
+    for k in range(2):
+        pq.write_table(_table(3000, rng), folder / f"part-{k}.parquet", row_group_size=1000)
+
+
 @pytest.mark.parametrize("group_bytes", [GROUP_BYTES, 0])
 def test_columns_give_the_profile_of_the_dataframe_path(tmp_path, group_bytes) -> None:
     """Row groups read whole (the default bound holds them) or, above ``group_bytes``, in
     record batches of ``chunk_rows``: the same profile as the DataFrame path either way."""
     rng = np.random.default_rng(3)
-    folder = hour_folder(tmp_path, HOUR)
-    folder.mkdir(parents=True)
-    for k in range(2):
-        pq.write_table(_table(3000, rng), folder / f"part-{k}.parquet", row_group_size=1000)
+    _write_hour(tmp_path, rng)
     reference = _table(2000, rng).to_pandas()
     reference["absent"] = 1.0
     baseline = fit_baseline(reference, KINDS, n_bins=10)
@@ -92,6 +98,30 @@ def test_columns_give_the_profile_of_the_dataframe_path(tmp_path, group_bytes) -
         else:
             assert a.counts == b.counts and a.other == b.other, name
     assert by_columns.columns["f"].missing > 0 and by_columns.columns["text_number"].invalid > 0
+
+
+def test_columns_give_the_reconstruction_errors_of_the_dataframe_path(tmp_path) -> None:
+    rng = np.random.default_rng(4)
+    _write_hour(tmp_path, rng)
+    reference = _table(2000, rng).to_pandas()
+    kinds = {name: kind for name, kind in KINDS.items() if name != "absent"}
+    model, _ = fit_reconstruction(reference, kinds)
+    assert {"i", "s", "code", "text_number"} <= set(model.names)  # nulls, strings, integers
+    source = ParquetLogSource(tmp_path, "ts", chunk_rows=700, group_bytes=0)  # chunks as frames
+    wanted = [*kinds, "ts"]
+    frames = list(source.read_window(HOUR, HOUR + timedelta(hours=1), wanted))
+    chunks = list(source.read_columns(HOUR, HOUR + timedelta(hours=1), wanted))
+    for frame, chunk in zip(frames, chunks, strict=True):
+        by_frame = model.errors(frame)
+        assert by_frame.shape == (chunk.rows,) and np.isfinite(by_frame).all()
+        np.testing.assert_array_equal(model.errors(chunk), by_frame)  # bit for bit
+    whole = ParquetLogSource(tmp_path, "ts").read_columns(HOUR, HOUR + timedelta(hours=1), wanted)
+    np.testing.assert_array_equal(  # row groups read whole: the same errors, row for row
+        np.concatenate([model.errors(chunk) for chunk in whole]),
+        np.concatenate([model.errors(frame) for frame in frames]),
+    )
+    partial = Columns(chunks[0].rows, {n: v for n, v in chunks[0].values.items() if n != "f"})
+    np.testing.assert_array_equal(model.errors(partial), model.errors(frames[0].drop(columns="f")))
 
 
 def test_group_bytes_must_be_a_non_negative_integer(tmp_path) -> None:
