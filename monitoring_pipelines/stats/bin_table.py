@@ -44,6 +44,18 @@ _NEGATIVE_ZERO_CELL = 1 << (TOP_BITS - 1)  # the cell of -0.0: its highest value
 _SPECIAL_CELLS = 0x7FF << (TOP_BITS - 12)  # exponent bits all set: NaN and ±inf
 
 
+def _key_cells() -> tuple[np.ndarray, np.ndarray]:
+    """For each first-level cell: its position in value order (the top bits of its floats'
+    order key), and whether it holds NaN and ±inf (exponent bits all set)."""
+    prefixes = np.arange(1 << TOP_BITS, dtype=np.intp)
+    key_of = np.where(prefixes >> (TOP_BITS - 1), (1 << TOP_BITS) - 1 - prefixes, prefixes)
+    key_of[: 1 << (TOP_BITS - 1)] |= 1 << (TOP_BITS - 1)
+    return key_of, (prefixes & _SPECIAL_CELLS) == _SPECIAL_CELLS
+
+
+_KEY_OF, _SPECIAL = _key_cells()
+
+
 @dataclass(frozen=True, eq=False)
 class BinTable:
     """``lead``: NaN, the ``m`` finite edges, :data:`PADDING` NaNs (edge ``j`` is
@@ -99,14 +111,10 @@ def _top_starts(finite_edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     keys = (np.where(negative, ~bits, bits | _SIGN) >> TOP_SHIFT).astype(np.intp)
     per_key = np.bincount(keys, minlength=1 << TOP_BITS)
     below_key = np.cumsum(per_key) - per_key
-    prefixes = np.arange(1 << TOP_BITS, dtype=np.intp)
-    key_of = np.where(prefixes >> (TOP_BITS - 1), (1 << TOP_BITS) - 1 - prefixes, prefixes)
-    key_of[: 1 << (TOP_BITS - 1)] |= 1 << (TOP_BITS - 1)
-    below, inside = below_key[key_of], per_key[key_of]
+    below, inside = below_key[_KEY_OF], per_key[_KEY_OF]
     inside[_NEGATIVE_ZERO_CELL] += int(np.count_nonzero(finite_edges == 0.0))
-    special = (prefixes & _SPECIAL_CELLS) == _SPECIAL_CELLS  # the cells of NaN and ±inf
-    below[special] = 0
-    inside[special] = 0
+    below[_SPECIAL] = 0
+    inside[_SPECIAL] = 0
     return below, inside
 
 
@@ -115,7 +123,7 @@ def _build(edges_bytes: bytes) -> BinTable:
     finite = np.frombuffer(edges_bytes, dtype=np.float64)[1:-1]
     below, inside = _top_starts(finite)
     top = below.astype(np.int32)
-    top[(np.arange(top.size) & _SPECIAL_CELLS) == _SPECIAL_CELLS] = finite.size + 1  # NaN
+    top[_SPECIAL] = finite.size + 1  # NaN
     top[list(_INFINITE_CELLS)] = MARKED
     blocks = []
     for k, cell in enumerate(np.flatnonzero(inside > CROWDED).tolist()):
