@@ -220,11 +220,7 @@ def aggregate_window(
             counter = DuplicateCounter(request_id.name)
             columns.append(request_id.name)
         errors = model.errors if model is not None else None
-        if (
-            validator is None
-            and not keys  # the segmented profiler reads DataFrames
-            and (errors is None or baseline.multivariate is None)
-        ):
+        if validator is None and not keys:  # the checks and the segmented profiler read frames
             chunks = source.read_columns(start, end, columns)  # only profiled: no DataFrame
         else:
             chunks = source.read_window(start, end, columns)

@@ -75,7 +75,7 @@ class WindowScores:
     start: datetime
     end: datetime
     rows: int
-    scores: dict[str, tuple[DriftResult, ...]]
+    scores: Mapping[str, tuple[DriftResult, ...]]  # a ResultTable from the batch
     signals: ModelSignals | None = None
     references: dict[str, dict[str, tuple[DriftResult, ...]]] = field(default_factory=dict)
     segments: dict[str, dict[str, tuple[DriftResult, ...]]] = field(default_factory=dict)

@@ -6,7 +6,10 @@ record batches of at most ``chunk_rows``; the window filter runs in Arrow (and o
 when a batch holds out-of-window rows), so only the rows that are kept are
 converted to pandas. String columns are read dictionary-encoded and arrive as pandas
 Categoricals (numbers stay numpy arrays, without a copy when they have no nulls).
-``read_columns`` skips the DataFrame: numbers go from Arrow straight into float64 arrays.
+``read_columns`` skips the DataFrame: numbers go from Arrow straight into float64 arrays, and
+a row group whose read columns decode to at most ``group_bytes`` (by the footer's uncompressed
+sizes; 256 MiB by default) is one chunk, decoded by pyarrow's threads, so memory is bounded by
+that size; larger row groups are read in record batches of ``chunk_rows``.
 
 A row filed in the folder of the hour next to its own (a writer that flushed late or early)
 is read by the hour it belongs to: a window also reads the neighbouring hour folders, keeping
@@ -42,6 +45,7 @@ HOUR = timedelta(hours=1)
 # window (``rows_misfiled``: that hour reads them); read from the neighbouring folders
 # because they are stamped inside the window (``rows_from_neighbours``, profiled here)
 COUNTS = ("rows_out_of_window", "rows_null_timestamp", "rows_misfiled", "rows_from_neighbours")
+GROUP_BYTES = 256 << 20
 
 
 def hour_folder(root: Path, hour: datetime) -> Path:
@@ -91,10 +95,19 @@ def arrow_values(column: pa.ChunkedArray) -> np.ndarray | pd.Series:
 class ParquetLogSource(LogSource):
     """One deployment's log folder, read hour folder by hour folder, file by file."""
 
-    def __init__(self, root: Path | str, timestamp_column: str, chunk_rows: int = 100_000):
+    def __init__(
+        self,
+        root: Path | str,
+        timestamp_column: str,
+        chunk_rows: int = 100_000,
+        group_bytes: int = GROUP_BYTES,
+    ):
         self.root = Path(root)
         self.timestamp_column = timestamp_column
         self.chunk_rows = check_chunk_rows(chunk_rows)
+        if isinstance(group_bytes, bool) or not isinstance(group_bytes, int) or group_bytes < 0:
+            raise ValueError(f"group_bytes must be a non-negative integer, got {group_bytes!r}")
+        self.group_bytes = group_bytes
         self._dropped: Counter[str] = Counter()
 
     def __repr__(self) -> str:
@@ -121,15 +134,17 @@ class ParquetLogSource(LogSource):
     def read_columns(
         self, start: datetime, end: datetime, columns: Sequence[str] | None = None
     ) -> Iterator[Columns]:
-        """The window's record batches straight into numpy arrays: numbers as float64 (nulls
-        as NaN), dictionary-encoded strings as pandas Categoricals over the Arrow indices."""
-        for table in self._tables(start, end, columns):
+        """The window's row groups (or record batches of those larger than ``group_bytes``)
+        straight into numpy arrays: numbers as float64 (nulls as NaN), dictionary-encoded
+        strings as pandas Categoricals over the Arrow indices."""
+        for table in self._tables(start, end, columns, whole=True):
             yield Columns(
                 table.num_rows, {n: arrow_values(table.column(n)) for n in table.column_names}
             )
+            del table  # a row group's arrays: released before the next one is read
 
     def _tables(
-        self, start: datetime, end: datetime, columns: Sequence[str] | None
+        self, start: datetime, end: datetime, columns: Sequence[str] | None, whole: bool = False
     ) -> Iterator[pa.Table]:
         start, end = check_window(start, end)
         if not self.root.is_dir():  # a typo in logs.path must not look like a quiet model
@@ -138,11 +153,13 @@ class ParquetLogSource(LogSource):
         hours = hours_between(start, end)
         for hour in hours:
             for path in self.files(hour):
-                yield from self._read_file(path, hour, start, end, columns)
+                yield from self._read_file(path, hour, start, end, columns, whole=whole)
         for hour in sorted({hours[0] - HOUR, hours[-1] + HOUR}) if hours else ():
             for path in self.files(hour):
                 try:
-                    yield from self._read_file(path, hour, start, end, columns, own=False)
+                    yield from self._read_file(
+                        path, hour, start, end, columns, own=False, whole=whole
+                    )
                 except BadLogFileError:
                     continue  # that file fails its own hour, named there
 
@@ -158,10 +175,12 @@ class ParquetLogSource(LogSource):
         end: datetime,
         columns: Sequence[str] | None,
         own: bool = True,
+        whole: bool = False,
     ) -> Iterator[pa.Table]:
-        """The rows of one file of the window's folders (``own``) or of a neighbouring one."""
+        """The rows of one file of the window's folders (``own``) or of a neighbouring one;
+        ``whole``: row groups up to ``group_bytes`` in one table."""
         try:
-            yield from self._read_parquet(path, folder, start, end, columns, own)
+            yield from self._read_parquet(path, folder, start, end, columns, own, whole)
         except (pa.ArrowException, OSError) as error:
             # pyarrow names no file ("Parquet magic bytes not found in footer")
             raise BadLogFileError(path, f"not a readable Parquet file ({error})") from None
@@ -174,6 +193,7 @@ class ParquetLogSource(LogSource):
         end: datetime,
         columns: Sequence[str] | None,
         own: bool,
+        whole: bool,
     ) -> Iterator[pa.Table]:
         if not own:  # only its rows stamped inside the window and next to its own hour
             start, end = max(start, folder - HOUR), min(end, folder + 2 * HOUR)
@@ -189,14 +209,24 @@ class ParquetLogSource(LogSource):
             if not own:
                 groups = _overlapping(parquet.metadata, self.timestamp_column, start, end)
             for group in groups:
-                batches = parquet.iter_batches(
-                    batch_size=self.chunk_rows, row_groups=[group], columns=read
-                )
-                for batch in batches:
-                    table = pa.Table.from_batches([batch])
+                for table in self._group(parquet, group, read, whole):
                     table = self._in_window(table, path, folder, start, end, own)
                     if table.num_rows:
                         yield table.select(wanted)
+                    del table  # released before the next row group is decoded
+
+    def _group(
+        self, parquet: pq.ParquetFile, group: int, read: list[str], whole: bool
+    ) -> Iterator[pa.Table]:
+        """One row group: whole (``whole`` and at most ``group_bytes`` decoded, pyarrow's
+        threads decoding its columns) or in record batches of ``chunk_rows``."""
+        if whole and _decoded_bytes(parquet.metadata.row_group(group), read) <= self.group_bytes:
+            yield parquet.read_row_group(group, columns=read, use_threads=True)
+            return
+        for batch in parquet.iter_batches(
+            batch_size=self.chunk_rows, row_groups=[group], columns=read
+        ):
+            yield pa.Table.from_batches([batch])
 
     def _in_window(
         self,
@@ -237,6 +267,17 @@ class ParquetLogSource(LogSource):
             table.num_rows - kept.num_rows - stamps.null_count - misfiled
         )
         return kept
+
+
+def _decoded_bytes(group: pq.RowGroupMetaData, names: Sequence[str]) -> int:
+    """About what the ``names`` columns of a row group take once decoded: their uncompressed
+    sizes in the footer (dictionary-encoded strings stay encoded, as they are read)."""
+    wanted = set(names)
+    return sum(
+        group.column(j).total_uncompressed_size
+        for j in range(group.num_columns)
+        if group.column(j).path_in_schema.split(".")[0] in wanted
+    )
 
 
 def _between(stamps: pa.ChunkedArray, low: datetime, high: datetime) -> pa.ChunkedArray:

@@ -3,32 +3,49 @@ each metric computed in one array operation over the stacked counts of all its p
 
 The results equal :func:`~monitoring_pipelines.stats.scoring.score_window` window by
 window: the same checks, thresholds, insufficient-data results, calibration, details and
-multiple-testing correction (``window_tasks``, ``finish_column`` and ``by_column`` are
-shared); only the measuring is batched (``metrics.stacked``). Metrics without a stacked
-form are measured pair by pair.
+multiple-testing correction. They are planned, judged and returned column-oriented: a window's
+results are one :class:`~monitoring_pipelines.stats.batch_plan.Plan` of arrays shared by the
+windows of the same baseline and settings, its distances judged in one array operation per
+metric, and it comes back as a :class:`~monitoring_pipelines.stats.result_table.ResultTable`
+(the ``DriftResult`` objects built only if read). Metrics without a stacked form
+(``metrics.stacked``) are measured pair by pair.
 """
 
 from __future__ import annotations
 
 import gc
 import threading
-from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
+
+from monitoring_pipelines.stats.batch_plan import Plan, Sized, plan_of, sized
 from monitoring_pipelines.stats.dataset import DatasetProfile
-from monitoring_pipelines.stats.drift import ColumnTask, DriftResult, finish_column
+from monitoring_pipelines.stats.drift import (
+    INSUFFICIENT_DATA,
+    decide,
+    decide_many,
+    new_values_detail,
+    noise_size,
+    shift_detail,
+)
+from monitoring_pipelines.stats.metrics.measurement import Measurement
+from monitoring_pipelines.stats.metrics.registry import get_spec
 from monitoring_pipelines.stats.metrics.stacked import STACKED
 from monitoring_pipelines.stats.metrics.stacked_cells import Cells
-from monitoring_pipelines.stats.scoring import ScoringSettings, by_column, measure, window_tasks
+from monitoring_pipelines.stats.multiple_testing import adjust_p_values
+from monitoring_pipelines.stats.result_table import ResultTable
+from monitoring_pipelines.stats.scoring import ScoringSettings
 
 # baseline, window, settings (or the fields of ScoringSettings as a mapping)
 BatchWindow = tuple[DatasetProfile, DatasetProfile, ScoringSettings | Mapping[str, Any]]
 
 
-def score_windows_batch(windows: Sequence[BatchWindow]) -> list[dict[str, tuple[DriftResult, ...]]]:
-    """``score_window(baseline, current, settings)`` of each (baseline, current, settings)."""
+def score_windows_batch(windows: Sequence[BatchWindow]) -> list[ResultTable]:
+    """``score_window(baseline, current, settings)`` of each (baseline, current, settings), as
+    a mapping of the same results (column → ``DriftResult``s) held column-oriented."""
     with deferred_gc():
         return _score(windows)
 
@@ -62,47 +79,150 @@ _holders = 0
 _was_enabled = True
 
 
-def _score(windows: Sequence[BatchWindow]) -> list[dict[str, tuple[DriftResult, ...]]]:
+def _score(windows: Sequence[BatchWindow]) -> list[ResultTable]:
     chosen = [ScoringSettings.of(settings) for _, _, settings in windows]
+    plans: dict[tuple, Plan] = {}
     planned = [
-        window_tasks(baseline, current, settings)
+        plan_of(baseline, current, settings, plans)
         for (baseline, current, _), settings in zip(windows, chosen, strict=True)
     ]
-    results: list[list[DriftResult | None]] = []
-    groups: dict[tuple[str, tuple], list[tuple[int, int]]] = defaultdict(list)
-    keys: dict[int, tuple] = {}  # id of a params mapping (each held by its tasks) → its key
-    for w, tasks in enumerate(planned):
-        results.append([])
-        for j, (_, task) in enumerate(tasks):
-            if isinstance(task, ColumnTask):
-                key = keys.get(id(task.params))
-                if key is None:
-                    key = keys[id(task.params)] = _params_key(task.params)
-                groups[(task.metric, key)].append((w, j))
-                results[w].append(None)
-            else:
-                results[w].append(task)
-    cells, memo = Cells(), {}
-    for (metric, _), members in groups.items():
-        tasks = [planned[w][j][1] for w, j in members]
-        stacked = STACKED.get(metric)
-        if stacked is None:
-            measurements = [measure(task) for task in tasks]
-        else:
-            pairs = [(task.baseline, task.current) for task in tasks]
-            measurements = stacked(pairs, cells, **tasks[0].params)
-        for (w, j), task, measurement in zip(members, tasks, measurements, strict=True):
-            results[w][j] = finish_column(task, measurement, memo)
+    sizes = [
+        sized(plan, current, settings.min_rows)
+        for plan, (_, current, _), settings in zip(planned, windows, chosen, strict=True)
+    ]
+    measured = _measured(windows, planned, sizes)
+    memo: dict = {}
     return [
-        by_column(
-            baseline,
-            [(name, result) for (name, _), result in zip(planned[w], results[w], strict=True)],
-            settings.correction,
+        _judged(plan, size, window, settings, measurements, memo)
+        for plan, size, window, settings, measurements in zip(
+            planned, sizes, windows, chosen, measured, strict=True
         )
-        for w, ((baseline, _, _), settings) in enumerate(zip(windows, chosen, strict=True))
     ]
 
 
-def _params_key(params: Mapping[str, Any]) -> tuple:
-    """Tasks with equal parameters are measured together."""
-    return tuple(sorted((name, repr(value)) for name, value in params.items()))
+def _measured(
+    windows: Sequence[BatchWindow], planned: Sequence[Plan], sizes: Sequence[Sized]
+) -> list[list[Measurement | None]]:
+    """Each window's measurements by result (None where insufficient): every metric (with
+    its parameters) measured once for all its pairs of every window."""
+    out: list[list[Measurement | None]] = [[None] * len(plan.metric) for plan in planned]
+    groups: dict[tuple[str, tuple], tuple[str, Mapping, list, list]] = {}
+    for w, (plan, size, (baseline, current, _)) in enumerate(
+        zip(planned, sizes, windows, strict=True)
+    ):
+        ref, cur, names = baseline.columns, current.columns, plan.column
+        for metric, params, key, results in plan.groups:
+            scored = results[size.scored[results]].tolist()
+            if scored:
+                group = groups.setdefault((metric, key), (metric, params, [], []))
+                group[2].extend((ref[names[i]], cur[names[i]]) for i in scored)
+                group[3].append((w, scored))
+    cells = Cells()
+    for metric, params, pairs, places in groups.values():
+        stacked = STACKED.get(metric)
+        if stacked is None:
+            function = get_spec(metric).function
+            measurements = [function(r, c, **params) for r, c in pairs]
+        else:
+            measurements = stacked(pairs, cells, **params)
+        start = 0
+        for w, scored in places:
+            into = out[w]
+            end = start + len(scored)
+            for i, measurement in zip(scored, measurements[start:end], strict=True):
+                into[i] = measurement
+            start = end
+    return out
+
+
+def _judged(
+    plan: Plan,
+    size: Sized,
+    window: BatchWindow,
+    settings: ScoringSettings,
+    measurements: list[Measurement | None],
+    memo: dict,
+) -> ResultTable:
+    """One window's results from its measurements: thresholds (noise curves where
+    calibrated), the decision per metric in arrays, details, then the p-value correction."""
+    baseline, current, _ = window
+    scored = size.scored
+    value = [None if m is None else m.value for m in measurements]
+    p_value = [None if m is None else m.p_value for m in measurements]
+    detail = [{"min_rows": int(settings.min_rows)} if m is None else m.detail for m in measurements]
+    threshold = list(plan.floor)
+    noise: dict[int, dict] = {}
+    for i, curve, training in plan.noise:
+        if scored[i]:
+            sizes = (int(plan.reference_size[i]), int(size.current_size[i]))
+            at = noise_size(plan.specs[i], sizes, training)
+            level = curve.threshold(at, settings.sigmas)
+            threshold[i] = max(threshold[i], level)
+            noise[i] = {"threshold_floor": plan.floor[i], "noise_threshold": level}
+            if training is not None:
+                noise[i]["noise_size"] = at
+    status, drifted = _decided(plan, scored, value, p_value, threshold)
+    columns = [current.columns[name] for name in plan.names]
+    new = [new_values_detail(column, memo) for column in columns]
+    need = scored & np.array([bool(x) for x in new], dtype=bool)[plan.at]
+    need |= scored & np.array(drifted, dtype=bool) & plan.by_values
+    need[list(noise)] = True
+    for i in np.flatnonzero(need).tolist():
+        extra = dict(noise.get(i, {}))
+        extra |= new[plan.at[i]]
+        if drifted[i] and plan.by_values[i]:
+            name = plan.column[i]
+            shifts = shift_detail(baseline.columns[name], current.columns[name], memo)
+            if shifts is not None:
+                extra["categories"] = shifts
+        if extra:
+            detail[i] = {**detail[i], **extra}
+    _correct(plan, settings.correction, value, p_value, threshold, status, drifted, detail)
+    return ResultTable(
+        plan.names,
+        plan.column,
+        plan.metric,
+        value,
+        p_value,
+        threshold,
+        status,
+        drifted,
+        plan.reference_size.tolist(),
+        size.current_size.tolist(),
+        detail,
+    )
+
+
+def _decided(
+    plan: Plan, scored: np.ndarray, value: list, p_value: list, threshold: list[float]
+) -> tuple[list[str], list[bool]]:
+    """Status and drift flag of every result: ``decide_many`` of each metric's measured
+    results; ``insufficient_data`` and not drifted for the rest."""
+    status = [INSUFFICIENT_DATA] * len(value)
+    drifted = [False] * len(value)
+    for spec, results in plan.by_spec:
+        chosen = results[scored[results]].tolist()
+        if chosen:
+            statuses, flags = decide_many(
+                spec,
+                [value[i] for i in chosen],
+                [p_value[i] for i in chosen],
+                [threshold[i] for i in chosen],
+            )
+            for i, s, d in zip(chosen, statuses, flags, strict=True):
+                status[i], drifted[i] = s, d
+    return status, drifted
+
+
+def _correct(plan: Plan, method: str, value, p_value, threshold, status, drifted, detail) -> None:
+    """``multiple_testing.correct`` of the window's tests, in place: adjusted p-values, judged
+    again, each keeping its own p-value in its detail."""
+    tested = [i for i in plan.tests.tolist() if p_value[i] is not None]
+    if method == "none" or not tested:
+        return
+    adjusted = adjust_p_values([p_value[i] for i in tested], method).tolist()
+    for i, p in zip(tested, adjusted, strict=True):
+        status[i], drifted[i] = decide(plan.specs[i], value[i], p, threshold[i])
+        extra = {"raw_p_value": p_value[i], "correction": method, "tests": len(tested)}
+        detail[i] = {**detail[i], **extra}
+        p_value[i] = p

@@ -212,11 +212,11 @@ def profile_chunks(
     chunks: Iterable[pd.DataFrame | Columns],
     reference: DatasetProfile,
     threads: int = 1,
-    errors: Callable[[pd.DataFrame], np.ndarray] | None = None,
+    errors: Callable[[pd.DataFrame | Columns], np.ndarray] | None = None,
 ) -> DatasetProfile:
     """Profile a stream of chunks (DataFrames or :class:`Columns`), holding one chunk in memory
     at a time; with ``errors`` (a reconstruction model's, for a reference with
-    ``multivariate``; DataFrame chunks only) also each row's error."""
+    ``multivariate``) also each row's error."""
     total = _empty_of(reference)
     errors = errors if reference.multivariate is not None else None
     if errors is not None:
@@ -227,6 +227,7 @@ def profile_chunks(
         if errors is not None:
             part = replace(part, multivariate=reference.multivariate.like(errors(chunk)))
         total = total.merge(part)
+        del chunk, columns  # a chunk may be a whole row group: freed before the next is read
     return total
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
+from itertools import repeat
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -68,6 +69,37 @@ def decide(
         return UNDEFINED, False
     status = next(name for bound, name in spec.bands if value < bound)
     return status, value >= threshold
+
+
+def decide_many(
+    spec: MetricSpec,
+    values: Sequence[float | None],
+    p_values: Sequence[float | None],
+    thresholds: Sequence[float],
+) -> tuple[list[str], list[bool]]:
+    """:func:`decide` of many measurements of one metric: a distance's bands and flags in one
+    array operation (the first band whose bound exceeds the value), a test's one by one."""
+    if spec.decision == "p_value":
+        decided = list(map(decide, repeat(spec), values, p_values, thresholds))
+        return [status for status, _ in decided], [drifted for _, drifted in decided]
+    bounds, names = _bands(spec.bands)
+    v = np.array(values, dtype=np.float64)  # None as NaN: undefined, as decide says
+    band = np.searchsorted(bounds, v, side="right")
+    defined = ~np.isnan(v)
+    beyond = np.flatnonzero(defined & (band == bounds.size))
+    if beyond.size:  # above every band (an infinite value): decide's own error
+        i = int(beyond[0])
+        decide(spec, values[i], p_values[i], thresholds[i])
+    status = np.where(defined, names[np.minimum(band, bounds.size - 1)], UNDEFINED)
+    drifted = defined & (v >= np.array(thresholds, dtype=np.float64))
+    return status.tolist(), drifted.tolist()
+
+
+@cache
+def _bands(bands: tuple[tuple[float, str], ...]) -> tuple[np.ndarray, np.ndarray]:
+    """A distance's band bounds (ascending) and names as arrays."""
+    bounds = np.array([bound for bound, _ in bands], dtype=np.float64)
+    return bounds, np.array([name for _, name in bands], dtype=object)
 
 
 def score_column(
@@ -140,7 +172,7 @@ def plan_column(
     """The checked task of one metric on one column, or its ``insufficient_data`` result.
     ``sizes_of`` ("rows" and "values" → (baseline, current)) are the two profiles' sizes when
     the caller has them already (a window's metrics share them)."""
-    spec, threshold = _checked(metric, baseline.kind, current.kind, threshold, tuple(params))
+    spec, threshold = checked_metric(metric, baseline.kind, current.kind, threshold, tuple(params))
     if sizes_of is not None:
         sizes = sizes_of[spec.sizes]
     elif spec.sizes == "rows":
@@ -151,7 +183,7 @@ def plan_column(
         return insufficient(metric, threshold, *sizes, min_rows)
     noise_threshold = at = None
     if noise is not None and spec.decision == "distance":
-        at = _noise_size(spec, sizes, calibrated_on)
+        at = noise_size(spec, sizes, calibrated_on)
         noise_threshold = noise.threshold(at, sigmas)
     applied = threshold if noise_threshold is None else max(threshold, noise_threshold)
     return ColumnTask(
@@ -169,7 +201,7 @@ def plan_column(
 
 
 @lru_cache(maxsize=4096)
-def _checked(
+def checked_metric(
     metric: str, baseline: Kind, current: Kind, threshold: float | None, params: tuple[str, ...]
 ) -> tuple[MetricSpec, float]:
     """The spec and the checked threshold of a metric on columns of these kinds with these
@@ -196,14 +228,11 @@ def finish_column(
         extra["noise_threshold"] = task.noise_threshold
         if task.noise_size is not None:
             extra["noise_size"] = task.noise_size
-    if isinstance(current, NumericalProfile) and current.values is not None:
-        extra |= _remembered(memo, ("new", id(current)), lambda: _new_values(current))
+    extra |= new_values_detail(current, memo)
     if drifted and spec.sizes == "values":  # what an alert shows to explain it
-        key = ("shifts", id(baseline), id(current))
-        if isinstance(baseline, CategoricalProfile):
-            extra["categories"] = _remembered(memo, key, lambda: category_shifts(baseline, current))
-        elif baseline.discrete and current.discrete:
-            extra["categories"] = _remembered(memo, key, lambda: value_shifts(baseline, current))
+        shifts = shift_detail(baseline, current, memo)
+        if shifts is not None:
+            extra["categories"] = shifts
     return DriftResult(
         metric=task.metric,
         value=measurement.value,
@@ -215,6 +244,27 @@ def finish_column(
         current_size=int(task.sizes[1]),
         detail={**detail, **extra} if extra else detail,
     )
+
+
+def new_values_detail(current: ColumnProfile, memo: dict | None = None) -> dict[str, Any]:
+    """A discrete window column's values the baseline never had (``new_values``, listed up to
+    :data:`MAX_LISTED`, and ``new_value_count``); empty for any other column."""
+    if isinstance(current, NumericalProfile) and current.values is not None:
+        return _remembered(memo, ("new", id(current)), lambda: _new_values(current))
+    return {}
+
+
+def shift_detail(
+    baseline: ColumnProfile, current: ColumnProfile, memo: dict | None = None
+) -> list[dict[str, Any]] | None:
+    """The top category (or discrete value) shifts a drifted count metric's alert shows; None
+    for a continuous column."""
+    key = ("shifts", id(baseline), id(current))
+    if isinstance(baseline, CategoricalProfile):
+        return _remembered(memo, key, lambda: category_shifts(baseline, current))
+    if baseline.discrete and current.discrete:
+        return _remembered(memo, key, lambda: value_shifts(baseline, current))
+    return None
 
 
 def _new_values(current: NumericalProfile) -> dict[str, Any]:
@@ -232,7 +282,7 @@ def _remembered(memo: dict | None, key: tuple, compute: Callable[[], Any]) -> An
     return memo[key]
 
 
-def _noise_size(
+def noise_size(
     spec: MetricSpec, sizes: tuple[int, int], calibrated_on: ColumnProfile | None
 ) -> float:
     """The window size the noise curve is read at: the window's, or against a production

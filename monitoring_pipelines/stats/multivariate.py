@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from monitoring_pipelines.stats.binning import DEFAULT_BINS
-from monitoring_pipelines.stats.dataset import MULTIVARIATE
+from monitoring_pipelines.stats.dataset import MULTIVARIATE, Columns
 from monitoring_pipelines.stats.drift import DriftResult, score_column
 from monitoring_pipelines.stats.profile import (
     Kind,
@@ -84,8 +84,9 @@ class ReconstructionModel:
     def names(self) -> list[str]:
         return [c.name for c in self.columns]
 
-    def errors(self, frame: pd.DataFrame) -> np.ndarray:
-        """Each row's reconstruction error, computed in blocks of :data:`BLOCK_ROWS` rows."""
+    def errors(self, frame: pd.DataFrame | Columns) -> np.ndarray:
+        """Each row's reconstruction error, computed in blocks of :data:`BLOCK_ROWS` rows (of a
+        DataFrame, or of a chunk read straight into arrays: the same errors)."""
         return reconstruction_errors(self.columns, self.components, frame)
 
     def to_dict(self) -> dict[str, Any]:
@@ -237,12 +238,13 @@ def with_multivariate(
 
 
 def reconstruction_errors(
-    columns: Sequence[Encoding], components: np.ndarray, frame: pd.DataFrame
+    columns: Sequence[Encoding], components: np.ndarray, frame: pd.DataFrame | Columns
 ) -> np.ndarray:
     """Each row's distance to its projection on ``components`` (k × d), standardized and
     projected :data:`BLOCK_ROWS` rows at a time: ‖P z‖ with P = I − VᵀV."""
     complement = np.eye(len(columns)) - components.T @ components
-    out = np.empty(len(frame))
+    frame = frame if isinstance(frame, Columns) else Columns.of(frame)
+    out = np.empty(frame.rows)
     for start, block in _standardized_blocks(columns, frame):
         residual = complement @ block
         out[start : start + block.shape[1]] = np.sqrt(np.einsum("ij,ij->j", residual, residual))
@@ -250,14 +252,14 @@ def reconstruction_errors(
 
 
 def _standardized_blocks(
-    columns: Sequence[Encoding], frame: pd.DataFrame
+    columns: Sequence[Encoding], frame: Columns
 ) -> Iterator[tuple[int, np.ndarray]]:
     """(first row, d × b standardized block) for blocks of :data:`BLOCK_ROWS` rows; each
     column is converted once (a categorical one to codes into its table of shares)."""
     sources = [_source(column, frame) for column in columns]
-    block = np.empty((len(columns), min(len(frame), BLOCK_ROWS)))
-    for start in range(0, len(frame), BLOCK_ROWS):
-        stop = min(start + BLOCK_ROWS, len(frame))
+    block = np.empty((len(columns), min(frame.rows, BLOCK_ROWS)))
+    for start in range(0, frame.rows, BLOCK_ROWS):
+        stop = min(start + BLOCK_ROWS, frame.rows)
         z = block[:, : stop - start]
         for row, column, (values, table) in zip(z, columns, sources, strict=True):
             filled = (column.fill - column.center) / column.scale
@@ -272,25 +274,35 @@ def _standardized_blocks(
         yield start, z
 
 
-def _source(column: Encoding, frame: pd.DataFrame) -> tuple[np.ndarray | None, np.ndarray | None]:
+def _source(column: Encoding, frame: Columns) -> tuple[np.ndarray | None, np.ndarray | None]:
     """A numerical column as float64 (NaN where missing or not a number), or a categorical
     one as codes into its table of standardized shares (the last entry, code −1, is the
     missing fill)."""
-    if column.name not in frame.columns:
+    if column.name not in frame.values:
         return None, None
-    values = frame[column.name]
+    values = frame.values[column.name]
     if column.kind is Kind.NUMERICAL:
         return to_float(values)[0], None
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
+        # a dictionary-encoded column (Arrow strings): its codes as they are, no factorize
+        codes, uniques = values.cat.codes.to_numpy().astype(np.intp), values.cat.categories
+    else:
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
     shares = column.frequencies or {}
-    table = np.array([shares.get(category_key(u), 0.0) for u in uniques] + [column.fill])
+    keys = uniques.tolist() if _strings(uniques) else [category_key(u) for u in uniques]
+    table = np.array([shares.get(key, 0.0) for key in keys] + [column.fill])
     return codes, (table - column.center) / column.scale
+
+
+def _strings(uniques: pd.Index | np.ndarray) -> bool:
+    """Whether every value is a string (then it is its own category key)."""
+    return isinstance(uniques, pd.Index) and pd.api.types.infer_dtype(uniques) == "string"
 
 
 def _covariance(columns: Sequence[Encoding], frame: pd.DataFrame) -> np.ndarray:
     """ZᵀZ / n of the standardized rows, summed block by block."""
     total = np.zeros((len(columns), len(columns)))
-    for _, block in _standardized_blocks(columns, frame):
+    for _, block in _standardized_blocks(columns, Columns.of(frame)):
         total += block @ block.T
     return total / len(frame)
 

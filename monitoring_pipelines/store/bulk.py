@@ -2,10 +2,11 @@
 column's SQLAlchemy bind processor applied here, only for the columns that have one, and once
 per distinct timestamp: SQLAlchemy's own per-row parameter processing costs more than the
 insert itself (76,000 drift rows: 0.96 s of CPU through ``conn.execute(insert(table), rows)``,
-0.43 s this way). Rows may come as tuples in a given column order (``insert_tuples``), so a
-writer with many rows builds no dict per row. Other databases, and rows that need SQLAlchemy
-(Python-side column defaults, rows of different keys), take ``conn.execute`` (on PostgreSQL it
-batches the rows into multi-row VALUES itself).
+0.43 s this way). Rows may come as tuples in a given column order (``insert_tuples``) or
+column by column (``insert_columns``, each row's tuple then built once, in the statement's
+order), so a writer with many rows builds no dict per row. Other databases, and rows that
+need SQLAlchemy (Python-side column defaults, rows of different keys), take ``conn.execute``
+(on PostgreSQL it batches the rows into multi-row VALUES itself).
 
 Reading many rows back (``select_rows``) is the mirror image: on SQLite the JSON arrays and
 timestamps arrive as text, and a window's rows repeat their values (every hour of a column
@@ -15,7 +16,7 @@ processor runs once per distinct stored value instead of once per row."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from operator import itemgetter
 from typing import Any
@@ -51,29 +52,35 @@ def insert_tuples(
 ) -> None:
     """Insert ``rows`` (values in the order of the columns ``names``) into ``table`` in one
     executemany."""
-    if not rows:
-        return
+    if rows:
+        insert_columns(conn, table, names, list(zip(*rows, strict=True)))
+
+
+def insert_columns(
+    conn: Connection, table: Table, names: Sequence[str], columns: Sequence[Iterable[Any]]
+) -> None:
+    """Insert rows given column by column (``columns[i]`` the values of ``names[i]``, all of
+    one length, each iterated once) into ``table`` in one executemany: a column's bind
+    processor mapped over the column, and each row's tuple built once, in the statement's
+    order."""
     names = list(names)
     if not _plain(conn, table, names):
-        rows = [dict(zip(names, row, strict=True)) for row in rows]
-        conn.execute(insert(table), [{k: _parsed(v) for k, v in row.items()} for row in rows])
+        rows = [
+            {name: _parsed(value) for name, value in zip(names, row, strict=True)}
+            for row in zip(*columns, strict=True)
+        ]
+        if rows:
+            conn.execute(insert(table), rows)
         return
     compiled = insert(table).compile(dialect=conn.dialect, column_keys=names)
-    order = list(compiled.positiontup)
-    if order != names:
-        at = itemgetter(*(names.index(name) for name in order))
-        rows = [at(row) for row in rows] if len(order) > 1 else [(at(row),) for row in rows]
-    processors = [
-        (i, process)
-        for i, name in enumerate(order)
-        if (process := _processor(table.c[name], conn.dialect)) is not None
-    ]
-    if processors:  # column by column: one map per processed column, not a loop per row
-        columns = list(zip(*rows, strict=True))
-        for i, process in processors:
-            columns[i] = map(process, columns[i])
-        rows = list(zip(*columns, strict=True))
-    conn.exec_driver_sql(compiled.string, rows)
+    given = dict(zip(names, columns, strict=True))
+    ordered = []
+    for name in compiled.positiontup:
+        process = _processor(table.c[name], conn.dialect)
+        ordered.append(given[name] if process is None else map(process, given[name]))
+    rows = list(zip(*ordered, strict=True))
+    if rows:
+        conn.exec_driver_sql(compiled.string, rows)
 
 
 def _plain(conn: Connection, table: Table, names: Sequence[str]) -> bool:

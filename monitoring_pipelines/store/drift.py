@@ -13,6 +13,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from itertools import chain
 from json.encoder import encode_basestring_ascii as _quoted
 from typing import Any, NamedTuple
 
@@ -20,6 +21,7 @@ from sqlalchemy import Engine, and_, func, select
 
 from monitoring_pipelines.stats.drift import DriftResult
 from monitoring_pipelines.stats.references import TRAINING
+from monitoring_pipelines.stats.result_table import ResultTable
 from monitoring_pipelines.stats.segments import ALL
 from monitoring_pipelines.stats.windows import GRANULARITIES
 from monitoring_pipelines.store.bulk import JsonText
@@ -108,30 +110,71 @@ def write_drift_windows(engine: Engine, windows: Sequence[DriftWindow]) -> int:
             *((name, ALL, by_column) for name, by_column in (references or {}).items()),
             *((TRAINING, name, by_column) for name, by_column in (segments or {}).items()),
         ]
-        rows = [
-            (
-                end,
-                reference,
-                column,
-                r.metric,
-                _number(r.value),
-                _number(r.p_value),
-                _number(r.threshold),
-                r.status,
-                bool(r.drifted),
-                int(r.reference_size),
-                int(r.current_size),
-                _json_text(r.detail),
-                now,
-                segment,
-            )
+        parts = [
+            _table_columns(by_column, end, reference, now, segment)
+            if isinstance(by_column, ResultTable)
+            else _result_columns(by_column, end, reference, now, segment)
             for reference, segment, by_column in compared
-            for column, results in by_column.items()
-            for r in results
         ]
+        values = [list(chain(*column)) for column in zip(*parts, strict=True)]
         window = Window(deployment_id, granularity, key["window_start"], end)
-        partitions.append(Partition(key, ROW_COLUMNS, rows, window))
+        partitions.append(Partition(key, ROW_COLUMNS, values, len(values[0]), window))
     return replace_partitions(engine, drift_scores, partitions)
+
+
+def _table_columns(
+    table: ResultTable, end: datetime, reference: str, now: datetime, segment: str
+) -> list[Sequence[Any]]:
+    """The :data:`ROW_COLUMNS` of a column-oriented result table's rows, each built from the
+    table's list of that field (the values its ``DriftResult``s would store)."""
+    n = len(table.metric)
+    return [
+        [end] * n,
+        [reference] * n,
+        table.column,
+        table.metric,
+        list(map(_number, table.value)),
+        list(map(_number, table.p_value)),
+        list(map(_number, table.threshold)),
+        table.status,
+        list(map(bool, table.drifted)),
+        list(map(int, table.reference_size)),
+        list(map(int, table.current_size)),
+        list(map(_json_text, table.detail)),
+        [now] * n,
+        [segment] * n,
+    ]
+
+
+def _result_columns(
+    by_column: Mapping[str, Sequence[DriftResult]],
+    end: datetime,
+    reference: str,
+    now: datetime,
+    segment: str,
+) -> list[Sequence[Any]]:
+    """The :data:`ROW_COLUMNS` of the rows of results given as ``DriftResult`` objects."""
+    rows = [
+        (
+            end,
+            reference,
+            column,
+            r.metric,
+            _number(r.value),
+            _number(r.p_value),
+            _number(r.threshold),
+            r.status,
+            bool(r.drifted),
+            int(r.reference_size),
+            int(r.current_size),
+            _json_text(r.detail),
+            now,
+            segment,
+        )
+        for column, results in by_column.items()
+        for r in results
+    ]
+    return list(zip(*rows, strict=True)) if rows else [() for _ in ROW_COLUMNS]
 
 
 def read_drift_scores(

@@ -13,11 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import chain, repeat
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, and_, bindparam, delete, insert
 
-from monitoring_pipelines.store.bulk import insert_tuples
+from monitoring_pipelines.store.bulk import insert_columns
 from monitoring_pipelines.store.locks import locked_transaction
 from monitoring_pipelines.store.windows import Window, record_window, record_windows
 
@@ -51,13 +52,23 @@ def replace_partition(
 
 @dataclass(frozen=True)
 class Partition:
-    """One partition's key (column → value), its new rows (each a tuple of the values of
-    ``columns``, the key's columns left out), and its window for the judges."""
+    """One partition's key (column → value), its new rows column by column (``values[i]`` the
+    ``size`` values of ``columns[i]``, the key's columns left out), and its window for the
+    judges."""
 
     key: dict[str, Any]
     columns: tuple[str, ...]
-    rows: Sequence[tuple]
+    values: Sequence[Sequence[Any]]
+    size: int
     window: Window | None = None
+
+    def __post_init__(self) -> None:
+        lengths = {len(column) for column in self.values}
+        if len(self.values) != len(self.columns) or lengths - {self.size}:
+            raise ValueError(
+                f"a partition of {self.size} rows over {len(self.columns)} columns got "
+                f"{len(self.values)} columns of {sorted(lengths)} values"
+            )
 
 
 def replace_partitions(engine: Engine, table: Table, partitions: Sequence[Partition]) -> int:
@@ -75,18 +86,15 @@ def replace_partitions(engine: Engine, table: Table, partitions: Sequence[Partit
     columns = partitions[0].columns
     if any(p.columns != columns for p in partitions):
         raise ValueError(f"{table.name}: the partitions of one write give different columns")
-    rows = [(*row, *key) for p in partitions for key in [_values(p.key, names)] for row in p.rows]
+    values = [chain(*(p.values[i] for p in partitions)) for i in range(len(columns))]
+    values += [chain(*(repeat(p.key[name], p.size) for p in partitions)) for name in names]
     with locked_transaction(engine, locks) as conn:
         conn.execute(delete(table).where(condition), keys)
-        insert_tuples(conn, table, (*columns, *names), rows)
-        windows = [(p.window, len(p.rows)) for p in partitions if p.window is not None]
+        insert_columns(conn, table, (*columns, *names), values)
+        windows = [(p.window, p.size) for p in partitions if p.window is not None]
         if windows:
             record_windows(conn, table.name, windows)
-    return len(rows)
-
-
-def _values(key: Mapping[str, Any], names: Sequence[str]) -> tuple:
-    return tuple(key[name] for name in names)
+    return sum(p.size for p in partitions)
 
 
 def partition_lock(key: Mapping[str, Any]) -> list[str]:

@@ -15,7 +15,7 @@ from monitoring_pipelines.stats.dataset import fit_baseline, profile_frame
 from monitoring_pipelines.stats.scoring import score_window
 from monitoring_pipelines.stats.windows import merge_window
 from monitoring_pipelines.store.aggregates import write_profile
-from monitoring_pipelines.store.drift import read_drift_scores
+from monitoring_pipelines.store.drift import read_drift_scores, write_drift_scores
 from monitoring_pipelines.store.engine import get_engine
 from tests.pipeline.test_fleet_scoring import DAY, DEPLOYMENTS, _config
 from tests.stats.test_batch_scoring import assert_same
@@ -62,5 +62,16 @@ def test_fleet_windows_with_edge_cases_equal_window_by_window(tmp_path, request,
                 statuses.add(s.status)
                 expected = None if s.value is None or not np.isfinite(s.value) else s.value
                 assert stored_values[(column, s.metric)] == expected, (column, s.metric)
+        # every field as the results' own DriftResult objects store it, row for row
+        as_objects = {column: tuple(scores) for column, scores in r.scores.items()}
+        check = f"{r.deployment_id}_check"
+        write_drift_scores(engine, check, r.start, r.end, r.granularity, as_objects)
+        again = read_drift_scores(engine, check, r.start, r.start + H, r.granularity)
+        assert [_fields(row) for row in rows] == [_fields(row) for row in again]
     assert "insufficient_data" in statuses  # the all-missing hour
     assert any(s.drifted for r in results for v in r.scores.values() for s in v)
+
+
+def _fields(row: dict) -> dict:
+    """A stored row without what differs between two writes of the same results."""
+    return {k: v for k, v in row.items() if k not in ("id", "deployment_id", "computed_at")}

@@ -8,6 +8,7 @@ import pyarrow as pa
 import pytest
 
 from monitoring_pipelines.stats.profile import (
+    CODE_SLICE,
     OTHER,
     fit_categorical,
     profile_categorical,
@@ -68,3 +69,16 @@ def test_numbers_from_a_dictionary_column_count_invalid_values():
 def test_many_categories_fold_the_same_way(cap):
     values = [f"c{i % 997}" for i in range(20_000)]
     assert_same(values, ("c1", "c2"), cap)
+
+
+def test_columns_longer_than_a_slice_of_codes_count_every_row():
+    """Codes are counted slice by slice (``CODE_SLICE``): nulls and categories in every slice,
+    a last partial slice, more than 127 categories (16-bit codes), against value_counts."""
+    rng = np.random.default_rng(5)
+    labels = np.array([f"c{i}" for i in range(300)], dtype=object)
+    values = labels[rng.integers(0, 300, 2 * CODE_SLICE + 77)].tolist()
+    for i in rng.choice(len(values), 500, replace=False):
+        values[i] = None
+    assert_same(values, ("c1", "c2", "absent"), 1000)
+    counted = profile_categorical(as_dictionary(values), (), 1000)
+    assert counted.missing == 500 and counted.count == len(values) - 500

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from monitoring_pipelines.stats.drift import DriftResult
+from monitoring_pipelines.stats.result_table import FIELDS, ResultTable
 from monitoring_pipelines.store.drift import read_drift_scores, write_drift_scores
 from monitoring_pipelines.store.engine import get_engine
 
@@ -66,3 +67,28 @@ def test_each_field_is_stored_as_a_plain_value(engine) -> None:
     for row in rows:
         assert all(type(row[f]) in (float, type(None)) for f in fields[:3])
         assert type(row["drifted"]) is bool and type(row["reference_size"]) is int
+
+
+def test_a_result_table_stores_the_rows_of_its_results(engine) -> None:
+    """The batch's column-oriented results (``ResultTable``) are written from their lists: the
+    same rows, field for field and in the same order, as the same results given as
+    ``DriftResult`` objects."""
+    results = [result for result, _ in RESULTS]
+    columns = [f"c{i // 2}" for i in range(len(results))]  # two results per column
+    fields = ([getattr(r, name) for r in results] for name in FIELDS)
+    table = ResultTable(sorted(set(columns)), columns, *fields)
+    assert [r for rs in table.values() for r in rs] == results
+    write_drift_scores(engine, "table_model", HOUR, HOUR + H, "hour", table)
+    write_drift_scores(engine, "table_model", HOUR + H, HOUR + 2 * H, "hour", dict(table))
+    rows = read_drift_scores(engine, "table_model", HOUR, HOUR + 2 * H)
+    ignored = {"id", "window_start", "window_end", "computed_at"}
+    first, second = (
+        [
+            {k: v for k, v in row.items() if k not in ignored}
+            for row in rows
+            if row["window_start"] == t
+        ]
+        for t in (HOUR, HOUR + H)
+    )
+    assert len(first) == len(results) and first == second
+    assert [row["column_name"] for row in first] == columns
