@@ -14,7 +14,10 @@ the column's first finite value (so 1e9 + noise sums the noise). The result is a
 the sort path's two passes (tests/stats/test_kernel.py checks both against exact sums) and
 merges the same way. A discrete baseline is counted by the same loop on split edges: each
 baseline value ``e`` is followed by the next float above it, so the cell ``[e, next)``
-counts exactly the values equal to ``e`` and the bin is the sum of its cells.
+counts exactly the values equal to ``e`` and the bin is the sum of its cells. Values off the
+baseline's (rare) are counted, when a block has some, by a second compiled pass that keeps
+them by their bits in a small open-addressing table (numpy's sort only when they are too many
+distinct for it).
 
 The loops are compiled with numba (:mod:`~monitoring_pipelines.stats.loops`: ``nogil``, so
 columns run in parallel threads; ``cache``, so a process after the first loads the machine
@@ -30,7 +33,9 @@ from types import ModuleType
 
 import numpy as np
 
-from monitoring_pipelines.stats.bin_table import table_for
+from monitoring_pipelines.stats.bin_table import BinTable, table_for
+
+NEW_VALUE_SLOTS = 4096  # the hash table of a block's new values: up to half of it distinct
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,23 +83,28 @@ def count(
     if refpos is None:
         return None
     discrete = reference_values is not None
-    split = _split(edges.tobytes(), reference_values) if discrete else (edges, None)
+    split = _split(edges.tobytes(), reference_values) if discrete else (edges, None, None)
     if split is None:
         return None
-    cells, starts = split
+    cells, starts, valued = split
     table = table_for(cells)
     x = np.ascontiguousarray(x, dtype=np.float64)
-    lanes = np.zeros((cells.size - 1, kernel.LANES), dtype=np.int64)
-    missing, pos_inf, neg_inf, n, mean, m2, low, high, shift = kernel.continuous(
+    # the bins, then the counting cells of NaN, +inf and -inf (bin_table)
+    lanes = np.zeros((cells.size + 2, kernel.LANES), dtype=np.int64)
+    n, mean, m2, low, high, shift = kernel.continuous(
         x, table.lead, table.top, table.sub, lanes.reshape(-1)
     )
     counts = lanes.sum(axis=1)
+    missing, pos_inf, neg_inf = counts[-3:].tolist()
+    counts = counts[:-3]
+    counts[-1] += pos_inf  # the open-ended outer bins hold ±inf
+    counts[0] += neg_inf
     values = None
     if discrete:  # a bin's first cell holds the values on its left edge (bin 0 has none)
         hits = counts[starts]
         hits[0] = 0
         counts = np.add.reduceat(counts, starts)
-        values = _exact(x, hits, refpos, reference_values, int(n))
+        values = _exact(kernel, x, table, valued, hits, refpos, reference_values, int(n))
     return Counted(
         counts=counts,
         missing=int(missing),
@@ -112,13 +122,14 @@ def count(
 @cache
 def _split(
     edges_bytes: bytes, reference_values: tuple[float, ...]
-) -> tuple[np.ndarray, np.ndarray] | None:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Edges on which a discrete baseline's bins are counted, and where each bin's cells
     start: an edge ``e`` that is a baseline value is followed by the next float above it, so
     the cell ``[e, next)`` holds exactly the values equal to ``e`` (-0.0 too) and the cell
     after it the rest of the bin, unless the next edge is that float (then all the bin's
     values equal ``e``); other bins stay one cell (only baseline values are counted by their
-    cell). None when a baseline value is the largest float (no float above it)."""
+    cell); and which cells are a baseline value's. None when a baseline value is the largest
+    float (no float above it)."""
     edges = np.frombuffer(edges_bytes, dtype=np.float64)
     finite = edges[1:-1]
     with np.errstate(over="ignore"):  # above the largest float is inf: refused below
@@ -130,29 +141,54 @@ def _split(
     cells = np.concatenate(([-np.inf], np.column_stack((finite, above)).ravel(), [np.inf]))
     cells = np.delete(cells, 2 + 2 * np.flatnonzero(~split))
     starts = np.concatenate(([0], 1 + np.arange(finite.size) + np.cumsum(split) - split))
-    for array in (cells, starts):
+    valued_cells = np.zeros(cells.size - 1, dtype=np.bool_)
+    valued_cells[starts[1:][valued]] = True
+    for array in (cells, starts, valued_cells):
         array.setflags(write=False)
-    return cells, starts
+    return cells, starts, valued_cells
 
 
 def _exact(
+    loops: ModuleType,
     x: np.ndarray,
+    table: BinTable,
+    valued: np.ndarray,
     hits: np.ndarray,
     refpos: np.ndarray,
     reference_values: tuple[float, ...],
     n_finite: int,
 ) -> dict[float, int]:
     """Exact counts: a baseline value's count is the hits of the bin it starts; new values
-    (rare on a discrete baseline) are found by a second look only when there are some."""
+    (rare on a discrete baseline) are counted by a second pass only when there are some."""
     has_value = refpos >= 0
     exact = np.zeros(len(reference_values), dtype=np.int64)
     exact[refpos[has_value]] = hits[has_value]
     values = dict(zip(reference_values, exact.tolist(), strict=True))
     if int(exact.sum()) == n_finite:
         return values
-    finite = x[np.isfinite(x)] + 0.0
-    new, runs = np.unique(finite[~np.isin(finite, reference_values)], return_counts=True)
-    return values | dict(zip(new.tolist(), runs.tolist(), strict=True))
+    return values | _new_values(loops, x, table, valued, reference_values)
+
+
+def _new_values(
+    loops: ModuleType,
+    x: np.ndarray,
+    table: BinTable,
+    valued: np.ndarray,
+    reference_values: tuple[float, ...],
+) -> dict[float, int]:
+    """Counts of the finite values off the baseline's, in increasing order: a compiled pass
+    into a small hash table, or numpy's sort when they are too many distinct for it."""
+    keys = np.full(NEW_VALUE_SLOTS, loops.EMPTY, dtype=np.uint64)
+    tallies = np.zeros(NEW_VALUE_SLOTS, dtype=np.int64)
+    if loops.new_values(x, table.lead, table.top, table.sub, valued, keys, tallies) >= 0:
+        used = keys != loops.EMPTY
+        found, runs = keys[used].view(np.float64), tallies[used]
+        order = np.argsort(found)
+        new, runs = found[order], runs[order]
+    else:
+        finite = x[np.isfinite(x)] + 0.0
+        new, runs = np.unique(finite[~np.isin(finite, reference_values)], return_counts=True)
+    return dict(zip(new.tolist(), runs.tolist(), strict=True))
 
 
 @cache

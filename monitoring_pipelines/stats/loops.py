@@ -17,7 +17,13 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
-from monitoring_pipelines.stats.bin_table import SUB_MASK, SUB_SHIFT, SUB_STRIDE, TOP_SHIFT
+from monitoring_pipelines.stats.bin_table import (
+    PADDING,
+    SUB_MASK,
+    SUB_SHIFT,
+    SUB_STRIDE,
+    TOP_SHIFT,
+)
 
 SUB_BLOCK = 2048
 LANES = 4  # interleaved histograms: a repeated bin does not wait on its last increment
@@ -25,6 +31,8 @@ LANES = 4  # interleaved histograms: a repeated bin does not wait on its last in
 _ONE = np.uint64(1)
 _TWO = np.uint64(2)
 _LANE_BITS = np.uint64(LANES.bit_length() - 1)
+_SIGN_SHIFT = np.int64(63)
+_MAGNITUDE = np.int64(0x7FFF_FFFF_FFFF_FFFF)
 
 # no GIL (columns run in threads), cached on disk, numpy's float errors (no exceptions)
 _OPTIONS = {"nogil": True, "cache": True, "error_model": "numpy"}
@@ -44,13 +52,27 @@ def float_bits(typingctx, v):
     return types.uint64(types.float64), codegen
 
 
+@intrinsic
+def bits_float(typingctx, b):
+    """The float64 whose bits are int64 ``b``: the inverse register move."""
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return types.float64(types.int64), codegen
+
+
 @numba.njit(
     numba.int64(numba.int32, numba.float64, numba.uint64, _READ_FLOATS, _READ_INTS), **_OPTIONS
 )
 def deeper(t, v, b, lead, sub):
-    """The bin start of finite ``v`` (bits ``b``) in a crowded cell (``top`` gave ``t < 0``):
-    the second level, and the scan of edges a few ulps apart (rare: arrays passed to a call
-    cost two reference-count updates each, so the common path stays in the loop)."""
+    """The bin start of ``v`` (bits ``b``) in a marked cell (``top`` gave ``t < 0``): ±inf and
+    the NaNs that share their cells go to their counting cells; a finite value takes the
+    second level, and the scan of edges a few ulps apart (rare: arrays passed to a call cost
+    two reference-count updates each, so the common path stays in the loop)."""
+    if v - v != 0.0:  # NaN or ±inf: the cells after the m + 1 bins
+        m = lead.size - 1 - PADDING
+        return m + 1 if v != v else (m + 2 if v > 0.0 else m + 3)
     t = sub[np.uint64(-1 - t) * SUB_STRIDE + ((b >> SUB_SHIFT) & SUB_MASK)]
     if t < 0:
         t = -1 - t
@@ -60,36 +82,26 @@ def deeper(t, v, b, lead, sub):
 
 
 def count_column(x, lead, top, sub, counts):
-    """Count column ``x`` into ``counts`` (bins × LANES, flat). Returns (missing, +inf, -inf,
-    n, mean, M2, min, max, shift), the mean that of ``x - shift``."""
-    last = counts.size - LANES
-    missing = pos_inf = neg_inf = 0
+    """Count column ``x`` into ``counts`` ((bins + 3 counting cells) × LANES, flat: see
+    :mod:`~monitoring_pipelines.stats.bin_table`). Returns (n, mean, M2, min, max, shift) of
+    the finite values, the mean that of ``x - shift`` (min and max are ``shift`` when none)."""
     total = 0
     mean = 0.0
     m2 = 0.0
-    low = np.inf
-    high = -np.inf
     shift = 0.0  # moments of x - shift: sums of small deviations, not of 1e9 + noise
     for v in x:
         if v - v == 0.0:
             shift = v
             break
+    # the extremes as order keys: a float's bits as an int64, a negative one's magnitude bits
+    # inverted, order as the floats do (and the map is its own inverse); integer minima run
+    # in SIMD lanes, where the NaN rules of a float min keep LLVM from vectorizing the loop
+    low = np.int64(float_bits(shift))  # a value of x: the extremes start from it
+    low = high = low ^ ((low >> _SIGN_SHIFT) & _MAGNITUDE)
     for start in range(0, x.size, SUB_BLOCK):
         block = x[start : start + SUB_BLOCK]  # a view: its indices need no wraparound
-        skipped = 0
-        for i in range(block.size):
+        for i in range(block.size):  # every value, NaN and ±inf too: no test to mispredict
             v = block[i]
-            if v - v != 0.0:  # NaN or ±inf
-                skipped += 1
-                if v != v:
-                    missing += 1
-                elif v > 0.0:
-                    pos_inf += 1
-                    counts[last] += 1
-                else:
-                    neg_inf += 1
-                    counts[0] += 1
-                continue
             b = float_bits(v)
             t = top[b >> TOP_SHIFT]
             if t < 0:
@@ -98,19 +110,23 @@ def count_column(x, lead, top, sub, counts):
             # at most CROWDED edges left in the cell: pass them with no branch to mispredict
             at += np.uint64(lead[at + _ONE] <= v) + np.uint64(lead[at + _TWO] <= v)
             counts[(at << _LANE_BITS) | np.uint64(i & (LANES - 1))] += 1
-            low = min(low, v)
-            high = max(high, v)
         # no histogram in this loop: it runs in SIMD lanes
         pivot = mean  # deviations from the mean so far stay small
         block_sum = 0.0
         block_squares = 0.0
+        k = 0
         for i in range(block.size):
             v = block[i]
+            finite = v - v == 0.0
             d = (v - shift) - pivot
-            d = d if v - v == 0.0 else 0.0
+            d = d if finite else 0.0
             block_sum += d
             block_squares += d * d
-        k = block.size - skipped
+            k += finite
+            key = np.int64(float_bits(v if finite else shift))
+            key ^= (key >> _SIGN_SHIFT) & _MAGNITUDE
+            low = min(low, key)
+            high = max(high, key)
         if k:  # Chan's combination with the block's k values
             block_mean = pivot + block_sum / k
             block_m2 = max(block_squares - block_sum * block_sum / k, 0.0)
@@ -118,7 +134,52 @@ def count_column(x, lead, top, sub, counts):
             mean += delta * k / (total + k)
             m2 += block_m2 + delta * delta * total * k / (total + k)
             total += k
-    return missing, pos_inf, neg_inf, total, mean, m2, low, high, shift
+    low ^= (low >> _SIGN_SHIFT) & _MAGNITUDE
+    high ^= (high >> _SIGN_SHIFT) & _MAGNITUDE
+    return total, mean, m2, bits_float(low), bits_float(high), shift
+
+
+EMPTY = np.uint64(0xFFFF_FFFF_FFFF_FFFF)  # a NaN's bits: no finite value's key
+_GOLDEN = np.uint64(0x9E37_79B9_7F4A_7C15)  # Fibonacci hashing: the key's high bits, mixed
+
+
+@jit
+def new_values(x, lead, top, sub, valued, keys, tallies):
+    """Count the finite values of ``x`` that are no baseline value (their cell is not
+    ``valued``) by their bits (-0.0 as 0.0) in the open-addressing table ``keys``/``tallies``
+    (a power of two of slots, :data:`EMPTY` when free). Returns the distinct values counted,
+    or -1 when they would fill half the table (then numpy counts them)."""
+    shift = np.uint64(64)
+    size = keys.size
+    while size > 1:  # 64 less log2 of the slots: the key's product keeps its top bits
+        size >>= 1
+        shift -= _ONE
+    mask = np.uint64(keys.size - 1)
+    room = keys.size // 2
+    distinct = 0
+    for v in x:
+        if v - v != 0.0:  # NaN or ±inf
+            continue
+        b = float_bits(v)
+        t = top[b >> TOP_SHIFT]
+        if t < 0:
+            t = deeper(t, v, b, lead, sub)
+        at = np.uint64(t)
+        at += np.uint64(lead[at + _ONE] <= v) + np.uint64(lead[at + _TWO] <= v)
+        if valued[at]:
+            continue
+        key = float_bits(v + 0.0)
+        slot = (key * _GOLDEN) >> shift
+        while keys[slot] != key:
+            if keys[slot] == EMPTY:
+                if distinct == room:
+                    return -1
+                keys[slot] = key
+                distinct += 1
+                break
+            slot = (slot + _ONE) & mask
+        tallies[slot] += 1
+    return distinct
 
 
 def _segmented_counter(discrete: bool):
@@ -129,7 +190,7 @@ def _segmented_counter(discrete: bool):
         counts, hits = acc[0], acc[1]
         missing, pos_inf, neg_inf, n = acc[2], acc[3], acc[4], acc[5]
         shift, s1, s2, low, high = acc[6], acc[7], acc[8], acc[9], acc[10]
-        last = lead.size - 3
+        last = lead.size - 1 - PADDING  # the last bin
         for i in range(x.size):
             s = codes[i]
             v = x[i]

@@ -284,3 +284,73 @@ def test_moments_stay_exact_when_sub_blocks_differ_or_the_first_value_is_far_out
     m2 = math.fsum((x - mean) ** 2)
     assert ours.mean == pytest.approx(mean, abs=1e-15 * np.abs(x).max())  # an ulp of the scale
     assert ours.m2 == pytest.approx(m2, rel=1e-12)
+
+
+@pytest.mark.parametrize("distinct", [2, 2047, 2048, 2049, 5000])
+def test_new_values_of_a_discrete_column_are_counted_exactly_however_many(distinct):
+    # up to half the hash table's slots in the compiled pass, beyond that numpy's sort
+    assert kernel.NEW_VALUE_SLOTS // 2 == 2048
+    rng = np.random.default_rng(14)
+    baseline = fit_numerical(rng.integers(0, 5, 1000).astype(np.float64), 40)
+    assert baseline.discrete and 0.0 in baseline.reference_values
+    x = rng.integers(0, 5, 100_000).astype(np.float64)
+    new = 5.0 + np.arange(distinct - 2) * 0.25  # and two more: on the last edge, below
+    x[rng.choice(x.size, 3 * new.size, replace=False)] = np.repeat(new, 3)
+    x[:6] = [np.nan, np.inf, -np.inf, -0.0, baseline.edges[-2], -1e6]  # -0.0 is 0.0
+    assert_same(x, baseline.edges, baseline.reference_values)
+    ours = kernel.count(x, baseline.edges, baseline.reference_values)
+    assert len(ours.values) == 5 + distinct
+
+
+def test_new_values_next_to_baseline_values_and_signed_zero():
+    values = np.array([-2.0, 1.0, 3.0])  # 0.0 is no baseline value here
+    baseline = fit_numerical(np.repeat(values, 4), 40)
+    assert baseline.discrete
+    x = np.concatenate(
+        (
+            np.repeat(values, 10),
+            np.nextafter(values, -np.inf),
+            np.nextafter(values, np.inf),
+            [-0.0, 0.0, -0.0, 5e-324, -5e-324, np.nan, np.inf, -np.inf],
+        )
+    )
+    np.random.default_rng(15).shuffle(x)
+    ours = kernel.count(x, baseline.edges, baseline.reference_values)
+    assert ours.values[0.0] == 3  # both zeros of x, counted as one new value 0.0
+    assert [math.copysign(1.0, v) for v in ours.values if v == 0.0] == [1.0]
+    assert_same(x, baseline.edges, baseline.reference_values)
+    for chunk in (x[np.isnan(x)], x[~np.isin(x, values) & np.isfinite(x)], x[:0]):
+        assert_same(chunk, baseline.edges, baseline.reference_values)  # only new ones, empty
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(finite_floats, min_size=1, max_size=8),
+    st.lists(st.one_of(finite_floats, special), max_size=8),
+    st.lists(st.integers(0, 15), max_size=2000),
+)
+def test_discrete_columns_with_random_new_values_match_the_sort_path(reference, new, picks):
+    baseline = fit_numerical(np.array(reference), 40)
+    assert baseline.discrete
+    pool = np.array([*baseline.reference_values, *new], dtype=np.float64)
+    x = pool[np.array(picks, dtype=np.intp) % pool.size] if picks else np.empty(0)
+    assert_same(x, baseline.edges, baseline.reference_values)
+
+
+def test_nans_of_every_payload_and_sign_are_missing_and_infinities_land_outside():
+    # NaNs whose top bits are those of ±inf share their table cells; the rest have cells of NaN
+    bits = np.array(
+        [0x7FF0_0000_0000_0001, 0x7FF0_FFFF_FFFF_FFFF, 0x7FF8_0000_0000_0000, 0x7FFF_FFFF_FFFF_FFFF,
+         0xFFF0_0000_0000_0001, 0xFFF8_0000_0000_0000, 0xFFFF_FFFF_FFFF_FFFF],
+        dtype=np.uint64,
+    )  # fmt: skip
+    nans = bits.view(np.float64)
+    assert np.isnan(nans).all()
+    edges = quantile_edges(np.random.default_rng(16).normal(size=1000), 10)
+    x = np.concatenate((np.tile(nans, 50), [np.inf, -np.inf, np.inf, 0.5, -0.5, 1e150, -1e150]))
+    np.random.default_rng(17).shuffle(x)
+    ours = kernel.count(x, edges, None)
+    assert (ours.missing, ours.pos_inf, ours.neg_inf, ours.n_finite) == (350, 2, 1, 4)
+    assert (ours.min, ours.max) == (-1e150, 1e150)
+    assert_same(x, edges)
+    assert_same(x, np.array([-np.inf, 0.0, np.inf]), (0.0,))
