@@ -42,6 +42,10 @@ HOUR = timedelta(hours=1)
 # window (``rows_misfiled``: that hour reads them); read from the neighbouring folders
 # because they are stamped inside the window (``rows_from_neighbours``, profiled here)
 COUNTS = ("rows_out_of_window", "rows_null_timestamp", "rows_misfiled", "rows_from_neighbours")
+# row groups of at least this many rows are decoded on Arrow's threads; a smaller one costs
+# more in handing out its columns than it gains (10,000 rows × 23 columns: 1.6 ms on one
+# thread, 2.1-3.4 ms on two, on a shared 2-core machine)
+THREADED_ROWS = 100_000
 
 
 def hour_folder(root: Path, hour: datetime) -> Path:
@@ -190,7 +194,10 @@ class ParquetLogSource(LogSource):
                 groups = _overlapping(parquet.metadata, self.timestamp_column, start, end)
             for group in groups:
                 batches = parquet.iter_batches(
-                    batch_size=self.chunk_rows, row_groups=[group], columns=read
+                    batch_size=self.chunk_rows,
+                    row_groups=[group],
+                    columns=read,
+                    use_threads=parquet.metadata.row_group(group).num_rows >= THREADED_ROWS,
                 )
                 for batch in batches:
                     table = pa.Table.from_batches([batch])
