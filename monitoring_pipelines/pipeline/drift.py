@@ -414,7 +414,8 @@ def on_baseline(
 
     def same_bins(profile: DatasetProfile) -> bool:
         return all(
-            np.array_equal(column.edges, baseline.columns[name].edges)
+            column.edges is baseline.columns[name].edges  # shared when read (read_fleet_windows)
+            or np.array_equal(column.edges, baseline.columns[name].edges)
             for name, column in profile.columns.items()
             if isinstance(column, NumericalProfile) and name in baseline.columns
         )

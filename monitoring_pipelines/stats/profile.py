@@ -21,10 +21,12 @@ from __future__ import annotations
 import hashlib
 import heapq
 import re
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import lru_cache
+from itertools import repeat
+from operator import add
 
 import numpy as np
 import pandas as pd
@@ -237,8 +239,7 @@ def _merge_categorical(profiles: Sequence[CategoricalProfile]) -> CategoricalPro
             set(other.reference_categories) != known
         ):
             raise ValueError("cannot merge categorical profiles fitted on different baselines")
-        for value, n in other.counts.items():
-            counts[value] = counts.get(value, 0) + n
+        counts.update(_summed(counts, other.counts))
     kept, folded = _cap(counts, first.reference_categories, first.max_categories)
     return replace(
         first,
@@ -275,8 +276,7 @@ def _merge_numerical(profiles: Sequence[NumericalProfile]) -> NumericalProfile:
             m2 = m2 + other.m2 + delta * delta * n * other.n_finite / total
         n, mean, m2 = total, float(mean), float(m2)
         if values is not None:
-            for value, count in other.values.items():
-                values[value] = values.get(value, 0) + count
+            values.update(_summed(values, other.values))
     folded = 0
     if values is not None:
         values, folded = _cap(values, first.reference_values, first.max_values)
@@ -295,6 +295,13 @@ def _merge_numerical(profiles: Sequence[NumericalProfile]) -> NumericalProfile:
         values=values,
         other=sum(p.other for p in profiles) + folded,
     )
+
+
+def _summed(counts: Mapping, other: Mapping) -> Iterator[tuple[Hashable, int]]:
+    """(value, ``counts`` + ``other``) for each value of ``other``, in its order, computed in C:
+    ``counts.update`` of it is ``for v, n in other.items(): counts[v] = counts.get(v, 0) + n``
+    (each value is read before it is written, and new values are appended in that order)."""
+    return zip(other, map(add, map(counts.get, other, repeat(0)), other.values()), strict=True)
 
 
 def _fold(extreme: np.ufunc, values: list[float]) -> float:

@@ -8,6 +8,7 @@ Granularities: ``hour``; ``trailing_24h`` (the 24 hours ending with a given hour
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -51,9 +52,10 @@ def merge_windows(
     that profile, which is the same bit for bit."""
     done: dict[tuple[datetime, ...], DatasetProfile | None] = {}
     out = []
+    hours = sorted(_aware(hour) for hour in hourly) if bounds else []  # sorted once, bisected
     for start, end in bounds:
         start, end = _utc(start), _utc(end)
-        inside = tuple(sorted(hour for hour in hourly if start <= _aware(hour) < end))
+        inside = tuple(hours[bisect_left(hours, start) : bisect_left(hours, end)])
         if inside and inside not in done:
             done[inside] = DatasetProfile.merge_many([hourly[h] for h in inside])
         out.append(done[inside] if inside else None)

@@ -443,6 +443,7 @@ def read_fleet_windows(
     )
     with engine.connect() as conn:
         rows = select_rows(conn, query)
+    _shared_edges(rows, {d: baseline for d, (_, _, baseline) in ranges.items()})
     windows: dict[str, dict[datetime, dict]] = {d: {} for d in ranges}
     counts: dict[tuple[str, datetime], int] = {}
     for row in rows:
@@ -461,6 +462,29 @@ def read_fleet_windows(
         }
         for deployment, hours in windows.items()
     }
+
+
+def _shared_edges(rows: list[dict], baselines: Mapping[str, DatasetProfile]) -> None:
+    """Give the rows' bin edges as arrays, one per distinct stored list of a deployment's column
+    (``select_rows`` shares equal values on SQLite): the baseline's own array when equal, so
+    merging a window's hours and checking their edges against the baseline's compare objects,
+    not arrays."""
+    arrays: dict[tuple[str, str, int], np.ndarray] = {}
+    for row in rows:
+        stored = row["bin_edges"]
+        if stored is None:
+            continue
+        key = (row["deployment_id"], row["column_name"], id(stored))
+        if key not in arrays:
+            edges = np.asarray(stored, dtype=np.float64)
+            baseline = baselines[row["deployment_id"]]
+            own = baseline.columns.get(row["column_name"])
+            if row["column_name"] == MULTIVARIATE:
+                own = baseline.multivariate
+            if isinstance(own, NumericalProfile) and np.array_equal(own.edges, edges):
+                edges = own.edges
+            arrays[key] = edges
+        row["bin_edges"] = arrays[key]
 
 
 def read_hour_volumes(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import JSON, Column, Connection, Dialect, Select, Table, insert, type_coerce
@@ -27,6 +28,23 @@ from sqlalchemy.types import NullType
 class JsonText(str):
     """A JSON column's value already serialized, exactly as the column's own serializer
     (``json.dumps``) would: :func:`insert_tuples` hands it to the driver as it is."""
+
+
+def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert ``rows`` (column → value) into ``table`` in one executemany."""
+    if not rows:
+        return
+    names = tuple(rows[0])
+    if not _plain(conn, table, names) or any(row.keys() != rows[0].keys() for row in rows):
+        conn.execute(insert(table), rows)
+        return
+    values = itemgetter(*names)
+    insert_tuples(
+        conn,
+        table,
+        names,
+        [values(row) for row in rows] if len(names) > 1 else [(values(row),) for row in rows],
+    )
 
 
 def insert_tuples(

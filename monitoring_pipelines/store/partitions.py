@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 from itertools import chain, repeat
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, and_, bindparam, delete, insert
+from sqlalchemy import Connection, Engine, Table, and_, bindparam, delete
 
-from monitoring_pipelines.store.bulk import insert_columns
+from monitoring_pipelines.store.bulk import insert_columns, insert_rows
 from monitoring_pipelines.store.locks import locked_transaction
 from monitoring_pipelines.store.windows import Window, record_window, record_windows
 
@@ -44,7 +44,7 @@ def replace_partition(
             rows = rows(conn)
         conn.execute(delete(table).where(condition))
         if rows:
-            conn.execute(insert(table), [{**row, **key} for row in rows])
+            insert_rows(conn, table, [{**row, **key} for row in rows])
         if window is not None:
             record_window(conn, table.name, window, len(rows))
     return len(rows)

@@ -98,6 +98,23 @@ def test_categorical_merge_all_is_the_pairwise_fold(seed: int):
         assert _same(merge_all(profiles[:k]), reduce(CategoricalProfile.merge, profiles[:k]))
 
 
+def test_categorical_hours_without_new_values_merge_as_the_pairwise_fold():
+    # most hours hold only the baseline's categories (the same keys, added at once); a few
+    # bring new ones, in their own order, which the later hours then share or lack
+    rng = np.random.default_rng(9)
+    base = fit_categorical(pd.Series(rng.choice(list("abcdef"), 500)), max_categories=6)
+    profiles = []
+    for i in range(40):
+        extra = ["zz", "new"] if i % 7 == 3 else (["new"] if i % 11 == 5 else [])
+        values = pd.Series(rng.choice([*"abcde", *extra], 80))
+        profiles.append(profile_categorical(values, tuple(base.counts), max_categories=3))
+    keys = {tuple(p.counts) for p in profiles}
+    assert len(keys) >= 3  # hours with and without new values
+    for k in (2, 5, 12, 24, len(profiles)):
+        assert _same(merge_all(profiles[:k]), reduce(CategoricalProfile.merge, profiles[:k]))
+        assert _same(merge_all(profiles[-k:]), reduce(CategoricalProfile.merge, profiles[-k:]))
+
+
 def test_dataset_merge_many_is_the_pairwise_fold():
     rng = np.random.default_rng(9)
     reference = pd.DataFrame(

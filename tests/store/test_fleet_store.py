@@ -24,7 +24,7 @@ from monitoring_pipelines.store.aggregates import (
     read_windows,
     write_profile,
 )
-from monitoring_pipelines.store.bulk import insert_columns, insert_tuples, select_rows
+from monitoring_pipelines.store.bulk import insert_rows, insert_tuples, select_rows
 from monitoring_pipelines.store.calibration import (
     read_calibration,
     read_calibrations,
@@ -227,8 +227,7 @@ def test_bulk_insert_stores_what_sqlalchemy_stores(sqlite_engine) -> None:
     ]
     with sqlite_engine.begin() as conn:
         conn.execute(insert(drift_scores), rows[:30])
-        names = list(rows[30])
-        insert_columns(conn, drift_scores, names, [[r[n] for r in rows[30:]] for n in names])
+        insert_rows(conn, drift_scores, rows[30:])
         stored = conn.exec_driver_sql(
             "SELECT * FROM drift_scores WHERE deployment_id LIKE 'bulk_%' ORDER BY id"
         ).all()
