@@ -6,7 +6,8 @@ load. A cold start is mostly numba's own typing and lowering, not LLVM, so the l
 and plain: one profiling loop serves continuous and discrete baselines alike (a discrete
 one is counted on split cells, see :func:`~monitoring_pipelines.stats.kernel.count`), the
 float's bits come from a register move, not an array view, and the rare second-level lookup
-is one small function the loops share (LLVM inlines it back).
+is one small function the loops share (LLVM inlines it back). The pass that counts a
+discrete block's new values (:func:`new_values`) compiles on its first use.
 """
 
 from __future__ import annotations

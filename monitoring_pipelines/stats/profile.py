@@ -352,6 +352,8 @@ def to_float(values: pd.Series | np.ndarray) -> tuple[np.ndarray, int]:
     ``pd.to_numeric(errors="coerce")`` and every value that was present but not a
     number is counted as invalid, so nothing disappears silently.
     """
+    if isinstance(values, np.ndarray) and values.dtype.kind in "biuf":  # no Series: it copies
+        return values.astype(np.float64, copy=False), 0
     series = values if isinstance(values, pd.Series) else pd.Series(values)
     if pd.api.types.is_bool_dtype(series.dtype) or pd.api.types.is_numeric_dtype(series.dtype):
         return series.to_numpy(dtype=np.float64, na_value=np.nan), 0

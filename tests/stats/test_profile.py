@@ -18,6 +18,7 @@ from monitoring_pipelines.stats.profile import (
     fold_rank,
     profile_categorical,
     profile_numerical,
+    to_float,
 )
 
 RNG = np.random.default_rng(7)
@@ -197,3 +198,14 @@ def test_stats_does_not_import_dagster():
 
 def test_other_bucket_name_is_reserved_constant():
     assert OTHER == "__other__"
+
+
+def test_numeric_arrays_are_read_in_place_and_as_their_series_would_be():
+    floats = np.array([1.5, np.nan, -np.inf, 0.0])
+    x, invalid = to_float(floats)
+    assert np.shares_memory(x, floats) and invalid == 0  # no copy of a float64 column
+    for values in (floats, np.array([3, -1, 0]), np.array([True, False]), floats.astype("f4")):
+        x, invalid = to_float(values)
+        expected, _ = to_float(pd.Series(values))
+        assert x.dtype == np.float64 and invalid == 0
+        np.testing.assert_array_equal(x, expected)
