@@ -13,6 +13,7 @@ import functools
 import json
 import os
 import re
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -390,6 +391,10 @@ def _metrics(args: argparse.Namespace) -> int:
     ids = args.deployments or [d.id for d in config.deployments]
     for deployment_id in ids:
         config.deployment(deployment_id)
+    # SIGTERM stops it like Ctrl-C even when it was started with SIGTERM ignored: a shell's
+    # background job ignores SIGINT, and Dagster copies SIGINT's disposition onto SIGTERM in
+    # the process that launches us, so SIG_IGN is what a child of such a process inherits.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     with metrics_server(get_engine(), ids, args.host, args.port) as server:
         host, port = server.server_address[:2]
         print(f"serving http://{host}:{port}/metrics for {', '.join(ids)} (Ctrl-C stops)")

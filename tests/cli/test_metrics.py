@@ -27,11 +27,21 @@ from tests.conftest import DEMO_DRIFTED, DEMO_END, REPO
 LAST_HOUR = DEMO_END - timedelta(hours=1)
 
 
+# The CLI started with SIGTERM ignored, as a child of a process where SIGINT is ignored (a
+# shell's background job, e.g. CI) after Dagster copied SIGINT's disposition onto SIGTERM.
+IGNORING_SIGTERM = (
+    "import runpy, signal, sys; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+    "sys.argv = ['monitoring-pipelines', 'metrics', '--port', '0']; "
+    "runpy.run_module('monitoring_pipelines.cli', run_name='__main__')"
+)
+
+
 @pytest.fixture
 def endpoint(demo_run, monkeypatch):
-    """The CLI's endpoint on a free port, on the demo's store; stopped by its pid."""
+    """The CLI's endpoint on a free port, on the demo's store; stopped by SIGTERM to its pid,
+    which it must obey even though it inherited SIGTERM ignored."""
     demo_run.env(monkeypatch)
-    command = [sys.executable, "-m", "monitoring_pipelines.cli", "metrics", "--port", "0"]
+    command = [sys.executable, "-c", IGNORING_SIGTERM]
     server = subprocess.Popen(
         command,
         cwd=REPO,
@@ -47,7 +57,13 @@ def endpoint(demo_run, monkeypatch):
         yield line.split()[1]
     finally:
         os.kill(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        try:
+            returncode = server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+            raise AssertionError("the metrics server outlived SIGTERM by 30 s") from None
+    assert returncode == 0, f"the metrics server exited with {returncode} on SIGTERM"
 
 
 def _largest_distance(rows: list[dict]) -> float:
