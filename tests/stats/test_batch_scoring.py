@@ -261,3 +261,32 @@ def test_one_batch_of_many_random_windows_equals_score_window_window_by_window(b
     assert corrected == {"bonferroni", "benjamini_hochberg"}  # both corrections adjusted tests
     assert any(s["new"] for r in results for s in r.detail.get("categories", ()))  # unseen
     assert any(r.drifted and r.p_value is not None for r in results)
+
+
+def test_windows_sharing_a_profile_are_measured_once(baseline, windows, monkeypatch) -> None:
+    """Windows holding the same merged profile (a day and its week) share each pair's
+    measurement: every metric sees each distinct (baseline column, window column) pair once,
+    and every window's results still equal ``score_window``'s, settings applied per window."""
+    seen: dict[str, list[int]] = {}
+    for metric, stacked in list(STACKED.items()):
+
+        def counting(pairs, cells, _metric=metric, _stacked=stacked, **params):
+            seen.setdefault(_metric, []).append(len(pairs))
+            return _stacked(pairs, cells, **params)
+
+        monkeypatch.setitem(STACKED, metric, counting)
+    day, hour = windows[6], windows[0]
+    items = [
+        (baseline, day, {}),
+        (baseline, hour, {}),
+        (baseline, day, {"min_rows": 10, "correction": "bonferroni"}),
+        (baseline, day, {}),
+        (baseline, day, {"params": {"psi": {"max_bins": 3}}}),
+    ]
+    got = score_windows_batch(items)
+    for (b, w, s), g in zip(items, got, strict=True):
+        assert_same(score_window(b, w, **s), g)
+    numerical = sum(kind == "numerical" for kind in KINDS.values())
+    assert seen["psi"] == [2 * len(KINDS), len(KINDS)]  # default max_bins; max_bins=3 (day only)
+    assert seen["tvd"] == [2 * (len(KINDS) - numerical)]
+    assert seen["wasserstein"] == [2 * numerical]
