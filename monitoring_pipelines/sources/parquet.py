@@ -1,15 +1,16 @@
 """Scoring logs as hive-style Parquet folders: ``<root>/date=YYYY-MM-DD/hour=HH/*.parquet``.
 
-Each file is streamed with pyarrow, row group by row group (``iter_batches`` over a
-whole file pre-buffers every row group, so memory would grow with the file), in
-record batches of at most ``chunk_rows``; the window filter runs in Arrow (and only
-when a batch holds out-of-window rows), so only the rows that are kept are
-converted to pandas. String columns are read dictionary-encoded and arrive as pandas
-Categoricals (numbers stay numpy arrays, without a copy when they have no nulls).
-``read_columns`` skips the DataFrame: numbers go from Arrow straight into float64 arrays, and
-a row group whose read columns decode to at most ``group_bytes`` (by the footer's uncompressed
-sizes; 256 MiB by default) is one chunk, decoded by pyarrow's threads, so memory is bounded by
-that size; larger row groups are read in record batches of ``chunk_rows``.
+Each file is streamed with pyarrow, row group by row group, in record batches of at most
+``chunk_rows``; the file is opened without pre-buffering and with a read buffer per column
+(``READ_BUFFER``), else pyarrow holds every read column chunk of the row group while it hands
+out the batches, so memory would grow with the row group. The window filter runs in Arrow (and
+only when a batch holds out-of-window rows), so only the rows that are kept are converted to
+pandas. String columns are read dictionary-encoded and arrive as pandas Categoricals (numbers
+stay numpy arrays, without a copy when they have no nulls). ``read_columns`` skips the
+DataFrame: numbers go from Arrow straight into float64 arrays, and a row group whose read
+columns decode to at most ``group_bytes`` (estimated from the footer, :func:`decoded_bytes`;
+256 MiB by default) is one chunk, decoded by pyarrow's threads, so memory is bounded by that
+size; larger row groups are read in record batches of ``chunk_rows``.
 
 A row filed in the folder of the hour next to its own (a writer that flushed late or early)
 is read by the hour it belongs to: a window also reads the neighbouring hour folders, keeping
@@ -46,6 +47,21 @@ HOUR = timedelta(hours=1)
 # because they are stamped inside the window (``rows_from_neighbours``, profiled here)
 COUNTS = ("rows_out_of_window", "rows_null_timestamp", "rows_misfiled", "rows_from_neighbours")
 GROUP_BYTES = 256 << 20
+# bytes read at a time per column chunk: with pyarrow's default (pre-buffered, unbuffered reads)
+# a 10M-row group read in batches of 100,000 rows held its 1.4 GB of column chunks at once
+READ_BUFFER = 1 << 20
+# bytes a row takes once read, by Parquet physical type: numbers become float64 (timestamps
+# int64), strings dictionary indices (int32), booleans numpy bools; other types count as the
+# footer's uncompressed size
+DECODED_WIDTH = {
+    "BOOLEAN": 1,
+    "INT32": 8,
+    "INT64": 8,
+    "INT96": 8,
+    "FLOAT": 8,
+    "DOUBLE": 8,
+    "BYTE_ARRAY": 4,
+}
 # row groups of at least this many rows are decoded on Arrow's threads; a smaller one costs
 # more in handing out its columns than it gains (10,000 rows × 23 columns: 1.6 ms on one
 # thread, 2.1-3.4 ms on two, on a shared 2-core machine)
@@ -201,7 +217,12 @@ class ParquetLogSource(LogSource):
     ) -> Iterator[pa.Table]:
         if not own:  # only its rows stamped inside the window and next to its own hour
             start, end = max(start, folder - HOUR), min(end, folder + 2 * HOUR)
-        with pq.ParquetFile(path, read_dictionary=_string_columns(path)) as parquet:
+        with pq.ParquetFile(
+            path,
+            read_dictionary=_string_columns(path),
+            pre_buffer=False,
+            buffer_size=READ_BUFFER,
+        ) as parquet:
             names = parquet.schema_arrow.names
             if self.timestamp_column not in names:
                 raise BadLogFileError(
@@ -226,7 +247,7 @@ class ParquetLogSource(LogSource):
         batches of ``chunk_rows``; pyarrow's threads decode its columns from ``THREADED_ROWS``."""
         meta = parquet.metadata.row_group(group)
         threads = meta.num_rows >= THREADED_ROWS
-        if whole and _decoded_bytes(meta, read) <= self.group_bytes:
+        if whole and decoded_bytes(meta, read) <= self.group_bytes:
             yield parquet.read_row_group(group, columns=read, use_threads=threads)
             return
         for batch in parquet.iter_batches(
@@ -275,15 +296,18 @@ class ParquetLogSource(LogSource):
         return kept
 
 
-def _decoded_bytes(group: pq.RowGroupMetaData, names: Sequence[str]) -> int:
-    """About what the ``names`` columns of a row group take once decoded: their uncompressed
-    sizes in the footer (dictionary-encoded strings stay encoded, as they are read)."""
+def decoded_bytes(group: pq.RowGroupMetaData, names: Sequence[str]) -> int:
+    """About what the ``names`` columns of a row group take once decoded: per column the larger
+    of its uncompressed size in the footer and its rows at :data:`DECODED_WIDTH` (a
+    dictionary-encoded number column is a few bits a row in the file, 8 bytes as float64)."""
     wanted = set(names)
-    return sum(
-        group.column(j).total_uncompressed_size
-        for j in range(group.num_columns)
-        if group.column(j).path_in_schema.split(".")[0] in wanted
-    )
+    total = 0
+    for j in range(group.num_columns):
+        column = group.column(j)
+        if column.path_in_schema.split(".")[0] in wanted:
+            width = DECODED_WIDTH.get(column.physical_type, 0)
+            total += max(column.total_uncompressed_size, width * group.num_rows)
+    return total
 
 
 def _between(stamps: pa.ChunkedArray, low: datetime, high: datetime) -> pa.ChunkedArray:

@@ -82,8 +82,9 @@ _was_enabled = True
 def _score(windows: Sequence[BatchWindow]) -> list[ResultTable]:
     chosen = [ScoringSettings.of(settings) for _, _, settings in windows]
     plans: dict[tuple, Plan] = {}
+    shapes: dict[int, tuple] = {}
     planned = [
-        plan_of(baseline, current, settings, plans)
+        plan_of(baseline, current, settings, plans, shapes)
         for (baseline, current, _), settings in zip(windows, chosen, strict=True)
     ]
     sizes = [
@@ -104,9 +105,14 @@ def _measured(
     windows: Sequence[BatchWindow], planned: Sequence[Plan], sizes: Sequence[Sized]
 ) -> list[list[Measurement | None]]:
     """Each window's measurements by result (None where insufficient): every metric (with
-    its parameters) measured once for all its pairs of every window."""
+    its parameters) measured once for all its distinct pairs of every window.
+
+    A pair is the same column objects (windows holding the same stored hours share one merged
+    profile, ``merge_windows``), so it is measured once and its :class:`Measurement` shared by
+    those windows' results; a metric's value depends on its pair and parameters alone.
+    """
     out: list[list[Measurement | None]] = [[None] * len(plan.metric) for plan in planned]
-    groups: dict[tuple[str, tuple], tuple[str, Mapping, list, list]] = {}
+    groups: dict[tuple[str, tuple], tuple[str, Mapping, dict, list]] = {}
     for w, (plan, size, (baseline, current, _)) in enumerate(
         zip(planned, sizes, windows, strict=True)
     ):
@@ -114,24 +120,23 @@ def _measured(
         for metric, params, key, results in plan.groups:
             scored = results[size.scored[results]].tolist()
             if scored:
-                group = groups.setdefault((metric, key), (metric, params, [], []))
-                group[2].extend((ref[names[i]], cur[names[i]]) for i in scored)
-                group[3].append((w, scored))
+                group = groups.setdefault((metric, key), (metric, params, {}, []))
+                distinct, places = group[2], group[3]
+                for i in scored:
+                    pair = ref[names[i]], cur[names[i]]
+                    at = distinct.setdefault((id(pair[0]), id(pair[1])), (len(distinct), pair))
+                    places.append((w, i, at[0]))
     cells = Cells()
-    for metric, params, pairs, places in groups.values():
+    for metric, params, distinct, places in groups.values():
+        pairs = [pair for _, pair in distinct.values()]
         stacked = STACKED.get(metric)
         if stacked is None:
             function = get_spec(metric).function
             measurements = [function(r, c, **params) for r, c in pairs]
         else:
             measurements = stacked(pairs, cells, **params)
-        start = 0
-        for w, scored in places:
-            into = out[w]
-            end = start + len(scored)
-            for i, measurement in zip(scored, measurements[start:end], strict=True):
-                into[i] = measurement
-            start = end
+        for w, i, at in places:
+            out[w][i] = measurements[at]
     return out
 
 

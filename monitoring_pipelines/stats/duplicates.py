@@ -36,6 +36,7 @@ class DuplicateCounter:
                 self._add(chunk[self.column])
                 chunk = chunk.drop(columns=[self.column])
             yield chunk
+            del chunk  # not held while the next chunk is read (a whole Parquet row group)
 
     def _add(self, ids: pd.Series) -> None:
         self._hashes.append(pd.util.hash_pandas_object(ids.dropna(), index=False).to_numpy())

@@ -84,6 +84,25 @@ def test_empty_and_all_missing_chunks():
         assert_same(x, edges, (0.0,))
 
 
+@pytest.mark.parametrize("size", [1, 3, 5, 2047, 2049, 2 * 2048 + 3])
+def test_values_after_the_last_full_round_of_lanes_and_blocks_of_one_value(size):
+    # the loop counts a value per lane, then a block's last values (fewer than the lanes)
+    # one by one: put every kind of lookup (±inf, NaN, a crowded cell, an edge) in that tail
+    assert kernel.compiled().LANES == 4 and kernel.compiled().SUB_BLOCK == 2048
+    edges = np.concatenate(([-np.inf, 0.0], 1000.0 + np.arange(8) / 64, [np.inf]))
+    assert (table_for(edges).top < 0).sum() > 2  # a second level, besides ±inf's cells
+    rng = np.random.default_rng(size)
+    pool = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, -3.0, 1000.03, 1000.0625, 5.0])
+    x = rng.choice(pool, size)
+    x[-3:] = [np.inf, 1000.03, np.nan][-size:]
+    assert_same(x, edges)
+    for value in (0.0, 1000.03, np.inf, np.nan):  # all of a block (and its tail) in one cell
+        same = np.full(size, value)
+        assert_same(same, edges)
+        counted = kernel.count(same, edges, None)
+        assert counted.counts.sum() + counted.missing == size
+
+
 def test_crowded_cells_get_a_second_level_and_still_bin_exactly():
     edges = np.concatenate(([-np.inf], 1000.0 + np.arange(40) / 64, [np.inf]))
     table = table_for(edges)
