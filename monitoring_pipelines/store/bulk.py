@@ -101,9 +101,11 @@ def _processor(column: Column, dialect: Dialect) -> Callable[[Any], Any] | None:
     impl = column.type.dialect_impl(dialect)
     process = impl.bind_processor(dialect)
     if process is not None and isinstance(impl, JSON):
-        serialize = process
+        serialize, null = process, process(None)  # None is stored as JSON null, once
 
         def process(value: Any) -> Any:
+            if value is None:
+                return null
             return value if type(value) is JsonText else serialize(value)
 
         return process
