@@ -88,3 +88,19 @@ def parquet(n_rows: int, kind: str, data_dir: Path = DATA_DIR) -> Path:
             writer.write_table(make_table(size, seed * 1_000_003 + start, shift))
     partial.rename(path)
     return path
+
+
+def one_group(n_rows: int, data_dir: Path = DATA_DIR) -> Path:
+    """The log folder of the production hour of ``n_rows`` rewritten as one row group (written
+    on first use): a writer that does not split its hour, for part 3's memory bound."""
+    root = data_dir / f"production-{n_rows}-one-group-v{FORMAT_VERSION}"
+    path = root / f"date={HOUR:%Y-%m-%d}" / f"hour={HOUR:%H}" / "part-0.parquet"
+    if path.exists():
+        return root
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    pq.write_table(
+        pq.read_table(parquet(n_rows, "production", data_dir)), partial, row_group_size=n_rows
+    )
+    partial.rename(path)
+    return root

@@ -108,23 +108,32 @@ def _asset(with_events: bool) -> dg.AssetsDefinition:
 
 
 @contextmanager
-def postgres_instance() -> Iterator[dg.DagsterInstance]:
-    """A Dagster instance on a fresh PostgreSQL database, dropped afterwards."""
+def fresh_database(prefix: str) -> Iterator[str]:
+    """A fresh PostgreSQL database's URL for dagster-postgres (psycopg2), dropped afterwards."""
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    name = f"bench_events_{uuid.uuid4().hex[:8]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     with admin.connect() as conn:
         conn.execute(text(f"CREATE DATABASE {name}"))
     url = make_url(POSTGRES_URL).set(drivername="postgresql+psycopg2", database=name)
     try:
-        with tempfile.TemporaryDirectory(prefix="bench-events-") as folder:
-            config = {"storage": {"postgres": {"postgres_url": url.render_as_string(False)}}}
-            (Path(folder) / "dagster.yaml").write_text(yaml.safe_dump(config))
-            with dg.DagsterInstance.from_config(folder) as instance:
-                yield instance
+        yield url.render_as_string(False)
     finally:
         with admin.connect() as conn:
             conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         admin.dispose()
+
+
+@contextmanager
+def postgres_instance() -> Iterator[dg.DagsterInstance]:
+    """A Dagster instance on a fresh PostgreSQL database, dropped afterwards."""
+    with (
+        fresh_database("bench_events") as url,
+        tempfile.TemporaryDirectory(prefix="bench-events-") as folder,
+    ):
+        config = {"storage": {"postgres": {"postgres_url": url}}}
+        (Path(folder) / "dagster.yaml").write_text(yaml.safe_dump(config))
+        with dg.DagsterInstance.from_config(folder) as instance:
+            yield instance
 
 
 @contextmanager

@@ -142,7 +142,8 @@ def run(args: argparse.Namespace) -> list[Row]:
         rows += peers_side_by_side(reference_path, window_path, pythons, sizes.window)
     if "3" in args.parts:
         roots = {n: data.log_root(n, "production", args.data_dir) for n in sizes.memory}
-        rows += memory_bounded(reference_path, roots, sizes.chunk_rows)
+        one_group = data.one_group(max(sizes.memory), args.data_dir)
+        rows += memory_bounded(reference_path, roots, sizes.chunk_rows, one_group=one_group)
     if "4" in args.parts:
         root = data.log_root(sizes.window, "production", args.data_dir)
         rows += end_to_end(reference, window_path, root, sizes.chunk_rows)

@@ -25,29 +25,20 @@ Its configuration is Dagster's SQLite storage's (``base_dir``, the instance's ho
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import groupby
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import sqlalchemy.exc as db_exc
-from dagster._core.events import ASSET_EVENTS
 from dagster._core.storage.event_log.schema import AssetKeyTable, SqlEventLogStorageTable
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 from dagster._core.storage.sqlite_storage import DagsterSqliteStorage, _event_logs_directory
 from dagster._serdes import ConfigurableClassData
 
+from monitoring_pipelines.defs.event_batches import asset_event_runs, latest_asset_values
+
 if TYPE_CHECKING:
     from dagster._core.events.log import EventLogEntry
     from dagster._core.storage.sqlite_storage import SqliteStorageConfig
     from sqlalchemy.engine import Connection
-
-
-def _asset_event(event: EventLogEntry) -> bool:
-    """A materialization, planned materialization or observation, with its asset."""
-    return (
-        event.dagster_event is not None
-        and event.dagster_event_type in ASSET_EVENTS
-        and event.dagster_event.asset_key is not None
-    )
 
 
 class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
@@ -57,12 +48,9 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
         """The batch's rows as ``store_event`` would write them one by one, in order: each run
         of consecutive asset events of one run in two transactions, any other event alone (a
         run's planned events include its checks' planned evaluations)."""
-        for (run_id, asset_events), group in groupby(
-            events, key=lambda event: (event.run_id, _asset_event(event))
-        ):
-            same = list(group)
+        for asset_events, same in asset_event_runs(events):
             if asset_events and len(same) > 1:
-                self._store_asset_events(run_id, same)
+                self._store_asset_events(same[0].run_id, same)
             else:
                 for event in same:
                     self.store_event(event)
@@ -87,13 +75,16 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
         batch's events in order: each event sets only its own columns, so the columns it sets
         win over earlier events', and one insert or update per asset writes the result."""
         has_index_columns = self._has_asset_key_index_cols_on_connection(conn)
-        latest: dict[str, dict[str, Any]] = {}
-        for event, event_id in zip(events, ids, strict=True):
-            key = event.get_dagster_event().asset_key
-            values = self._get_asset_entry_values(event, event_id, has_index_columns)
-            if key is not None and values:
-                latest.setdefault(key.to_string(), {}).update(values)
+        latest = latest_asset_values(
+            events,
+            ids,
+            lambda event, event_id: self._get_asset_entry_values(
+                event, event_id, has_index_columns
+            ),
+        )
         for key, values in latest.items():
+            if not values:  # as _store_asset_event: no row for an event that sets nothing
+                continue
             try:
                 conn.execute(AssetKeyTable.insert().values(asset_key=key, **values))
             except db_exc.IntegrityError:

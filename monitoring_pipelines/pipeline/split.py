@@ -27,9 +27,16 @@ from monitoring_pipelines.store.engine import get_engine
 SLICES_PER_PROCESS = 4  # a few slices each, so progress moves and no worker idles long
 
 Windows = list[tuple[str, datetime]]
-# What every worker imports, loaded once in the fork server: the validation's library and
-# this module (the parent's main module is added by ``worker_context``).
-WORKER_MODULES = ("great_expectations", __name__)
+# What every worker imports, loaded once in the fork server: the validation's library, this
+# module, the store's PostgreSQL driver and the profiling kernel's numba module (importing
+# compiles nothing; the parent's main module is added by ``worker_context``).
+WORKER_MODULES = (
+    "great_expectations",
+    __name__,
+    "psycopg",
+    "sqlalchemy.dialects.postgresql.psycopg",
+    "monitoring_pipelines.stats.loops",
+)
 
 
 def worker_context() -> multiprocessing.context.BaseContext:

@@ -46,20 +46,32 @@ def plan_of(
     current: DatasetProfile,
     settings: ScoringSettings,
     plans: dict[tuple, Plan],
+    shapes: dict[int, tuple],
 ) -> Plan:
-    """The window's plan, taken from ``plans`` (kept across a batch) when a window with the
-    same baseline, settings and column kinds was planned; the window's columns checked first,
-    as ``window_tasks`` does."""
+    """The window's plan, taken from ``plans`` (kept across a batch) when a window with an
+    equal baseline shape, the same settings and the same column kinds was planned; the
+    window's columns checked first, as ``window_tasks`` does. ``shapes`` keeps each baseline
+    object's :func:`_shape` for the batch."""
     missing = [name for name in baseline.columns if name not in current.columns]
     if missing:
         raise ValueError(f"the window has no profile for baseline column(s) {missing}")
     kinds = tuple(current.columns[name].kind for name in baseline.columns)
+    shape = shapes.get(id(baseline))
+    if shape is None:
+        shape = shapes[id(baseline)] = _shape(baseline)
     shaping = (_identity(getattr(settings, name)) for name in SHAPING)
-    key = (id(baseline), kinds, *shaping, settings.sigmas)
+    key = (shape, kinds, *shaping, settings.sigmas)
     plan = plans.get(key)
     if plan is None:
         plan = plans[key] = _plan(baseline, kinds, settings)
     return plan
+
+
+def _shape(baseline: DatasetProfile) -> tuple:
+    """All a plan takes from its baseline: each column's name, kind and sizes (rows, values).
+    Deployments trained on the same data (equal stored baselines, distinct objects) share it,
+    so a fleet of them is planned once per distinct settings."""
+    return tuple((name, c.kind, c.rows, c.count) for name, c in baseline.columns.items())
 
 
 SHAPING = (

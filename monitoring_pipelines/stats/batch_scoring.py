@@ -82,8 +82,9 @@ _was_enabled = True
 def _score(windows: Sequence[BatchWindow]) -> list[ResultTable]:
     chosen = [ScoringSettings.of(settings) for _, _, settings in windows]
     plans: dict[tuple, Plan] = {}
+    shapes: dict[int, tuple] = {}
     planned = [
-        plan_of(baseline, current, settings, plans)
+        plan_of(baseline, current, settings, plans, shapes)
         for (baseline, current, _), settings in zip(windows, chosen, strict=True)
     ]
     sizes = [

@@ -87,6 +87,7 @@ def write_drift_windows(engine: Engine, windows: Sequence[DriftWindow]) -> int:
     """:func:`write_drift_scores` of every window in one transaction (all or none of them, each
     window recorded for the judges in the given order); returns the number of rows written."""
     now = datetime.now(UTC)
+    texts: dict[int, JsonText | None] = {}  # detail object → its text, for this write
     partitions = []
     for (
         deployment_id,
@@ -111,7 +112,7 @@ def write_drift_windows(engine: Engine, windows: Sequence[DriftWindow]) -> int:
             *((TRAINING, name, by_column) for name, by_column in (segments or {}).items()),
         ]
         parts = [
-            _table_columns(by_column, end, reference, now, segment)
+            _table_columns(by_column, end, reference, now, segment, texts)
             if isinstance(by_column, ResultTable)
             else _result_columns(by_column, end, reference, now, segment)
             for reference, segment, by_column in compared
@@ -123,10 +124,17 @@ def write_drift_windows(engine: Engine, windows: Sequence[DriftWindow]) -> int:
 
 
 def _table_columns(
-    table: ResultTable, end: datetime, reference: str, now: datetime, segment: str
+    table: ResultTable,
+    end: datetime,
+    reference: str,
+    now: datetime,
+    segment: str,
+    texts: dict[int, JsonText | None],
 ) -> list[Sequence[Any]]:
     """The :data:`ROW_COLUMNS` of a column-oriented result table's rows, each built from the
-    table's list of that field (the values its ``DriftResult``s would store)."""
+    table's list of that field (the values its ``DriftResult``s would store); a detail object
+    shared by several results (windows holding the same merged profile share measurements)
+    is serialized once, remembered in ``texts`` by its id while the write holds it."""
     n = len(table.metric)
     return [
         [end] * n,
@@ -140,7 +148,7 @@ def _table_columns(
         list(map(bool, table.drifted)),
         list(map(int, table.reference_size)),
         list(map(int, table.current_size)),
-        list(map(_json_text, table.detail)),
+        [_remembered_text(detail, texts) for detail in table.detail],
         [now] * n,
         [segment] * n,
     ]
@@ -321,6 +329,17 @@ def _json_text(detail: Mapping[str, Any]) -> JsonText | None:
             return JsonText("{" + ", ".join(parts) + "}")
     safe = _json_safe(detail)
     return JsonText(json.dumps(safe)) if safe else None
+
+
+def _remembered_text(
+    detail: Mapping[str, Any], texts: dict[int, JsonText | None]
+) -> JsonText | None:
+    """``_json_text(detail)``, taken from ``texts`` when this very object was serialized."""
+    key = id(detail)
+    if key in texts:
+        return texts[key]
+    text = texts[key] = _json_text(detail)
+    return text
 
 
 def _json_safe(value: Any) -> Any:

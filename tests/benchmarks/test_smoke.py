@@ -28,6 +28,7 @@ from benchmarks.scaling import scaling_curve
 from benchmarks.table import Row, markdown
 from benchmarks.throughput import profile_throughput
 from monitoring_pipelines.config import load_config
+from monitoring_pipelines.sources.parquet import decoded_bytes
 
 SECONDS = re.compile(r"(\d+\.\d+) s")
 
@@ -114,10 +115,39 @@ def test_child_measurement_separates_the_loading_peak_from_the_work_peak():
 def test_memory_part_streams_every_row_and_compares_peaks(data_dir, reference):
     ref_path = data.parquet(2_000, "reference", data_dir)
     roots = {n: data.log_root(n, "production", data_dir) for n in (4_000, 12_000)}
-    data.parquet(12_000, "production", data_dir)
-    rows = memory_bounded(ref_path, roots, chunk_rows=1_000)
-    assert len(rows) == 3 and rows[-1].met is not None
-    assert "12,000 vs 4,000" in rows[-1].what
+    for n in roots:
+        data.parquet(n, "production", data_dir)
+    one_group = data.one_group(12_000, data_dir)
+    assert pq.read_metadata(next(one_group.rglob("*.parquet"))).num_row_groups == 1
+    rows = memory_bounded(ref_path, roots, chunk_rows=1_000, one_group=one_group)
+    assert len(rows) == 10 and all(row.met is not None for row in rows[3:5] + rows[8:])
+    assert [row.what for row in rows[3:5]] == [
+        "peak memory, 12,000 rows vs 4,000 rows",
+        "peak memory, 12,000 rows in one row group vs 4,000 rows",
+    ]
+    # frames: batches of chunk_rows; columns: each row group whole (one per file here)
+    assert "4 chunks, largest 1,000 rows" in rows[0].figure
+    assert "12 chunks, largest 1,000 rows" in rows[1].figure
+    assert "12 chunks, largest 1,000 rows" in rows[2].figure
+    assert "1 chunk, largest 4,000 rows" in rows[5].figure
+    assert "1 chunk, largest 12,000 rows" in rows[6].figure
+    assert "1 chunk, largest 12,000 rows" in rows[7].figure
+    group = pq.read_metadata(data.parquet(12_000, "production", data_dir)).row_group(0)
+    decoded = decoded_bytes(group, [*data.FEATURES, data.TIMESTAMP])
+    assert decoded >= 12_000 * (8 * 21 + 4 * 5)  # float64 and timestamps, dictionary indices
+    assert f"(row groups of 12,000 rows, {decoded / 1e6:,.0f} MB decoded)" in rows[6].what
+    assert rows[5].what.startswith("4,000 rows (row groups of 4,000 rows,")
+
+
+def test_memory_part_reads_row_groups_above_group_bytes_in_batches(data_dir):
+    ref_path = data.parquet(2_000, "reference", data_dir)
+    roots = {n: data.log_root(n, "production", data_dir) for n in (4_000, 12_000)}
+    for n in roots:
+        data.parquet(n, "production", data_dir)
+    rows = memory_bounded(ref_path, roots, chunk_rows=1_000, group_bytes=0)
+    assert len(rows) == 6 and "read_columns: row groups of ≤ 0 MiB" in rows[3].part
+    assert "4 chunks, largest 1,000 rows" in rows[3].figure
+    assert "12 chunks, largest 1,000 rows" in rows[4].figure
 
 
 @pytest.mark.postgres

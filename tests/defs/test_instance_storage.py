@@ -1,7 +1,8 @@
 """The production instance's event log (deploy/dagster.postgres.yaml: dagster-postgres with the
-event log's connections pooled) on the real PostgreSQL server: a range run's check results
-each belong to their own hour, and storing them reuses connections instead of opening three
-per result as stock dagster-postgres does."""
+event log's connections pooled and batches of asset events written at once) on the real
+PostgreSQL server: a range run's check results each belong to their own hour, storing them
+reuses connections instead of opening three per result as stock dagster-postgres does, and a
+run's planned events leave the rows stock dagster-postgres writes one by one."""
 
 from __future__ import annotations
 
@@ -12,6 +13,13 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 import yaml
+from dagster._core.storage.event_log.schema import (
+    AssetCheckExecutionsTable,
+    AssetEventTagsTable,
+    AssetKeyTable,
+    SqlEventLogStorageTable,
+)
+from dagster_postgres import PostgresEventLogStorage
 
 from monitoring_pipelines.defs.instance_storage import PooledPostgresEventLogStorage
 from monitoring_pipelines.defs.per_partition import (
@@ -20,7 +28,8 @@ from monitoring_pipelines.defs.per_partition import (
     partitioned_check_spec,
     report_partitions,
 )
-from tests.conftest import postgres_database
+from monitoring_pipelines.service import EVENT_BATCH_SIZE
+from tests.conftest import POSTGRES_ADMIN_URL, postgres_database
 
 REPO = Path(__file__).resolve().parents[2]
 HOURS = 12
@@ -69,6 +78,7 @@ def production_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
             "DAGSTER_PG_DB": name,
         }.items():
             monkeypatch.setenv(variable, value)
+        monkeypatch.setenv(*EVENT_BATCH_SIZE)  # batches on, as the service runs
         yield tmp_path, settings
 
 
@@ -171,3 +181,77 @@ def test_a_forked_child_opens_its_own_connections(production_home):
         # the parent's pooled connection still works after the child used and left
         assert len(instance.get_runs()) == 1
         assert _status_by_partition(instance, "hour_number") == dict.fromkeys(KEYS, "SUCCEEDED")
+
+
+PLANNED = (
+    dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED,
+    dg.DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED,
+)
+# columns the server fills with its own clock when a row is written
+SERVER_TIMES = {"create_timestamp"}
+
+
+def _written(conn: sa.Connection, table: sa.Table) -> list[tuple]:
+    columns = [c for c in table.c if c.name not in SERVER_TIMES]
+    return conn.execute(sa.select(*columns).order_by(table.c.id)).all()
+
+
+def _event_inserts(storage) -> list[int]:
+    """INSERTs into ``event_logs`` the event log sends from now on (before_cursor_execute)."""
+    sent = [0]
+
+    def count(_conn, _cursor, statement: str, *_) -> None:
+        sent[0] += statement.lstrip().upper().startswith("INSERT INTO EVENT_LOGS")
+
+    sa.event.listen(storage._engine, "before_cursor_execute", count)
+    return sent
+
+
+def test_a_runs_planned_events_leave_the_rows_stock_storage_writes_one_by_one(production_home):
+    home, settings = production_home
+    with _instance(home, settings) as instance:
+        run_id = _range_run(instance).run_id
+        records = instance.get_records_for_run(run_id, limit=10_000).records
+        events = [r.event_log_entry for r in records]
+    planned = [e for e in events if e.dagster_event_type in PLANNED]
+    materialized = [
+        e for e in events if e.dagster_event_type == dg.DagsterEventType.ASSET_MATERIALIZATION
+    ]
+    # the run's start: a planned materialization per hour, then each check's planned evaluation
+    assert [e.dagster_event_type for e in planned] == [PLANNED[0]] * HOURS + [PLANNED[1]] * 2
+    with postgres_database("mp_stock") as stock_db, postgres_database("mp_batch") as batch_db:
+        server = sa.make_url(POSTGRES_ADMIN_URL).set(drivername="postgresql+psycopg2")
+        stock = PostgresEventLogStorage(server.set(database=stock_db).render_as_string(False))
+        batched = PooledPostgresEventLogStorage(
+            server.set(database=batch_db).render_as_string(False)
+        )
+        try:
+            for event in planned + materialized:
+                stock.store_event(event)
+            inserts = _event_inserts(batched)
+            batched.store_event_batch(planned)  # mixed kinds, as the run's start hands them
+            planned_inserts = inserts[0]
+            batched.store_event_batch(materialized)
+            tables = (
+                SqlEventLogStorageTable,
+                AssetEventTagsTable,
+                AssetKeyTable,
+                AssetCheckExecutionsTable,
+            )
+            with stock.index_connection() as a, batched.index_connection() as b:
+                for table in tables:
+                    assert _written(b, table) == _written(a, table), table.name
+            asset = dg.AssetKey("hours")
+            assert batched.get_latest_planned_materialization_info(
+                asset
+            ) == stock.get_latest_planned_materialization_info(asset)
+            for key in KEYS:  # each hour's planned run, as the UI asks per partition
+                info = batched.get_latest_planned_materialization_info(asset, partition=key)
+                assert info == stock.get_latest_planned_materialization_info(asset, partition=key)
+                assert info.run_id == run_id
+        finally:
+            stock.dispose()
+            batched.dispose()
+    # one INSERT for the hours' planned materializations, one per check's planned evaluation
+    # (stock dagster-postgres: one per event, HOURS + 2)
+    assert planned_inserts == 1 + 2

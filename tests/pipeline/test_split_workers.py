@@ -1,5 +1,6 @@
-"""A split backfill's workers come from a fork server that imported great-expectations once,
-so no worker pays its import again, and each still starts without the parent's state."""
+"""A split backfill's workers come from a fork server that imported great-expectations, the
+PostgreSQL driver and numba once, so no worker pays their import again, and each still starts
+without the parent's state."""
 
 from __future__ import annotations
 
@@ -7,18 +8,19 @@ import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
 
-from monitoring_pipelines.pipeline.split import worker_context
+from monitoring_pipelines.pipeline.split import WORKER_MODULES, worker_context
 
 MARK = "_split_workers_parent_state"
 
 
 def _worker_facts() -> tuple[int, bool, bool]:
-    """The worker's pid, whether great-expectations was loaded before this task ran, and
+    """The worker's pid, whether the preloaded modules were loaded before this task ran, and
     whether the parent's module-level state leaked in."""
-    return os.getpid(), "great_expectations" in sys.modules, hasattr(sys.modules[__name__], MARK)
+    loaded = all(name in sys.modules for name in (*WORKER_MODULES, "psycopg", "numba"))
+    return os.getpid(), loaded, hasattr(sys.modules[__name__], MARK)
 
 
-def test_workers_start_with_great_expectations_already_imported():
+def test_workers_start_with_their_libraries_already_imported():
     setattr(sys.modules[__name__], MARK, True)  # set after import: a fork of us would see it
     try:
         with ProcessPoolExecutor(2, mp_context=worker_context()) as pool:

@@ -179,3 +179,65 @@ def test_a_neighbouring_folder_is_read_only_where_its_statistics_overlap_the_win
     first = pd.concat(read_all(source, T0, T0 + HOUR))
     assert len(first) == 970 and (first.row != -1).all()
     assert source.dropped_rows()["rows_misfiled"] == 5  # 23:00 reads them, just above
+
+
+def count_footer_reads(monkeypatch) -> list[Path]:
+    """The paths whose footer pyarrow parses from now on (``pq.read_metadata``), in order."""
+    parsed: list[Path] = []
+    read_metadata = pq.read_metadata
+
+    def counting(where, *args, **kwargs):
+        parsed.append(Path(where))
+        return read_metadata(where, *args, **kwargs)
+
+    monkeypatch.setattr(pq, "read_metadata", counting)
+    return parsed
+
+
+def test_each_file_footer_is_parsed_once_while_hours_read_it_with_their_neighbours(
+    tmp_path, monkeypatch
+):
+    written = write_hours(tmp_path, hours=4, rows=400)  # 2 files an hour
+    parsed = count_footer_reads(monkeypatch)
+    opened: list[Path] = []
+
+    class Counted(pq.ParquetFile):
+        def __init__(self, source, *args, **kwargs):
+            opened.append(Path(source))
+            super().__init__(source, *args, **kwargs)
+
+    monkeypatch.setattr(pq, "ParquetFile", Counted)
+    source = ParquetLogSource(tmp_path, "ts")
+    for hour in (1, 2):  # 1 reads hours 0-2, 2 reads hours 1-3: 12 file reads of 8 files
+        start = T0 + hour * HOUR
+        got = pd.concat(read_all(source, start, start + HOUR)).sort_values("row")
+        expected = written[(written.ts >= start) & (written.ts < start + HOUR)]
+        np.testing.assert_array_equal(got.row, expected.row)
+    assert len(parsed) == len(set(parsed)) == 8
+    # the neighbours' row groups all lie outside the window: only the own hours' files open
+    own = [hour_folder(tmp_path, T0 + h * HOUR) for h in (1, 2)]
+    assert sorted(opened) == sorted(f / f"part-{i:05d}.parquet" for f in own for i in (0, 1))
+
+
+def test_a_rewritten_file_is_read_again_not_from_its_kept_footer(tmp_path, monkeypatch):
+    write_hours(tmp_path, hours=1, rows=1000, files_per_hour=1)
+    path = hour_folder(tmp_path, T0) / "part-00000.parquet"
+    source = ParquetLogSource(tmp_path, "ts")
+    assert len(pd.concat(read_all(source, T0, T0 + HOUR))) == 1000
+    parsed = count_footer_reads(monkeypatch)
+    assert len(pd.concat(read_all(source, T0, T0 + HOUR))) == 1000 and parsed == []
+
+    rewritten = pd.DataFrame(  # other rows, other row groups, other dictionary
+        {
+            "ts": pd.to_datetime(T0) + pd.to_timedelta(np.arange(300), unit="s"),
+            "x": np.arange(300.0),
+            "cat": ["z"] * 300,
+            "row": np.arange(300) + 5000,
+        }
+    )
+    pq.write_table(pa.Table.from_pandas(rewritten), path, row_group_size=50)
+    got = pd.concat(read_all(source, T0, T0 + HOUR), ignore_index=True)
+    assert parsed == [path]
+    np.testing.assert_array_equal(got.row, rewritten.row)
+    np.testing.assert_array_equal(got.x, rewritten.x)
+    assert list(got.cat.astype(str).unique()) == ["z"]

@@ -4,6 +4,7 @@ stacked metrics agree with scipy where scipy computes the same number."""
 
 from __future__ import annotations
 
+import copy
 import gc
 import math
 
@@ -290,3 +291,39 @@ def test_windows_sharing_a_profile_are_measured_once(baseline, windows, monkeypa
     assert seen["psi"] == [2 * len(KINDS), len(KINDS)]  # default max_bins; max_bins=3 (day only)
     assert seen["tvd"] == [2 * (len(KINDS) - numerical)]
     assert seen["wasserstein"] == [2 * numerical]
+
+
+def test_equal_baselines_share_a_plan_only_with_the_same_settings(
+    baseline, windows, monkeypatch
+) -> None:
+    """Deployments trained on the same data (equal baselines, distinct objects, as read from
+    the store) are planned once per settings; different settings, or a baseline of other
+    sizes, get a plan of their own, and every window's results equal ``score_window``'s."""
+    from monitoring_pipelines.stats import batch_plan
+
+    planned: list[int] = []
+
+    def counting(b, kinds, settings):
+        planned.append(id(b))
+        return plan(b, kinds, settings)
+
+    plan = batch_plan._plan
+    monkeypatch.setattr(batch_plan, "_plan", counting)
+    twin = copy.deepcopy(baseline)
+    smaller = fit_baseline(
+        _frame(2000, np.random.default_rng(0)), KINDS, n_bins=20, max_categories=50
+    )
+    strict = ScoringSettings(thresholds={"psi": 0.01, "wasserstein": 0.001})
+    items = [
+        (baseline, windows[0], {}),
+        (twin, windows[1], {}),
+        (twin, windows[2], strict),
+        (baseline, windows[2], ScoringSettings(thresholds={"psi": 0.3})),
+        (smaller, profile_frame(_frame(500, np.random.default_rng(3), 1.0), smaller), {}),
+    ]
+    got = score_windows_batch(items)
+    for (b, w, s), g in zip(items, got, strict=True):
+        assert_same(score_window(b, w, s), g)
+    assert planned == [id(baseline), id(twin), id(baseline), id(smaller)]
+    thresholds = {r.threshold for r in got[2]["normal"]} ^ {r.threshold for r in got[1]["normal"]}
+    assert thresholds  # the twin's strict settings were applied, not the shared plan's

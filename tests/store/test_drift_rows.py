@@ -13,7 +13,12 @@ import pytest
 
 from monitoring_pipelines.stats.drift import DriftResult
 from monitoring_pipelines.stats.result_table import FIELDS, ResultTable
-from monitoring_pipelines.store.drift import read_drift_scores, write_drift_scores
+from monitoring_pipelines.store.drift import (
+    DriftWindow,
+    read_drift_scores,
+    write_drift_scores,
+    write_drift_windows,
+)
 from monitoring_pipelines.store.engine import get_engine
 
 HOUR = datetime(2026, 11, 4, 5, tzinfo=UTC)
@@ -92,3 +97,35 @@ def test_a_result_table_stores_the_rows_of_its_results(engine) -> None:
     )
     assert len(first) == len(results) and first == second
     assert [row["column_name"] for row in first] == columns
+
+
+def test_details_shared_by_several_windows_store_each_result_own(engine) -> None:
+    """Windows holding the same merged profile share measurements, so their tables share
+    detail objects (serialized once per write): every row still stores its own result's detail,
+    the same rows as the results given one by one as ``DriftResult`` objects."""
+    shared, other = {"distance": 0.5, "new_values": [1.5]}, {"mean_shift": -0.25}
+    details = [[shared, {}, other], [shared, {"min_rows": 30}, other], [{}, shared, shared]]
+    tables = []
+    for detail in details:
+        results = [DriftResult("psi", 0.1 * i, None, 0.1, "stable", False, 5, 6) for i in range(3)]
+        fields = [[getattr(r, name) for r in results] for name in FIELDS]
+        fields[FIELDS.index("detail")] = detail
+        tables.append(ResultTable(["a", "b", "c"], ["a", "b", "c"], *fields))
+    for deployment, given in (("shared_model", tables), ("single_model", map(dict, tables))):
+        windows = [
+            DriftWindow(deployment, HOUR + i * H, HOUR + (i + 1) * H, "hour", table)
+            for i, table in enumerate(given)
+        ]
+        write_drift_windows(engine, windows)
+    ignored = {"id", "deployment_id", "computed_at"}
+    shared_rows, single_rows = (
+        [
+            {k: v for k, v in row.items() if k not in ignored}
+            for row in read_drift_scores(engine, deployment, HOUR, HOUR + 3 * H)
+        ]
+        for deployment in ("shared_model", "single_model")
+    )
+    assert shared_rows == single_rows and len(shared_rows) == 9
+    assert [row["detail"] for row in shared_rows] == [
+        d if d else None for detail in details for d in detail
+    ]

@@ -1,0 +1,46 @@
+"""What the batched event logs (SQLite and PostgreSQL) share: which events are asset events,
+the batch cut into runs of consecutive asset events of one run, and each asset's row in
+``asset_keys`` as storing the events one by one would leave it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from itertools import groupby
+from typing import TYPE_CHECKING, Any
+
+from dagster._core.events import ASSET_EVENTS
+
+if TYPE_CHECKING:
+    from dagster._core.events.log import EventLogEntry
+
+
+def is_asset_event(event: EventLogEntry) -> bool:
+    """A materialization, planned materialization or observation, with its asset."""
+    return (
+        event.dagster_event is not None
+        and event.dagster_event_type in ASSET_EVENTS
+        and event.dagster_event.asset_key is not None
+    )
+
+
+def asset_event_runs(events: Sequence[EventLogEntry]) -> Iterator[tuple[bool, list]]:
+    """The batch in order, cut where the run or the kind (asset event or not) changes."""
+    for (_, asset_events), group in groupby(
+        events, key=lambda event: (event.run_id, is_asset_event(event))
+    ):
+        yield asset_events, list(group)
+
+
+def latest_asset_values(
+    events: Sequence[EventLogEntry],
+    ids: Sequence[int],
+    values_of: Callable[[EventLogEntry, int], dict[str, Any]],
+) -> dict[str, dict[str, Any]]:
+    """Each asset's ``asset_keys`` columns after its events in order: an event sets only its
+    own columns, so later events' win, and every asset of the batch has an entry (empty when
+    no event set a column)."""
+    latest: dict[str, dict[str, Any]] = {}
+    for event, event_id in zip(events, ids, strict=True):
+        key = event.get_dagster_event().asset_key.to_string()
+        latest.setdefault(key, {}).update(values_of(event, event_id))
+    return latest
