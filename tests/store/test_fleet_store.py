@@ -16,6 +16,7 @@ from sqlalchemy import event, insert, select
 from monitoring_pipelines.stats.calibration import NoiseCurve
 from monitoring_pipelines.stats.dataset import fit_baseline, profile_frame
 from monitoring_pipelines.stats.drift import DriftResult, score
+from monitoring_pipelines.store import bulk
 from monitoring_pipelines.store.aggregates import (
     PROFILE_COLUMNS,
     read_baseline,
@@ -201,7 +202,12 @@ def test_a_window_given_twice_is_refused(sqlite_engine) -> None:
         write_drift_windows(sqlite_engine, twice)
 
 
-def test_bulk_insert_stores_what_sqlalchemy_stores(sqlite_engine) -> None:
+@pytest.mark.parametrize("per_statement", [200, 7, 1])
+def test_bulk_insert_stores_what_sqlalchemy_stores(sqlite_engine, monkeypatch, per_statement):
+    """Rows through ``insert_rows`` (several rows per INSERT statement on SQLite, a shorter
+    statement for the rest) store SQLAlchemy's own rows, raw text for raw text, in the given
+    order: ids follow the rows."""
+    monkeypatch.setattr(bulk, "ROWS_PER_STATEMENT", per_statement)
     now = datetime.now(UTC)
     rows = [
         {
@@ -235,6 +241,9 @@ def test_bulk_insert_stores_what_sqlalchemy_stores(sqlite_engine) -> None:
     theirs = [tuple(r)[1:] for r in stored if r[1] == "bulk_sqlalchemy"]
     assert len(ours) == len(theirs) == 30
     assert [r[1:] for r in ours] == [r[1:] for r in theirs]  # raw stored text, id and name aside
+    mine = [r for r in stored if r.deployment_id == "bulk_bulk"]
+    assert [r.id for r in mine] == list(range(mine[0].id, mine[0].id + 30))
+    assert [r.column_name for r in mine] == [f"c{i}" for i in range(30)]  # ids in row order
 
 
 _plain_values = (
