@@ -13,9 +13,12 @@ import pytest
 from sklearn.decomposition import PCA
 from sklearn.impute import SimpleImputer
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_info, threadpool_limits
 
+from monitoring_pipelines.stats import multivariate
 from monitoring_pipelines.stats.dataset import (
     MULTIVARIATE,
+    Columns,
     fit_baseline,
     profile_chunks,
     profile_frame,
@@ -274,3 +277,39 @@ def test_the_retraining_policy_counts_features_not_the_multivariate_score():
 
     records = [record(MULTIVARIATE, "reconstruction_error"), record("a", "psi")]
     assert drifted_features(records) == (start, frozenset({"a"}))
+
+
+def blas_threads() -> list[int]:
+    """The thread count of every BLAS library loaded in the process."""
+    return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+
+def test_errors_run_on_one_blas_thread_and_give_the_bits_of_the_threaded_products(monkeypatch):
+    rng = np.random.default_rng(7)
+    mixing = rng.normal(size=(30, 30))
+    reference, current = (
+        pd.DataFrame(rng.normal(size=(n, 30)) @ mixing, columns=[f"x{j}" for j in range(30)])
+        for n in (5_000, 70_000)  # more rows than one block of BLOCK_ROWS
+    )
+    model, _ = fit_reconstruction(reference, dict.fromkeys(reference.columns, "numerical"))
+    with threadpool_limits(limits=2, user_api="blas"):  # what the products ran on before
+        complement = np.eye(30) - model.components.T @ model.components
+        blocks = [
+            (complement @ z.copy())
+            for _, z in multivariate._standardized_blocks(model.columns, Columns.of(current))
+        ]
+        expected = np.concatenate([np.sqrt(np.einsum("ij,ij->j", r, r)) for r in blocks])
+        before = blas_threads()
+        seen: list[list[int]] = []
+        blocks_of = multivariate._standardized_blocks
+
+        def watched(*args):
+            for item in blocks_of(*args):
+                seen.append(blas_threads())
+                yield item
+
+        monkeypatch.setattr(multivariate, "_standardized_blocks", watched)
+        got = model.errors(current)
+        assert blas_threads() == before  # the process's setting is given back
+    assert len(seen) == 2 and all(threads == [1] * len(before) for threads in seen)
+    np.testing.assert_array_equal(got, expected)
