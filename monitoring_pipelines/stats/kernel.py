@@ -32,11 +32,13 @@ code from disk). When numba cannot load,
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from types import ModuleType
 
 import numpy as np
+import pyarrow as pa
 
 from monitoring_pipelines.stats.bin_table import BinTable, table_for
 
@@ -211,3 +213,68 @@ def _positions(edges_bytes: bytes, reference_values: tuple[float, ...] | None) -
     positions[at + 1] = np.arange(refs.size)
     positions.setflags(write=False)
     return positions
+
+
+STRING_SLOTS = 4096  # the first table of short strings' keys; eight times larger when half full
+_NO_NULLS = np.empty(0, dtype=np.bool_)
+
+
+def count_short_strings(chunks: Sequence[pa.Array], hint: int = 0) -> tuple[list, list] | None:
+    """The distinct strings of an Arrow string column (its chunks) in order of first
+    appearance, and their counts, nulls left out; None when the loops are unavailable or a
+    string is longer than :data:`~monitoring_pipelines.stats.loops.SHORT_STRING` bytes (then
+    the caller counts with Arrow's hash). One compiled pass over the offsets and bytes: a
+    short string is its own 64-bit key, so no string object is made per row and each distinct
+    one is decoded once from its key. ``hint``, the distinct strings expected (a baseline's
+    categories), sizes the first table."""
+    loops = compiled()
+    if loops is None:
+        return None
+    parts = []
+    for chunk in chunks:
+        if len(chunk) == 0:
+            continue
+        if not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
+            return None
+        buffers = chunk.buffers()
+        width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+        offsets = np.frombuffer(buffers[1], dtype=width)[
+            chunk.offset : chunk.offset + len(chunk) + 1
+        ]
+        data = (
+            np.frombuffer(buffers[2], dtype=np.uint8)
+            if buffers[2] is not None
+            else np.empty(0, np.uint8)
+        )
+        valid = chunk.is_valid().to_numpy(zero_copy_only=False) if chunk.null_count else _NO_NULLS
+        parts.append((offsets, data, valid))
+    slots = STRING_SLOTS
+    while slots < 4 * hint:
+        slots *= 2
+    while True:
+        table = np.full(slots, -1, dtype=np.int64)
+        shift = np.uint64(64 - (slots.bit_length() - 1))
+        keys = np.empty(slots // 2, dtype=np.uint64)
+        tallies = np.zeros(slots // 2, dtype=np.int64)
+        distinct = 0
+        for offsets, data, valid in parts:
+            distinct = loops.short_strings(
+                offsets, data, valid, table, shift, keys, tallies, distinct
+            )
+            if distinct < 0:
+                break
+        if distinct == -2:
+            return None
+        if distinct >= 0:
+            return _decoded(keys[:distinct]), tallies[:distinct].tolist()
+        slots *= 8
+
+
+def _decoded(keys: np.ndarray) -> list[str]:
+    """The strings of short-string keys (bytes little-endian, length in the top byte)."""
+    lengths = (keys >> np.uint64(56)).astype(np.int32)
+    payload = keys.astype("<u8").view(np.uint8).reshape(-1, 8)[:, :7]
+    data = payload[np.arange(7) < lengths[:, None]]
+    offsets = np.concatenate(([0], np.cumsum(lengths))).astype(np.int32)
+    strings = pa.StringArray.from_buffers(keys.size, pa.py_buffer(offsets), pa.py_buffer(data))
+    return strings.to_pylist()

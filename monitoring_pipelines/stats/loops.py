@@ -10,7 +10,8 @@ is one small function the loops share (LLVM inlines it back). The common lookup 
 out in each loop instead: a helper's array arguments are bound anew on each call, two
 reference-count updates per array per value that numba's pruning leaves in, even when numba
 inlines it (``inline="always"``: the profiling loop 3.5× slower; a plain call 6.4×). The pass
-that counts a discrete block's new values (:func:`new_values`) compiles on its first use.
+that counts a discrete block's new values (:func:`new_values`) and the count of an Arrow
+string column's short strings (:func:`short_strings`) compile on their first use.
 """
 
 from __future__ import annotations
@@ -258,3 +259,49 @@ def _segmented_counter(discrete: bool):
 continuous = numba.njit(fastmath={"reassoc", "contract"}, **_OPTIONS)(count_column)
 segment_continuous = jit(_segmented_counter(discrete=False))
 segment_discrete = jit(_segmented_counter(discrete=True))
+
+
+SHORT_STRING = 7  # bytes: a string this short is its own 64-bit key, its length in the top byte
+_BYTE = np.uint64(8)
+_LENGTH_SHIFT = np.uint64(56)
+
+
+@jit
+def short_strings(offsets, data, valid, slots, shift, keys, tallies, distinct):
+    """Count the strings of an Arrow string array (row ``i`` is the bytes
+    ``data[offsets[i]:offsets[i + 1]]``; ``valid`` its validity, or empty when no row is null)
+    by key (its bytes little-endian, its length in the top byte) in the open-addressing table
+    ``slots`` (a power of two of them, ``64 - shift`` bits, -1 when free; each holds a key's
+    number): keys in order of first appearance into ``keys``, their counts into ``tallies``,
+    the first ``distinct`` of them already there (an earlier chunk's). Returns the distinct
+    keys so far; -1 when they would fill half the table (the caller counts again in a larger
+    one), -2 at a string longer than :data:`SHORT_STRING` bytes (the caller counts otherwise)."""
+    mask = np.uint64(slots.size - 1)
+    room = slots.size // 2
+    check = valid.size > 0
+    for i in range(offsets.size - 1):
+        if check and not valid[i]:
+            continue
+        start = offsets[i]
+        length = offsets[i + 1] - start
+        if length > SHORT_STRING:
+            return -2
+        key = np.uint64(length) << _LENGTH_SHIFT
+        for j in range(length):
+            key |= np.uint64(data[start + j]) << (_BYTE * np.uint64(j))
+        slot = (key * _GOLDEN) >> shift
+        while True:
+            d = slots[slot]
+            if d < 0:
+                if distinct == room:
+                    return -1
+                slots[slot] = distinct
+                keys[distinct] = key
+                tallies[distinct] = 1
+                distinct += 1
+                break
+            if keys[d] == key:
+                tallies[d] += 1
+                break
+            slot = (slot + _ONE) & mask
+    return distinct

@@ -493,15 +493,21 @@ def profile_categorical(
     if max_categories < 1:
         raise ValueError(f"max_categories must be at least 1, got {max_categories!r}")
     series = values if isinstance(values, pd.Series) else pd.Series(values)
+    short = _short_string_counts(series, len(reference_categories))
     if isinstance(series.dtype, pd.CategoricalDtype):
         distinct, seen, missing = _dictionary_counts(series)
+    elif short is not None:
+        distinct, seen = short
+        missing = int(series.size - sum(seen))
     else:
         counted = series.value_counts(dropna=True, sort=False)
         distinct, seen = counted.index.tolist(), counted.to_numpy().tolist()
         missing = int(series.size - sum(seen))
     counts: dict[str, int] = dict.fromkeys(reference_categories, 0)
     replaced = 0
-    unique = isinstance(series.dtype, pd.CategoricalDtype) and _strings(series.cat.categories)
+    unique = short is not None or (
+        isinstance(series.dtype, pd.CategoricalDtype) and _strings(series.cat.categories)
+    )
     keys = distinct if unique else [category_key(value) for value in distinct]
     if _UNSTORABLE.search("".join(keys)):  # rare: one scan of the distinct keys tells
         replaced = sum(int(n) for k, n in zip(keys, seen, strict=True) if _UNSTORABLE.search(k))
@@ -525,6 +531,16 @@ def profile_categorical(
 def storable(text: str) -> str:
     """``text`` with NUL and surrogates replaced by U+FFFD: what both databases can store."""
     return _UNSTORABLE.sub(REPLACEMENT, text)
+
+
+def _short_string_counts(series: pd.Series, hint: int) -> tuple[list, list] | None:
+    """Counts of an Arrow-backed string column by the compiled short-string pass
+    (:func:`~monitoring_pipelines.stats.kernel.count_short_strings`: distinct strings in
+    order of first appearance, as ``value_counts`` gives them, nulls left out), or None when
+    the column is no Arrow string column or that pass does not apply."""
+    if not isinstance(series.array, pd.arrays.ArrowStringArray):
+        return None
+    return kernel.count_short_strings(series.array.__arrow_array__().chunks, hint)
 
 
 def _strings(categories: pd.Index) -> bool:
