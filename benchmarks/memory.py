@@ -45,7 +45,6 @@ def memory_bounded(
     """Per read path, peak RSS and time per hour (each size of ``log_roots``, and the largest
     again as one row group when ``one_group`` holds it) and each hour's peak against the
     smallest's."""
-    decoded, rows = largest_group(log_roots.values())
     parts = {
         "frames": f"3 memory (read_window: record batches of {chunk_rows:,} rows → DataFrames)",
         "columns": (
@@ -54,9 +53,11 @@ def memory_bounded(
             "segments)"
         ),
     }
-    hours = [(f"{n:,} rows", n, root) for n, root in sorted(log_roots.items())]
-    groups = f"row groups of {rows:,} rows, {decoded / 1e6:,.0f} MB decoded"
-    hours = [(f"{label} ({groups})", n, root) for label, n, root in hours]
+    hours = []
+    for n, root in sorted(log_roots.items()):
+        decoded, rows = largest_group([root])
+        groups = f"row groups of {rows:,} rows, {decoded / 1e6:,.0f} MB decoded"
+        hours.append((f"{n:,} rows ({groups})", n, root))
     if one_group is not None:
         largest = max(log_roots)
         hours.append((f"{largest:,} rows in one row group", largest, one_group))

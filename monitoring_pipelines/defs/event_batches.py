@@ -4,7 +4,7 @@ the batch cut into runs of consecutive asset events of one run, and each asset's
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from itertools import groupby
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +12,7 @@ from dagster._core.events import ASSET_EVENTS
 
 if TYPE_CHECKING:
     from dagster._core.events.log import EventLogEntry
+    from dagster._core.storage.event_log.sql_event_log import SqlEventLogStorage
 
 
 def is_asset_event(event: EventLogEntry) -> bool:
@@ -32,15 +33,17 @@ def asset_event_runs(events: Sequence[EventLogEntry]) -> Iterator[tuple[bool, li
 
 
 def latest_asset_values(
+    storage: SqlEventLogStorage,
     events: Sequence[EventLogEntry],
     ids: Sequence[int],
-    values_of: Callable[[EventLogEntry, int], dict[str, Any]],
+    has_index_columns: bool,
 ) -> dict[str, dict[str, Any]]:
-    """Each asset's ``asset_keys`` columns after its events in order: an event sets only its
-    own columns, so later events' win, and every asset of the batch has an entry (empty when
-    no event set a column)."""
+    """Each asset's ``asset_keys`` columns after its events in order (as ``storage`` derives
+    an event's): an event sets only its own columns, so later events' win, and every asset of
+    the batch has an entry (empty when no event set a column)."""
     latest: dict[str, dict[str, Any]] = {}
     for event, event_id in zip(events, ids, strict=True):
         key = event.get_dagster_event().asset_key.to_string()
-        latest.setdefault(key, {}).update(values_of(event, event_id))
+        values = storage._get_asset_entry_values(event, event_id, has_index_columns)
+        latest.setdefault(key, {}).update(values)
     return latest

@@ -22,9 +22,10 @@ reused, except for a batch of asset events (below). Run and schedule storage are
 dagster-postgres' own (a run writes a few rows there).
 
 A run's start hands the event log one batch of its planned events: one planned
-materialization per asset and partition and its checks' planned evaluations. dagster-postgres writes a batch that mixes those kinds one
-event at a time (an INSERT and a ``NOTIFY``, then a transaction for the asset's tags and
-row): 2,884 events and about 10 CPU-s at a checked month's start, before any step runs.
+materialization per asset and partition and its checks' planned evaluations.
+dagster-postgres writes a batch that mixes those kinds one event at a time (an INSERT and a
+``NOTIFY``, then a transaction for the asset's tags and row): 2,884 events and about 10
+CPU-s at a checked month's start, before any step runs.
 ``store_event_batch`` here writes each run of consecutive asset events of one run with one
 INSERT, one ``NOTIFY`` statement and one index transaction: the same rows in the same order
 as one by one (each event its row, id and tags, each asset's ``asset_keys`` row ending as its
@@ -146,13 +147,7 @@ class PooledPostgresEventLogStorage(PostgresEventLogStorage):
                 {"channel": CHANNEL_NAME, "payloads": [f"{events[0].run_id}_{i}" for i in ids]},
             )
         has_index_columns = self.has_secondary_index(ASSET_KEY_INDEX_COLS)
-        latest = latest_asset_values(
-            events,
-            ids,
-            lambda event, event_id: self._get_asset_entry_values(
-                event, event_id, has_index_columns
-            ),
-        )
+        latest = latest_asset_values(self, events, ids, has_index_columns)
         with self.index_transaction() as conn:
             self._store_asset_event_tags(conn, events, ids)
             for key, values in latest.items():

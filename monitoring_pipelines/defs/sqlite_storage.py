@@ -75,13 +75,7 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
         batch's events in order: each event sets only its own columns, so the columns it sets
         win over earlier events', and one insert or update per asset writes the result."""
         has_index_columns = self._has_asset_key_index_cols_on_connection(conn)
-        latest = latest_asset_values(
-            events,
-            ids,
-            lambda event, event_id: self._get_asset_entry_values(
-                event, event_id, has_index_columns
-            ),
-        )
+        latest = latest_asset_values(self, events, ids, has_index_columns)
         for key, values in latest.items():
             if not values:  # as _store_asset_event: no row for an event that sets nothing
                 continue

@@ -87,17 +87,35 @@ def _score(windows: Sequence[BatchWindow]) -> list[ResultTable]:
         plan_of(baseline, current, settings, plans, shapes)
         for (baseline, current, _), settings in zip(windows, chosen, strict=True)
     ]
+    alike = _alike(windows, planned, chosen)
+    scored = sorted(set(alike))
+    windows_, planned_, chosen_ = ([x[w] for w in scored] for x in (windows, planned, chosen))
     sizes = [
         sized(plan, current, settings.min_rows)
-        for plan, (_, current, _), settings in zip(planned, windows, chosen, strict=True)
+        for plan, (_, current, _), settings in zip(planned_, windows_, chosen_, strict=True)
     ]
-    measured = _measured(windows, planned, sizes)
+    measured = _measured(windows_, planned_, sizes)
     memo: dict = {}
-    return [
-        _judged(plan, size, window, settings, measurements, memo)
-        for plan, size, window, settings, measurements in zip(
-            planned, sizes, windows, chosen, measured, strict=True
+    tables = {
+        w: _judged(plan, size, window, settings, measurements, memo)
+        for w, plan, size, window, settings, measurements in zip(
+            scored, planned_, sizes, windows_, chosen_, measured, strict=True
         )
+    }
+    return [tables[w] for w in alike]
+
+
+def _alike(
+    windows: Sequence[BatchWindow], planned: Sequence[Plan], chosen: Sequence[ScoringSettings]
+) -> list[int]:
+    """For each window, the first window scored exactly like it: the same plan, baseline and
+    window profile objects (windows holding the same stored hours share one merged profile),
+    ``min_rows`` and correction (all else a window's results take from its settings is in the
+    plan's key). Such windows share one read-only :class:`ResultTable`."""
+    first: dict[tuple, int] = {}
+    return [
+        first.setdefault((id(plan), id(b), id(c), s.min_rows, s.correction), w)
+        for w, (plan, (b, c, _), s) in enumerate(zip(planned, windows, chosen, strict=True))
     ]
 
 

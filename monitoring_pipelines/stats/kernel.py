@@ -10,14 +10,15 @@ round into histogram ``i``, a round's lanes unrolled: a column that is mostly on
 not wait on that bin's last increment; a block's last values, fewer than a round, go to the
 first), summed at the end. The block's moments are then summed by a second loop over the
 block while it is in cache, which has no histogram in it and runs in SIMD lanes (numba
-compiles it with reassociation only: NaN tests keep their meaning), with the finite count
-and the extremes (as integer order keys, which vectorize where a float ``min`` does not).
-The moments are those of Welford and Chan: each block sums its deviations, and their
-squares, from the mean of the blocks before it (small numbers, so its M2 does not cancel),
-and blocks are combined with Chan's formula; all on the values less the column's first
-finite value (so 1e9 + noise sums the noise). The result is as stable as the sort path's two
-passes (tests/stats/test_kernel.py checks both against exact sums) and merges the same way.
-A discrete baseline is counted by the same loop on split edges: each baseline value ``e`` is
+compiles it with reassociation only: NaN tests keep their meaning), with the extremes (as
+integer order keys, which vectorize where a float ``min`` does not); the block's finite
+count is its size less what the first loop put in the cells of NaN and ±inf. The moments are
+those of Welford and Chan: each block sums its deviations, and their squares, from the mean
+of the blocks before it (small numbers, so its M2 does not cancel), and blocks are combined
+with Chan's formula; all on the values less the column's first finite value (so 1e9 + noise
+sums the noise). The result is as stable as the sort path's two passes
+(tests/stats/test_kernel.py checks both against exact sums) and merges the same way. A
+discrete baseline is counted by the same loop on split edges: each baseline value ``e`` is
 followed by the next float above it, so the cell ``[e, next)`` counts exactly the values
 equal to ``e`` and the bin is the sum of its cells. Values off the baseline's (rare) are
 counted, when a block has some, by a second compiled pass that keeps them by their bits in a

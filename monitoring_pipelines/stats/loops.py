@@ -103,8 +103,10 @@ def count_column(x, lead, top, sub, counts):
     # in SIMD lanes, where the NaN rules of a float min keep LLVM from vectorizing the loop
     low = np.int64(float_bits(shift))  # a value of x: the extremes start from it
     low = high = low ^ ((low >> _SIGN_SHIFT) & _MAGNITUDE)
+    special = counts[counts.size - 3 * LANES :]  # the counting cells of NaN, +inf and -inf
     for start in range(0, x.size, SUB_BLOCK):
         block = x[start : start + SUB_BLOCK]  # a view: its indices need no wraparound
+        not_finite = special.sum()
         size = np.uint64(block.size)
         i = np.uint64(0)
         # every value, NaN and ±inf too (no test to mispredict), one per lane: LLVM unrolls
@@ -135,7 +137,9 @@ def count_column(x, lead, top, sub, counts):
         pivot = mean  # deviations from the mean so far stay small
         block_sum = 0.0
         block_squares = 0.0
-        k = 0
+        # the block's finite values: the rest went to the counting cells (one vector add and
+        # mask conversion a value fewer in the loop below, 3-6 % of the two loops' time)
+        k = block.size - (special.sum() - not_finite)
         for i in range(block.size):
             v = block[i]
             finite = v - v == 0.0
@@ -143,7 +147,6 @@ def count_column(x, lead, top, sub, counts):
             d = d if finite else 0.0
             block_sum += d
             block_squares += d * d
-            k += finite
             key = np.int64(float_bits(v if finite else shift))
             key ^= (key >> _SIGN_SHIFT) & _MAGNITUDE
             low = min(low, key)

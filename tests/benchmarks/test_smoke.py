@@ -136,6 +136,7 @@ def test_memory_part_streams_every_row_and_compares_peaks(data_dir, reference):
     decoded = decoded_bytes(group, [*data.FEATURES, data.TIMESTAMP])
     assert decoded >= 12_000 * (8 * 21 + 4 * 5)  # float64 and timestamps, dictionary indices
     assert f"(row groups of 12,000 rows, {decoded / 1e6:,.0f} MB decoded)" in rows[6].what
+    assert rows[5].what.startswith("4,000 rows (row groups of 4,000 rows,")
 
 
 def test_memory_part_reads_row_groups_above_group_bytes_in_batches(data_dir):

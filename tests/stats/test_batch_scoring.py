@@ -291,6 +291,8 @@ def test_windows_sharing_a_profile_are_measured_once(baseline, windows, monkeypa
     assert seen["psi"] == [2 * len(KINDS), len(KINDS)]  # default max_bins; max_bins=3 (day only)
     assert seen["tvd"] == [2 * (len(KINDS) - numerical)]
     assert seen["wasserstein"] == [2 * numerical]
+    assert got[3] is got[0]  # scored exactly alike: one table
+    assert len({id(g) for g in got}) == 4  # other min_rows, correction or params: their own
 
 
 def test_equal_baselines_share_a_plan_only_with_the_same_settings(
