@@ -28,6 +28,30 @@ def sorted_distinct(ordered: np.ndarray) -> np.ndarray:
     return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
 
 
+def sorted_quantiles(ordered: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """``np.quantile(ordered, q)`` (its linear method) of values already sorted, without its
+    copy and partition of them (a baseline column's are sorted once): numpy's arithmetic on the
+    neighbouring order statistics, step for step, so the same bits. Where a neighbour is zero
+    numpy's partition may have swapped 0.0 and -0.0 (equal values, different bits), so numpy
+    computes those (equal nonzero floats have the same bits)."""
+    n = ordered.size
+    virtual = (n - 1) * q
+    previous = np.floor(virtual)
+    following = previous + 1
+    last = virtual >= n - 1  # numpy takes the last value there (index -1), as below
+    previous[last] = -1
+    following[last] = -1
+    previous, following = previous.astype(np.intp), following.astype(np.intp)
+    a, b = ordered[previous], ordered[following]
+    if not (a.all() and b.all()):
+        return np.quantile(ordered, q)
+    gamma = virtual - previous
+    diff = b - a
+    result = np.add(a, diff * gamma)
+    np.subtract(b, diff * (1 - gamma), out=result, where=gamma >= 0.5)
+    return result
+
+
 def sorted_edges(finite: np.ndarray, n_bins: int = DEFAULT_BINS) -> np.ndarray:
     """:func:`quantile_edges` of finite values already sorted (a baseline column is sorted once
     for its edges and its distinct values)."""
@@ -40,7 +64,7 @@ def sorted_edges(finite: np.ndarray, n_bins: int = DEFAULT_BINS) -> np.ndarray:
         # discrete data: one bin per distinct value
         interior = np.append(distinct, np.nextafter(distinct[-1], np.inf))
     else:
-        interior = np.unique(np.quantile(finite, np.linspace(0.0, 1.0, n_bins + 1)))
+        interior = np.unique(sorted_quantiles(finite, np.linspace(0.0, 1.0, n_bins + 1)))
         interior[-1] = np.nextafter(interior[-1], np.inf)
     return np.concatenate(([-np.inf], interior, [np.inf]))
 
