@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from monitoring_pipelines.stats import kernel
 from monitoring_pipelines.stats.bin_table import CROWDED, table_for
 from monitoring_pipelines.stats.binning import bin_index, quantile_edges
-from monitoring_pipelines.stats.dataset import fit_baseline, profile_frame
+from monitoring_pipelines.stats.dataset import THREADED_ROWS, fit_baseline, profile_frame
 from monitoring_pipelines.stats.profile import count_sorted, fit_numerical, profile_numerical
 
 pytestmark = pytest.mark.skipif(kernel.compiled() is None, reason="numba is not installed")
@@ -231,7 +231,7 @@ import sys
 sys.modules["numba"] = None  # as if numba could not be imported
 import numpy as np
 from monitoring_pipelines.stats import kernel
-from monitoring_pipelines.stats.dataset import fit_baseline, profile_frame
+from monitoring_pipelines.stats.dataset import THREADED_ROWS, fit_baseline, profile_frame
 import pandas as pd
 rng = np.random.default_rng(5)
 frame = pd.DataFrame({"x": rng.normal(size=5000), "d": rng.integers(0, 4, 5000) * 1.0})
@@ -271,9 +271,10 @@ def test_moments_of_a_large_offset_do_not_cancel():
 
 def test_columns_in_threads_give_the_same_profile():
     rng = np.random.default_rng(8)
+    n = THREADED_ROWS  # from here a chunk's columns go to the threads
     frame = pd.DataFrame(
-        {f"x{i}": rng.standard_t(2.0, 20_000) for i in range(6)}
-        | {"d": rng.integers(0, 3, 20_000) * 1.0, "c": rng.choice(list("abcde"), 20_000)}
+        {f"x{i}": rng.standard_t(2.0, n) for i in range(6)}
+        | {"d": rng.integers(0, 3, n) * 1.0, "c": rng.choice(list("abcde"), n)}
     )
     kinds = dict.fromkeys(frame.columns, "numerical") | {"c": "categorical"}
     baseline = fit_baseline(frame.iloc[:2_000], kinds)
@@ -291,6 +292,27 @@ def test_columns_in_threads_give_the_same_profile():
             )
     with pytest.raises(ValueError, match="threads must be a positive integer, got 0"):
         profile_frame(frame, baseline, threads=0)
+
+
+PROFILE_THREADS_STARTED = """
+import sys, threading
+import numpy as np, pandas as pd
+from monitoring_pipelines.stats.dataset import THREADED_ROWS, fit_baseline, profile_frame
+rows = int(sys.argv[1])
+frame = pd.DataFrame({f"x{i}": np.random.default_rng(i).normal(size=rows) for i in range(4)})
+profile_frame(frame, fit_baseline(frame.iloc[:1_000], dict.fromkeys(frame, "numerical")), threads=2)
+print(sum(t.name.startswith("profile") for t in threading.enumerate()))
+"""
+
+
+@pytest.mark.parametrize("rows, started", [(THREADED_ROWS - 1, False), (THREADED_ROWS, True)])
+def test_a_small_chunk_is_profiled_without_the_threads(rows, started):
+    """Handing a small chunk's columns to threads cost more than the work: they stay here."""
+    run = subprocess.run(
+        [sys.executable, "-c", PROFILE_THREADS_STARTED, str(rows)], capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr
+    assert (int(run.stdout) > 0) is started
 
 
 @pytest.mark.parametrize("order", ["sorted", "outlier first"])
